@@ -1,0 +1,64 @@
+//! # sync-protocol
+//!
+//! The sync semantics of Passerelle, as `SYNC-PROTOCOL.md` (version 1) sets them out:
+//! the one place they live. The device's case file, the server and the app all call this
+//! crate; none writes merge or validation again.
+//!
+//! ## Terms
+//! - A **replica** ([`ReplicaId`]) is the server or one device.
+//! - A **record** ([`RecordState`]) is one versioned object with an id ([`RecordId`]) and a
+//!   [`Kind`]. Its fields each hold one or more **entries** ([`Entry`]) `{dot, at, value}`.
+//! - A **dot** ([`Dot`]) `[replica, n]` names the n-th edit `replica` made to a record.
+//! - A **version vector** ([`VersionVector`]) says which edits a copy includes.
+//!
+//! ## Operations
+//! - Local edits ([`RecordState::create`], [`edit`](RecordState::edit),
+//!   [`delete`](RecordState::delete), [`restore`](RecordState::restore),
+//!   [`resolve`](RecordState::resolve)): one dot each, however many fields.
+//! - [`merge`] of two copies; [`RecordState::erase`] (server only).
+//! - Validation of every rule of §2 when reading JSON ([`RecordState::from_value`]).
+//! - [`RecordState::conflicts`]: fields with several entries and deletions concurrent
+//!   with edits.
+//! - [`check_dots`]: the server's forged-dot rule.
+//! - The wire messages of §6 in [`wire`].
+//!
+//! ## Invariants
+//! Every state this crate hands out is valid by §2, with entries in dot order and fields
+//! in name order, so equal states serialise to equal bytes ([`RecordState::to_json`]).
+//! Merge is commutative, associative and idempotent; an entry disappears only when a
+//! replica that had seen it wrote over it. The crate does no I/O and reads no clock: the
+//! caller passes times ([`Timestamp`]) and ids in, so everything here is deterministic.
+//!
+//! ## Choices the protocol leaves open
+//! - `erased` may only be `true`; an erased record holds no fields, and merging with it
+//!   keeps the joined `vv`.
+//! - `_deleted` entries must be `null` or `{"seen": vv}` (§5); anything else is invalid.
+//! - Concurrent deletions agree, so `_deleted` with several non-null entries is not listed
+//!   as a field conflict (it is still deleted, and a new delete merges them).
+//! - An edit refuses `_deleted` (delete and restore write it) and an empty change.
+//! - The server also refuses, as forged, a pushed entry whose dot it holds with another
+//!   content.
+
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod conflict;
+mod edit;
+mod forged;
+mod id;
+mod merge;
+mod record;
+mod validate;
+mod vv;
+pub mod wire;
+
+pub use conflict::Conflicts;
+pub use edit::EditError;
+pub use forged::{ForgedDot, check_dots};
+pub use id::{InvalidUuid, RecordId, ReplicaId};
+pub use merge::{MergeError, merge};
+pub use record::{
+    DELETED_FIELD, Entry, FieldName, InvalidName, InvalidTimestamp, Kind, RecordState, Timestamp,
+};
+pub use validate::ValidationError;
+pub use vv::{Dot, MAX_COUNTER, VersionVector};

@@ -1,0 +1,252 @@
+//! The bodies of the HTTP exchange (§6), shared by the server and the device's client.
+//!
+//! The server reads a push as [`PushRequest<serde_json::Value>`] so that it can tell a
+//! body of the wrong shape (400) from a record that breaks §2 (422, with
+//! [`RecordState::from_value`]); the client sends [`PushRequest<RecordState>`].
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{RecordId, RecordState, ReplicaId};
+
+/// The protocol version this crate speaks, sent in the `Sync-Protocol` header.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// The header naming the protocol version.
+pub const PROTOCOL_HEADER: &str = "Sync-Protocol";
+/// The most records one push may carry.
+pub const MAX_PUSH_RECORDS: usize = 1000;
+/// The largest request body, once decompressed.
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+/// The page size of a pull when the client names none.
+pub const DEFAULT_PULL_LIMIT: u32 = 500;
+/// The largest page a pull may ask for.
+pub const MAX_PULL_LIMIT: u32 = 1000;
+
+/// `GET /v1/health`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Health {
+    /// Always `"ok"`.
+    pub status: String,
+    /// The protocol version.
+    pub protocol: u32,
+    /// The server's replica id.
+    pub server_id: ReplicaId,
+}
+
+/// `POST /v1/devices`: enrolment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrolRequest {
+    /// The user's name, unique across the server.
+    pub username: String,
+    /// The user's password.
+    pub password: String,
+    /// A name people recognise the device by ("Portable de Marie").
+    pub device_name: String,
+    /// The case file's own replica id; the server makes one when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_id: Option<ReplicaId>,
+}
+
+/// `201` answer to enrolment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrolResponse {
+    /// The device's replica id.
+    pub device_id: ReplicaId,
+    /// The device token, shown once; the server keeps only its hash.
+    pub token: String,
+    /// The server's replica id.
+    pub server_id: ReplicaId,
+    /// The user's organisation.
+    pub org: String,
+}
+
+/// `POST /v1/push`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushRequest<R = RecordState> {
+    /// The states, each id at most once.
+    pub records: Vec<R>,
+}
+
+/// What a push did to one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PushStatus {
+    /// The server had no copy.
+    Created,
+    /// The server's copy changed.
+    Merged,
+    /// The server's copy already held everything pushed.
+    Unchanged,
+}
+
+/// One record's result in a push answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushResult {
+    /// The record.
+    pub id: RecordId,
+    /// What happened to it.
+    pub status: PushStatus,
+}
+
+/// `200` answer to a push, sent once the push is durable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushResponse {
+    /// The organisation's highest sequence after the push.
+    pub server_seq: u64,
+    /// One result per pushed record, in the order pushed.
+    pub results: Vec<PushResult>,
+}
+
+/// `GET /v1/pull?since=S&limit=L` answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PullResponse {
+    /// Current states changed after `since`, in ascending sequence, each at most once.
+    pub records: Vec<RecordState>,
+    /// The sequence to ask from next (`since` itself on an empty page).
+    pub next: u64,
+    /// Whether another page is waiting.
+    pub more: bool,
+}
+
+/// Who a replica is, in `GET /v1/replicas`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicaInfo {
+    /// The device's name.
+    pub device_name: String,
+    /// The username of the device's owner.
+    pub user: String,
+}
+
+/// `GET /v1/replicas` answer: the replicas of the caller's organisation.
+pub type Replicas = BTreeMap<ReplicaId, ReplicaInfo>;
+
+/// `POST /v1/erase` (coordinators only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EraseRequest {
+    /// The record to erase.
+    pub id: RecordId,
+}
+
+/// `200` answer to an erasure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EraseResponse {
+    /// The organisation's highest sequence, now that the erased state is stored.
+    pub server_seq: u64,
+}
+
+/// The error codes of §6, each with its HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// 400: a body or query of the wrong shape.
+    BadRequest,
+    /// 401: missing, unknown or revoked token; wrong username or password.
+    Unauthorized,
+    /// 403: the caller's role may not do this.
+    Forbidden,
+    /// 404: erasure of a record the organisation does not have.
+    NotFound,
+    /// 409: enrolment with a replica id already enrolled.
+    DeviceIdTaken,
+    /// 413: more than 1000 records, or a body over 8 MiB decompressed.
+    TooLarge,
+    /// 422: a record breaks §2.
+    InvalidRecord,
+    /// 422: a record brings a dot of another replica the server has not seen.
+    ForgedDot,
+    /// 426: a protocol version the server does not speak.
+    UnsupportedProtocol,
+    /// 429: too many requests from one device.
+    SlowDown,
+    /// 500: the server failed; the request may be retried.
+    Internal,
+    /// 503: the server is shutting down or its database is unreachable; retry later.
+    Unavailable,
+}
+
+impl ErrorCode {
+    /// The HTTP status that carries this code.
+    pub fn status(self) -> u16 {
+        match self {
+            Self::BadRequest => 400,
+            Self::Unauthorized => 401,
+            Self::Forbidden => 403,
+            Self::NotFound => 404,
+            Self::DeviceIdTaken => 409,
+            Self::TooLarge => 413,
+            Self::InvalidRecord | Self::ForgedDot => 422,
+            Self::UnsupportedProtocol => 426,
+            Self::SlowDown => 429,
+            Self::Internal => 500,
+            Self::Unavailable => 503,
+        }
+    }
+}
+
+/// `{"error": {"code", "message"}}`: every error answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// The inside of an [`ErrorBody`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// What went wrong, for programs.
+    pub code: ErrorCode,
+    /// A sentence a person can act on. Never personal data.
+    pub message: String,
+}
+
+impl ErrorBody {
+    /// An error answer.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            error: ErrorDetail {
+                code,
+                message: message.into(),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_body_has_the_shape_of_section_6() {
+        let body = ErrorBody::new(ErrorCode::ForgedDot, "nope");
+        assert_eq!(
+            serde_json::to_value(&body).unwrap(),
+            serde_json::json!({"error": {"code": "forged_dot", "message": "nope"}})
+        );
+        assert_eq!(ErrorCode::ForgedDot.status(), 422);
+    }
+
+    #[test]
+    fn enrolment_without_device_id_omits_it() {
+        let request = EnrolRequest {
+            username: "marie".into(),
+            password: "x".into(),
+            device_name: "Portable".into(),
+            device_id: None,
+        };
+        let json = serde_json::to_value(&request).unwrap();
+        assert!(json.get("device_id").is_none(), "{json}");
+        let back: EnrolRequest = serde_json::from_value(json).unwrap();
+        assert_eq!(back, request);
+    }
+
+    #[test]
+    fn a_push_body_with_an_unknown_key_is_refused() {
+        let text = r#"{"records": [], "extra": 1}"#;
+        assert!(serde_json::from_str::<PushRequest<serde_json::Value>>(text).is_err());
+    }
+}

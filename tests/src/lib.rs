@@ -1,0 +1,3 @@
+//! End-to-end scenarios across crates: filled by the sync client issue.
+
+#![forbid(unsafe_code)]
