@@ -1,10 +1,291 @@
-//! passerelle-server: the office side of sync. Filled by the server issue.
+//! passerelle-server: the office side of Passerelle's sync.
+//!
+//! Devices push the record states they changed and pull the states changed since their
+//! checkpoint (`SYNC-PROTOCOL.md` §6); the server merges with `sync-protocol`, keeps one
+//! copy of every record per organisation, and numbers every change with the
+//! organisation's sequence. Storage is SQLite (one file) or PostgreSQL, behind one trait
+//! ([`store::Store`]). The command line is §7's.
+//!
+//! Invariants: nothing of one organisation is ever visible to another; a pull never
+//! skips a change; a refused push stores nothing; tokens and passwords are kept only as
+//! hashes; logs hold ids and counts, never personal data.
 
 #![forbid(unsafe_code)]
 
-fn main() {
-    println!(
-        "passerelle-server speaks sync protocol {}",
-        sync_protocol::wire::PROTOCOL_VERSION
-    );
+mod api;
+mod auth;
+mod error;
+mod rate;
+mod serve;
+mod store;
+
+use std::io::BufRead;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use sync_protocol::{RecordId, ReplicaId};
+
+use crate::serve::ServeOptions;
+use crate::store::postgres::PgStore;
+use crate::store::sqlite::SqliteStore;
+use crate::store::{DatabaseUrl, Role, Store, StoreError};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "passerelle-server",
+    version,
+    about = "The central sync server of Passerelle."
+)]
+struct Cli {
+    /// Where the data lives: sqlite:PATH or postgres://USER@HOST/DATABASE.
+    #[arg(
+        long,
+        global = true,
+        env = "PASSERELLE_DATABASE",
+        default_value = "sqlite:passerelle-server.db"
+    )]
+    database: DatabaseUrl,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Creates the schema and the server id (serve does it by itself on an empty database).
+    Init,
+    /// Manages users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Lists or revokes devices.
+    Device {
+        #[command(subcommand)]
+        command: DeviceCommand,
+    },
+    /// Erases records.
+    Record {
+        #[command(subcommand)]
+        command: RecordCommand,
+    },
+    /// Serves the sync API.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Adds a user; the password is one line of standard input.
+    Add {
+        /// The organisation (created if new).
+        #[arg(long)]
+        org: String,
+        /// The username, unique across the server.
+        #[arg(long)]
+        username: String,
+        /// The user's role.
+        #[arg(long, value_enum)]
+        role: RoleArg,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum RoleArg {
+    Counsellor,
+    Coordinator,
+}
+
+#[derive(Debug, Subcommand)]
+enum DeviceCommand {
+    /// Prints the devices, one JSON object a line.
+    List {
+        /// Only this organisation's devices.
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Revokes a device: its next request is refused (401), and its id cannot be enrolled again.
+    Revoke {
+        /// The device's id.
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RecordCommand {
+    /// Erases a record (a person's right to erasure): the same as POST /v1/erase.
+    Erase {
+        /// The record's organisation.
+        #[arg(long)]
+        org: String,
+        /// The record's id.
+        id: String,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// The address to listen on (port 0: any free port; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    listen: SocketAddr,
+    /// PEM certificate chain: serve HTTPS.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of the certificate.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve plain HTTP beyond loopback, behind a reverse proxy that serves HTTPS.
+    #[arg(long)]
+    allow_plain_http: bool,
+    /// Requests a device may make per second, sustained (bursts of three seconds' worth).
+    #[arg(long, default_value_t = rate::DEFAULT_RATE)]
+    rate_limit: f64,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tokio_postgres=warn")),
+        )
+        .init();
+    let runtime = tokio::runtime::Runtime::new().context("could not start the async runtime")?;
+    runtime.block_on(async {
+        match cli.database.clone() {
+            DatabaseUrl::Sqlite(path) => {
+                let store = SqliteStore::open(&path).await.with_context(|| {
+                    format!("could not open the SQLite database {}", path.display())
+                })?;
+                run(store, cli.command).await
+            }
+            DatabaseUrl::Postgres(url) => {
+                let store = PgStore::connect(&url)
+                    .await
+                    .context("could not open the PostgreSQL database")?;
+                run(store, cli.command).await
+            }
+        }
+    })
+}
+
+async fn run<S: Store>(store: S, command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Init => {
+            println!("{}", store.server_id());
+            Ok(())
+        }
+        Command::User {
+            command:
+                UserCommand::Add {
+                    org,
+                    username,
+                    role,
+                },
+        } => add_user(&store, &org, &username, role).await,
+        Command::Device {
+            command: DeviceCommand::List { org },
+        } => {
+            let devices = store
+                .devices()
+                .await
+                .context("could not list the devices")?;
+            for device in devices
+                .into_iter()
+                .filter(|d| org.as_deref().is_none_or(|o| o == d.org))
+            {
+                println!("{}", serde_json::to_string(&device)?);
+            }
+            Ok(())
+        }
+        Command::Device {
+            command: DeviceCommand::Revoke { id },
+        } => {
+            let id: ReplicaId = id
+                .parse()
+                .context("the device id must be a UUID, as device list prints it")?;
+            if !store
+                .revoke(id)
+                .await
+                .context("could not revoke the device")?
+            {
+                bail!("there is no device {id}: see device list");
+            }
+            Ok(())
+        }
+        Command::Record {
+            command: RecordCommand::Erase { org, id },
+        } => {
+            let id: RecordId = id
+                .parse()
+                .context("the record id must be a UUID written lowercase with hyphens")?;
+            let org_id = store
+                .org_id(&org)
+                .await
+                .context("could not read the organisations")?
+                .with_context(|| format!("there is no organisation {org:?}"))?;
+            let seq = store
+                .erase(org_id, id)
+                .await
+                .context("could not erase the record")?
+                .with_context(|| format!("the organisation {org:?} has no record {id}"))?;
+            println!("{}", serde_json::json!({ "server_seq": seq }));
+            Ok(())
+        }
+        Command::Serve(args) => {
+            serve::serve(
+                store,
+                ServeOptions {
+                    listen: args.listen,
+                    tls_cert: args.tls_cert,
+                    tls_key: args.tls_key,
+                    allow_plain_http: args.allow_plain_http,
+                    rate_limit: args.rate_limit,
+                },
+            )
+            .await
+        }
+    }
+}
+
+fn check_name(what: &str, text: &str) -> anyhow::Result<()> {
+    let length = text.chars().count();
+    if !(1..=64).contains(&length) || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        bail!("the {what} must be 1 to 64 characters, without spaces");
+    }
+    Ok(())
+}
+
+async fn add_user<S: Store>(
+    store: &S,
+    org: &str,
+    username: &str,
+    role: RoleArg,
+) -> anyhow::Result<()> {
+    check_name("organisation", org)?;
+    check_name("username", username)?;
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("could not read the password from standard input")?;
+    let password = line.trim_end_matches(['\n', '\r']).to_owned();
+    if password.chars().count() < 8 {
+        bail!("the password (one line of standard input) must have at least 8 characters");
+    }
+    let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
+        .await
+        .context("the password hashing task failed")?
+        .map_err(|e| anyhow::anyhow!("could not hash the password: {e}"))?;
+    let role = match role {
+        RoleArg::Counsellor => Role::Counsellor,
+        RoleArg::Coordinator => Role::Coordinator,
+    };
+    match store.add_user(org, username, &hash, role).await {
+        Err(StoreError::UsernameTaken) => bail!("the username {username:?} is already taken"),
+        other => other.context("could not add the user"),
+    }
 }

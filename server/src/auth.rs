@@ -1,0 +1,90 @@
+//! Secrets: device tokens and user passwords.
+//!
+//! A device token is 256 random bits, shown once to the device in hex; the server keeps
+//! only its SHA-256 (a fast hash is enough for a secret with that much entropy, and lets
+//! every request find its device with one indexed look-up). Passwords are hashed with
+//! Argon2id at its recommended parameters.
+
+use std::sync::OnceLock;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+/// Set to `1` only in tests: hashes new passwords with the cheapest Argon2id parameters.
+/// Never set it on a real server.
+pub const INSECURE_FAST_HASH_ENV: &str = "PASSERELLE_INSECURE_FAST_PASSWORD_HASH";
+
+/// A new device token and the hash the server keeps of it.
+pub fn new_token() -> (String, [u8; 32]) {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let hash = token_hash(&token);
+    (token, hash)
+}
+
+/// The hash under which a token is stored.
+pub fn token_hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+fn hasher() -> Argon2<'static> {
+    let fast = std::env::var(INSECURE_FAST_HASH_ENV).is_ok_and(|v| v == "1");
+    let params = if fast {
+        Params::new(Params::MIN_M_COST, 1, 1, None).unwrap_or_default()
+    } else {
+        Params::default()
+    };
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Hashes a password (Argon2id, random salt) into a PHC string.
+pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    let salt = SaltString::encode_b64(&bytes)?;
+    Ok(hasher()
+        .hash_password(password.as_bytes(), &salt)?
+        .to_string())
+}
+
+/// Whether `password` matches the PHC string `hash` (the parameters are read from it).
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|parsed| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
+}
+
+/// Spends as long as checking a real password, for a username that does not exist, so
+/// that answer times do not tell which usernames exist.
+pub fn verify_nothing(password: &str) {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    let hash = DUMMY.get_or_init(|| hash_password("not a password").unwrap_or_default());
+    let _ = verify_password(password, hash);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_256_random_bits_stored_as_their_hash() {
+        let (a, hash_a) = new_token();
+        let (b, _) = new_token();
+        assert_eq!(a.len(), 64, "a token is 32 bytes in hex");
+        assert_ne!(a, b, "two tokens differ");
+        assert_eq!(token_hash(&a), hash_a);
+    }
+
+    #[test]
+    fn a_password_verifies_against_its_argon2id_hash_only() {
+        let hash = hash_password("correct horse").unwrap();
+        assert!(hash.starts_with("$argon2id$"), "{hash}");
+        assert!(verify_password("correct horse", &hash));
+        assert!(!verify_password("wrong", &hash));
+    }
+}

@@ -1,0 +1,116 @@
+//! [`ApiError`]: every error answer of the HTTP exchange, with its status and the JSON
+//! body of `SYNC-PROTOCOL.md` §6. Messages say what to do and carry no personal data.
+
+use std::time::Duration;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use sync_protocol::wire::{ErrorBody, ErrorCode, PROTOCOL_VERSION};
+
+use crate::store::{PushError, StoreError};
+
+/// An error answer.
+#[derive(Debug)]
+pub struct ApiError {
+    code: ErrorCode,
+    message: String,
+    retry_after: Option<Duration>,
+}
+
+impl ApiError {
+    /// An error with this code and message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// 400.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::BadRequest, message)
+    }
+
+    /// 401 for a request without a usable token.
+    pub fn unauthorized() -> Self {
+        Self::new(
+            ErrorCode::Unauthorized,
+            "this device is not enrolled, or was revoked: enrol it again with your username and password",
+        )
+    }
+
+    /// 413.
+    pub fn too_large() -> Self {
+        Self::new(
+            ErrorCode::TooLarge,
+            format!(
+                "the request is too large: send at most {} records and {} MiB (once decompressed) per request",
+                sync_protocol::wire::MAX_PUSH_RECORDS,
+                sync_protocol::wire::MAX_BODY_BYTES / (1024 * 1024)
+            ),
+        )
+    }
+
+    /// 426.
+    pub fn unsupported_protocol() -> Self {
+        Self::new(
+            ErrorCode::UnsupportedProtocol,
+            format!(
+                "this server speaks sync protocol version {PROTOCOL_VERSION} only: update the app"
+            ),
+        )
+    }
+
+    /// 429, with the wait before the next request.
+    pub fn slow_down(wait: Duration) -> Self {
+        Self {
+            retry_after: Some(wait),
+            ..Self::new(
+                ErrorCode::SlowDown,
+                "too many requests from this device: wait a moment and sync again",
+            )
+        }
+    }
+
+    /// 500 for a storage failure; the cause is logged, not sent.
+    pub fn internal(error: &StoreError) -> Self {
+        tracing::error!(error = %error, "storage failed");
+        Self::new(
+            ErrorCode::Internal,
+            "the server could not complete the request: try again later",
+        )
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        Self::internal(&error)
+    }
+}
+
+impl From<PushError> for ApiError {
+    fn from(error: PushError) -> Self {
+        match error {
+            PushError::KindChanged(_) => Self::new(ErrorCode::InvalidRecord, error.to_string()),
+            PushError::Forged(_) => Self::new(ErrorCode::ForgedDot, error.to_string()),
+            PushError::Store(e) => Self::internal(&e),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status =
+            StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response =
+            (status, axum::Json(ErrorBody::new(self.code, self.message))).into_response();
+        if let Some(wait) = self.retry_after {
+            let seconds = wait.as_secs_f64().ceil().max(1.0);
+            if let Ok(value) = HeaderValue::from_str(&format!("{seconds:.0}")) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+        }
+        response
+    }
+}

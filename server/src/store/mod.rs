@@ -1,0 +1,454 @@
+//! Storage: one trait, [`Store`], with a SQLite ([`sqlite::SqliteStore`]) and a
+//! PostgreSQL ([`postgres::PgStore`]) implementation, picked from the `--database` URL.
+//!
+//! Both keep everything in the database, nothing in process memory, so several server
+//! processes may share one PostgreSQL. The rules that must hold across processes live in
+//! each write transaction:
+//! - every write to an organisation's records first locks the organisation's row, which
+//!   holds its sequence counter (`orgs.last_seq`); sequences are handed out under that
+//!   lock and the lock is released only at commit, so no lower sequence can commit after
+//!   a higher one became visible, and a client paging by sequence never skips a change;
+//! - the forged-dot check reads the stored copy inside the same transaction.
+//!
+//! What a push does to each record is decided once, in [`plan_push`], for both backends.
+//! SQL lives in the backend modules only.
+
+use std::future::Future;
+use std::path::PathBuf;
+
+use sync_protocol::wire::{PushResult, PushStatus, ReplicaInfo};
+use sync_protocol::{ForgedDot, MergeError, RecordId, RecordState, ReplicaId, merge};
+
+pub mod postgres;
+pub mod sqlite;
+
+/// An organisation's row id. Never leaves the server.
+pub type OrgId = i64;
+
+/// Where the data lives, from `--database`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// `sqlite:PATH`.
+    Sqlite(PathBuf),
+    /// `postgres://…` or `postgresql://…`.
+    Postgres(String),
+}
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            return Ok(Self::Postgres(text.to_owned()));
+        }
+        if let Some(path) = text.strip_prefix("sqlite:") {
+            let path = path.strip_prefix("//").unwrap_or(path);
+            if path.is_empty() {
+                return Err("sqlite: needs a file path, e.g. sqlite:passerelle-server.db".into());
+            }
+            return Ok(Self::Sqlite(PathBuf::from(path)));
+        }
+        Err("the database URL must be sqlite:PATH or postgres://…".into())
+    }
+}
+
+/// A user's role in their organisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Follows families; syncs.
+    Counsellor,
+    /// Also erases records.
+    Coordinator,
+}
+
+impl Role {
+    /// The name stored and typed on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Counsellor => "counsellor",
+            Self::Coordinator => "coordinator",
+        }
+    }
+
+    pub(crate) fn parse(text: &str) -> Result<Self, StoreError> {
+        match text {
+            "counsellor" => Ok(Self::Counsellor),
+            "coordinator" => Ok(Self::Coordinator),
+            other => Err(StoreError::Corrupt(format!("unknown role {other:?}"))),
+        }
+    }
+}
+
+/// The authenticated device behind a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller {
+    /// The device's replica id.
+    pub device: ReplicaId,
+    /// Its organisation.
+    pub org: OrgId,
+    /// Its user's role.
+    pub role: Role,
+}
+
+/// A user as enrolment sees it.
+#[derive(Debug, Clone)]
+pub struct Login {
+    /// The user's row id.
+    pub user_id: i64,
+    /// The user's organisation.
+    pub org: OrgId,
+    /// The organisation's name.
+    pub org_name: String,
+    /// The Argon2id PHC string.
+    pub password_hash: String,
+}
+
+/// A device to enrol.
+#[derive(Debug, Clone)]
+pub struct Enrolment {
+    /// The user enrolling it.
+    pub user_id: i64,
+    /// The user's organisation.
+    pub org: OrgId,
+    /// The replica id the device brings, if any.
+    pub device_id: Option<ReplicaId>,
+    /// Its name.
+    pub device_name: String,
+    /// SHA-256 of its new token.
+    pub token_hash: [u8; 32],
+}
+
+/// A device, as `device list` prints it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DeviceRow {
+    /// The replica id.
+    pub id: String,
+    /// The organisation's name.
+    pub org: String,
+    /// The owner's username.
+    pub user: String,
+    /// The device's name.
+    pub name: String,
+    /// Whether it is revoked.
+    pub revoked: bool,
+    /// When it was (last) enrolled, RFC 3339.
+    pub enrolled_at: String,
+}
+
+/// One row of a pull, as stored.
+#[derive(Debug, Clone)]
+pub struct PulledRow {
+    /// Its sequence.
+    pub seq: u64,
+    /// The canonical JSON of its state.
+    pub state: String,
+    /// The device whose push is exactly this state, if any.
+    pub pushed_by: Option<String>,
+}
+
+/// A page of a pull: canonical JSON states, ready to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// The states, in ascending sequence.
+    pub records: Vec<String>,
+    /// The sequence to ask from next.
+    pub next: u64,
+    /// Whether another page is waiting.
+    pub more: bool,
+}
+
+/// The outcome of a push, once durable.
+#[derive(Debug, Clone)]
+pub struct PushOutcome {
+    /// The organisation's highest sequence.
+    pub server_seq: u64,
+    /// One result per record, in the order pushed.
+    pub results: Vec<PushResult>,
+}
+
+/// Why the storage failed. Messages carry no personal data.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite failed.
+    #[error("SQLite error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL failed.
+    #[error("PostgreSQL error: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// No PostgreSQL connection could be had.
+    #[error("no PostgreSQL connection available: {0}")]
+    Pool(String),
+    /// A blocking task died.
+    #[error("a database task failed: {0}")]
+    Task(String),
+    /// The database holds something this server never writes.
+    #[error("the database holds unexpected data: {0}")]
+    Corrupt(String),
+    /// The database was written by a newer server.
+    #[error(
+        "the database schema is version {found}, newer than this server knows ({known}): \
+         upgrade passerelle-server"
+    )]
+    NewerSchema {
+        /// The database's version.
+        found: i64,
+        /// The newest this binary knows.
+        known: i64,
+    },
+    /// `user add` with a username already used.
+    #[error("that username is already taken (usernames are unique across the server)")]
+    UsernameTaken,
+}
+
+/// Why a push was refused; nothing of it was stored.
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    /// A record's kind differs from the stored copy's (§2: a kind never changes).
+    #[error("record {0} is stored with another kind: a record's kind never changes")]
+    KindChanged(RecordId),
+    /// A forged dot (§6).
+    #[error(transparent)]
+    Forged(#[from] ForgedDot),
+    /// The storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What enrolment did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enrolled {
+    /// The device is enrolled (or re-enrolled) under this id.
+    Device(ReplicaId),
+    /// The id is enrolled by another user, revoked, or the server's own.
+    Taken,
+}
+
+/// The server's storage. Every method is one transaction.
+pub trait Store: Send + Sync + 'static {
+    /// The server's replica id, made at `init`.
+    fn server_id(&self) -> ReplicaId;
+
+    /// Adds a user, creating the organisation if it is new.
+    fn add_user(
+        &self,
+        org: &str,
+        username: &str,
+        password_hash: &str,
+        role: Role,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The user with this username, for enrolment.
+    fn login(
+        &self,
+        username: &str,
+    ) -> impl Future<Output = Result<Option<Login>, StoreError>> + Send;
+
+    /// Enrols a device (§6): registers its id, or makes one, and stores its token hash.
+    fn enrol(
+        &self,
+        enrolment: Enrolment,
+    ) -> impl Future<Output = Result<Enrolled, StoreError>> + Send;
+
+    /// The device holding the token with this hash, unless revoked.
+    fn caller(
+        &self,
+        token_hash: [u8; 32],
+    ) -> impl Future<Output = Result<Option<Caller>, StoreError>> + Send;
+
+    /// Merges valid, pushable states into the caller's organisation, in one transaction.
+    fn push(
+        &self,
+        caller: Caller,
+        records: Vec<RecordState>,
+    ) -> impl Future<Output = Result<PushOutcome, PushError>> + Send;
+
+    /// The rows of the organisation after `since`, in ascending sequence, at most
+    /// `limit + 1` of them (the extra one tells whether more are waiting).
+    fn pull_rows(
+        &self,
+        org: OrgId,
+        since: u64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<PulledRow>, StoreError>> + Send;
+
+    /// The devices of an organisation.
+    fn replicas(
+        &self,
+        org: OrgId,
+    ) -> impl Future<Output = Result<Vec<(ReplicaId, ReplicaInfo)>, StoreError>> + Send;
+
+    /// Erases a record (§5); `None` when the organisation has no such record. Answers the
+    /// organisation's highest sequence.
+    fn erase(
+        &self,
+        org: OrgId,
+        id: RecordId,
+    ) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send;
+
+    /// The organisation with this name.
+    fn org_id(&self, name: &str) -> impl Future<Output = Result<Option<OrgId>, StoreError>> + Send;
+
+    /// Every device of the server.
+    fn devices(&self) -> impl Future<Output = Result<Vec<DeviceRow>, StoreError>> + Send;
+
+    /// Revokes a device; `false` when there is no such device.
+    fn revoke(&self, id: ReplicaId) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+/// What to write for one pushed record.
+#[derive(Debug, Clone)]
+pub(crate) enum Planned {
+    /// The stored copy already holds everything pushed.
+    Unchanged,
+    /// Store this state under a new sequence.
+    Write {
+        /// The new state.
+        state: RecordState,
+        /// Created or merged.
+        status: PushStatus,
+        /// Whether the new state is exactly what the device pushed.
+        exact: bool,
+    },
+}
+
+/// Decides what a push does to each record, given the stored copies (same order), read
+/// inside the write transaction. Refuses the whole push on a changed kind (a broken §2
+/// rule, checked for every record first) or on a forged dot.
+pub(crate) fn plan_push(
+    pushed: &[RecordState],
+    stored: &[Option<RecordState>],
+    pusher: ReplicaId,
+) -> Result<Vec<Planned>, PushError> {
+    for (new, old) in pushed.iter().zip(stored) {
+        if let Some(old) = old
+            && old.kind() != new.kind()
+        {
+            return Err(PushError::KindChanged(new.id()));
+        }
+    }
+    for (new, old) in pushed.iter().zip(stored) {
+        sync_protocol::check_dots(new, old.as_ref(), pusher)?;
+    }
+    pushed
+        .iter()
+        .zip(stored)
+        .map(|(new, old)| match old {
+            None => Ok(Planned::Write {
+                state: new.clone(),
+                status: PushStatus::Created,
+                exact: true,
+            }),
+            Some(old) => {
+                let merged = merge(old, new).map_err(|e| match e {
+                    MergeError::DifferentIds(..) | MergeError::DifferentKinds { .. } => {
+                        PushError::KindChanged(new.id())
+                    }
+                })?;
+                if merged == *old {
+                    Ok(Planned::Unchanged)
+                } else {
+                    let exact = merged == *new;
+                    Ok(Planned::Write {
+                        state: merged,
+                        status: PushStatus::Merged,
+                        exact,
+                    })
+                }
+            }
+        })
+        .collect()
+}
+
+/// Makes a page from up to `limit + 1` rows read after `since`. The page covers the first
+/// `limit` rows; it leaves out a state that is exactly what `caller` pushed (the device
+/// holds it already), but `next` still moves past it.
+pub(crate) fn page(rows: Vec<PulledRow>, since: u64, limit: u32, caller: ReplicaId) -> Page {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let more = rows.len() > limit;
+    let caller = caller.to_string();
+    let mut next = since;
+    let mut records = Vec::with_capacity(rows.len().min(limit));
+    for row in rows.into_iter().take(limit) {
+        next = row.seq;
+        if row.pushed_by.as_deref() != Some(caller.as_str()) {
+            records.push(row.state);
+        }
+    }
+    Page {
+        records,
+        next,
+        more,
+    }
+}
+
+/// Reads a stored state back; the database holds only states this server validated.
+pub(crate) fn parse_stored(text: &str) -> Result<RecordState, StoreError> {
+    RecordState::from_json(text)
+        .map_err(|e| StoreError::Corrupt(format!("a stored record is invalid ({})", e.code())))
+}
+
+/// Reads a stored replica id.
+pub(crate) fn parse_replica(text: &str) -> Result<ReplicaId, StoreError> {
+    text.parse()
+        .map_err(|_| StoreError::Corrupt("a stored device id is not a UUID".into()))
+}
+
+/// A fresh random replica id (UUID v4).
+pub(crate) fn new_replica_id() -> ReplicaId {
+    ReplicaId::from_u128(uuid::Uuid::new_v4().as_u128())
+}
+
+/// Now, RFC 3339, for `enrolled_at`.
+pub(crate) fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(seq: u64, by: Option<&str>) -> PulledRow {
+        PulledRow {
+            seq,
+            state: format!("s{seq}"),
+            pushed_by: by.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_page_moves_past_rows_it_leaves_out() {
+        let me = ReplicaId::from_u128(7);
+        let mine = me.to_string();
+        let rows = vec![row(3, Some(&mine)), row(5, None), row(9, Some(&mine))];
+        let page = page(rows, 1, 2, me);
+        assert_eq!(
+            page,
+            Page {
+                records: vec!["s5".into()],
+                next: 5,
+                more: true
+            }
+        );
+    }
+
+    #[test]
+    fn an_empty_page_keeps_since() {
+        let page = page(vec![], 42, 10, ReplicaId::from_u128(1));
+        assert_eq!((page.next, page.more, page.records.len()), (42, false, 0));
+    }
+
+    #[test]
+    fn database_urls_are_read_by_scheme() {
+        assert_eq!(
+            "sqlite:x.db".parse::<DatabaseUrl>(),
+            Ok(DatabaseUrl::Sqlite("x.db".into()))
+        );
+        assert!(matches!(
+            "postgres://postgres@127.0.0.1/x".parse::<DatabaseUrl>(),
+            Ok(DatabaseUrl::Postgres(_))
+        ));
+        assert!("mysql://x".parse::<DatabaseUrl>().is_err());
+    }
+}
