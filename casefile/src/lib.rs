@@ -1,8 +1,52 @@
 //! # casefile
 //!
-//! The device's case file, on top of `sync-protocol`. Filled by the casefile issue.
+//! The device's case file, on top of `sync-protocol`: everything a counsellor's laptop
+//! holds and does without a network.
+//!
+//! ## Storage
+//! One SQLite file encrypted with SQLCipher ([`CaseFile`]), keyed by a raw 256-bit key
+//! that Argon2id derives from the passphrase; the salt and Argon2 parameters live beside
+//! it in `PATH.keyparams` (never the key). The schema is migrated by embedded, numbered
+//! migrations; a file newer than the build is refused ([`Error::NewerFile`]).
+//!
+//! ## Invariants
+//! - The record state of SYNC-PROTOCOL.md §2 (table `records`) is the single source of
+//!   truth. Typed tables per kind, the persons met in visits and the search terms are
+//!   derived from it in the same transaction as every write, and [`CaseFile::rebuild`]
+//!   recomputes them from it.
+//! - Every local change (create, edit, delete, restore, resolve, and each record an
+//!   eviction touches) is one edit, one dot, in one transaction, checked against the
+//!   kind's [`schema`] first: a refused change changes nothing.
+//! - No value of a record reaches a log or an error message: errors name fields and ids.
+//! - Sync semantics (merge, validation, conflicts) are `sync-protocol`'s; this crate only
+//!   calls them.
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod check;
+mod conflicts;
+mod crypto;
+mod derive;
+mod error;
+mod evict;
+pub mod fold;
+mod history;
+pub mod kinds;
+mod queries;
+mod records;
+pub mod schema;
+mod search;
+mod store;
+mod sync;
+
+pub use conflicts::Conflict;
+pub use crypto::KdfParams;
+pub use error::{Error, Result};
+pub use evict::{Eviction, EvictionReport};
+pub use history::HistoryEntry;
+pub use kinds::Record;
+pub use queries::{PersonFilter, SiteSummary, Timeline, TimelineItem, Today};
+pub use store::{CaseFile, SCHEMA_VERSION};
+pub use sync::{Applied, Pending};
 pub use sync_protocol;

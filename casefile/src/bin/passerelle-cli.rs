@@ -1,0 +1,358 @@
+//! `passerelle-cli`: the command line over the `casefile` library, for the organisation's
+//! IT person, for support and for end-to-end tests (CLI.md). Output is meant for scripts:
+//! ids, JSON lines, or nothing; errors go to standard error as one sentence, with a
+//! non-zero exit.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use casefile::schema::{self, FieldType};
+use casefile::sync_protocol::RecordId;
+use casefile::{CaseFile, Eviction, KdfParams, PersonFilter};
+use clap::{Parser, Subcommand};
+use serde_json::Value;
+
+/// Passerelle's case file, from the command line.
+#[derive(Debug, Parser)]
+#[command(name = "passerelle-cli", version)]
+struct Cli {
+    /// The case file.
+    #[arg(long, env = "PASSERELLE_CASE_FILE")]
+    case_file: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Creates a new encrypted case file and its replica id; prints the replica id.
+    Init {
+        /// Cheap key derivation, for automated tests only: it protects nothing.
+        #[arg(long, hide = true)]
+        insecure_kdf_for_tests: bool,
+    },
+    /// Creates a record (one local edit); prints its id.
+    Add {
+        /// The record kind (person, site, visit, …).
+        kind: String,
+        /// FIELD=VALUE, repeated.
+        #[arg(long = "set", value_name = "FIELD=VALUE")]
+        set: Vec<String>,
+    },
+    /// Changes fields of a record (one local edit).
+    Edit {
+        /// The record.
+        id: String,
+        /// FIELD=VALUE, repeated; an empty VALUE clears the field.
+        #[arg(long = "set", value_name = "FIELD=VALUE", required = true)]
+        set: Vec<String>,
+    },
+    /// Deletes a record; on a record deleted while edited elsewhere, confirms the deletion.
+    Delete {
+        /// The record.
+        id: String,
+    },
+    /// Restores a deleted record; on a record deleted while edited elsewhere, keeps the
+    /// edits.
+    Restore {
+        /// The record.
+        id: String,
+    },
+    /// Prints a record's state (JSON).
+    Show {
+        /// The record.
+        id: String,
+    },
+    /// Prints the records of a kind that are not deleted (JSON lines).
+    List {
+        /// The record kind.
+        kind: String,
+    },
+    /// Prints the persons matching every word of TEXT, best first (JSON lines).
+    Search {
+        /// Words of names, aliases or phone.
+        text: String,
+        /// At most this many persons.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Prints the records needing a person's choice (JSON lines).
+    Conflicts,
+    /// Resolves a conflict: the value supersedes every entry of the field.
+    Resolve {
+        /// The record.
+        id: String,
+        /// The field.
+        field: String,
+        /// The chosen or new value, as JSON (a text in quotes).
+        #[arg(long)]
+        value: String,
+    },
+    /// Prints a person's file, most recent first (JSON).
+    Timeline {
+        /// The person.
+        id: String,
+    },
+    /// Prints the day's plan: visits due, steps due and overdue (JSON).
+    Today {
+        /// The day, YYYY-MM-DD (default: today, UTC).
+        #[arg(long)]
+        on: Option<String>,
+    },
+    /// Prints the sites with their counts (JSON lines).
+    Sites,
+    /// Prints the persons of a site, household or status (JSON lines).
+    Persons {
+        /// Persons living on this site now.
+        #[arg(long, conflicts_with_all = ["household", "status"])]
+        site: Option<String>,
+        /// Members of this household.
+        #[arg(long, conflicts_with = "status")]
+        household: Option<String>,
+        /// Persons of this status.
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Marks a site evicted and moves households and persons to another site.
+    Evict {
+        /// The evicted site.
+        site: String,
+        /// The day, YYYY-MM-DD.
+        #[arg(long)]
+        on: String,
+        /// Where they now live.
+        #[arg(long)]
+        to: String,
+        /// A household that moves, repeated.
+        #[arg(long = "household")]
+        households: Vec<String>,
+        /// A person who moves, repeated.
+        #[arg(long = "person")]
+        persons: Vec<String>,
+    },
+    /// Prints a record's entries with who and when (JSON lines).
+    History {
+        /// The record.
+        id: String,
+    },
+    /// Changes the passphrase (the new one from PASSERELLE_NEW_PASSPHRASE, else asked).
+    ChangePassphrase,
+    /// Recomputes the derived tables from the record states.
+    Rebuild,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let path = cli.case_file.as_path();
+    let mut out = std::io::stdout().lock();
+    if let Command::Init {
+        insecure_kdf_for_tests,
+    } = cli.command
+    {
+        let passphrase = passphrase("PASSERELLE_PASSPHRASE", "New passphrase: ")?;
+        let kdf = if insecure_kdf_for_tests {
+            KdfParams::INSECURE_FOR_TESTS
+        } else {
+            KdfParams::PRODUCTION
+        };
+        let file = CaseFile::init_with(path, &passphrase, kdf)
+            .with_context(|| format!("could not create the case file at {}", path.display()))?;
+        writeln!(out, "{}", file.replica_id())?;
+        return Ok(());
+    }
+    let mut file = open(path)?;
+    match cli.command {
+        Command::Init { .. } => {}
+        Command::Add { kind, set } => {
+            let fields = parse_sets(&kind, &set)?;
+            let id = file
+                .create(&kind, fields)
+                .context("the record was not created")?;
+            writeln!(out, "{id}")?;
+        }
+        Command::Edit { id, set } => {
+            let id = record_id(&id)?;
+            let kind = file.get(id)?.kind().to_string();
+            let fields = parse_sets(&kind, &set)?;
+            file.edit(id, fields)
+                .context("the record was not changed")?;
+        }
+        Command::Delete { id } => file.delete(record_id(&id)?)?,
+        Command::Restore { id } => file.restore(record_id(&id)?)?,
+        Command::Show { id } => writeln!(out, "{}", file.get(record_id(&id)?)?.to_json())?,
+        Command::List { kind } => {
+            for state in file.list(&kind)? {
+                writeln!(out, "{}", state.to_json())?;
+            }
+        }
+        Command::Search { text, limit } => {
+            for state in file.search(&text, limit)? {
+                writeln!(out, "{}", state.to_json())?;
+            }
+        }
+        Command::Conflicts => {
+            for conflict in file.conflicts()? {
+                writeln!(out, "{}", serde_json::to_string(&conflict)?)?;
+            }
+        }
+        Command::Resolve { id, field, value } => {
+            let value: Value = serde_json::from_str(&value).map_err(|_| {
+                anyhow!("--value expects JSON: a text is written in quotes, such as '\"Ștefan\"'")
+            })?;
+            file.resolve(record_id(&id)?, &field, value)
+                .context("the conflict was not resolved")?;
+        }
+        Command::Timeline { id } => {
+            let timeline = file.timeline(record_id(&id)?)?;
+            writeln!(out, "{}", serde_json::to_string(&timeline)?)?;
+        }
+        Command::Today { on } => {
+            let on = match on {
+                Some(on) => on,
+                None => time::OffsetDateTime::now_utc().date().to_string(),
+            };
+            writeln!(out, "{}", serde_json::to_string(&file.today(&on)?)?)?;
+        }
+        Command::Sites => {
+            for site in file.sites()? {
+                writeln!(out, "{}", serde_json::to_string(&site)?)?;
+            }
+        }
+        Command::Persons {
+            site,
+            household,
+            status,
+        } => {
+            let filter = match (&site, &household, &status) {
+                (Some(site), _, _) => PersonFilter::Site(record_id(site)?),
+                (_, Some(household), _) => PersonFilter::Household(record_id(household)?),
+                (_, _, Some(status)) => PersonFilter::Status(status),
+                _ => bail!("say which persons: --site ID, --household ID or --status STATUS"),
+            };
+            for state in file.persons(filter)? {
+                writeln!(out, "{}", state.to_json())?;
+            }
+        }
+        Command::Evict {
+            site,
+            on,
+            to,
+            households,
+            persons,
+        } => {
+            let eviction = Eviction {
+                site: record_id(&site)?,
+                on,
+                to_site: record_id(&to)?,
+                households: households
+                    .iter()
+                    .map(|h| record_id(h))
+                    .collect::<Result<_>>()?,
+                persons: persons
+                    .iter()
+                    .map(|p| record_id(p))
+                    .collect::<Result<_>>()?,
+            };
+            file.evict(&eviction)
+                .context("the eviction was not recorded")?;
+        }
+        Command::History { id } => {
+            for entry in file.history(record_id(&id)?)? {
+                writeln!(out, "{}", serde_json::to_string(&entry)?)?;
+            }
+        }
+        Command::ChangePassphrase => {
+            let new = passphrase("PASSERELLE_NEW_PASSPHRASE", "New passphrase: ")?;
+            file.change_passphrase(&new)
+                .context("the passphrase was not changed")?;
+        }
+        Command::Rebuild => file.rebuild()?,
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn open(path: &Path) -> Result<CaseFile> {
+    let passphrase = passphrase("PASSERELLE_PASSPHRASE", "Passphrase: ")?;
+    CaseFile::open(path, &passphrase)
+        .with_context(|| format!("could not open the case file at {}", path.display()))
+}
+
+fn record_id(text: &str) -> Result<RecordId> {
+    text.parse()
+        .map_err(|_| anyhow!("{text:?} is not a record id (a lowercase UUID)"))
+}
+
+/// Reads `--set FIELD=VALUE` by the field's type in the kind's schema (CLI.md).
+fn parse_sets(kind: &str, sets: &[String]) -> Result<Vec<(String, Value)>> {
+    let spec = schema::kind(kind);
+    sets.iter()
+        .map(|set| {
+            let (field, text) = set
+                .split_once('=')
+                .ok_or_else(|| anyhow!("--set expects FIELD=VALUE, such as --set phone=0612"))?;
+            let ty = spec
+                .and_then(|s| s.field(field))
+                .map_or(FieldType::Text, |f| f.ty);
+            let value = ty.parse_text(text).ok_or_else(|| {
+                anyhow!(casefile::Error::Invalid {
+                    field: field.to_owned(),
+                    expected: ty.expected(),
+                })
+            })?;
+            Ok((field.to_owned(), value))
+        })
+        .collect()
+}
+
+/// The passphrase from the environment, else asked on the terminal without echo.
+fn passphrase(variable: &str, prompt: &str) -> Result<zeroize::Zeroizing<String>> {
+    if let Ok(value) = std::env::var(variable) {
+        return Ok(zeroize::Zeroizing::new(value));
+    }
+    let tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty");
+    let Ok(mut tty) = tty else {
+        if std::io::stdin().is_terminal() {
+            bail!("set {variable}: no terminal to ask the passphrase on");
+        }
+        bail!("set {variable} to the passphrase: there is no terminal to ask it on");
+    };
+    write!(tty, "{prompt}")?;
+    tty.flush()?;
+    let echo_off = stty(&tty, "-echo");
+    let mut line = zeroize::Zeroizing::new(String::new());
+    let read = std::io::BufReader::new(tty.try_clone()?).read_line(&mut line);
+    if echo_off {
+        stty(&tty, "echo");
+        writeln!(tty)?;
+    }
+    read?;
+    let trimmed = line.trim_end_matches(['\n', '\r']).to_owned();
+    Ok(zeroize::Zeroizing::new(trimmed))
+}
+
+/// Switches terminal echo through `stty` (no unsafe code here); false when it cannot.
+fn stty(tty: &std::fs::File, mode: &str) -> bool {
+    let Ok(input) = tty.try_clone() else {
+        return false;
+    };
+    std::process::Command::new("stty")
+        .arg(mode)
+        .stdin(input)
+        .status()
+        .is_ok_and(|s| s.success())
+}

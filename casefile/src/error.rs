@@ -1,0 +1,79 @@
+//! The one error type of the case file. Messages name records by id and fields by name,
+//! never by value: they may reach logs and support tickets.
+
+use std::path::PathBuf;
+
+use sync_protocol::{EditError, MergeError, RecordId, ValidationError};
+
+/// What went wrong in a case-file operation. An operation that fails changes nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The passphrase does not open this case file.
+    #[error("the passphrase does not open this case file")]
+    WrongPassphrase,
+    /// The file was written by a newer version of the app.
+    #[error(
+        "this case file was written by a newer version of Passerelle (schema version {found}, \
+         this app knows up to {supported}): update the app to open it"
+    )]
+    NewerFile {
+        /// The schema version found in the file.
+        found: i64,
+        /// The highest schema version this build knows.
+        supported: i64,
+    },
+    /// `create` was asked for a path that already holds a file.
+    #[error("there is already a file at {0}: choose another path")]
+    AlreadyExists(PathBuf),
+    /// `open` was asked for a path that holds no case file.
+    #[error("there is no case file at {0}")]
+    NoCaseFile(PathBuf),
+    /// The key parameters beside the case file are missing or unreadable.
+    #[error("the key parameters file {0} is missing or damaged")]
+    KeyParams(PathBuf),
+    /// A field value does not fit the kind's schema.
+    #[error("the field {field} expects {expected}")]
+    Invalid {
+        /// The field (or `kind` for an unknown kind).
+        field: String,
+        /// What the field expects, in words a person can act on.
+        expected: String,
+    },
+    /// No such record in this case file.
+    #[error("there is no record {0} in this case file")]
+    NotFound(RecordId),
+    /// The record is deleted: it must be restored before it is edited.
+    #[error("the record {0} is deleted: restore it before editing it")]
+    Deleted(RecordId),
+    /// A local edit was refused by the sync rules.
+    #[error(transparent)]
+    Edit(#[from] EditError),
+    /// Two states could not be merged.
+    #[error(transparent)]
+    Merge(#[from] MergeError),
+    /// A stored or received state breaks the rules of the sync protocol.
+    #[error("a record state is invalid: {0}")]
+    InvalidState(#[from] ValidationError),
+    /// The database refused an operation.
+    #[error("the case file database failed: {0}")]
+    Database(#[from] rusqlite::Error),
+    /// A migration of the file's schema failed.
+    #[error("the case file could not be upgraded: {0}")]
+    Migration(#[from] rusqlite_migration::Error),
+    /// Reading or writing a file beside the database failed.
+    #[error("could not read or write a file of the case file: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl Error {
+    /// An [`Error::Invalid`] for `field`, expecting `expected`.
+    pub(crate) fn invalid(field: impl Into<String>, expected: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.into(),
+            expected: expected.into(),
+        }
+    }
+}
+
+/// The result of a case-file operation.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,197 @@
+//! What the app asks of the case file: persons by site, household or status; a person's
+//! file as a timeline; today's plan; sites with their counts.
+
+use rusqlite::params;
+use serde::Serialize;
+use sync_protocol::{RecordId, RecordState};
+use tracing::info_span;
+
+use crate::error::{Error, Result};
+use crate::records::load_many;
+use crate::store::CaseFile;
+
+/// Which persons to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PersonFilter<'a> {
+    /// Persons who live on the site now.
+    Site(RecordId),
+    /// Members of the household.
+    Household(RecordId),
+    /// Persons of that status (`active`, `closed`).
+    Status(&'a str),
+}
+
+/// One dated item of a person's file.
+#[derive(Debug, Clone, Serialize)]
+pub struct TimelineItem {
+    /// The date it is shown at (`YYYY-MM-DD`, or a timestamp for visits); may be empty.
+    pub date: String,
+    /// The record.
+    pub state: RecordState,
+}
+
+/// A person's file: the person, the situation, and every stay, visit, step, job,
+/// training and referral, most recent first.
+#[derive(Debug, Clone, Serialize)]
+pub struct Timeline {
+    /// The person.
+    pub person: RecordState,
+    /// The administrative situation, if recorded.
+    pub situation: Option<RecordState>,
+    /// Everything dated, most recent first.
+    pub items: Vec<TimelineItem>,
+}
+
+/// The day's plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct Today {
+    /// Visits whose next visit falls on or before the day, with no later visit since to
+    /// any of the persons met: the follow-up is due.
+    pub visits_due: Vec<RecordState>,
+    /// Steps planned or in progress, due on the day.
+    pub steps_due: Vec<RecordState>,
+    /// Steps planned or in progress, due before the day.
+    pub steps_overdue: Vec<RecordState>,
+}
+
+/// A site and its counts.
+#[derive(Debug, Clone, Serialize)]
+pub struct SiteSummary {
+    /// The site.
+    pub site: RecordState,
+    /// Active persons who live there now.
+    pub persons: u64,
+    /// Households there now.
+    pub households: u64,
+}
+
+impl CaseFile {
+    /// Persons (not deleted) by site, household or status, by family name.
+    pub fn persons(&self, filter: PersonFilter<'_>) -> Result<Vec<RecordState>> {
+        let _span = info_span!("casefile.persons").entered();
+        let (sql, arg) = match filter {
+            PersonFilter::Site(id) => ("site_id = ?1", id.to_string()),
+            PersonFilter::Household(id) => ("household_id = ?1", id.to_string()),
+            PersonFilter::Status(status) => ("status = ?1", status.to_owned()),
+        };
+        let ids = self.ids(
+            &format!("SELECT id FROM person WHERE {sql} ORDER BY family_name, given_names, id"),
+            &arg,
+        )?;
+        load_many(&self.conn, &ids)
+    }
+
+    /// A person's file as a timeline.
+    pub fn timeline(&self, person: RecordId) -> Result<Timeline> {
+        let _span = info_span!("casefile.timeline", %person).entered();
+        let state = self.get(person)?;
+        if state.kind().as_str() != "person" {
+            return Err(Error::invalid("person_id", "the id of a person"));
+        }
+        let id = person.to_string();
+        let situation = self.ids(
+            "SELECT id FROM situation WHERE person_id = ?1 ORDER BY id",
+            &id,
+        )?;
+        let situation = load_many(&self.conn, &situation)?.into_iter().next();
+        let mut dated: Vec<(String, String)> = Vec::new();
+        for sql in [
+            "SELECT id, coalesce(from_on, '') FROM stay WHERE person_id = ?1",
+            "SELECT v.id, coalesce(v.occurred_at, '') FROM visit_person p
+               JOIN visit v ON v.id = p.visit_id WHERE p.person_id = ?1",
+            "SELECT id, coalesce(done_on, due_on, '') FROM step WHERE person_id = ?1",
+            "SELECT id, coalesce(start_on, '') FROM employment WHERE person_id = ?1",
+            "SELECT id, coalesce(start_on, '') FROM training WHERE person_id = ?1",
+            "SELECT id, coalesce(sent_on, '') FROM referral WHERE person_id = ?1",
+        ] {
+            let mut stmt = self.conn.prepare_cached(sql)?;
+            let rows = stmt.query_map([&id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            for row in rows {
+                dated.push(row?);
+            }
+        }
+        dated.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| b.0.cmp(&a.0)));
+        let ids: Vec<String> = dated.iter().map(|(id, _)| id.clone()).collect();
+        let states = load_many(&self.conn, &ids)?;
+        let items = dated
+            .into_iter()
+            .zip(states)
+            .map(|((_, date), state)| TimelineItem { date, state })
+            .collect();
+        Ok(Timeline {
+            person: state,
+            situation,
+            items,
+        })
+    }
+
+    /// The plan of the day `on` (`YYYY-MM-DD`).
+    pub fn today(&self, on: &str) -> Result<Today> {
+        let _span = info_span!("casefile.today").entered();
+        if !crate::schema::is_date(on) {
+            return Err(Error::invalid("on", "a date YYYY-MM-DD"));
+        }
+        let visits = self.ids(
+            "SELECT v.id FROM visit v WHERE v.next_visit_on <= ?1 AND NOT EXISTS (
+               SELECT 1 FROM visit_person p JOIN visit_person q ON q.person_id = p.person_id
+               JOIN visit w ON w.id = q.visit_id
+               WHERE p.visit_id = v.id AND w.occurred_at > v.occurred_at)
+             ORDER BY v.next_visit_on, v.id",
+            on,
+        )?;
+        let due = self.ids(
+            "SELECT id FROM step WHERE status IN ('planned', 'in_progress') AND due_on = ?1
+             ORDER BY id",
+            on,
+        )?;
+        let overdue = self.ids(
+            "SELECT id FROM step WHERE status IN ('planned', 'in_progress') AND due_on < ?1
+             ORDER BY due_on, id",
+            on,
+        )?;
+        Ok(Today {
+            visits_due: load_many(&self.conn, &visits)?,
+            steps_due: load_many(&self.conn, &due)?,
+            steps_overdue: load_many(&self.conn, &overdue)?,
+        })
+    }
+
+    /// Every site (not deleted), by name, with its counts.
+    pub fn sites(&self) -> Result<Vec<SiteSummary>> {
+        let _span = info_span!("casefile.sites").entered();
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT s.id,
+               (SELECT count(*) FROM person p WHERE p.site_id = s.id AND p.status = 'active'),
+               (SELECT count(*) FROM household h WHERE h.site_id = s.id)
+             FROM site s ORDER BY s.name, s.id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?.max(0) as u64,
+                r.get::<_, i64>(2)?.max(0) as u64,
+            ))
+        })?;
+        let mut counts = Vec::new();
+        for row in rows {
+            counts.push(row?);
+        }
+        let ids: Vec<String> = counts.iter().map(|c| c.0.clone()).collect();
+        let states = load_many(&self.conn, &ids)?;
+        Ok(states
+            .into_iter()
+            .zip(counts)
+            .map(|(site, (_, persons, households))| SiteSummary {
+                site,
+                persons,
+                households,
+            })
+            .collect())
+    }
+
+    fn ids(&self, sql: &str, arg: &str) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let rows = stmt.query_map(params![arg], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}

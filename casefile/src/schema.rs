@@ -1,0 +1,462 @@
+//! The field schemas of the record kinds: one table, read by validation, by the command
+//! line's `--set FIELD=VALUE`, by the derived tables and by exports.
+//!
+//! Required fields (a choice this module makes, DOMAIN.md leaves it open): a site's and a
+//! household's `name`; a person's `family_name`; the person, site and start of a `stay`;
+//! a visit's `occurred_at` and `setting`; and the `person_id` of every record about one
+//! person, with the title or service that says what it is. Some fields get a default on
+//! creation: a person's and a site's `status` is `active`, a step's is `planned`.
+
+use serde_json::Value;
+use time::format_description::well_known::Rfc3339;
+
+use crate::kinds::{
+    Constraint, Contract, FrenchLevel, HealthCover, LeftBecause, PersonStatus, ReferralStatus,
+    Setting, Sex, SiteStatus, SiteType, StepCategory, StepStatus, TrainingStatus,
+};
+
+/// What a field holds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FieldType {
+    /// Any text.
+    Text,
+    /// A date `YYYY-MM-DD`.
+    Date,
+    /// A possibly approximate date: `YYYY`, `YYYY-MM` or `YYYY-MM-DD`.
+    ApproxDate,
+    /// An RFC 3339 timestamp with its offset.
+    DateTime,
+    /// A number between `min` and `max`.
+    Number {
+        /// Smallest accepted value.
+        min: f64,
+        /// Largest accepted value.
+        max: f64,
+    },
+    /// `true` or `false`.
+    Bool,
+    /// An ISO 3166 alpha-2 country code (`RO`, `BG`).
+    Country,
+    /// A list of texts.
+    TextList,
+    /// One of the listed values.
+    Choice(&'static [&'static str]),
+    /// The id of a record of the named kind in this case file.
+    Ref(&'static str),
+    /// A list of ids of records of the named kind.
+    RefList(&'static str),
+}
+
+/// One field of a kind.
+#[derive(Debug, Clone, Copy)]
+pub struct FieldSpec {
+    /// The field's name in record states.
+    pub name: &'static str,
+    /// What it holds.
+    pub ty: FieldType,
+    /// Whether a record of this kind must have it.
+    pub required: bool,
+}
+
+/// A record kind and its fields.
+#[derive(Debug, Clone, Copy)]
+pub struct KindSpec {
+    /// The kind's name.
+    pub kind: &'static str,
+    /// Its fields, in the order people read them.
+    pub fields: &'static [FieldSpec],
+    /// Values set on creation when the field is not given.
+    pub defaults: &'static [(&'static str, &'static str)],
+}
+
+impl KindSpec {
+    /// The field named `name`, if the kind has it.
+    pub fn field(&self, name: &str) -> Option<&'static FieldSpec> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+}
+
+const fn f(name: &'static str, ty: FieldType) -> FieldSpec {
+    FieldSpec {
+        name,
+        ty,
+        required: false,
+    }
+}
+
+const fn req(name: &'static str, ty: FieldType) -> FieldSpec {
+    FieldSpec {
+        name,
+        ty,
+        required: true,
+    }
+}
+
+use FieldType::{ApproxDate, Bool, Choice, Country, Date, DateTime, Ref, RefList, Text, TextList};
+
+const HOURS_IN_A_WEEK: FieldType = FieldType::Number {
+    min: 0.0,
+    max: 168.0,
+};
+
+/// Every kind this build knows.
+pub static KINDS: &[KindSpec] = &[
+    KindSpec {
+        kind: "site",
+        fields: &[
+            req("name", Text),
+            f("type", Choice(SiteType::VALUES)),
+            f("commune", Text),
+            f("address", Text),
+            f(
+                "lat",
+                FieldType::Number {
+                    min: -90.0,
+                    max: 90.0,
+                },
+            ),
+            f(
+                "lon",
+                FieldType::Number {
+                    min: -180.0,
+                    max: 180.0,
+                },
+            ),
+            f("status", Choice(SiteStatus::VALUES)),
+            f("status_since", Date),
+            f("notes", Text),
+        ],
+        defaults: &[("status", "active")],
+    },
+    KindSpec {
+        kind: "household",
+        fields: &[
+            req("name", Text),
+            f("site_id", Ref("site")),
+            f("notes", Text),
+        ],
+        defaults: &[],
+    },
+    KindSpec {
+        kind: "person",
+        fields: &[
+            req("family_name", Text),
+            f("given_names", Text),
+            f("aliases", TextList),
+            f("sex", Choice(Sex::VALUES)),
+            f("birth_date", ApproxDate),
+            f("birth_place", Text),
+            f("nationality", Country),
+            f("languages", TextList),
+            f("french_level", Choice(FrenchLevel::VALUES)),
+            f("phone", Text),
+            f("household_id", Ref("household")),
+            f("site_id", Ref("site")),
+            f("referent", Text),
+            f("status", Choice(PersonStatus::VALUES)),
+            f("closed_on", Date),
+            f("closed_reason", Text),
+            f("consent_on", Date),
+            f("consent_scope", Text),
+            f("notes", Text),
+        ],
+        defaults: &[("status", "active")],
+    },
+    KindSpec {
+        kind: "situation",
+        fields: &[
+            req("person_id", Ref("person")),
+            f("id_document", Text),
+            f("health_cover", Choice(HealthCover::VALUES)),
+            f("social_security_number", Text),
+            f("bank_account", Bool),
+            f("domiciliation", Text),
+            f("france_travail_number", Text),
+            f("france_travail_since", Date),
+            f("cv_on", Date),
+            f("driving_licence", Bool),
+            f("education_level", Text),
+            f("work_experience", Text),
+            f("skills", Text),
+        ],
+        defaults: &[],
+    },
+    KindSpec {
+        kind: "stay",
+        fields: &[
+            req("person_id", Ref("person")),
+            req("site_id", Ref("site")),
+            req("from_on", Date),
+            f("to_on", Date),
+            f("left_because", Choice(LeftBecause::VALUES)),
+        ],
+        defaults: &[],
+    },
+    KindSpec {
+        kind: "visit",
+        fields: &[
+            req("occurred_at", DateTime),
+            req("setting", Choice(Setting::VALUES)),
+            f("site_id", Ref("site")),
+            f("person_ids", RefList("person")),
+            f("counsellors", TextList),
+            f("purpose", Text),
+            f("observations", Text),
+            f("decisions", Text),
+            f("next_visit_on", Date),
+            f("interpreter", Bool),
+            f(
+                "duration_minutes",
+                FieldType::Number {
+                    min: 0.0,
+                    max: 1440.0,
+                },
+            ),
+        ],
+        defaults: &[],
+    },
+    KindSpec {
+        kind: "step",
+        fields: &[
+            req("person_id", Ref("person")),
+            f("visit_id", Ref("visit")),
+            req("category", Choice(StepCategory::VALUES)),
+            req("title", Text),
+            f("status", Choice(StepStatus::VALUES)),
+            f("due_on", Date),
+            f("done_on", Date),
+            f("notes", Text),
+        ],
+        defaults: &[("status", "planned")],
+    },
+    KindSpec {
+        kind: "employment",
+        fields: &[
+            req("person_id", Ref("person")),
+            req("employer", Text),
+            f("job_title", Text),
+            f("sector", Text),
+            f("contract", Choice(Contract::VALUES)),
+            f("hours_per_week", HOURS_IN_A_WEEK),
+            f("start_on", Date),
+            f("end_on", Date),
+            f("end_reason", Text),
+        ],
+        defaults: &[],
+    },
+    KindSpec {
+        kind: "training",
+        fields: &[
+            req("person_id", Ref("person")),
+            f("provider", Text),
+            req("title", Text),
+            f("start_on", Date),
+            f("end_on", Date),
+            f("status", Choice(TrainingStatus::VALUES)),
+            f("certification", Text),
+        ],
+        defaults: &[],
+    },
+    KindSpec {
+        kind: "referral",
+        fields: &[
+            req("person_id", Ref("person")),
+            req("to_service", Text),
+            f("constraint", Choice(Constraint::VALUES)),
+            f("status", Choice(ReferralStatus::VALUES)),
+            f("sent_on", Date),
+            f("notes", Text),
+        ],
+        defaults: &[],
+    },
+];
+
+/// The schema of `kind`, if this build knows it.
+pub fn kind(kind: &str) -> Option<&'static KindSpec> {
+    KINDS.iter().find(|k| k.kind == kind)
+}
+
+/// Whether `name` is a free extension field (`x_…`, kept as text).
+pub fn is_extension(name: &str) -> bool {
+    name.starts_with("x_")
+}
+
+impl FieldType {
+    /// What the field expects, in words, for error messages.
+    pub fn expected(&self) -> String {
+        match self {
+            Text => "text".to_owned(),
+            Date => "a date YYYY-MM-DD".to_owned(),
+            ApproxDate => "a date YYYY, YYYY-MM or YYYY-MM-DD".to_owned(),
+            DateTime => "an RFC 3339 timestamp with its offset, such as 2026-11-02T10:14:00+01:00"
+                .to_owned(),
+            FieldType::Number { min, max } => format!("a number from {min} to {max}"),
+            Bool => "true or false".to_owned(),
+            Country => "an ISO 3166 alpha-2 country code such as RO or BG".to_owned(),
+            TextList => "a JSON list of texts, such as [\"ro\", \"fr\"]".to_owned(),
+            Choice(values) => format!("one of {}", values.join(", ")),
+            Ref(kind) => format!("the id of a {kind} of this case file"),
+            RefList(kind) => format!("a JSON list of ids of {kind} records of this case file"),
+        }
+    }
+
+    /// Whether `value` (not null) has the right shape. References are checked against
+    /// the case file elsewhere; here only their form.
+    pub fn accepts(&self, value: &Value) -> bool {
+        match self {
+            Text => value.is_string(),
+            Date => value.as_str().is_some_and(is_date),
+            ApproxDate => value.as_str().is_some_and(is_approx_date),
+            DateTime => value
+                .as_str()
+                .is_some_and(|t| time::OffsetDateTime::parse(t, &Rfc3339).is_ok()),
+            FieldType::Number { min, max } => value
+                .as_f64()
+                .is_some_and(|n| n.is_finite() && n >= *min && n <= *max),
+            Bool => value.is_boolean(),
+            Country => value
+                .as_str()
+                .is_some_and(|t| t.len() == 2 && t.bytes().all(|b| b.is_ascii_uppercase())),
+            TextList => value
+                .as_array()
+                .is_some_and(|items| items.iter().all(Value::is_string)),
+            Choice(values) => value.as_str().is_some_and(|t| values.contains(&t)),
+            Ref(_) => value.as_str().is_some_and(is_id),
+            RefList(_) => value
+                .as_array()
+                .is_some_and(|items| items.iter().all(|i| i.as_str().is_some_and(is_id))),
+        }
+    }
+
+    /// Reads a command-line VALUE by the field's type: numbers, booleans and lists as
+    /// JSON, everything else as written. An empty VALUE clears the field (JSON null).
+    pub fn parse_text(&self, text: &str) -> Option<Value> {
+        if text.is_empty() {
+            return Some(Value::Null);
+        }
+        match self {
+            FieldType::Number { .. } | Bool | TextList | RefList(_) => {
+                serde_json::from_str(text).ok()
+            }
+            _ => Some(Value::String(text.to_owned())),
+        }
+    }
+}
+
+fn is_id(text: &str) -> bool {
+    text.parse::<sync_protocol::RecordId>().is_ok()
+}
+
+/// `YYYY-MM-DD`, a real calendar date.
+pub fn is_date(text: &str) -> bool {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    text.len() == 10 && time::Date::parse(text, &format).is_ok()
+}
+
+/// `YYYY`, `YYYY-MM` or `YYYY-MM-DD`.
+pub fn is_approx_date(text: &str) -> bool {
+    let year = |t: &str| t.len() == 4 && t.bytes().all(|b| b.is_ascii_digit());
+    match text.len() {
+        4 => year(text),
+        7 => {
+            year(&text[..4])
+                && text.as_bytes()[4] == b'-'
+                && text[5..]
+                    .parse::<u8>()
+                    .is_ok_and(|m| (1..=12).contains(&m) && text[5..].len() == 2)
+        }
+        10 => is_date(text),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kinds::*;
+    use serde_json::json;
+
+    #[test]
+    fn approximate_birth_dates() {
+        for good in ["1991", "1991-04", "1991-04-30"] {
+            assert!(is_approx_date(good), "{good} should be accepted");
+        }
+        for bad in [
+            "91",
+            "1991-4",
+            "1991-13",
+            "1991-02-30",
+            "1991/04",
+            "abcd",
+            "1991-04-3",
+        ] {
+            assert!(!is_approx_date(bad), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn parse_text_reads_by_type() {
+        assert_eq!(Text.parse_text("Ștefan"), Some(json!("Ștefan")));
+        assert_eq!(Bool.parse_text("true"), Some(json!(true)));
+        assert_eq!(Bool.parse_text("yes"), None);
+        assert_eq!(TextList.parse_text("[\"ro\"]"), Some(json!(["ro"])));
+        assert_eq!(Text.parse_text(""), Some(Value::Null));
+    }
+
+    fn sample(ty: FieldType) -> Value {
+        match ty {
+            Text => json!("t"),
+            Date => json!("2026-11-02"),
+            ApproxDate => json!("1991"),
+            DateTime => json!("2026-11-02T10:00:00Z"),
+            FieldType::Number { min, .. } => json!(min),
+            Bool => json!(true),
+            Country => json!("RO"),
+            TextList => json!(["a"]),
+            Choice(values) => json!(values[0]),
+            Ref(_) => json!("5b0e4f7e-2f3a-4d8c-9a3e-0c1d2e3f4a5b"),
+            RefList(_) => json!(["5b0e4f7e-2f3a-4d8c-9a3e-0c1d2e3f4a5b"]),
+        }
+    }
+
+    fn check<R: Record>() {
+        let spec = kind(R::KIND).unwrap();
+        let object: serde_json::Map<String, Value> = spec
+            .fields
+            .iter()
+            .map(|f| (f.name.to_owned(), sample(f.ty)))
+            .collect();
+        for f in spec.fields {
+            assert!(
+                f.ty.accepts(&sample(f.ty)),
+                "sample of {}.{}",
+                R::KIND,
+                f.name
+            );
+        }
+        let typed: R = serde_json::from_value(Value::Object(object.clone()))
+            .unwrap_or_else(|e| panic!("{} does not read its schema: {e}", R::KIND));
+        let back = serde_json::to_value(&typed).unwrap();
+        assert_eq!(
+            back,
+            Value::Object(object),
+            "the struct of {} must have exactly the schema's fields",
+            R::KIND
+        );
+    }
+
+    #[test]
+    fn typed_structs_match_the_schema() {
+        check::<Site>();
+        check::<Household>();
+        check::<Person>();
+        check::<Situation>();
+        check::<Stay>();
+        check::<Visit>();
+        check::<Step>();
+        check::<Employment>();
+        check::<Training>();
+        check::<Referral>();
+        assert_eq!(KINDS.len(), 10, "ten kinds in DOMAIN.md v1");
+    }
+}

@@ -1,0 +1,273 @@
+//! Opening, creating and re-keying the encrypted SQLite file; migrations; pragmas; the
+//! `meta` table.
+//!
+//! Pragmas, set on every open:
+//! - `journal_mode = WAL`, `synchronous = FULL`: a commit returns once its WAL frames are
+//!   on disk, so an acknowledged write survives a killed process *and* a power cut (a
+//!   laptop whose battery dies in a settlement). `NORMAL` would survive only the former.
+//! - `temp_store = MEMORY`: sorts and temporary tables never reach a plaintext temp file.
+//! - `secure_delete = ON`: freed pages are zeroed, so an erased record leaves no trace in
+//!   the file's free list.
+//! - `foreign_keys = ON`, `busy_timeout` of 5 s (the app and the command line may share a
+//!   file).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
+use rusqlite_migration::{M, Migrations};
+use sync_protocol::ReplicaId;
+use tracing::{debug, info_span};
+
+use crate::crypto::{KdfParams, KeyParams};
+use crate::error::{Error, Result};
+
+static MIGRATIONS: &[M<'static>] = &[M::up(include_str!("../migrations/001_init.sql"))];
+
+/// The highest schema version this build knows.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// An open, unlocked case file. One connection; blocking (call it from a dedicated
+/// thread in an async app).
+#[derive(Debug)]
+pub struct CaseFile {
+    pub(crate) conn: Connection,
+    path: PathBuf,
+    replica: ReplicaId,
+}
+
+impl CaseFile {
+    /// Creates a new encrypted case file at `path` with a new replica id, keyed from
+    /// `passphrase` with the production Argon2id parameters.
+    ///
+    /// Errors: [`Error::AlreadyExists`] when a file is there.
+    pub fn init(path: impl AsRef<Path>, passphrase: &str) -> Result<Self> {
+        Self::init_with(path, passphrase, KdfParams::PRODUCTION)
+    }
+
+    /// [`init`](Self::init) with chosen Argon2id parameters. Tests pass
+    /// [`KdfParams::INSECURE_FOR_TESTS`]; real case files use the default.
+    pub fn init_with(path: impl AsRef<Path>, passphrase: &str, kdf: KdfParams) -> Result<Self> {
+        let path = path.as_ref();
+        let _span = info_span!("casefile.init").entered();
+        if path.exists() {
+            return Err(Error::AlreadyExists(path.to_owned()));
+        }
+        let params = KeyParams::generate(kdf);
+        let key = params.derive(passphrase, path)?;
+        params.write(&KeyParams::path_for(path))?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mut conn = Connection::open_with_flags(path, flags)?;
+        apply_key(&conn, &key)?;
+        configure(&conn)?;
+        migrate(&mut conn)?;
+        let replica: ReplicaId = uuid::Uuid::now_v7()
+            .to_string()
+            .parse()
+            .map_err(|_| Error::invalid("replica_id", "a lowercase UUID"))?;
+        set_meta(&conn, "replica_id", &replica.to_string())?;
+        set_meta(&conn, "push_cursor", &0)?;
+        set_meta(&conn, "pull_checkpoint", &0)?;
+        set_meta(&conn, "change_seq", &0)?;
+        Ok(Self {
+            conn,
+            path: path.to_owned(),
+            replica,
+        })
+    }
+
+    /// Opens the case file at `path` with `passphrase`.
+    ///
+    /// Errors: [`Error::NoCaseFile`], [`Error::WrongPassphrase`], [`Error::NewerFile`]
+    /// (the app must be updated), [`Error::KeyParams`].
+    pub fn open(path: impl AsRef<Path>, passphrase: &str) -> Result<Self> {
+        let path = path.as_ref();
+        let _span = info_span!("casefile.open").entered();
+        if !path.is_file() {
+            return Err(Error::NoCaseFile(path.to_owned()));
+        }
+        let main = KeyParams::path_for(path);
+        let pending = KeyParams::pending_path_for(path);
+        let mut conn = match open_keyed(path, &KeyParams::read(&main)?, passphrase) {
+            Err(Error::WrongPassphrase) if pending.is_file() => {
+                // A re-key was interrupted after the file took its new key but before its
+                // new parameters replaced the old ones: finish it.
+                let conn = open_keyed(path, &KeyParams::read(&pending)?, passphrase)?;
+                std::fs::rename(&pending, &main)?;
+                conn
+            }
+            other => other?,
+        };
+        if pending.is_file() {
+            std::fs::remove_file(&pending)?;
+        }
+        configure(&conn)?;
+        migrate(&mut conn)?;
+        let replica = get_meta::<String>(&conn, "replica_id")?
+            .and_then(|text| text.parse().ok())
+            .ok_or_else(|| Error::NoCaseFile(path.to_owned()))?;
+        Ok(Self {
+            conn,
+            path: path.to_owned(),
+            replica,
+        })
+    }
+
+    /// Re-keys the file from a new passphrase, with new salt and the same Argon2
+    /// parameters. Safe against interruption: the new parameters are written first as
+    /// `PATH.keyparams.new`, and `open` finishes an interrupted change.
+    pub fn change_passphrase(&mut self, new_passphrase: &str) -> Result<()> {
+        let _span = info_span!("casefile.change_passphrase").entered();
+        let main = KeyParams::path_for(&self.path);
+        let pending = KeyParams::pending_path_for(&self.path);
+        let current = KeyParams::read(&main)?;
+        let params = KeyParams::generate(current.params);
+        let key = params.derive(new_passphrase, &self.path)?;
+        params.write(&pending)?;
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        let statement = zeroize::Zeroizing::new(format!("PRAGMA rekey = \"{}\";", key.as_str()));
+        if let Err(e) = self.conn.execute_batch(&statement) {
+            let _ = std::fs::remove_file(&pending);
+            return Err(e.into());
+        }
+        std::fs::rename(&pending, &main)?;
+        Ok(())
+    }
+
+    /// This case file's replica id, made at [`init`](Self::init).
+    pub fn replica_id(&self) -> ReplicaId {
+        self.replica
+    }
+
+    /// Where the case file lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version of the open file.
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+
+    /// Runs `f` in one immediate (write) transaction: all of it commits, or nothing.
+    pub(crate) fn write<T>(
+        &mut self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// A setting kept in the case file (server URL, device token, …): `None` when unset.
+    pub fn setting(&self, key: &str) -> Result<Option<String>> {
+        get_meta(&self.conn, &format!("setting.{key}"))
+    }
+
+    /// Keeps a setting in the case file (encrypted with the rest).
+    pub fn set_setting(&mut self, key: &str, value: &str) -> Result<()> {
+        set_meta(&self.conn, &format!("setting.{key}"), &value)
+    }
+
+    /// Runs SQLite's `PRAGMA integrity_check`: `Ok(())` when the file is sound, else the
+    /// problems it lists.
+    pub fn integrity_check(&self) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare("PRAGMA integrity_check")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        let problems: Vec<String> = rows.collect::<rusqlite::Result<_>>()?;
+        Ok(problems.into_iter().filter(|p| p != "ok").collect())
+    }
+}
+
+fn open_keyed(path: &Path, params: &KeyParams, passphrase: &str) -> Result<Connection> {
+    let key = params.derive(passphrase, path)?;
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)?;
+    apply_key(&conn, &key)?;
+    Ok(conn)
+}
+
+/// Hands the raw key to SQLCipher and proves it on a first read: a wrong key reads as
+/// "file is not a database".
+fn apply_key(conn: &Connection, key: &str) -> Result<()> {
+    // SQLCipher would otherwise print a wrong key's failed HMAC checks on stderr.
+    conn.execute_batch("PRAGMA cipher_log_level = NONE;")?;
+    let statement = zeroize::Zeroizing::new(format!("PRAGMA key = \"{key}\";"));
+    conn.execute_batch(&statement)?;
+    match conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    }) {
+        Ok(_) => Ok(()),
+        Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == ErrorCode::NotADatabase => {
+            Err(Error::WrongPassphrase)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn configure(conn: &Connection) -> Result<()> {
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    debug!(journal_mode = %mode, "case file opened");
+    conn.execute_batch(
+        "PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA temp_store = MEMORY;
+         PRAGMA secure_delete = ON;",
+    )?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    Ok(())
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(Error::NewerFile {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    Migrations::from_slice(MIGRATIONS).to_latest(conn)?;
+    Ok(())
+}
+
+pub(crate) fn get_meta<T: rusqlite::types::FromSql>(
+    conn: &Connection,
+    key: &str,
+) -> Result<Option<T>> {
+    Ok(conn
+        .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+        .query_row([key], |r| r.get(0))
+        .optional()?)
+}
+
+pub(crate) fn set_meta(conn: &Connection, key: &str, value: &dyn rusqlite::ToSql) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )?
+    .execute(rusqlite::params![key, value])?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_valid() {
+        Migrations::from_slice(MIGRATIONS).validate().unwrap();
+        assert_eq!(
+            MIGRATIONS.len() as i64,
+            SCHEMA_VERSION,
+            "one version per migration"
+        );
+    }
+}
