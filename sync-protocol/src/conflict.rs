@@ -4,14 +4,15 @@
 
 use serde::Serialize;
 
-use crate::record::{DELETED_FIELD, RecordState};
+use crate::record::{DELETED_FIELD, Entry, RecordState};
 use crate::validate::deletion_seen;
 
 /// The conflicts of one record.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Conflicts {
     /// Fields holding two or more entries, in name order. `_deleted` is listed only when
-    /// its entries disagree (a delete against a restore): concurrent deletions agree.
+    /// its entries disagree (a delete against a restore): concurrent deletions agree, and
+    /// so do concurrent restores.
     pub fields: Vec<String>,
     /// The record is deleted, yet holds an edit no deleting replica had seen.
     pub deleted_with_edits: bool,
@@ -24,6 +25,12 @@ impl Conflicts {
     }
 }
 
+/// Whether some `_deleted` entries delete and others restore.
+fn disagree(entries: &[Entry]) -> bool {
+    let deleting = entries.iter().filter(|e| !e.value.is_null()).count();
+    deleting != 0 && deleting != entries.len()
+}
+
 impl RecordState {
     /// Everything in this record that awaits a person's choice.
     pub fn conflicts(&self) -> Conflicts {
@@ -31,8 +38,7 @@ impl RecordState {
             .fields
             .iter()
             .filter(|(name, entries)| {
-                entries.len() > 1
-                    && !(name.as_str() == DELETED_FIELD && entries.iter().all(|e| !e.value.is_null()))
+                entries.len() > 1 && (name.as_str() != DELETED_FIELD || disagree(entries))
             })
             .map(|(name, _)| name.to_string())
             .collect();

@@ -72,7 +72,10 @@ impl RecordState {
         if changes.is_empty() {
             return Err(EditError::NoChange);
         }
-        if changes.iter().any(|(name, _)| name.as_str() == DELETED_FIELD) {
+        if changes
+            .iter()
+            .any(|(name, _)| name.as_str() == DELETED_FIELD)
+        {
             return Err(EditError::DeletedFieldReserved);
         }
         let dot = self.next_dot(replica)?;
@@ -115,7 +118,11 @@ impl RecordState {
     /// Restores a deleted record (§5): `_deleted` becomes `null`. Also how a person keeps
     /// the edits made concurrently with a deletion, or settles a delete against a restore.
     pub fn restore(&mut self, replica: ReplicaId, at: Timestamp) -> Result<Dot, EditError> {
-        if self.entries(DELETED_FIELD).iter().all(|e| e.value.is_null()) {
+        if self
+            .entries(DELETED_FIELD)
+            .iter()
+            .all(|e| e.value.is_null())
+        {
             return Err(EditError::NotDeleted(self.id));
         }
         let dot = self.next_dot(replica)?;

@@ -7,7 +7,9 @@ use crate::{Dot, ReplicaId};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ForgedDot {
     /// A dot of another replica that the server's copy does not cover.
-    #[error("the record {record} holds the edit {dot} of another replica, which the server has not seen")]
+    #[error(
+        "the record {record} holds the edit {dot} of another replica, which the server has not seen"
+    )]
     UnseenDot {
         /// The record's id.
         record: String,
@@ -15,7 +17,9 @@ pub enum ForgedDot {
         dot: Dot,
     },
     /// A `vv` counter of another replica above the server's.
-    #[error("the record {record}'s vv claims {counter} edits by {replica}, more than the server has seen")]
+    #[error(
+        "the record {record}'s vv claims {counter} edits by {replica}, more than the server has seen"
+    )]
     UnseenCounter {
         /// The record's id.
         record: String,
@@ -64,13 +68,13 @@ pub fn check_dots(
                     dot: entry.dot,
                 });
             }
-            if let Ok(i) = held.binary_search_by_key(&entry.dot, |e| e.dot) {
-                if held[i] != *entry {
-                    return Err(ForgedDot::AlteredEntry {
-                        record: record(),
-                        dot: entry.dot,
-                    });
-                }
+            if let Ok(i) = held.binary_search_by_key(&entry.dot, |e| e.dot)
+                && held[i] != *entry
+            {
+                return Err(ForgedDot::AlteredEntry {
+                    record: record(),
+                    dot: entry.dot,
+                });
             }
         }
     }

@@ -103,9 +103,8 @@ impl Timestamp {
     /// The timestamp of `at`, written in UTC with second precision (`2026-11-02T10:14:00Z`).
     pub fn from_datetime(at: time::OffsetDateTime) -> Self {
         let utc = at.to_offset(time::UtcOffset::UTC);
-        let format = time::macros::format_description!(
-            "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
-        );
+        let format =
+            time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
         // The format has no component that can fail for a UTC date within year 0..=9999;
         // outside that, fall back to the full RFC 3339 writer.
         match utc.format(&format) {
@@ -238,7 +237,9 @@ impl RecordState {
 
     /// Every field, in name order, with its entries in dot order.
     pub fn fields(&self) -> impl Iterator<Item = (&FieldName, &[Entry])> {
-        self.fields.iter().map(|(name, entries)| (name, entries.as_slice()))
+        self.fields
+            .iter()
+            .map(|(name, entries)| (name, entries.as_slice()))
     }
 
     /// The entries of one field (empty when the field is absent).
@@ -320,6 +321,9 @@ mod tests {
         assert!("2026-11-02 10:14".parse::<Timestamp>().is_err());
         assert!("2026-11-02".parse::<Timestamp>().is_err());
         let at = time::macros::datetime!(2026-11-02 11:14:00 +1);
-        assert_eq!(Timestamp::from_datetime(at).as_str(), "2026-11-02T10:14:00Z");
+        assert_eq!(
+            Timestamp::from_datetime(at).as_str(),
+            "2026-11-02T10:14:00Z"
+        );
     }
 }

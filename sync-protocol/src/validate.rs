@@ -183,11 +183,10 @@ pub(crate) fn counter(value: &Value, location: impl FnOnce() -> String) -> Resul
 }
 
 fn replica(text: &str, location: impl FnOnce() -> String) -> Result<ReplicaId> {
-    text.parse()
-        .map_err(|_| ValidationError::InvalidReplicaId {
-            location: location(),
-            text: text.to_owned(),
-        })
+    text.parse().map_err(|_| ValidationError::InvalidReplicaId {
+        location: location(),
+        text: text.to_owned(),
+    })
 }
 
 /// Reads a version vector object; `location` names it in errors.

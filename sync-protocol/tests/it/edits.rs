@@ -1,0 +1,147 @@
+//! Local edits (§3, §5) and the forged-dot rule (§6).
+
+use serde_json::json;
+use sync_protocol::{
+    Dot, EditError, FieldName, ForgedDot, Kind, RecordId, RecordState, ReplicaId, Timestamp,
+    check_dots, merge,
+};
+
+fn a() -> ReplicaId {
+    "00000000-0000-4000-8000-00000000000a".parse().unwrap()
+}
+fn b() -> ReplicaId {
+    "00000000-0000-4000-8000-00000000000b".parse().unwrap()
+}
+fn at(minute: u32) -> Timestamp {
+    format!("2026-11-02T10:{minute:02}:00Z").parse().unwrap()
+}
+fn f(name: &str) -> FieldName {
+    name.parse().unwrap()
+}
+fn person() -> RecordState {
+    let id: RecordId = "0190f3a2-5b0e-7f7e-9a3e-0c1d2e3f4a5b".parse().unwrap();
+    let kind: Kind = "person".parse().unwrap();
+    RecordState::create(id, kind, a(), at(0), [(f("family_name"), json!("Lăcătuș"))])
+}
+
+#[test]
+fn one_edit_is_one_dot_however_many_fields() {
+    let mut s = person();
+    let dot = s
+        .edit(
+            b(),
+            at(1),
+            [(f("phone"), json!("0612")), (f("sex"), json!("f"))],
+        )
+        .unwrap();
+    assert_eq!(dot, Dot::new(b(), 1));
+    assert_eq!(s.vv().get(b()), 1, "one edit must take one counter");
+    assert_eq!(s.entries("phone")[0].dot, dot);
+    assert_eq!(s.entries("sex")[0].dot, dot);
+    assert_eq!(s.entries("family_name")[0].dot, Dot::new(a(), 1));
+}
+
+#[test]
+fn refused_edits_change_nothing() {
+    let mut s = person();
+    let before = s.to_json();
+    assert_eq!(s.edit(a(), at(1), []), Err(EditError::NoChange));
+    assert_eq!(
+        s.edit(a(), at(1), [(f("_deleted"), json!(null))]),
+        Err(EditError::DeletedFieldReserved)
+    );
+    assert_eq!(s.restore(a(), at(1)), Err(EditError::NotDeleted(s.id())));
+    assert_eq!(
+        s.to_json(),
+        before,
+        "a refused edit must leave the state as it was"
+    );
+    s.delete(a(), at(2)).unwrap();
+    let deleted = s.to_json();
+    assert_eq!(s.delete(a(), at(3)), Err(EditError::AlreadyDeleted(s.id())));
+    assert_eq!(s.to_json(), deleted);
+    let mut erased = s.erase();
+    assert_eq!(
+        erased.edit(a(), at(4), [(f("phone"), json!("1"))]),
+        Err(EditError::Erased(s.id()))
+    );
+}
+
+#[test]
+fn delete_records_what_it_had_seen_and_restore_undoes_it() {
+    let mut s = person();
+    s.edit(b(), at(1), [(f("phone"), json!("0612"))]).unwrap();
+    s.delete(a(), at(2)).unwrap();
+    assert!(s.is_deleted());
+    let seen = json!({"seen": {a().to_string(): 1, b().to_string(): 1}});
+    assert_eq!(s.value("_deleted"), Some(&seen));
+    s.restore(b(), at(3)).unwrap();
+    assert!(!s.is_deleted());
+    assert!(s.conflicts().is_empty(), "{:?}", s.conflicts());
+}
+
+#[test]
+fn concurrent_delete_and_restore_is_a_conflict_on_deleted() {
+    let base = person();
+    let mut left = base.clone();
+    left.delete(a(), at(1)).unwrap();
+    let mut right = base.clone();
+    right.delete(b(), at(2)).unwrap();
+    right.restore(b(), at(3)).unwrap();
+    let merged = merge(&left, &right).unwrap();
+    assert!(
+        !merged.is_deleted(),
+        "a restore entry remains, so the record is not deleted"
+    );
+    assert_eq!(
+        merged.conflicts().fields,
+        ["_deleted"],
+        "delete against restore must be listed"
+    );
+    // Two concurrent deletions agree: deleted, and nothing to decide.
+    let mut other = base.clone();
+    other.delete(b(), at(4)).unwrap();
+    let both = merge(&left, &other).unwrap();
+    assert!(
+        both.is_deleted() && both.conflicts().is_empty(),
+        "{:?}",
+        both.conflicts()
+    );
+    // An edit the deletion had not seen makes it a deletion with edits.
+    let mut edited = base.clone();
+    edited
+        .edit(b(), at(5), [(f("phone"), json!("07"))])
+        .unwrap();
+    let verdict = merge(&left, &edited).unwrap().conflicts();
+    assert!(verdict.deleted_with_edits, "{verdict:?}");
+}
+
+#[test]
+fn forged_dots_are_refused() {
+    let stored = person();
+    // B edits what it pulled: its own new dot is fine.
+    let mut honest = stored.clone();
+    honest
+        .edit(b(), at(1), [(f("phone"), json!("0612"))])
+        .unwrap();
+    assert_eq!(check_dots(&honest, Some(&stored), b()), Ok(()));
+    // The same state sent by A carries a dot of B that the server has not seen.
+    assert!(matches!(
+        check_dots(&honest, Some(&stored), a()),
+        Err(ForgedDot::UnseenCounter { .. })
+    ));
+    // A new record may only hold the pusher's dots.
+    assert!(matches!(
+        check_dots(&stored, None, b()),
+        Err(ForgedDot::UnseenCounter { .. })
+    ));
+    assert_eq!(check_dots(&stored, None, a()), Ok(()));
+    // A known dot with another value.
+    let mut text = stored.to_json();
+    text = text.replace("Lăcătuș", "Other");
+    let altered = RecordState::from_json(&text).unwrap();
+    assert!(matches!(
+        check_dots(&altered, Some(&stored), b()),
+        Err(ForgedDot::AlteredEntry { .. })
+    ));
+}

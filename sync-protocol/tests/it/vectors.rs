@@ -1,0 +1,120 @@
+//! Runs the golden vectors of `tests/vectors/` (their README gives the format).
+
+use std::path::Path;
+
+use serde_json::Value;
+use sync_protocol::{FieldName, RecordState, ReplicaId, Timestamp, merge};
+
+fn state(v: &Value) -> RecordState {
+    RecordState::from_value(v).unwrap_or_else(|e| panic!("a vector's state is invalid: {e}"))
+}
+
+fn replica(step: &Value) -> ReplicaId {
+    step["replica"].as_str().unwrap().parse().unwrap()
+}
+
+fn at(step: &Value) -> Timestamp {
+    step["at"].as_str().unwrap().parse().unwrap()
+}
+
+/// Runs one step; answers the actual result as JSON, to compare with `expected`/`error`.
+fn run(step: &Value) -> (Value, Value) {
+    let op = step["op"].as_str().unwrap();
+    let done = |s: RecordState| serde_json::from_str::<Value>(&s.to_json()).unwrap();
+    let expected = || done(state(&step["expected"]));
+    match op {
+        "merge" => (
+            done(merge(&state(&step["left"]), &state(&step["right"])).unwrap()),
+            expected(),
+        ),
+        "edit" => {
+            let mut s = state(&step["state"]);
+            let changes = step["changes"].as_object().unwrap();
+            let changes = changes
+                .iter()
+                .map(|(k, v)| (k.parse::<FieldName>().unwrap(), v.clone()));
+            s.edit(replica(step), at(step), changes).unwrap();
+            (done(s), expected())
+        }
+        "delete" | "restore" => {
+            let mut s = state(&step["state"]);
+            if op == "delete" {
+                s.delete(replica(step), at(step)).unwrap();
+            } else {
+                s.restore(replica(step), at(step)).unwrap();
+            }
+            (done(s), expected())
+        }
+        "resolve" => {
+            let mut s = state(&step["state"]);
+            let field = step["field"].as_str().unwrap().parse().unwrap();
+            s.resolve(replica(step), at(step), field, step["value"].clone())
+                .unwrap();
+            (done(s), expected())
+        }
+        "erase" => (done(state(&step["state"]).erase()), expected()),
+        "conflicts" => (
+            serde_json::to_value(state(&step["state"]).conflicts()).unwrap(),
+            step["expected"].clone(),
+        ),
+        "validate" => {
+            let result = RecordState::from_value(&step["input"]).and_then(|s| {
+                if step["push"] == Value::Bool(true) {
+                    s.check_pushable()
+                } else {
+                    Ok(())
+                }
+            });
+            let code = result
+                .err()
+                .map(|e| Value::from(e.code()))
+                .unwrap_or(Value::Null);
+            (code, step["error"].clone())
+        }
+        other => panic!("unknown op {other}"),
+    }
+}
+
+#[test]
+fn golden_vectors_hold() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    let names: Vec<String> = files
+        .iter()
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    for required in [
+        "simple-merge",
+        "field-conflict",
+        "resolution",
+        "delete-against-edit",
+        "erasure",
+        "invalid-records",
+    ] {
+        assert!(
+            names.iter().any(|n| n == required),
+            "missing vector file {required}.json in {names:?}"
+        );
+    }
+    let mut steps = 0;
+    for file in &files {
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+        for (i, step) in doc["steps"].as_array().unwrap().iter().enumerate() {
+            let (actual, expected) = run(step);
+            assert_eq!(
+                actual,
+                expected,
+                "{} step {i} ({}) gave another result",
+                file.display(),
+                step["op"]
+            );
+            steps += 1;
+        }
+    }
+    assert!(steps >= 30, "only {steps} vector steps ran");
+}
