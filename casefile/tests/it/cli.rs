@@ -1,0 +1,205 @@
+//! passerelle-cli, driven as a script would.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn cli(path: &Path, passphrase: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_passerelle-cli"))
+        .arg("--case-file")
+        .arg(path)
+        .args(args)
+        .env("PASSERELLE_PASSPHRASE", passphrase)
+        .env_remove("PASSERELLE_CASE_FILE")
+        .output()
+        .unwrap()
+}
+
+fn ok(path: &Path, args: &[&str]) -> String {
+    let out = cli(path, "pw", args);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn fails(path: &Path, args: &[&str]) -> String {
+    let out = cli(path, "pw", args);
+    assert!(!out.status.success(), "{args:?} should fail");
+    assert!(out.stdout.is_empty(), "a failure prints nothing on stdout");
+    String::from_utf8(out.stderr).unwrap()
+}
+
+#[test]
+fn the_commands_of_cli_md() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.db");
+    let replica = ok(&path, &["init", "--insecure-kdf-for-tests"]);
+    assert_eq!(
+        replica.trim().len(),
+        36,
+        "init prints the replica id: {replica}"
+    );
+    let site = ok(
+        &path,
+        &[
+            "add",
+            "site",
+            "--set",
+            "name=Camp Nord",
+            "--set",
+            "lat=50.6",
+        ],
+    );
+    let site = site.trim();
+    let person = ok(
+        &path,
+        &[
+            "add",
+            "person",
+            "--set",
+            "family_name=Lăcătuș",
+            "--set",
+            "given_names=Ștefan",
+            "--set",
+            "birth_date=1991",
+            "--set",
+            &format!("site_id={site}"),
+            "--set",
+            "aliases=[\"Stefane\"]",
+            "--set",
+            "x_badge=blue",
+        ],
+    );
+    let person = person.trim();
+    let shown: Value = serde_json::from_str(&ok(&path, &["show", person])).unwrap();
+    assert_eq!(shown["kind"], "person");
+    assert_eq!(
+        shown["fields"]["birth_date"][0]["value"], "1991",
+        "dates as written"
+    );
+    assert_eq!(
+        shown["fields"]["aliases"][0]["value"][0], "Stefane",
+        "lists as JSON"
+    );
+    assert_eq!(
+        shown["fields"]["x_badge"][0]["value"], "blue",
+        "x_ fields as text"
+    );
+    let site_state: Value = serde_json::from_str(&ok(&path, &["show", site])).unwrap();
+    assert_eq!(
+        site_state["fields"]["lat"][0]["value"], 50.6,
+        "numbers as JSON"
+    );
+
+    assert_eq!(
+        ok(&path, &["edit", person, "--set", "phone=06 12 34 56 78"]),
+        ""
+    );
+    let found = ok(&path, &["search", "stefan 0612"]);
+    assert_eq!(
+        found.lines().count(),
+        1,
+        "search prints one person per line"
+    );
+    assert!(found.contains(person));
+    assert_eq!(
+        ok(&path, &["edit", person, "--set", "phone="]),
+        "",
+        "empty clears"
+    );
+    assert!(ok(&path, &["search", "0612"]).is_empty());
+
+    let err = fails(
+        &path,
+        &[
+            "add",
+            "person",
+            "--set",
+            "family_name=X",
+            "--set",
+            "birth_date=1991-13",
+        ],
+    );
+    assert!(
+        err.contains("birth_date") && err.contains("YYYY"),
+        "names the field: {err}"
+    );
+    let err = fails(
+        &path,
+        &[
+            "add",
+            "person",
+            "--set",
+            "family_name=X",
+            "--set",
+            "colour=red",
+        ],
+    );
+    assert!(err.contains("colour"), "an unknown field is named: {err}");
+    let err = fails(
+        &path,
+        &[
+            "add",
+            "person",
+            "--set",
+            "family_name=X",
+            "--set",
+            "bank_account=maybe",
+        ],
+    );
+    assert!(err.contains("bank_account"), "{err}");
+    let err = fails(
+        &path,
+        &[
+            "add",
+            "person",
+            "--set",
+            "family_name=X",
+            "--set",
+            "site_id=01234567-89ab-7def-8123-456789abcdef",
+        ],
+    );
+    assert!(
+        err.contains("site_id"),
+        "a reference must name a record: {err}"
+    );
+    assert_eq!(
+        ok(&path, &["list", "person"]).lines().count(),
+        1,
+        "nothing half-written"
+    );
+
+    assert_eq!(ok(&path, &["delete", person]), "");
+    assert!(
+        ok(&path, &["list", "person"]).is_empty(),
+        "deleted records are not listed"
+    );
+    let err = fails(&path, &["edit", person, "--set", "phone=1"]);
+    assert!(err.contains("restore"), "{err}");
+    assert_eq!(ok(&path, &["restore", person]), "");
+    assert_eq!(ok(&path, &["list", "person"]).lines().count(), 1);
+
+    assert_eq!(ok(&path, &["conflicts"]), "", "no conflicts");
+    assert_eq!(
+        ok(&path, &["resolve", person, "notes", "--value", "\"seen\""]),
+        ""
+    );
+    let shown: Value = serde_json::from_str(&ok(&path, &["show", person])).unwrap();
+    assert_eq!(shown["fields"]["notes"][0]["value"], "seen");
+    let err = fails(&path, &["resolve", person, "notes", "--value", "seen"]);
+    assert!(err.contains("JSON"), "{err}");
+
+    let out = cli(&path, "wrong", &["list", "person"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("passphrase does not open"),
+        "a wrong passphrase is one clear sentence: {err}"
+    );
+    assert_eq!(err.lines().count(), 1, "one line on stderr: {err}");
+    assert!(!err.contains("Lăcătuș"), "no personal data in errors");
+}

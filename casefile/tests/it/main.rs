@@ -1,0 +1,16 @@
+//! Integration tests of the case file: one test binary, one module per concern.
+
+// Test code: a failed unwrap is a failed test. clippy.toml allows these inside #[test]
+// functions only; the helpers of this test binary need them too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod cli;
+mod common;
+mod crash;
+mod edits;
+mod kinds;
+mod queries;
+mod rebuild;
+mod search;
+mod storage;
+mod sync;
