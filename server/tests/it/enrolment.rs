@@ -1,0 +1,145 @@
+//! `GET /v1/health` and `POST /v1/devices`.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::harness::{Backend, Client, PASSWORD, Setup};
+use crate::on_both_backends;
+
+on_both_backends!(
+    health_names_the_server_created_at_init,
+    enrolment_answers_a_token_that_authenticates,
+    enrolment_refusals_follow_the_status_table,
+    re_enrolment_replaces_the_token,
+);
+
+async fn health_names_the_server_created_at_init(backend: Backend) {
+    let setup = Setup::new(backend);
+    let server_id = setup.db.cli_ok(&["init"], "");
+    let health = setup.client().health().await;
+    assert_eq!(
+        health.body,
+        json!({"status": "ok", "protocol": 1, "server_id": server_id.trim()}),
+        "expected health to name the server id that init printed"
+    );
+}
+
+async fn enrolment_answers_a_token_that_authenticates(backend: Backend) {
+    let setup = Setup::new(backend);
+    let client = setup.client();
+    let device_id = "0190b6a0-0000-7000-8000-000000000001";
+    let answer = client.enrol("marie", PASSWORD, Some(device_id)).await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{answer:?}");
+    assert_eq!(
+        answer.body["device_id"],
+        json!(device_id),
+        "the device keeps its id"
+    );
+    assert_eq!(answer.body["org"], json!("nord"));
+    let token = answer.body["token"].as_str().unwrap();
+    assert_eq!(token.len(), 64, "a token of 256 bits in hex");
+    let health = client.health().await;
+    assert_eq!(answer.body["server_id"], health.body["server_id"]);
+
+    let made = client.enrol("marie", PASSWORD, None).await;
+    assert_eq!(made.status, StatusCode::CREATED, "{made:?}");
+    let made_id = made.body["device_id"].as_str().unwrap();
+    assert!(
+        made_id.parse::<sync_protocol::ReplicaId>().is_ok() && made_id != device_id,
+        "without device_id the server makes a new lowercase UUID: {made_id}"
+    );
+    assert_ne!(made.body["token"], answer.body["token"], "tokens differ");
+
+    let device = Client {
+        token: Some(token.to_owned()),
+        ..client.clone()
+    };
+    device.pull(0, None).await.expect_ok();
+}
+
+async fn enrolment_refusals_follow_the_status_table(backend: Backend) {
+    let setup = Setup::new(backend);
+    let client = setup.client();
+    client
+        .enrol("marie", "not the password", None)
+        .await
+        .expect_error(401, "unauthorized");
+    client
+        .enrol("nobody", PASSWORD, None)
+        .await
+        .expect_error(401, "unauthorized");
+
+    let id = "0190b6a0-0000-7000-8000-0000000000aa";
+    let first = client.enrol("marie", PASSWORD, Some(id)).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{first:?}");
+    client
+        .enrol("claire", PASSWORD, Some(id))
+        .await
+        .expect_error(409, "device_id_taken");
+    client
+        .enrol("paul", PASSWORD, Some(id))
+        .await
+        .expect_error(409, "device_id_taken");
+    let server_id = client.health().await.body["server_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    client
+        .enrol("marie", PASSWORD, Some(&server_id))
+        .await
+        .expect_error(409, "device_id_taken");
+
+    let body = json!({"username": "marie", "password": PASSWORD, "device_name": "P"});
+    let no_header = client
+        .http
+        .post(format!("{}/v1/devices", client.base))
+        .json(&body);
+    Client::send(no_header)
+        .await
+        .expect_error(400, "bad_request");
+    let other_version = client
+        .http
+        .post(format!("{}/v1/devices", client.base))
+        .header("Sync-Protocol", "2")
+        .json(&body);
+    let answer = Client::send(other_version).await;
+    answer.expect_error(426, "unsupported_protocol");
+    assert!(
+        answer.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains('1'),
+        "the 426 message lists the versions spoken: {answer:?}"
+    );
+    for bad in [
+        json!({"username": "marie"}),
+        json!({"username": "marie", "password": PASSWORD, "device_name": "P", "device_id": "NOT-A-UUID"}),
+        json!({"username": "marie", "password": PASSWORD, "device_name": "P", "extra": 1}),
+        json!({"username": "marie", "password": PASSWORD, "device_name": ""}),
+    ] {
+        Client::send(client.request(Method::POST, "/v1/devices").json(&bad))
+            .await
+            .expect_error(400, "bad_request");
+    }
+}
+
+async fn re_enrolment_replaces_the_token(backend: Backend) {
+    let setup = Setup::new(backend);
+    let first = setup.client().enrolled("marie").await;
+    let again = setup
+        .client()
+        .enrol("marie", PASSWORD, Some(first.device()))
+        .await;
+    assert_eq!(
+        again.status,
+        StatusCode::CREATED,
+        "same user, same id: {again:?}"
+    );
+    assert_eq!(again.body["device_id"].as_str(), Some(first.device()));
+    first.pull(0, None).await.expect_error(401, "unauthorized");
+    let second = Client {
+        token: again.body["token"].as_str().map(str::to_owned),
+        ..first.clone()
+    };
+    second.pull(0, None).await.expect_ok();
+}

@@ -1,0 +1,335 @@
+//! `POST /v1/push`: results, idempotence, and every refusal of the status table, in the
+//! order of §6.
+
+use std::io::Write;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::harness::{Backend, Client, Setup, new_id, state};
+use crate::on_both_backends;
+
+on_both_backends!(
+    a_push_creates_merges_and_a_repush_changes_nothing,
+    push_refusals_follow_the_status_table,
+    refusals_come_in_the_order_of_section_6,
+    a_forged_dot_refuses_the_whole_push,
+    bodies_may_be_gzip_and_a_gzip_bomb_is_refused,
+);
+
+fn statuses(answer: &Value) -> Vec<&str> {
+    answer["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect()
+}
+
+async fn a_push_creates_merges_and_a_repush_changes_nothing(backend: Backend) {
+    let setup = Setup::new(backend);
+    let marie = setup.client().enrolled("marie").await;
+    let claire = setup.client().enrolled("claire").await;
+    let (a, b) = (new_id(), new_id());
+    let batch = vec![
+        state(
+            &a,
+            "person",
+            marie.device(),
+            1,
+            json!({"given_names": "Ștefan"}),
+        ),
+        state(&b, "visit", marie.device(), 1, json!({"setting": "site"})),
+    ];
+    let first = marie.push(&batch).await;
+    let body = first.expect_ok();
+    assert_eq!(statuses(body), ["created", "created"]);
+    assert_eq!(
+        body["results"][0]["id"],
+        json!(a),
+        "results in the order pushed"
+    );
+    assert_eq!(body["server_seq"], json!(2), "two changes, two sequences");
+
+    let again = marie.push(&batch).await;
+    assert_eq!(statuses(again.expect_ok()), ["unchanged", "unchanged"]);
+    assert_eq!(
+        again.body["server_seq"],
+        json!(2),
+        "a re-push does not advance the sequence"
+    );
+
+    // Claire pulls the person and edits it concurrently with Marie's second edit.
+    let (pulled, _) = claire.pull_all(0, 500).await;
+    assert_eq!(pulled.len(), 2, "claire sees both records: {pulled:?}");
+    let mut hers = pulled.iter().find(|r| r["id"] == json!(a)).unwrap().clone();
+    hers["vv"][claire.device()] = json!(1);
+    hers["fields"]["phone"] =
+        json!([{"dot": [claire.device(), 1], "at": "2026-11-03T09:00:00Z", "value": "0600"}]);
+    let merged = claire.push(&[hers]).await;
+    assert_eq!(statuses(merged.expect_ok()), ["merged"]);
+    assert_eq!(merged.body["server_seq"], json!(3));
+
+    let (states, next) = marie.pull_all(2, 500).await;
+    assert_eq!(next, 3);
+    assert_eq!(states.len(), 1, "marie gets the merged person: {states:?}");
+    assert_eq!(states[0]["fields"]["phone"][0]["value"], json!("0600"));
+    assert_eq!(
+        states[0]["fields"]["given_names"][0]["value"],
+        json!("Ștefan")
+    );
+    assert_eq!(
+        states[0]["vv"],
+        json!({marie.device(): 1, claire.device(): 1}),
+        "the merged vv joins both"
+    );
+}
+
+async fn push_refusals_follow_the_status_table(backend: Backend) {
+    let setup = Setup::new(backend);
+    let marie = setup.client().enrolled("marie").await;
+    let me = marie.device().to_owned();
+    let ok = state(&new_id(), "person", &me, 1, json!({"x": 1}));
+
+    // 401: no token, unknown token.
+    let anonymous = setup.client();
+    anonymous
+        .push(std::slice::from_ref(&ok))
+        .await
+        .expect_error(401, "unauthorized");
+    let stranger = Client {
+        token: Some("00".repeat(32)),
+        ..anonymous.clone()
+    };
+    stranger
+        .push(std::slice::from_ref(&ok))
+        .await
+        .expect_error(401, "unauthorized");
+
+    // 400: no Sync-Protocol header; 426: another version.
+    let no_header = marie
+        .request_with_protocol(Method::POST, "/v1/push", None)
+        .json(&json!({"records": [ok]}));
+    Client::send(no_header)
+        .await
+        .expect_error(400, "bad_request");
+    let v2 = marie
+        .request_with_protocol(Method::POST, "/v1/push", Some("2"))
+        .json(&json!({"records": [ok]}));
+    Client::send(v2)
+        .await
+        .expect_error(426, "unsupported_protocol");
+
+    // 400: not JSON, wrong shape, the same id twice.
+    for body in [
+        "not json".to_owned(),
+        json!({"records": {}}).to_string(),
+        json!({"records": [ok], "extra": 1}).to_string(),
+        json!({"states": [ok]}).to_string(),
+        json!({"records": [ok, ok]}).to_string(),
+    ] {
+        let request = marie
+            .request(Method::POST, "/v1/push")
+            .header("Content-Type", "application/json")
+            .body(body.clone());
+        let answer = Client::send(request).await;
+        assert_eq!(
+            (answer.status.as_u16(), answer.code()),
+            (400, "bad_request"),
+            "expected 400 for {body:.60}: {answer:?}"
+        );
+    }
+
+    // 413: more than 1000 records; a body over 8 MiB.
+    let many: Vec<Value> = (0..1001)
+        .map(|_| state(&new_id(), "person", &me, 1, json!({"x": 1})))
+        .collect();
+    marie.push(&many).await.expect_error(413, "too_large");
+    let exactly: Vec<Value> = many[..1000].to_vec();
+    let answer = marie.push(&exactly).await;
+    assert_eq!(
+        statuses(answer.expect_ok()).len(),
+        1000,
+        "1000 records are allowed"
+    );
+    let big = "x".repeat(9 * 1024 * 1024);
+    let huge = state(&new_id(), "person", &me, 1, json!({"notes": big}));
+    marie.push(&[huge]).await.expect_error(413, "too_large");
+
+    // 422 invalid_record: §2 broken, `erased` pushed, a kind changed.
+    let mut bad_kind = ok.clone();
+    bad_kind["kind"] = json!("Person");
+    let mut uncovered = ok.clone();
+    uncovered["vv"] = json!({});
+    let mut erased = ok.clone();
+    erased["erased"] = json!(true);
+    erased["fields"] = json!({});
+    for bad in [bad_kind, uncovered, erased] {
+        marie.push(&[bad]).await.expect_error(422, "invalid_record");
+    }
+    let mut other_kind = exactly[0].clone();
+    other_kind["kind"] = json!("visit");
+    marie
+        .push(&[other_kind])
+        .await
+        .expect_error(422, "invalid_record");
+
+    // 422 forged_dot: an edit of another replica the server has not seen.
+    let forged = state(
+        &new_id(),
+        "person",
+        "0190b6a0-0000-7000-8000-00000000beef",
+        1,
+        json!({"x": 1}),
+    );
+    marie.push(&[forged]).await.expect_error(422, "forged_dot");
+}
+
+async fn refusals_come_in_the_order_of_section_6(backend: Backend) {
+    let setup = Setup::new(backend);
+    let marie = setup.client().enrolled("marie").await;
+    let me = marie.device().to_owned();
+    let many: Vec<Value> = (0..1001)
+        .map(|_| state(&new_id(), "person", &me, 1, json!({"x": 1})))
+        .collect();
+
+    // 401 before 413.
+    setup
+        .client()
+        .push(&many)
+        .await
+        .expect_error(401, "unauthorized");
+    // 413 before 400 (no header, and the same id twice).
+    let mut twice = many.clone();
+    twice[1] = twice[0].clone();
+    let request = marie
+        .request_with_protocol(Method::POST, "/v1/push", None)
+        .json(&json!({ "records": twice }));
+    Client::send(request).await.expect_error(413, "too_large");
+    // 400 before 422.
+    let mut invalid = state(&new_id(), "person", &me, 1, json!({"x": 1}));
+    invalid["kind"] = json!("NOPE");
+    marie
+        .push(&[invalid.clone(), invalid.clone()])
+        .await
+        .expect_error(400, "bad_request");
+    // invalid_record before forged_dot, whatever their places in the push.
+    let forged = state(
+        &new_id(),
+        "person",
+        "0190b6a0-0000-7000-8000-00000000beef",
+        1,
+        json!({"x": 1}),
+    );
+    marie
+        .push(&[forged, invalid])
+        .await
+        .expect_error(422, "invalid_record");
+}
+
+async fn a_forged_dot_refuses_the_whole_push(backend: Backend) {
+    let setup = Setup::new(backend);
+    let marie = setup.client().enrolled("marie").await;
+    let claire = setup.client().enrolled("claire").await;
+    let id = new_id();
+    let original = state(&id, "person", marie.device(), 1, json!({"x": 1}));
+    marie
+        .push(std::slice::from_ref(&original))
+        .await
+        .expect_ok();
+
+    // Claire claims a second edit by Marie's replica: forged. With it, a good record.
+    let mut forged = original.clone();
+    forged["vv"][marie.device()] = json!(2);
+    forged["fields"]["x"] =
+        json!([{"dot": [marie.device(), 2], "at": "2026-11-02T10:14:00Z", "value": 2}]);
+    let good = state(&new_id(), "visit", claire.device(), 1, json!({"y": 1}));
+    claire
+        .push(&[good.clone(), forged])
+        .await
+        .expect_error(422, "forged_dot");
+    // An entry the server holds, with another value: forged too.
+    let mut altered = original.clone();
+    altered["fields"]["x"][0]["value"] = json!(99);
+    claire
+        .push(&[altered])
+        .await
+        .expect_error(422, "forged_dot");
+
+    let (states, next) = marie.pull_all(0, 500).await;
+    assert_eq!(next, 1, "nothing of the refused pushes was stored");
+    assert!(
+        states.is_empty(),
+        "marie already holds her own state: {states:?}"
+    );
+    let (states, _) = claire.pull_all(0, 500).await;
+    assert_eq!(
+        states,
+        vec![original],
+        "claire sees the untouched original only"
+    );
+
+    // Marie's own new edit is hers to make.
+    let mut second = state(&id, "person", marie.device(), 2, json!({"x": 2}));
+    second["vv"][marie.device()] = json!(2);
+    let answer = marie.push(&[second]).await;
+    assert_eq!(statuses(answer.expect_ok()), ["merged"]);
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+async fn bodies_may_be_gzip_and_a_gzip_bomb_is_refused(backend: Backend) {
+    let setup = Setup::new(backend);
+    let marie = setup.client().enrolled("marie").await;
+    let record = state(&new_id(), "person", marie.device(), 1, json!({"x": 1}));
+    let body = json!({ "records": [record] }).to_string();
+    let request = marie
+        .request(Method::POST, "/v1/push")
+        .header("Content-Type", "application/json")
+        .header("Content-Encoding", "gzip")
+        .body(gzip(body.as_bytes()));
+    let answer = Client::send(request).await;
+    assert_eq!(
+        statuses(answer.expect_ok()),
+        ["created"],
+        "a gzip body is read"
+    );
+
+    // 64 MiB of zeros inside a JSON string: ~64 KiB on the wire.
+    let mut bomb = br#"{"records": [], "pad": ""#.to_vec();
+    bomb.extend(std::iter::repeat_n(b'0', 64 * 1024 * 1024));
+    bomb.extend(br#""}"#);
+    let compressed = gzip(&bomb);
+    assert!(
+        compressed.len() < 1024 * 1024,
+        "the bomb is small on the wire"
+    );
+    let request = marie
+        .request(Method::POST, "/v1/push")
+        .header("Content-Encoding", "gzip")
+        .body(compressed);
+    Client::send(request).await.expect_error(413, "too_large");
+
+    // Answers are gzip when the client accepts it.
+    let raw = reqwest::Client::builder().no_gzip().build().unwrap();
+    let response = raw
+        .get(format!("{}/v1/pull?since=0", marie.base))
+        .header("Sync-Protocol", "1")
+        .header("Accept-Encoding", "gzip")
+        .bearer_auth(marie.token.as_deref().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response
+            .headers()
+            .get("content-encoding")
+            .map(|v| v.as_bytes()),
+        Some(&b"gzip"[..]),
+        "expected a gzip answer"
+    );
+}
