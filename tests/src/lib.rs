@@ -1,3 +1,8 @@
-//! End-to-end scenarios across crates: filled by the sync client issue.
+//! End-to-end tests of Passerelle: several devices' case files and a real
+//! `passerelle-server` process on loopback, with a proxy between them that injects faults.
+//!
+//! The library holds the harness; the scenarios are the integration tests of this crate.
 
 #![forbid(unsafe_code)]
+
+pub mod proxy;
