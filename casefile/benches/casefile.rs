@@ -1,1 +1,450 @@
-fn main() {}
+//! The case file at the size of a large team: 20,000 persons and 200,000 visits (set
+//! `CASEFILE_BENCH_PERSONS` and `CASEFILE_BENCH_VISITS` to change the sizes).
+//!
+//! Measures, and prints with ratios against raw rusqlite inserts of the same rows into a
+//! file with the same encryption and pragmas, measured in the same run:
+//! - loading the case file by applying pulled pages of 1,000 states;
+//! - applying one page of 1,000 pulled states to the full file (new visits, and edits of
+//!   existing persons that merge);
+//! - person search latency (p50, p95) over a mix of queries;
+//! - recording one visit (one local edit, one commit);
+//! - opening the file (Argon2id with the production parameters, then the first read).
+//!
+//! Run: `cargo bench -p casefile --bench casefile`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::{Duration, Instant};
+
+use casefile::sync_protocol::{FieldName, Kind, RecordId, RecordState, ReplicaId, Timestamp};
+use casefile::{CaseFile, KdfParams};
+use serde_json::{Value, json};
+
+const PASS: &str = "bench passphrase";
+const PAGE: usize = 1000;
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len())]
+    }
+}
+
+const FAMILY: &[&str] = &[
+    "Lăcătuș",
+    "Ștefănescu",
+    "Popescu",
+    "Ionescu",
+    "Dumitru",
+    "Stoica",
+    "Rusu",
+    "Munteanu",
+    "Constantin",
+    "Marin",
+    "Tănase",
+    "Căldăraru",
+    "Mihai",
+    "Dinu",
+    "Georgiev",
+    "Ivanov",
+    "Petrov",
+    "Dimitrov",
+    "Stoyanov",
+    "Nikolov",
+    "Bălan",
+    "Zamfir",
+    "Cârciumaru",
+    "Oprea",
+];
+const GIVEN: &[&str] = &[
+    "Ștefan",
+    "Mihaï",
+    "Ion",
+    "Maria",
+    "Elena",
+    "Florin",
+    "Nicolae",
+    "Ana",
+    "Gheorghe",
+    "Ioana",
+    "Vasile",
+    "Petru",
+    "Dorina",
+    "Marian",
+    "Costel",
+    "Radu",
+    "Iordan",
+    "Dimitar",
+    "Elisaveta",
+    "Todor",
+    "Aurelia",
+    "Ciprian",
+    "Florica",
+    "Năstase",
+];
+
+fn id() -> RecordId {
+    uuid::Uuid::now_v7().to_string().parse().unwrap()
+}
+
+fn state(kind: &str, replica: ReplicaId, at: &Timestamp, pairs: Vec<(&str, Value)>) -> RecordState {
+    RecordState::create(
+        id(),
+        kind.parse::<Kind>().unwrap(),
+        replica,
+        at.clone(),
+        pairs
+            .into_iter()
+            .map(|(k, v)| (k.parse::<FieldName>().unwrap(), v)),
+    )
+}
+
+struct Data {
+    sites: Vec<RecordState>,
+    persons: Vec<RecordState>,
+    visits: Vec<RecordState>,
+}
+
+fn generate(persons: usize, visits: usize, replica: ReplicaId) -> Data {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let at: Timestamp = "2026-11-02T10:14:00Z".parse().unwrap();
+    let sites: Vec<RecordState> = (0..200)
+        .map(|i| {
+            state(
+                "site",
+                replica,
+                &at,
+                vec![
+                    ("name", json!(format!("Site {i}"))),
+                    ("type", json!("bidonville")),
+                ],
+            )
+        })
+        .collect();
+    let persons: Vec<RecordState> = (0..persons)
+        .map(|i| {
+            let site = sites[rng.below(sites.len())].id().to_string();
+            let family = rng.pick(FAMILY);
+            let given = format!("{} {}", rng.pick(GIVEN), rng.pick(GIVEN));
+            let alias = format!("{}{}", family.replace('ș', "s").replace('ă', "a"), i % 7);
+            state(
+                "person",
+                replica,
+                &at,
+                vec![
+                    ("family_name", json!(format!("{family}{}", i % 97))),
+                    ("given_names", json!(given)),
+                    ("aliases", json!([alias])),
+                    ("birth_date", json!(format!("{}", 1960 + i % 45))),
+                    (
+                        "phone",
+                        json!(format!(
+                            "06 {:02} {:02} {:02} {:02}",
+                            i % 100,
+                            (i / 100) % 100,
+                            rng.below(100),
+                            rng.below(100)
+                        )),
+                    ),
+                    ("site_id", json!(site)),
+                    ("status", json!("active")),
+                ],
+            )
+        })
+        .collect();
+    let visits: Vec<RecordState> = (0..visits)
+        .map(|i| {
+            let who: Vec<String> = (0..1 + rng.below(3))
+                .map(|_| persons[rng.below(persons.len())].id().to_string())
+                .collect();
+            state(
+                "visit",
+                replica,
+                &at,
+                vec![
+                    ("occurred_at", json!(format!("2026-{:02}-{:02}T10:00:00+01:00", 1 + i % 12, 1 + i % 28))),
+                    ("setting", json!("home_visit")),
+                    ("site_id", json!(sites[rng.below(sites.len())].id().to_string())),
+                    ("person_ids", json!(who)),
+                    ("counsellors", json!(["marie"])),
+                    ("observations", json!("Rencontre sur le terrain, point sur les démarches en cours et la recherche d'emploi.")),
+                    ("next_visit_on", json!(format!("2026-{:02}-{:02}", 1 + i % 12, 1 + i % 28))),
+                ],
+            )
+        })
+        .collect();
+    Data {
+        sites,
+        persons,
+        visits,
+    }
+}
+
+/// The baseline: a file with the same encryption and pragmas, and one plain table.
+fn raw_baseline(path: &std::path::Path) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch(&format!("PRAGMA key = \"x'{}'\";", "ab".repeat(32)))
+        .unwrap();
+    conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
+        .unwrap();
+    conn.execute_batch(
+        "PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY; PRAGMA secure_delete = ON;
+         CREATE TABLE records (id TEXT PRIMARY KEY, kind TEXT NOT NULL, state TEXT NOT NULL);",
+    )
+    .unwrap();
+    conn
+}
+
+fn raw_insert(conn: &mut rusqlite::Connection, states: &[RecordState]) {
+    let tx = conn.transaction().unwrap();
+    {
+        let mut stmt = tx
+            .prepare_cached("INSERT OR REPLACE INTO records (id, kind, state) VALUES (?1, ?2, ?3)")
+            .unwrap();
+        for s in states {
+            stmt.execute(rusqlite::params![
+                s.id().to_string(),
+                s.kind().as_str(),
+                s.to_json()
+            ])
+            .unwrap();
+        }
+    }
+    tx.commit().unwrap();
+}
+
+fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort();
+    let i = ((samples.len() as f64 - 1.0) * p).round() as usize;
+    samples[i]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn size(var: &str, default: usize) -> usize {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let n_persons = size("CASEFILE_BENCH_PERSONS", 20_000);
+    let n_visits = size("CASEFILE_BENCH_VISITS", 200_000);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bench.db");
+    let mut file = CaseFile::init(&path, PASS).unwrap();
+    let server: ReplicaId = "00000000-0000-7000-8000-000000000001".parse().unwrap();
+    println!("## casefile bench: {n_persons} persons, {n_visits} visits, pages of {PAGE}");
+    let started = Instant::now();
+    let data = generate(n_persons, n_visits, server);
+    println!(
+        "generated states in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    // 1. Loading by pulled pages, against raw inserts of the same states.
+    let all: Vec<RecordState> = data
+        .sites
+        .iter()
+        .chain(&data.persons)
+        .chain(&data.visits)
+        .cloned()
+        .collect();
+    let mut raw = raw_baseline(&dir.path().join("raw.db"));
+    let started = Instant::now();
+    for page in all.chunks(PAGE) {
+        raw_insert(&mut raw, page);
+    }
+    let raw_load = started.elapsed();
+    let started = Instant::now();
+    for (i, page) in all.chunks(PAGE).enumerate() {
+        file.apply_pulled(page, i as u64 + 1).unwrap();
+    }
+    let load = started.elapsed();
+    println!(
+        "load {} states: case file {:.1} s, raw inserts {:.1} s, ratio {:.2}x",
+        all.len(),
+        load.as_secs_f64(),
+        raw_load.as_secs_f64(),
+        load.as_secs_f64() / raw_load.as_secs_f64()
+    );
+
+    // 2. One page of 1,000 pulled states on the full file.
+    let replica = server;
+    let at: Timestamp = "2026-11-03T09:00:00Z".parse().unwrap();
+    let mut new_pages = Vec::new();
+    for _ in 0..5 {
+        let extra = generate(PAGE / 10, PAGE, replica);
+        new_pages.push(extra.visits);
+    }
+    let mut edit_pages = Vec::new();
+    for chunk in data.persons.chunks(PAGE).take(5) {
+        let page: Vec<RecordState> = chunk
+            .iter()
+            .map(|p| {
+                let mut p = p.clone();
+                p.edit(
+                    replica,
+                    at.clone(),
+                    [(
+                        "phone".parse::<FieldName>().unwrap(),
+                        json!("07 00 00 00 00"),
+                    )],
+                )
+                .unwrap();
+                p
+            })
+            .collect();
+        edit_pages.push(page);
+    }
+    let mut report = |label: &str, pages: &[Vec<RecordState>], file: &mut CaseFile| {
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        for (i, page) in pages.iter().enumerate() {
+            let t = Instant::now();
+            raw_insert(&mut raw, page);
+            theirs.push(t.elapsed());
+            let t = Instant::now();
+            file.apply_pulled(page, 10_000 + i as u64).unwrap();
+            ours.push(t.elapsed());
+        }
+        let (a, b) = (percentile(&mut ours, 0.5), percentile(&mut theirs, 0.5));
+        println!(
+            "apply a page of {PAGE} pulled {label}: p50 {} (raw inserts {}), ratio {:.2}x",
+            ms(a),
+            ms(b),
+            a.as_secs_f64() / b.as_secs_f64()
+        );
+    };
+    report("new visits", &new_pages, &mut file);
+    report("edits of persons (merge)", &edit_pages, &mut file);
+
+    // 3. Search latency.
+    let mut rng = Rng(42);
+    let mut queries: Vec<String> = Vec::new();
+    for i in 0..1000 {
+        let family = rng.pick(FAMILY);
+        let given = rng.pick(GIVEN);
+        let q = match i % 5 {
+            0 => family.chars().take(3).collect(),
+            1 => format!("{} {}", family.to_uppercase(), given),
+            2 => format!("{}{}", family, rng.below(97)),
+            3 => format!("06 {:02}", rng.below(100)).replace(' ', ""),
+            _ => {
+                given.chars().take(2).collect::<String>()
+                    + " "
+                    + &family.chars().take(2).collect::<String>()
+            }
+        };
+        queries.push(q);
+    }
+    let mut samples = Vec::new();
+    let mut hits = 0;
+    for q in &queries {
+        let t = Instant::now();
+        hits += file.search(q, 50).unwrap().len();
+        samples.push(t.elapsed());
+    }
+    println!(
+        "search (limit 50, {} queries, {:.1} hits each): p50 {}, p95 {}, max {}",
+        queries.len(),
+        hits as f64 / queries.len() as f64,
+        ms(percentile(&mut samples, 0.5)),
+        ms(percentile(&mut samples, 0.95)),
+        ms(percentile(&mut samples, 1.0))
+    );
+
+    // 4. The app's screens on the full file.
+    let t = Instant::now();
+    let today = file.today("2026-11-28").unwrap();
+    let today_time = t.elapsed();
+    let mut timelines = Vec::new();
+    for _ in 0..100 {
+        let person = data.persons[rng.below(data.persons.len())].id();
+        let t = Instant::now();
+        file.timeline(person).unwrap();
+        timelines.push(t.elapsed());
+    }
+    let t = Instant::now();
+    let sites = file.sites().unwrap();
+    let sites_time = t.elapsed();
+    println!(
+        "today's plan: {} ({} visits due); a person's timeline: p50 {}, p95 {}; {} sites with counts: {}",
+        ms(today_time),
+        today.visits_due.len(),
+        ms(percentile(&mut timelines, 0.5)),
+        ms(percentile(&mut timelines, 0.95)),
+        sites.len(),
+        ms(sites_time)
+    );
+
+    // 5. Recording a visit: one local edit, one commit.
+    let mut ours = Vec::new();
+    let mut theirs = Vec::new();
+    for i in 0..200 {
+        let person = data.persons[rng.below(data.persons.len())].id().to_string();
+        let site = data.sites[rng.below(data.sites.len())].id().to_string();
+        let fields = vec![
+            ("occurred_at".to_owned(), json!("2026-11-28T10:00:00+01:00")),
+            ("setting".to_owned(), json!("home_visit")),
+            ("site_id".to_owned(), json!(site)),
+            ("person_ids".to_owned(), json!([person])),
+            ("observations".to_owned(), json!(format!("Visite {i}"))),
+            ("next_visit_on".to_owned(), json!("2026-12-05")),
+        ];
+        let t = Instant::now();
+        let id = file.create("visit", fields).unwrap();
+        ours.push(t.elapsed());
+        let one = [file.get(id).unwrap()];
+        let t = Instant::now();
+        raw_insert(&mut raw, &one);
+        theirs.push(t.elapsed());
+    }
+    let (a, b) = (percentile(&mut ours, 0.5), percentile(&mut theirs, 0.5));
+    println!(
+        "record a visit: p50 {}, p95 {} (raw insert of the same row, own commit: p50 {}), ratio {:.2}x",
+        ms(a),
+        ms(percentile(&mut ours, 0.95)),
+        ms(b),
+        a.as_secs_f64() / b.as_secs_f64()
+    );
+
+    // 6. Opening the file.
+    drop(file);
+    let mut opens = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        let file = CaseFile::open(&path, PASS).unwrap();
+        opens.push(t.elapsed());
+        drop(file);
+    }
+    let mut kdf = Vec::new();
+    for _ in 0..3 {
+        let p = dir.path().join(format!("kdf{}.db", kdf.len()));
+        let t = Instant::now();
+        drop(CaseFile::init_with(&p, PASS, KdfParams::PRODUCTION).unwrap());
+        kdf.push(t.elapsed());
+    }
+    println!(
+        "open the full file (Argon2id 64 MiB, t=3, then first read and migrations check): p50 {} (init of an empty file, same key derivation: p50 {})",
+        ms(percentile(&mut opens, 0.5)),
+        ms(percentile(&mut kdf, 0.5))
+    );
+    let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    println!("file size: {:.0} MiB", bytes as f64 / (1024.0 * 1024.0));
+}

@@ -94,11 +94,11 @@ pub(crate) fn changes(
                 return Err(Error::invalid(field.name, "a value: it is required"));
             }
         }
-        if spec.kind == "situation" {
-            one_situation_per_person(conn, &out)?;
-        }
     } else if out.is_empty() {
         return Err(Error::invalid("fields", "at least one field to change"));
+    }
+    if spec.kind == "situation" {
+        one_situation_per_person(conn, &out, this)?;
     }
     Ok(out)
 }
@@ -137,15 +137,24 @@ fn check_reference(
     Ok(())
 }
 
-fn one_situation_per_person(conn: &Connection, fields: &[(FieldName, Value)]) -> Result<()> {
+fn one_situation_per_person(
+    conn: &Connection,
+    fields: &[(FieldName, Value)],
+    this: Option<RecordId>,
+) -> Result<()> {
     let person = fields
         .iter()
         .find(|(n, _)| n.as_str() == "person_id")
         .and_then(|(_, v)| v.as_str());
     if let Some(person) = person {
         let taken: bool = conn
-            .prepare_cached("SELECT EXISTS (SELECT 1 FROM situation WHERE person_id = ?1)")?
-            .query_row([person], |r| r.get(0))?;
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM situation WHERE person_id = ?1 AND id IS NOT ?2)",
+            )?
+            .query_row(
+                rusqlite::params![person, this.map(|t| t.to_string())],
+                |r| r.get(0),
+            )?;
         if taken {
             return Err(Error::invalid(
                 "person_id",

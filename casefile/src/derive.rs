@@ -52,16 +52,25 @@ pub(crate) fn index(conn: &Connection, state: &RecordState) -> Result<()> {
     for field in spec.fields {
         values.push(to_sql(field.ty, shown(state.entries(field.name))));
     }
+    let column = |name: &str| {
+        spec.fields
+            .iter()
+            .position(|f| f.name == name)
+            .and_then(|i| values.get(i + 1).cloned())
+            .unwrap_or(Sql::Null)
+    };
+    let (occurred_at, next_visit_on) = (column("occurred_at"), column("next_visit_on"));
     conn.prepare_cached(&sql)?
         .execute(rusqlite::params_from_iter(values))?;
     if spec.kind == "visit"
         && let Some(Value::Array(ids)) = shown(state.entries("person_ids"))
     {
         let mut insert = conn.prepare_cached(
-            "INSERT OR IGNORE INTO visit_person (visit_id, person_id) VALUES (?1, ?2)",
+            "INSERT OR IGNORE INTO visit_person (visit_id, person_id, occurred_at, next_visit_on)
+             VALUES (?1, ?2, ?3, ?4)",
         )?;
         for person in ids.iter().filter_map(Value::as_str) {
-            insert.execute(params![id, person])?;
+            insert.execute(params![id, person, occurred_at, next_visit_on])?;
         }
     }
     if spec.kind == "person" {

@@ -45,8 +45,8 @@ pub struct Timeline {
 /// The day's plan.
 #[derive(Debug, Clone, Serialize)]
 pub struct Today {
-    /// Visits whose next visit falls on or before the day, with no later visit since to
-    /// any of the persons met: the follow-up is due.
+    /// For each active person, their latest visit when its next visit falls on or before
+    /// the day: the follow-up is due.
     pub visits_due: Vec<RecordState>,
     /// Steps planned or in progress, due on the day.
     pub steps_due: Vec<RecordState>,
@@ -131,12 +131,15 @@ impl CaseFile {
         if !crate::schema::is_date(on) {
             return Err(Error::invalid("on", "a date YYYY-MM-DD"));
         }
+        // Each person's latest visit (SQLite takes the bare columns from the row of the
+        // max), kept when its next visit is due and the person still followed.
         let visits = self.ids(
-            "SELECT v.id FROM visit v WHERE v.next_visit_on <= ?1 AND NOT EXISTS (
-               SELECT 1 FROM visit_person p JOIN visit_person q ON q.person_id = p.person_id
-               JOIN visit w ON w.id = q.visit_id
-               WHERE p.visit_id = v.id AND w.occurred_at > v.occurred_at)
-             ORDER BY v.next_visit_on, v.id",
+            "SELECT l.visit_id FROM (
+               SELECT person_id, visit_id, max(occurred_at) AS last, next_visit_on AS next
+               FROM visit_person GROUP BY person_id
+             ) l JOIN person p ON p.id = l.person_id AND p.status = 'active'
+             WHERE l.next <= ?1
+             GROUP BY l.visit_id ORDER BY min(l.next), l.visit_id",
             on,
         )?;
         let due = self.ids(

@@ -292,12 +292,21 @@ fn a_bad_edit_is_refused_and_changes_nothing() {
 fn one_situation_per_person() {
     let (_dir, mut file) = fresh();
     let p = person(&mut file, "Popa", "Ion");
+    let q = person(&mut file, "Rusu", "Ana");
     let s = fields(&[("person_id", json!(p.to_string()))]);
-    file.create("situation", s.clone()).unwrap();
+    let first = file.create("situation", s.clone()).unwrap();
     assert!(
-        matches!(file.create("situation", s), Err(Error::Invalid { field, .. }) if field == "person_id"),
+        matches!(file.create("situation", s.clone()), Err(Error::Invalid { field, .. }) if field == "person_id"),
         "a second situation for the same person must be refused"
     );
+    let second = file
+        .create("situation", fields(&[("person_id", json!(q.to_string()))]))
+        .unwrap();
+    assert!(
+        matches!(file.edit(second, s.clone()), Err(Error::Invalid { field, .. }) if field == "person_id"),
+        "moving a situation to a person who has one must be refused"
+    );
+    file.edit(first, s).unwrap();
 }
 
 #[test]
