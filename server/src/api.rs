@@ -41,7 +41,13 @@ pub struct App<S> {
     pub store: S,
     /// The per-device rate limit.
     pub limiter: RateLimiter,
+    /// Bounds the password checks running at once (each takes 19 MiB and a core for
+    /// tens of milliseconds), so a burst of enrolments cannot exhaust the machine.
+    pub password_checks: tokio::sync::Semaphore,
 }
+
+/// How many password checks may run at once.
+pub const PASSWORD_CHECKS: usize = 2;
 
 type Shared<S> = State<Arc<App<S>>>;
 
@@ -194,6 +200,12 @@ async fn enrol<S: Store>(
     }
     let login = app.store.login(&request.username).await?;
     let password = request.password;
+    let _permit = app.password_checks.acquire().await.map_err(|_| {
+        ApiError::new(
+            ErrorCode::Unavailable,
+            "the server is shutting down: try again later",
+        )
+    })?;
     let login = tokio::task::spawn_blocking(move || match login {
         Some(login) if auth::verify_password(&password, &login.password_hash) => Some(login),
         Some(_) => None,

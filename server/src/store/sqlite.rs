@@ -2,13 +2,14 @@
 //!
 //! rusqlite is blocking, so every call runs on tokio's blocking pool. One connection
 //! writes (every write transaction is `BEGIN IMMEDIATE`, so the organisation's counter
-//! is read and advanced under SQLite's single write lock); another reads. WAL lets the
+//! is read and advanced under SQLite's single write lock); a few others read. WAL lets the
 //! reader and the command line work while the server writes; `synchronous = FULL` makes
 //! a commit durable before a push is answered. SQLite is linked as SQLCipher, and a
 //! database opened without a key is plain SQLite.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use sync_protocol::wire::{PushResult, PushStatus, ReplicaInfo};
@@ -24,11 +25,17 @@ use super::{
 /// The migrations, in order; the database's `user_version` is how many are applied.
 const MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/0001_init.sql")];
 
+/// How many connections read (pulls, token look-ups) while one writes.
+const READERS: usize = 4;
+
+type Shared = Arc<tokio::sync::Mutex<Connection>>;
+
 /// The SQLite store.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    writer: Arc<Mutex<Connection>>,
-    reader: Arc<Mutex<Connection>>,
+    writer: Shared,
+    readers: Arc<[Shared]>,
+    next_reader: Arc<AtomicUsize>,
     server_id: ReplicaId,
 }
 
@@ -84,10 +91,13 @@ impl SqliteStore {
             migrate(&mut writer)?;
             let server_id: String =
                 writer.query_row("SELECT server_id FROM server", [], |r| r.get(0))?;
-            let reader = connect(&path)?;
+            let readers = (0..READERS)
+                .map(|_| Ok(Arc::new(tokio::sync::Mutex::new(connect(&path)?))))
+                .collect::<Result<Vec<_>, StoreError>>()?;
             Ok(Self {
-                writer: Arc::new(Mutex::new(writer)),
-                reader: Arc::new(Mutex::new(reader)),
+                writer: Arc::new(tokio::sync::Mutex::new(writer)),
+                readers: readers.into(),
+                next_reader: Arc::new(AtomicUsize::new(0)),
                 server_id: parse_replica(&server_id)?,
             })
         })
@@ -95,23 +105,20 @@ impl SqliteStore {
         .map_err(|e| StoreError::Task(e.to_string()))?
     }
 
+    /// Runs `f` on a blocking thread once the connection is free. Waiting happens on the
+    /// async side, so at most one blocking thread per connection is ever busy.
     async fn run<T, E>(
-        conn: &Arc<Mutex<Connection>>,
+        conn: &Shared,
         f: impl FnOnce(&mut Connection) -> Result<T, E> + Send + 'static,
     ) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        let conn = Arc::clone(conn);
-        tokio::task::spawn_blocking(move || {
-            let mut guard = conn
-                .lock()
-                .map_err(|_| StoreError::Task("a database connection was poisoned".into()))?;
-            f(&mut guard)
-        })
-        .await
-        .map_err(|e| StoreError::Task(e.to_string()))?
+        let mut guard = Arc::clone(conn).lock_owned().await;
+        tokio::task::spawn_blocking(move || f(&mut guard))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?
     }
 
     async fn write<T: Send + 'static, E: From<StoreError> + Send + 'static>(
@@ -125,7 +132,16 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        Self::run(&self.reader, f).await
+        // A free reader if there is one, else the next in turn.
+        let free = self.readers.iter().find(|r| r.try_lock().is_ok());
+        let reader = match free {
+            Some(reader) => reader,
+            None => {
+                let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
+                &self.readers[i]
+            }
+        };
+        Self::run(reader, f).await
     }
 }
 
