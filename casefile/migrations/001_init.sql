@@ -68,8 +68,8 @@ CREATE TABLE visit (
     "person_ids" TEXT, "counsellors" TEXT, "purpose" TEXT, "observations" TEXT,
     "decisions" TEXT, "next_visit_on" TEXT, "interpreter" INTEGER, "duration_minutes" REAL
 );
-CREATE INDEX visit_by_next ON visit ("next_visit_on");
-CREATE INDEX visit_by_site ON visit ("site_id");
+-- No further index on visit: every index keyed by something other than the (time-ordered)
+-- id costs random page writes on each of the many visits a pull brings.
 
 -- The persons met in each visit (from visit.person_ids), with the visit's time (UTC) and
 -- next visit, so that each person's latest visit is one index scan away.

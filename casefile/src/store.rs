@@ -122,6 +122,17 @@ impl CaseFile {
     /// `PATH.keyparams.new`, and `open` finishes an interrupted change.
     pub fn change_passphrase(&mut self, new_passphrase: &str) -> Result<()> {
         let _span = info_span!("casefile.change_passphrase").entered();
+        self.rekey_without_finishing(new_passphrase)?;
+        std::fs::rename(
+            KeyParams::pending_path_for(&self.path),
+            KeyParams::path_for(&self.path),
+        )?;
+        Ok(())
+    }
+
+    /// The first two steps of a passphrase change: the new parameters written aside, the
+    /// file re-keyed. Until they replace the old ones, `open` finishes the change.
+    fn rekey_without_finishing(&mut self, new_passphrase: &str) -> Result<()> {
         let main = KeyParams::path_for(&self.path);
         let pending = KeyParams::pending_path_for(&self.path);
         let current = KeyParams::read(&main)?;
@@ -135,7 +146,6 @@ impl CaseFile {
             let _ = std::fs::remove_file(&pending);
             return Err(e.into());
         }
-        std::fs::rename(&pending, &main)?;
         Ok(())
     }
 
@@ -263,6 +273,79 @@ pub(crate) fn set_meta(conn: &Connection, key: &str, value: &dyn rusqlite::ToSql
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn fresh(dir: &tempfile::TempDir) -> CaseFile {
+        CaseFile::init_with(dir.path().join("c.db"), "pw", KdfParams::INSECURE_FOR_TESTS).unwrap()
+    }
+
+    #[test]
+    fn pragmas_are_set_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(fresh(&dir));
+        let file = CaseFile::open(dir.path().join("c.db"), "pw").unwrap();
+        let pragma = |name: &str| -> i64 {
+            file.conn
+                .pragma_query_value(None, name, |r| r.get(0))
+                .unwrap()
+        };
+        assert_eq!(pragma("synchronous"), 2, "synchronous = FULL");
+        assert_eq!(pragma("temp_store"), 2, "temp_store = MEMORY");
+        assert_eq!(pragma("secure_delete"), 1, "secure_delete = ON");
+        assert_eq!(pragma("foreign_keys"), 1, "foreign_keys = ON");
+        let mode: String = file
+            .conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn an_interrupted_passphrase_change_is_finished_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut file = fresh(&dir);
+        let replica = file.replica_id();
+        file.rekey_without_finishing("new").unwrap();
+        drop(file);
+        let path = dir.path().join("c.db");
+        assert!(
+            KeyParams::pending_path_for(&path).exists(),
+            "the change is pending"
+        );
+        let file = CaseFile::open(&path, "new").unwrap();
+        assert_eq!(file.replica_id(), replica);
+        assert!(
+            !KeyParams::pending_path_for(&path).exists(),
+            "open finished the change"
+        );
+        drop(file);
+        assert!(
+            matches!(CaseFile::open(&path, "pw"), Err(Error::WrongPassphrase)),
+            "the old passphrase no longer opens it"
+        );
+        assert!(
+            CaseFile::open(&path, "new").is_ok(),
+            "and the new one still does"
+        );
+    }
+
+    #[test]
+    fn an_abandoned_passphrase_change_is_dropped_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(fresh(&dir));
+        let path = dir.path().join("c.db");
+        // New parameters written, but the re-key never happened.
+        KeyParams::generate(KdfParams::INSECURE_FOR_TESTS)
+            .write(&KeyParams::pending_path_for(&path))
+            .unwrap();
+        assert!(
+            CaseFile::open(&path, "pw").is_ok(),
+            "the old passphrase still opens it"
+        );
+        assert!(
+            !KeyParams::pending_path_for(&path).exists(),
+            "the stale parameters are gone"
+        );
+    }
 
     #[test]
     fn migrations_are_valid() {
