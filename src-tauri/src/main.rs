@@ -1,7 +1,9 @@
-//! The Passerelle desktop app. Filled by the app issue; until then a placeholder binary.
+//! The Passerelle desktop app's entry point.
 
 #![forbid(unsafe_code)]
+// No console window behind the app on Windows release builds.
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
-fn main() {
-    let _ = casefile::sync_protocol::wire::PROTOCOL_VERSION;
+fn main() -> anyhow::Result<()> {
+    passerelle_app::run()
 }

@@ -1,0 +1,420 @@
+//! The commands the UI calls, each a few lines over `casefile`. Arguments and answers are
+//! the types of [`crate::view`]; every error is an [`AppError`].
+
+use std::collections::BTreeMap;
+
+use casefile::{CaseFile, PersonFilter};
+use serde::Serialize;
+use serde_json::Value;
+use specta::Type;
+use tauri::{AppHandle, State};
+use tauri_specta::Event;
+
+use crate::error::{AppError, AppResult};
+use crate::events::{LockReason, Locked};
+use crate::state::Vault;
+use crate::view::{
+    self, EvictionInput, EvictionReportView, KindSpecView, PersonFilterInput, RecordView,
+    SiteSummaryView, TimelineView, TodayView, record_id,
+};
+
+/// The setting that holds the sync server's address.
+const SERVER_URL: &str = "sync.server_url";
+/// The setting the sync client keeps its device token in (only its presence is read).
+const DEVICE_TOKEN: &str = "sync.device_token";
+/// The setting the sync client keeps the time of its last full sync in.
+const LAST_SYNC_AT: &str = "sync.last_sync_at";
+/// Persons a search answers at most.
+const SEARCH_LIMIT: usize = 50;
+/// States counted at most to say how many changes wait to be sent.
+const PENDING_COUNT_LIMIT: usize = 100;
+
+/// What the app needs before the case file is open.
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct AppInfo {
+    /// Whether a case file exists (else the first-run screen shows).
+    pub case_file_exists: bool,
+    /// Whether it is open.
+    pub unlocked: bool,
+    /// Where it lives.
+    pub case_file_path: String,
+    /// Seconds without a touch or a key before the app locks itself.
+    pub idle_lock_seconds: u32,
+    /// The app's version.
+    pub version: String,
+}
+
+/// What the app knows about the case file before it is opened.
+#[tauri::command]
+#[specta::specta]
+pub fn app_info(vault: State<'_, Vault>, config: State<'_, crate::Config>) -> AppInfo {
+    AppInfo {
+        case_file_exists: vault.path().is_file(),
+        unlocked: vault.is_unlocked(),
+        case_file_path: vault.path().display().to_string(),
+        idle_lock_seconds: config.idle_lock_seconds,
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    }
+}
+
+/// Creates the case file with its passphrase, and opens it.
+#[tauri::command]
+#[specta::specta]
+pub async fn create_case_file(vault: State<'_, Vault>, passphrase: String) -> AppResult<()> {
+    vault
+        .with_slot(move |path, slot| {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(casefile::Error::from)?;
+            }
+            *slot = Some(CaseFile::init(path, &passphrase)?);
+            Ok(())
+        })
+        .await
+}
+
+/// Opens the case file with its passphrase.
+#[tauri::command]
+#[specta::specta]
+pub async fn unlock(vault: State<'_, Vault>, passphrase: String) -> AppResult<()> {
+    vault
+        .with_slot(move |path, slot| {
+            if slot.is_none() {
+                *slot = Some(CaseFile::open(path, &passphrase)?);
+            }
+            Ok(())
+        })
+        .await
+}
+
+/// Closes the case file: its key leaves memory with the connection.
+#[tauri::command]
+#[specta::specta]
+pub async fn lock(app: AppHandle, vault: State<'_, Vault>, reason: LockReason) -> AppResult<()> {
+    vault
+        .with_slot(|_, slot| {
+            drop(slot.take());
+            Ok(())
+        })
+        .await?;
+    // The UI that asked is already locking; the event is for other windows.
+    let _ = Locked { reason }.emit(&app);
+    Ok(())
+}
+
+/// Changes the passphrase, once the current one is proven.
+#[tauri::command]
+#[specta::specta]
+pub async fn change_passphrase(
+    vault: State<'_, Vault>,
+    current: String,
+    new_passphrase: String,
+) -> AppResult<()> {
+    vault
+        .with(move |file| {
+            drop(CaseFile::open(file.path(), &current)?);
+            Ok(file.change_passphrase(&new_passphrase)?)
+        })
+        .await
+}
+
+/// The schema of every kind, for the forms.
+#[tauri::command]
+#[specta::specta]
+pub fn schema() -> Vec<KindSpecView> {
+    view::schema()
+}
+
+/// The plan of the day `on` (`YYYY-MM-DD`, the device's local day).
+#[tauri::command]
+#[specta::specta]
+pub async fn today(vault: State<'_, Vault>, on: String) -> AppResult<TodayView> {
+    vault
+        .with(move |file| Ok(TodayView::from(&file.today(&on)?)))
+        .await
+}
+
+/// Every site with its counts.
+#[tauri::command]
+#[specta::specta]
+pub async fn sites(vault: State<'_, Vault>) -> AppResult<Vec<SiteSummaryView>> {
+    vault
+        .with(|file| Ok(file.sites()?.iter().map(SiteSummaryView::from).collect()))
+        .await
+}
+
+/// Every record of `kind` that is not deleted.
+#[tauri::command]
+#[specta::specta]
+pub async fn list(vault: State<'_, Vault>, kind: String) -> AppResult<Vec<RecordView>> {
+    vault
+        .with(move |file| Ok(view::views(&file.list(&kind)?)))
+        .await
+}
+
+/// Persons by site, household or status.
+#[tauri::command]
+#[specta::specta]
+pub async fn persons(
+    vault: State<'_, Vault>,
+    filter: PersonFilterInput,
+) -> AppResult<Vec<RecordView>> {
+    vault
+        .with(move |file| {
+            let states = match &filter {
+                PersonFilterInput::Site(id) => file.persons(PersonFilter::Site(record_id(id)?)),
+                PersonFilterInput::Household(id) => {
+                    file.persons(PersonFilter::Household(record_id(id)?))
+                }
+                PersonFilterInput::Status(status) => file.persons(PersonFilter::Status(status)),
+            }?;
+            Ok(view::views(&states))
+        })
+        .await
+}
+
+/// Persons matching every word of `text` by any spelling, best first.
+#[tauri::command]
+#[specta::specta]
+pub async fn search(vault: State<'_, Vault>, text: String) -> AppResult<Vec<RecordView>> {
+    vault
+        .with(move |file| Ok(view::views(&file.search(&text, SEARCH_LIMIT)?)))
+        .await
+}
+
+/// A person's file.
+#[tauri::command]
+#[specta::specta]
+pub async fn timeline(vault: State<'_, Vault>, person: String) -> AppResult<TimelineView> {
+    vault
+        .with(move |file| Ok(TimelineView::from(&file.timeline(record_id(&person)?)?)))
+        .await
+}
+
+/// The records of `ids` the case file holds (deleted ones too), in that order.
+#[tauri::command]
+#[specta::specta]
+pub async fn records(vault: State<'_, Vault>, ids: Vec<String>) -> AppResult<Vec<RecordView>> {
+    vault
+        .with(move |file| {
+            let mut out = Vec::with_capacity(ids.len());
+            for id in &ids {
+                match file.get(record_id(id)?) {
+                    Ok(state) => out.push(RecordView::from(&state)),
+                    Err(casefile::Error::NotFound(_)) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Ok(out)
+        })
+        .await
+}
+
+/// Creates a record; answers its id.
+#[tauri::command]
+#[specta::specta]
+pub async fn create(
+    vault: State<'_, Vault>,
+    kind: String,
+    fields: BTreeMap<String, Value>,
+) -> AppResult<String> {
+    vault
+        .with(move |file| Ok(file.create(&kind, view::changes(fields))?.to_string()))
+        .await
+}
+
+/// Changes fields of a record; a null clears a field.
+#[tauri::command]
+#[specta::specta]
+pub async fn edit(
+    vault: State<'_, Vault>,
+    id: String,
+    fields: BTreeMap<String, Value>,
+) -> AppResult<()> {
+    vault
+        .with(move |file| Ok(file.edit(record_id(&id)?, view::changes(fields))?))
+        .await
+}
+
+/// Deletes a record; on one deleted while edited elsewhere, confirms the deletion.
+#[tauri::command]
+#[specta::specta]
+pub async fn delete(vault: State<'_, Vault>, id: String) -> AppResult<()> {
+    vault
+        .with(move |file| Ok(file.delete(record_id(&id)?)?))
+        .await
+}
+
+/// Restores a deleted record; on one deleted while edited elsewhere, keeps the edits.
+#[tauri::command]
+#[specta::specta]
+pub async fn restore(vault: State<'_, Vault>, id: String) -> AppResult<()> {
+    vault
+        .with(move |file| Ok(file.restore(record_id(&id)?)?))
+        .await
+}
+
+/// Records a visit and the steps decided in it; answers the visit's id. Each step gets
+/// the visit's id.
+///
+/// The visit and its steps are separate edits: a step refused after the visit was
+/// written leaves the visit (the UI checks the steps' required fields first).
+#[tauri::command]
+#[specta::specta]
+pub async fn record_visit(
+    vault: State<'_, Vault>,
+    visit: BTreeMap<String, Value>,
+    steps: Vec<BTreeMap<String, Value>>,
+) -> AppResult<String> {
+    vault
+        .with(move |file| {
+            let id = file.create("visit", view::changes(visit))?;
+            for mut step in steps {
+                step.insert("visit_id".to_owned(), Value::String(id.to_string()));
+                file.create("step", view::changes(step))?;
+            }
+            Ok(id.to_string())
+        })
+        .await
+}
+
+/// Marks a site evicted and moves households and persons to another site, in one
+/// transaction.
+#[tauri::command]
+#[specta::specta]
+pub async fn evict(
+    vault: State<'_, Vault>,
+    eviction: EvictionInput,
+) -> AppResult<EvictionReportView> {
+    vault
+        .with(move |file| {
+            let report = file.evict(&eviction.to_eviction()?)?;
+            Ok(EvictionReportView::from(&report))
+        })
+        .await
+}
+
+/// Records needing a person's choice, with their entries.
+#[tauri::command]
+#[specta::specta]
+pub async fn conflicts(vault: State<'_, Vault>) -> AppResult<Vec<RecordView>> {
+    vault
+        .with(|file| {
+            let mut out = Vec::new();
+            for conflict in file.conflicts()? {
+                out.push(RecordView::from(&file.get(conflict.id)?));
+            }
+            Ok(out)
+        })
+        .await
+}
+
+/// Resolves a conflict on `field` with the chosen or a new value.
+#[tauri::command]
+#[specta::specta]
+pub async fn resolve(
+    vault: State<'_, Vault>,
+    id: String,
+    field: String,
+    value: Value,
+) -> AppResult<()> {
+    vault
+        .with(move |file| Ok(file.resolve(record_id(&id)?, &field, value)?))
+        .await
+}
+
+/// The settings kept in the case file.
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct SettingsView {
+    /// The sync server's address, if set.
+    pub server_url: Option<String>,
+    /// Whether this device is enrolled with a server.
+    pub enrolled: bool,
+    /// This case file's replica id.
+    pub replica_id: String,
+}
+
+/// The settings kept in the case file.
+#[tauri::command]
+#[specta::specta]
+pub async fn settings(vault: State<'_, Vault>) -> AppResult<SettingsView> {
+    vault
+        .with(|file| {
+            Ok(SettingsView {
+                server_url: file.setting(SERVER_URL)?,
+                enrolled: file.setting(DEVICE_TOKEN)?.is_some(),
+                replica_id: file.replica_id().to_string(),
+            })
+        })
+        .await
+}
+
+/// Keeps the sync server's address in the case file.
+#[tauri::command]
+#[specta::specta]
+pub async fn set_server_url(vault: State<'_, Vault>, url: String) -> AppResult<()> {
+    let url = url.trim().to_owned();
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err(AppError::invalid("server_url", "an address https://…"));
+    }
+    vault
+        .with(move |file| Ok(file.set_setting(SERVER_URL, &url)?))
+        .await
+}
+
+/// Where sync stands.
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct SyncStatus {
+    /// Whether this build can sync (not yet: the sync client is still to come).
+    pub available: bool,
+    /// When the last full sync ended (RFC 3339), if ever.
+    pub last_sync_at: Option<String>,
+    /// Records changed here and not yet sent, counted up to `pending_limit`.
+    pub pending: u32,
+    /// The most `pending` counts to.
+    pub pending_limit: u32,
+}
+
+/// Where sync stands.
+#[tauri::command]
+#[specta::specta]
+pub async fn sync_status(vault: State<'_, Vault>) -> AppResult<SyncStatus> {
+    vault
+        .with(|file| {
+            let pending = file.pending_push(PENDING_COUNT_LIMIT)?.len();
+            Ok(SyncStatus {
+                available: false,
+                last_sync_at: file.setting(LAST_SYNC_AT)?,
+                pending: u32::try_from(pending).unwrap_or(u32::MAX),
+                pending_limit: u32::try_from(PENDING_COUNT_LIMIT).unwrap_or(u32::MAX),
+            })
+        })
+        .await
+}
+
+/// Enrols this device with the server (needs the sync client: refused for now).
+#[tauri::command]
+#[specta::specta]
+pub async fn enrol(
+    vault: State<'_, Vault>,
+    server_url: String,
+    username: String,
+    password: String,
+    device_name: String,
+) -> AppResult<()> {
+    let _ = (vault, server_url, username, password, device_name);
+    Err(sync_unavailable())
+}
+
+/// Pushes and pulls (needs the sync client: refused for now).
+#[tauri::command]
+#[specta::specta]
+pub async fn sync(vault: State<'_, Vault>) -> AppResult<()> {
+    let _ = vault;
+    Err(sync_unavailable())
+}
+
+fn sync_unavailable() -> AppError {
+    AppError::SyncUnavailable {
+        message: "sync is not available in this version of the app".to_owned(),
+    }
+}

@@ -1,0 +1,135 @@
+//! # passerelle-app
+//!
+//! The desktop and tablet app: a thin Tauri shell over [`casefile`]. It holds the builder,
+//! the managed state (the case file, locked or open: [`state::Vault`]) and commands of a
+//! few lines that call `casefile` and map its error into [`error::AppError`], a tagged
+//! enum the UI acts on by kind. No SQL and no sync logic live here.
+//!
+//! ## Typed IPC
+//! The TypeScript types of the commands, events and errors are generated from the Rust
+//! types by tauri-specta into `ui/src/lib/bindings.ts`, which is committed; the test
+//! `bindings_are_current` fails when it differs from what the Rust types give
+//! (`UPDATE_BINDINGS=1 cargo nextest run -p passerelle-app bindings` rewrites it).
+//!
+//! ## Environment
+//! - `PASSERELLE_CASE_FILE`: the case file to open (default: `passerelle.casefile` in the
+//!   app's data folder).
+//! - `PASSERELLE_IDLE_LOCK_SECONDS`: the idle delay before the app locks (default 600).
+//! - `PASSERELLE_WINDOW_SIZE`: `WIDTHxHEIGHT` of the window at start (default 1280x800).
+
+#![forbid(unsafe_code)]
+
+pub mod commands;
+pub mod error;
+pub mod events;
+pub mod state;
+pub mod view;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use tauri::Manager;
+use tauri_specta::{collect_commands, collect_events};
+
+/// The default idle delay before the app locks itself: 10 minutes.
+const IDLE_LOCK_SECONDS: u32 = 600;
+
+/// Settings read from the environment at start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Seconds without a touch or a key before the app locks.
+    pub idle_lock_seconds: u32,
+}
+
+/// The commands and events of the app, for Tauri and for the TypeScript bindings.
+pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
+    use commands::*;
+    tauri_specta::Builder::<tauri::Wry>::new()
+        .commands(collect_commands![
+            app_info,
+            create_case_file,
+            unlock,
+            lock,
+            change_passphrase,
+            schema,
+            today,
+            sites,
+            list,
+            persons,
+            search,
+            timeline,
+            records,
+            create,
+            edit,
+            delete,
+            restore,
+            record_visit,
+            evict,
+            conflicts,
+            resolve,
+            settings,
+            set_server_url,
+            sync_status,
+            enrol,
+            sync,
+        ])
+        .events(collect_events![events::Locked, events::SyncProgress])
+        .typ::<error::AppError>()
+        // Only `serde_json::Value`'s numbers are 64-bit here, and JSON numbers are
+        // JavaScript numbers already; every count of our own is a u32.
+        .dangerously_cast_bigints_to_number()
+        // Our types serialise and deserialise alike: one TypeScript name each.
+        .disable_serde_phases()
+}
+
+/// Writes the TypeScript bindings of [`specta_builder`] to `path`.
+pub fn export_bindings(path: &Path) -> anyhow::Result<()> {
+    let typescript = specta_typescript::Typescript::default()
+        .header("// Generated from the Rust types of src-tauri: do not edit by hand.\n");
+    specta_builder()
+        .export(typescript, path)
+        .with_context(|| format!("could not write the bindings to {}", path.display()))
+}
+
+/// Builds and runs the app until its window closes.
+pub fn run() -> anyhow::Result<()> {
+    let builder = specta_builder();
+    let config = Config {
+        idle_lock_seconds: std::env::var("PASSERELLE_IDLE_LOCK_SECONDS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(IDLE_LOCK_SECONDS),
+    };
+    tauri::Builder::default()
+        .invoke_handler(builder.invoke_handler())
+        .manage(config)
+        .setup(move |app| {
+            builder.mount_events(app);
+            app.manage(state::Vault::new(case_file_path(app.handle())?));
+            if let (Some((width, height)), Some(window)) =
+                (window_size(), app.get_webview_window("main"))
+            {
+                window.set_size(tauri::LogicalSize::new(width, height))?;
+            }
+            Ok(())
+        })
+        .run(tauri::generate_context!())
+        .context("the app stopped on an error")
+}
+
+fn case_file_path(app: &tauri::AppHandle) -> anyhow::Result<PathBuf> {
+    if let Some(path) = std::env::var_os("PASSERELLE_CASE_FILE") {
+        return Ok(PathBuf::from(path));
+    }
+    let dir = app
+        .path()
+        .app_data_dir()
+        .context("could not find the app's data folder")?;
+    Ok(dir.join("passerelle.casefile"))
+}
+
+fn window_size() -> Option<(f64, f64)> {
+    let text = std::env::var("PASSERELLE_WINDOW_SIZE").ok()?;
+    let (w, h) = text.split_once('x')?;
+    Some((w.trim().parse().ok()?, h.trim().parse().ok()?))
+}

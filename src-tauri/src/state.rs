@@ -1,0 +1,87 @@
+//! The managed state: where the case file lives, and the open case file when unlocked.
+//!
+//! `CaseFile` is blocking (rusqlite): every call runs on Tauri's blocking pool through
+//! [`Vault::with`], never on the async executor. One mutex serialises the calls, as the
+//! case file's single connection requires.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use casefile::CaseFile;
+
+use crate::error::{AppError, AppResult};
+
+/// The case file of this app: locked (`None`) or open.
+#[derive(Debug, Clone)]
+pub struct Vault {
+    path: PathBuf,
+    file: Arc<Mutex<Option<CaseFile>>>,
+}
+
+impl Vault {
+    /// A locked vault for the case file at `path`.
+    pub fn new(path: PathBuf) -> Self {
+        Self {
+            path,
+            file: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// Where the case file lives.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    /// Runs `f` with the open case file on the blocking pool.
+    ///
+    /// Errors: [`AppError::Locked`] when the case file is not open, and whatever `f`
+    /// returns.
+    pub async fn with<T, F>(&self, f: F) -> AppResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut CaseFile) -> AppResult<T> + Send + 'static,
+    {
+        let file = Arc::clone(&self.file);
+        run_blocking(move || {
+            let mut guard = file.lock().unwrap_or_else(PoisonError::into_inner);
+            let open = guard.as_mut().ok_or_else(AppError::locked)?;
+            f(open)
+        })
+        .await
+    }
+
+    /// Runs `f` with the slot itself (to open, create or drop the case file) on the
+    /// blocking pool.
+    pub async fn with_slot<T, F>(&self, f: F) -> AppResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&PathBuf, &mut Option<CaseFile>) -> AppResult<T> + Send + 'static,
+    {
+        let file = Arc::clone(&self.file);
+        let path = self.path.clone();
+        run_blocking(move || {
+            let mut guard = file.lock().unwrap_or_else(PoisonError::into_inner);
+            f(&path, &mut guard)
+        })
+        .await
+    }
+
+    /// Whether the case file is open, without waiting for a running call.
+    pub fn is_unlocked(&self) -> bool {
+        match self.file.try_lock() {
+            Ok(guard) => guard.is_some(),
+            // A call is running, so the file is open (or being opened).
+            Err(_) => true,
+        }
+    }
+}
+
+async fn run_blocking<T: Send + 'static>(
+    f: impl FnOnce() -> AppResult<T> + Send + 'static,
+) -> AppResult<T> {
+    tauri::async_runtime::spawn_blocking(f)
+        .await
+        .map_err(|_| AppError::Internal {
+            message: "a case-file task stopped before it answered".to_owned(),
+        })?
+}

@@ -1,0 +1,352 @@
+//! What the UI sees of the case file's types: plain, serialisable mirrors with TypeScript
+//! types (record states with their entries, the schema of the kinds). Conversions only:
+//! every decision stays in `casefile` and `sync-protocol`.
+
+use std::collections::BTreeMap;
+
+use casefile::schema::{FieldType, KINDS};
+use casefile::sync_protocol::{RecordId, RecordState};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use specta::Type;
+
+use crate::error::{AppError, AppResult};
+
+/// One entry of a field: a value, with which device wrote it and when.
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct EntryView {
+    /// The replica (device or server) that wrote it.
+    pub replica: String,
+    /// Its edit counter for the record.
+    pub counter: f64,
+    /// When, by the editing device's clock (RFC 3339).
+    pub at: String,
+    /// The value.
+    pub value: Value,
+}
+
+/// A record as the UI shows it.
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct RecordView {
+    /// The record's id.
+    pub id: String,
+    /// Its kind (`person`, `visit`…).
+    pub kind: String,
+    /// Each field's value; in a conflict, the most recent entry's (by the device clock).
+    pub values: BTreeMap<String, Value>,
+    /// Each field's entries: one, or several while a conflict awaits a choice.
+    pub entries: BTreeMap<String, Vec<EntryView>>,
+    /// Whether the record is deleted.
+    pub deleted: bool,
+    /// Fields holding several entries.
+    pub conflict_fields: Vec<String>,
+    /// Deleted on one device while edited on another.
+    pub deleted_with_edits: bool,
+}
+
+impl From<&RecordState> for RecordView {
+    fn from(state: &RecordState) -> Self {
+        let mut values = BTreeMap::new();
+        let mut entries = BTreeMap::new();
+        for (name, list) in state.fields() {
+            let shown = list
+                .iter()
+                .max_by(|a, b| (a.at.to_datetime(), a.dot).cmp(&(b.at.to_datetime(), b.dot)))
+                .map(|e| e.value.clone());
+            if let Some(value) = shown {
+                values.insert(name.to_string(), value);
+            }
+            entries.insert(
+                name.to_string(),
+                list.iter()
+                    .map(|e| EntryView {
+                        replica: e.dot.replica.to_string(),
+                        counter: e.dot.counter as f64,
+                        at: e.at.as_str().to_owned(),
+                        value: e.value.clone(),
+                    })
+                    .collect(),
+            );
+        }
+        let conflicts = state.conflicts();
+        Self {
+            id: state.id().to_string(),
+            kind: state.kind().to_string(),
+            values,
+            entries,
+            deleted: state.is_deleted(),
+            conflict_fields: conflicts.fields,
+            deleted_with_edits: conflicts.deleted_with_edits,
+        }
+    }
+}
+
+/// Views of many states.
+pub fn views(states: &[RecordState]) -> Vec<RecordView> {
+    states.iter().map(RecordView::from).collect()
+}
+
+/// A site with its counts.
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct SiteSummaryView {
+    /// The site.
+    pub site: RecordView,
+    /// Active persons who live there now.
+    pub persons: u32,
+    /// Households there now.
+    pub households: u32,
+}
+
+impl From<&casefile::SiteSummary> for SiteSummaryView {
+    fn from(s: &casefile::SiteSummary) -> Self {
+        Self {
+            site: RecordView::from(&s.site),
+            persons: u32::try_from(s.persons).unwrap_or(u32::MAX),
+            households: u32::try_from(s.households).unwrap_or(u32::MAX),
+        }
+    }
+}
+
+/// The day's plan.
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct TodayView {
+    /// Visits whose follow-up is due.
+    pub visits_due: Vec<RecordView>,
+    /// Steps due on the day.
+    pub steps_due: Vec<RecordView>,
+    /// Steps due before the day.
+    pub steps_overdue: Vec<RecordView>,
+}
+
+impl From<&casefile::Today> for TodayView {
+    fn from(t: &casefile::Today) -> Self {
+        Self {
+            visits_due: views(&t.visits_due),
+            steps_due: views(&t.steps_due),
+            steps_overdue: views(&t.steps_overdue),
+        }
+    }
+}
+
+/// One dated item of a person's file.
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct TimelineItemView {
+    /// The date it is shown at (a day, or a timestamp for visits); may be empty.
+    pub date: String,
+    /// The record.
+    pub record: RecordView,
+}
+
+/// A person's file.
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct TimelineView {
+    /// The person.
+    pub person: RecordView,
+    /// The administrative situation, if recorded.
+    pub situation: Option<RecordView>,
+    /// Stays, visits, steps, jobs, trainings and referrals, most recent first.
+    pub items: Vec<TimelineItemView>,
+}
+
+impl From<&casefile::Timeline> for TimelineView {
+    fn from(t: &casefile::Timeline) -> Self {
+        Self {
+            person: RecordView::from(&t.person),
+            situation: t.situation.as_ref().map(RecordView::from),
+            items: t
+                .items
+                .iter()
+                .map(|i| TimelineItemView {
+                    date: i.date.clone(),
+                    record: RecordView::from(&i.state),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// What a field holds, for the UI's forms.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum FieldTypeView {
+    /// Any text.
+    Text,
+    /// A day `YYYY-MM-DD`.
+    Date,
+    /// `YYYY`, `YYYY-MM` or `YYYY-MM-DD`.
+    ApproxDate,
+    /// An RFC 3339 timestamp.
+    DateTime,
+    /// A number in a range.
+    Number {
+        /// Smallest accepted.
+        min: f64,
+        /// Largest accepted.
+        max: f64,
+    },
+    /// Yes or no.
+    Bool,
+    /// An ISO 3166 alpha-2 code.
+    Country,
+    /// A list of texts.
+    TextList,
+    /// One of the values.
+    Choice {
+        /// The values, as stored.
+        values: Vec<String>,
+    },
+    /// The id of a record of `kind`.
+    Ref {
+        /// The kind referred to.
+        kind: String,
+    },
+    /// Ids of records of `kind`.
+    RefList {
+        /// The kind referred to.
+        kind: String,
+    },
+}
+
+impl From<FieldType> for FieldTypeView {
+    fn from(ty: FieldType) -> Self {
+        match ty {
+            FieldType::Text => Self::Text,
+            FieldType::Date => Self::Date,
+            FieldType::ApproxDate => Self::ApproxDate,
+            FieldType::DateTime => Self::DateTime,
+            FieldType::Number { min, max } => Self::Number { min, max },
+            FieldType::Bool => Self::Bool,
+            FieldType::Country => Self::Country,
+            FieldType::TextList => Self::TextList,
+            FieldType::Choice(values) => Self::Choice {
+                values: values.iter().map(|v| (*v).to_owned()).collect(),
+            },
+            FieldType::Ref(kind) => Self::Ref {
+                kind: kind.to_owned(),
+            },
+            FieldType::RefList(kind) => Self::RefList {
+                kind: kind.to_owned(),
+            },
+        }
+    }
+}
+
+/// One field of a kind.
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct FieldSpecView {
+    /// The field's name.
+    pub name: String,
+    /// What it holds.
+    pub ty: FieldTypeView,
+    /// Whether a record must have it.
+    pub required: bool,
+}
+
+/// A kind and its fields, in reading order.
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct KindSpecView {
+    /// The kind.
+    pub kind: String,
+    /// Its fields.
+    pub fields: Vec<FieldSpecView>,
+}
+
+/// The schema of every kind this build knows.
+pub fn schema() -> Vec<KindSpecView> {
+    KINDS
+        .iter()
+        .map(|k| KindSpecView {
+            kind: k.kind.to_owned(),
+            fields: k
+                .fields
+                .iter()
+                .map(|f| FieldSpecView {
+                    name: f.name.to_owned(),
+                    ty: f.ty.into(),
+                    required: f.required,
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// An eviction, as the sites screen asks for it.
+#[derive(Debug, Clone, Deserialize, Type)]
+pub struct EvictionInput {
+    /// The evicted site.
+    pub site: String,
+    /// The day, `YYYY-MM-DD`.
+    pub on: String,
+    /// Where the households and persons now live.
+    pub to_site: String,
+    /// Households that move with their members.
+    pub households: Vec<String>,
+    /// Further persons who move.
+    pub persons: Vec<String>,
+}
+
+impl EvictionInput {
+    /// The case file's eviction, once every id reads as one.
+    pub fn to_eviction(&self) -> AppResult<casefile::Eviction> {
+        Ok(casefile::Eviction {
+            site: record_id(&self.site)?,
+            on: self.on.clone(),
+            to_site: record_id(&self.to_site)?,
+            households: self
+                .households
+                .iter()
+                .map(|id| record_id(id))
+                .collect::<AppResult<_>>()?,
+            persons: self
+                .persons
+                .iter()
+                .map(|id| record_id(id))
+                .collect::<AppResult<_>>()?,
+        })
+    }
+}
+
+/// What an eviction changed.
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct EvictionReportView {
+    /// Persons moved.
+    pub persons: u32,
+    /// Stays closed.
+    pub stays_closed: u32,
+    /// Stays opened.
+    pub stays_opened: u32,
+}
+
+impl From<&casefile::EvictionReport> for EvictionReportView {
+    fn from(r: &casefile::EvictionReport) -> Self {
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        Self {
+            persons: count(r.persons.len()),
+            stays_closed: count(r.stays_closed),
+            stays_opened: count(r.stays_opened),
+        }
+    }
+}
+
+/// Which persons to list.
+#[derive(Debug, Clone, Deserialize, Type)]
+#[serde(tag = "by", content = "value", rename_all = "snake_case")]
+pub enum PersonFilterInput {
+    /// Persons living on the site now.
+    Site(String),
+    /// Members of the household.
+    Household(String),
+    /// Persons of that status.
+    Status(String),
+}
+
+/// A record id from the UI.
+pub fn record_id(text: &str) -> AppResult<RecordId> {
+    text.parse()
+        .map_err(|_| AppError::invalid("id", "a record id"))
+}
+
+/// Field changes from the UI, in the case file's form.
+pub fn changes(fields: BTreeMap<String, Value>) -> Vec<(String, Value)> {
+    fields.into_iter().collect()
+}
