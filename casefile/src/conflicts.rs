@@ -24,6 +24,7 @@ pub struct Conflict {
 impl CaseFile {
     /// Every record needing a person's choice, in id order.
     pub fn conflicts(&self) -> Result<Vec<Conflict>> {
+        let _span = tracing::info_span!("casefile.conflicts").entered();
         let mut stmt = self
             .conn
             .prepare_cached("SELECT state FROM records WHERE conflicted = 1 ORDER BY id")?;

@@ -28,6 +28,7 @@ pub struct HistoryEntry {
 impl CaseFile {
     /// The entries of a record, oldest edit first (by `at`, then by dot).
     pub fn history(&self, id: RecordId) -> Result<Vec<HistoryEntry>> {
+        let _span = tracing::info_span!("casefile.history", %id).entered();
         let state = self.get(id)?;
         let mut out: Vec<HistoryEntry> = state
             .fields()

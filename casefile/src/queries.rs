@@ -111,13 +111,12 @@ impl CaseFile {
             }
         }
         dated.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| b.0.cmp(&a.0)));
-        let ids: Vec<String> = dated.iter().map(|(id, _)| id.clone()).collect();
-        let states = load_many(&self.conn, &ids)?;
-        let items = dated
-            .into_iter()
-            .zip(states)
-            .map(|((_, date), state)| TimelineItem { date, state })
-            .collect();
+        let mut items = Vec::with_capacity(dated.len());
+        for (id, date) in dated {
+            if let Some(state) = load_many(&self.conn, std::slice::from_ref(&id))?.pop() {
+                items.push(TimelineItem { date, state });
+            }
+        }
         Ok(Timeline {
             person: state,
             situation,
@@ -179,17 +178,17 @@ impl CaseFile {
         for row in rows {
             counts.push(row?);
         }
-        let ids: Vec<String> = counts.iter().map(|c| c.0.clone()).collect();
-        let states = load_many(&self.conn, &ids)?;
-        Ok(states
-            .into_iter()
-            .zip(counts)
-            .map(|(site, (_, persons, households))| SiteSummary {
-                site,
-                persons,
-                households,
-            })
-            .collect())
+        let mut out = Vec::with_capacity(counts.len());
+        for (id, persons, households) in counts {
+            if let Some(site) = load_many(&self.conn, std::slice::from_ref(&id))?.pop() {
+                out.push(SiteSummary {
+                    site,
+                    persons,
+                    households,
+                });
+            }
+        }
+        Ok(out)
     }
 
     fn ids(&self, sql: &str, arg: &str) -> Result<Vec<String>> {

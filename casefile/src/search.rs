@@ -1,5 +1,6 @@
 //! Finding persons by any spelling: every word of the query must be the prefix of a
-//! folded word of their names, aliases, or (digits only) phone.
+//! folded word of their names, aliases, or (digits only) phone. A query with digits and no
+//! letter is one phone number, whatever its spacing.
 //!
 //! Ranking, best first: for each query word the best of its matches counts, a match on
 //! the names before one on an alias before one on the phone, a whole word before a
@@ -21,7 +22,14 @@ impl CaseFile {
     /// diacritics; best match first; at most `limit`.
     pub fn search(&self, text: &str, limit: usize) -> Result<Vec<RecordState>> {
         let _span = info_span!("casefile.search").entered();
-        let words = fold::words(text);
+        // A query of digits only is one phone number, however it is spaced (`06 12 34`).
+        let phone =
+            !text.chars().any(char::is_alphabetic) && text.chars().any(|c| c.is_ascii_digit());
+        let words = if phone {
+            vec![fold::digits(text)]
+        } else {
+            fold::words(text)
+        };
         if words.is_empty() {
             return Ok(Vec::new());
         }

@@ -47,6 +47,8 @@ fn any_spelling_finds_the_person() {
         "0612",
         "06123456",
         "Lacatus 0612",
+        "06 12 34",
+        "06.12.34.56",
     ] {
         assert_eq!(
             names(&file, query),
