@@ -162,7 +162,24 @@ fn generate(persons: usize, visits: usize, replica: ReplicaId) -> Data {
             )
         })
         .collect();
-    let visits: Vec<RecordState> = (0..visits)
+    let visits = visits_to(&persons, &sites, visits, replica, &mut rng);
+    Data {
+        sites,
+        persons,
+        visits,
+    }
+}
+
+/// `n` visits to persons and sites among those given.
+fn visits_to(
+    persons: &[RecordState],
+    sites: &[RecordState],
+    n: usize,
+    replica: ReplicaId,
+    rng: &mut Rng,
+) -> Vec<RecordState> {
+    let at: Timestamp = "2026-11-02T10:14:00Z".parse().unwrap();
+    (0..n)
         .map(|i| {
             let who: Vec<String> = (0..1 + rng.below(3))
                 .map(|_| persons[rng.below(persons.len())].id().to_string())
@@ -182,12 +199,7 @@ fn generate(persons: usize, visits: usize, replica: ReplicaId) -> Data {
                 ],
             )
         })
-        .collect();
-    Data {
-        sites,
-        persons,
-        visits,
-    }
+        .collect()
 }
 
 /// The baseline: a file with the same encryption and pragmas, and one plain table.
@@ -288,11 +300,19 @@ fn main() {
     // 2. One page of 1,000 pulled states on the full file.
     let replica = server;
     let at: Timestamp = "2026-11-03T09:00:00Z".parse().unwrap();
-    let mut new_pages = Vec::new();
-    for _ in 0..5 {
-        let extra = generate(PAGE / 10, PAGE, replica);
-        new_pages.push(extra.visits);
-    }
+    let mut rng_for_pages = Rng(7);
+    // New visits to the persons and sites already in the file.
+    let new_pages: Vec<Vec<RecordState>> = (0..5)
+        .map(|_| {
+            visits_to(
+                &data.persons,
+                &data.sites,
+                PAGE,
+                replica,
+                &mut rng_for_pages,
+            )
+        })
+        .collect();
     let mut edit_pages = Vec::new();
     for chunk in data.persons.chunks(PAGE).take(5) {
         let page: Vec<RecordState> = chunk

@@ -13,20 +13,24 @@ use crate::fold;
 use crate::schema::{self, FieldType, KINDS};
 use crate::store::CaseFile;
 
-/// Writes the derived rows of `state`, replacing any it had.
-pub(crate) fn index(conn: &Connection, state: &RecordState) -> Result<()> {
+/// Writes the derived rows of `state`, replacing any it had. `fresh` says the record has
+/// no derived rows yet (new here, or during a rebuild), which spares the deletions.
+pub(crate) fn index(conn: &Connection, state: &RecordState, fresh: bool) -> Result<()> {
     let Some(spec) = schema::kind(state.kind().as_str()) else {
         return Ok(());
     };
     let id = state.id().to_string();
     let live = !state.is_deleted() && !state.is_erased();
-    if spec.kind == "visit" {
+    if !fresh && spec.kind == "visit" {
         conn.prepare_cached("DELETE FROM visit_person WHERE visit_id = ?1")?
             .execute([&id])?;
     }
-    if spec.kind == "person" {
+    if !fresh && spec.kind == "person" {
         conn.prepare_cached("DELETE FROM person_terms WHERE person_id = ?1")?
             .execute([&id])?;
+    }
+    if !live && fresh {
+        return Ok(());
     }
     if !live {
         conn.prepare_cached(&format!("DELETE FROM \"{}\" WHERE id = ?1", spec.kind))?
@@ -171,7 +175,7 @@ impl CaseFile {
                     state.is_erased(),
                     !state.conflicts().is_empty()
                 ])?;
-                index(tx, &state)?;
+                index(tx, &state, true)?;
             }
             Ok(())
         })

@@ -37,8 +37,9 @@ pub(crate) fn load_many(conn: &Connection, ids: &[String]) -> Result<Vec<RecordS
 }
 
 /// Writes `state` and its derived rows. A local edit passes `local = true`: the record
-/// takes the next local change sequence, which the push cursor follows.
-pub(crate) fn save(conn: &Connection, state: &RecordState, local: bool) -> Result<()> {
+/// takes the next local change sequence, which the push cursor follows. `fresh` says the
+/// case file did not hold the record before.
+pub(crate) fn save(conn: &Connection, state: &RecordState, local: bool, fresh: bool) -> Result<()> {
     let seq: Option<i64> = if local {
         let next = get_meta::<i64>(conn, "change_seq")?.unwrap_or(0) + 1;
         set_meta(conn, "change_seq", &next)?;
@@ -62,7 +63,7 @@ pub(crate) fn save(conn: &Connection, state: &RecordState, local: bool) -> Resul
         !state.conflicts().is_empty(),
         seq
     ])?;
-    derive::index(conn, state)
+    derive::index(conn, state, fresh)
 }
 
 /// The wall clock, as the protocol writes it.
@@ -111,7 +112,7 @@ impl CaseFile {
         self.write(|tx| {
             let mut state = load(tx, id)?.ok_or(Error::NotFound(id))?;
             state.delete(replica, now())?;
-            save(tx, &state, true)
+            save(tx, &state, true, false)
         })
     }
 
@@ -123,7 +124,7 @@ impl CaseFile {
         self.write(|tx| {
             let mut state = load(tx, id)?.ok_or(Error::NotFound(id))?;
             state.restore(replica, now())?;
-            save(tx, &state, true)
+            save(tx, &state, true, false)
         })
     }
 
@@ -149,7 +150,7 @@ impl CaseFile {
                 .pop()
                 .ok_or_else(|| Error::invalid(field, "a value"))?;
             state.resolve(replica, now(), name, value)?;
-            save(tx, &state, true)
+            save(tx, &state, true, false)
         })
     }
 
@@ -200,7 +201,7 @@ pub(crate) fn create_in(
         .parse()
         .map_err(|_| Error::invalid("kind", "a known kind"))?;
     let state = RecordState::create(id, kind, replica, now(), fields);
-    save(tx, &state, true)?;
+    save(tx, &state, true, true)?;
     Ok(id)
 }
 
@@ -220,7 +221,7 @@ pub(crate) fn edit_in(
     let spec = check::known_kind(state.kind().as_str())?;
     let fields = check::changes(tx, spec, changes, Mode::Edit, Some(id))?;
     state.edit(replica, now(), fields)?;
-    save(tx, &state, true)
+    save(tx, &state, true, false)
 }
 
 /// The fields of a typed record, as (name, value) pairs.

@@ -94,7 +94,9 @@ impl CaseFile {
         let applied = self.write(|tx| {
             let mut applied = Applied::default();
             for pulled in page {
-                let merged = match load(tx, pulled.id())? {
+                let local = load(tx, pulled.id())?;
+                let fresh = local.is_none();
+                let merged = match local {
                     Some(local) => {
                         let merged = merge(&local, pulled)?;
                         if merged == local {
@@ -107,7 +109,7 @@ impl CaseFile {
                 if merged.is_erased() {
                     applied.erased += 1;
                 }
-                save(tx, &merged, false)?;
+                save(tx, &merged, false, fresh)?;
                 applied.changed += 1;
             }
             let next = i64::try_from(next).unwrap_or(i64::MAX);
