@@ -13,7 +13,9 @@
 //! pulls, errors (any answer but 200, or a transport failure; must be 0), and the
 //! server's peak resident memory (VmHWM). The server runs with `--rate-limit 100000`: the
 //! benchmark measures the server, not the per-device limit. Client and server share the
-//! machine's cores, so the figures are a floor.
+//! machine's cores, so the figures are a floor. Baseline, measured in the same run before
+//! the load: the median round trip of `GET /v1/health` (HTTP on loopback, no database);
+//! the table gives the push median as a multiple of it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -313,6 +315,19 @@ async fn run(backend: &str, devices: usize, options: &Options) -> String {
     }
 
     let enrolled_peak = peak_rss_kib(server.child.id());
+    // Baseline, same run: the round trip of `GET /v1/health`, which touches no database.
+    let mut baseline = Vec::new();
+    for _ in 0..200 {
+        let started = Instant::now();
+        let response = http
+            .get(format!("{}/v1/health", server.base))
+            .send()
+            .await
+            .unwrap();
+        response.bytes().await.unwrap();
+        baseline.push(started.elapsed());
+    }
+    let baseline = percentile(&mut baseline, 0.50);
     let tally = Arc::new(Mutex::new(Tally::default()));
     let started = Instant::now();
     let deadline = started + Duration::from_secs(options.seconds);
@@ -340,12 +355,14 @@ async fn run(backend: &str, devices: usize, options: &Options) -> String {
         pg_admin(&format!("DROP DATABASE IF EXISTS {pg_name} WITH (FORCE)")).await;
     }
     let mut tally = Arc::try_unwrap(tally).ok().unwrap().into_inner();
+    let push_p50 = percentile(&mut tally.push_latency, 0.50);
     format!(
-        "| {backend} | {devices} | {:.0} | {} | {:.1} / {:.1} | {:.1} / {:.1} | {:.0} | {} | {:.1} / {:.1} |",
+        "| {backend} | {devices} | {:.0} | {} | {:.1} / {:.1} | {:.0}x | {:.1} / {:.1} | {:.0} | {} | {:.1} / {:.1} |",
         tally.merged as f64 / elapsed,
         tally.push_latency.len(),
-        percentile(&mut tally.push_latency, 0.50),
+        push_p50,
         percentile(&mut tally.push_latency, 0.99),
+        push_p50 / baseline,
         percentile(&mut tally.pull_latency, 0.50),
         percentile(&mut tally.pull_latency, 0.99),
         tally.pulled as f64 / elapsed,
@@ -365,9 +382,9 @@ async fn main() {
     );
     println!();
     println!(
-        "| backend | devices | records merged/s | pushes | push p50 / p99 (ms) | pull page p50 / p99 (ms) | records pulled/s | errors | server peak RSS after enrolment / at the end (MiB) |"
+        "| backend | devices | records merged/s | pushes | push p50 / p99 (ms) | push p50 / health p50 | pull page p50 / p99 (ms) | records pulled/s | errors | server peak RSS after enrolment / at the end (MiB) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for backend in &options.backends {
         for &devices in &options.devices {
             println!("{}", run(backend, devices, &options).await);
