@@ -1,0 +1,91 @@
+// Every word the UI shows, in French first and English second. Field and value labels
+// follow the record kinds of DOMAIN.md; errors follow the kinds of `AppError`.
+import type { AppError } from "./bindings";
+import { fr, en, type Messages, type MessageKey } from "./messages";
+
+export type Lang = "fr" | "en";
+
+const STORAGE_KEY = "passerelle.lang";
+const tables: Record<Lang, Messages> = { fr, en };
+
+function initial(): Lang {
+  try {
+    const stored = localStorage.getItem(STORAGE_KEY);
+    if (stored === "fr" || stored === "en") return stored;
+  } catch {
+    // No storage: French.
+  }
+  return "fr";
+}
+
+export const i18n = $state({ lang: initial() });
+
+export function setLang(lang: Lang) {
+  i18n.lang = lang;
+  document.documentElement.lang = lang;
+  try {
+    localStorage.setItem(STORAGE_KEY, lang);
+  } catch {
+    // The choice lasts for this session only.
+  }
+}
+
+/** The message `key`, with `{name}` placeholders filled from `params`. */
+export function t(key: MessageKey, params: Record<string, string | number> = {}): string {
+  const text: string = tables[i18n.lang].text[key] ?? fr.text[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (_, name: string) => String(params[name] ?? ""));
+}
+
+/** The label of a field of a kind. */
+export function fieldLabel(kind: string, field: string): string {
+  const table = tables[i18n.lang].fields;
+  return table[`${kind}.${field}`] ?? table[field] ?? field;
+}
+
+/** The label of a choice value of a field. */
+export function choiceLabel(field: string, value: string): string {
+  const table = tables[i18n.lang].choices;
+  return table[`${field}.${value}`] ?? table[value] ?? value;
+}
+
+/** The name of a kind. */
+export function kindLabel(kind: string): string {
+  return tables[i18n.lang].kinds[kind] ?? kind;
+}
+
+/** A sentence a person can act on, for an error of a command (never Rust's own text). */
+export function errorText(error: AppError | unknown): string {
+  if (!error || typeof error !== "object" || !("kind" in error)) return t("error.internal");
+  const e = error as AppError;
+  switch (e.kind) {
+    case "invalid":
+      return t("error.invalid", { field: fieldLabel("", e.field) });
+    case "newer_file":
+      return t("error.newer_file", { found: e.found, supported: e.supported });
+    default:
+      return t(`error.${e.kind}` as MessageKey);
+  }
+}
+
+/** A date `YYYY-MM-DD` (or `YYYY`, `YYYY-MM`) or a timestamp, in the language's format. */
+export function formatDate(text: string | null | undefined, withTime = false): string {
+  if (!text) return "";
+  const locale = i18n.lang === "fr" ? "fr-FR" : "en-GB";
+  if (/^\d{4}$/.test(text)) return text;
+  if (/^\d{4}-\d{2}$/.test(text)) {
+    const [y, m] = text.split("-").map(Number);
+    return new Intl.DateTimeFormat(locale, { month: "long", year: "numeric" }).format(new Date(y, m - 1, 1));
+  }
+  if (/^\d{4}-\d{2}-\d{2}$/.test(text)) {
+    const [y, m, d] = text.split("-").map(Number);
+    return new Intl.DateTimeFormat(locale, { day: "numeric", month: "long", year: "numeric" }).format(new Date(y, m - 1, d));
+  }
+  const date = new Date(text);
+  if (Number.isNaN(date.getTime())) return text;
+  return new Intl.DateTimeFormat(locale, {
+    day: "numeric",
+    month: "long",
+    year: "numeric",
+    ...(withTime ? { hour: "2-digit", minute: "2-digit" } : {}),
+  }).format(date);
+}
