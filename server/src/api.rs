@@ -41,6 +41,8 @@ pub struct App<S> {
     pub store: S,
     /// The per-device rate limit.
     pub limiter: RateLimiter,
+    /// The per-username limit on enrolment attempts (password guessing).
+    pub enrol_limiter: RateLimiter<String>,
     /// Bounds the password checks running at once (each takes 19 MiB and a core for
     /// tens of milliseconds), so a burst of enrolments cannot exhaust the machine.
     pub password_checks: tokio::sync::Semaphore,
@@ -61,6 +63,7 @@ pub fn router<S: Store>(app: Arc<App<S>>) -> Router {
         .route("/v1/replicas", get(replicas::<S>))
         .route("/v1/erase", post(erase::<S>))
         .fallback(not_found)
+        .method_not_allowed_fallback(wrong_method)
         .with_state(app)
         // Inner to outer: the handler reads a decompressed body (and stops reading it at
         // MAX_BODY_BYTES, so a gzip bomb is never inflated whole); answers are gzip when
@@ -86,6 +89,10 @@ async fn not_found() -> ApiError {
         ErrorCode::NotFound,
         "there is no such endpoint: see SYNC-PROTOCOL.md §6",
     )
+}
+
+async fn wrong_method() -> ApiError {
+    ApiError::bad_request("this endpoint does not take this method: see SYNC-PROTOCOL.md §6")
 }
 
 /// 401 or 429: the device behind the bearer token, within its rate limit.
@@ -198,6 +205,13 @@ async fn enrol<S: Store>(
             "device_name must be a name of 1 to 200 characters",
         ));
     }
+    app.enrol_limiter
+        .check(request.username.clone())
+        .map_err(|wait| {
+            ApiError::slow_down(wait).with_message(
+                "too many enrolment attempts for this username: wait a few minutes and try again",
+            )
+        })?;
     let login = app.store.login(&request.username).await?;
     let password = request.password;
     let _permit = app.password_checks.acquire().await.map_err(|_| {

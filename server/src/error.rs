@@ -73,6 +73,14 @@ impl ApiError {
         }
     }
 
+    /// The same error with another message.
+    pub fn with_message(self, message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            ..self
+        }
+    }
+
     /// 500 for a storage failure; the cause is logged, not sent.
     pub fn internal(error: &StoreError) -> Self {
         tracing::error!(error = %error, "storage failed");

@@ -89,6 +89,13 @@ enum UserCommand {
         #[arg(long, value_enum)]
         role: RoleArg,
     },
+    /// Changes a user's password (one line of standard input). Devices already enrolled
+    /// keep working; enrolling again takes the new password.
+    Password {
+        /// The username.
+        #[arg(long)]
+        username: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -186,6 +193,19 @@ async fn run<S: Store>(store: S, command: Command) -> anyhow::Result<()> {
                     role,
                 },
         } => add_user(&store, &org, &username, role).await,
+        Command::User {
+            command: UserCommand::Password { username },
+        } => {
+            let hash = read_password_hash().await?;
+            if !store
+                .set_password(&username, &hash)
+                .await
+                .context("could not change the password")?
+            {
+                bail!("there is no user {username:?}");
+            }
+            Ok(())
+        }
         Command::Device {
             command: DeviceCommand::List { org },
         } => {
@@ -267,6 +287,19 @@ async fn add_user<S: Store>(
 ) -> anyhow::Result<()> {
     check_name("organisation", org)?;
     check_name("username", username)?;
+    let hash = read_password_hash().await?;
+    let role = match role {
+        RoleArg::Counsellor => Role::Counsellor,
+        RoleArg::Coordinator => Role::Coordinator,
+    };
+    match store.add_user(org, username, &hash, role).await {
+        Err(StoreError::UsernameTaken) => bail!("the username {username:?} is already taken"),
+        other => other.context("could not add the user"),
+    }
+}
+
+/// Reads a password (one line of standard input) and hashes it.
+async fn read_password_hash() -> anyhow::Result<String> {
     let mut line = String::new();
     std::io::stdin()
         .lock()
@@ -276,16 +309,8 @@ async fn add_user<S: Store>(
     if password.chars().count() < 8 {
         bail!("the password (one line of standard input) must have at least 8 characters");
     }
-    let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
+    tokio::task::spawn_blocking(move || auth::hash_password(&password))
         .await
         .context("the password hashing task failed")?
-        .map_err(|e| anyhow::anyhow!("could not hash the password: {e}"))?;
-    let role = match role {
-        RoleArg::Counsellor => Role::Counsellor,
-        RoleArg::Coordinator => Role::Coordinator,
-    };
-    match store.add_user(org, username, &hash, role).await {
-        Err(StoreError::UsernameTaken) => bail!("the username {username:?} is already taken"),
-        other => other.context("could not add the user"),
-    }
+        .map_err(|e| anyhow::anyhow!("could not hash the password: {e}"))
 }

@@ -11,7 +11,7 @@ use axum_server::tls_rustls::RustlsConfig;
 use tracing::{info, warn};
 
 use crate::api::{App, PASSWORD_CHECKS, SHUTDOWN_GRACE, router};
-use crate::rate::RateLimiter;
+use crate::rate::{ENROL_BURST, ENROL_RATE, RateLimiter};
 use crate::store::Store;
 
 /// How to serve.
@@ -70,6 +70,7 @@ pub async fn serve<S: Store>(store: S, options: ServeOptions) -> anyhow::Result<
     let app = Arc::new(App {
         store,
         limiter: RateLimiter::new(options.rate_limit),
+        enrol_limiter: RateLimiter::with_burst(ENROL_RATE, ENROL_BURST),
         password_checks: tokio::sync::Semaphore::new(PASSWORD_CHECKS),
     });
     let service = router(app).into_make_service();

@@ -237,6 +237,13 @@ pub trait Store: Send + Sync + 'static {
         role: Role,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Replaces a user's password hash; `false` when there is no such user.
+    fn set_password(
+        &self,
+        username: &str,
+        password_hash: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// The user with this username, for enrolment.
     fn login(
         &self,

@@ -211,6 +211,18 @@ impl Store for PgStore {
         Ok(())
     }
 
+    #[instrument(name = "db.set_password", skip_all)]
+    async fn set_password(&self, username: &str, password_hash: &str) -> Result<bool, StoreError> {
+        let client = self.client().await?;
+        let changed = client
+            .execute(
+                "UPDATE users SET password_hash = $2 WHERE username = $1",
+                &[&username, &password_hash],
+            )
+            .await?;
+        Ok(changed > 0)
+    }
+
     #[instrument(name = "db.login", skip_all)]
     async fn login(&self, username: &str) -> Result<Option<Login>, StoreError> {
         let client = self.client().await?;

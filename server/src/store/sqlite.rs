@@ -242,6 +242,19 @@ impl Store for SqliteStore {
         .await
     }
 
+    #[instrument(name = "db.set_password", skip_all)]
+    async fn set_password(&self, username: &str, password_hash: &str) -> Result<bool, StoreError> {
+        let (username, hash) = (username.to_owned(), password_hash.to_owned());
+        self.write(move |conn| {
+            let changed = conn.execute(
+                "UPDATE users SET password_hash = ?2 WHERE username = ?1",
+                params![username, hash],
+            )?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
     #[instrument(name = "db.login", skip_all)]
     async fn login(&self, username: &str) -> Result<Option<Login>, StoreError> {
         let username = username.to_owned();

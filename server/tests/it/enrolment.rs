@@ -11,7 +11,53 @@ on_both_backends!(
     enrolment_answers_a_token_that_authenticates,
     enrolment_refusals_follow_the_status_table,
     re_enrolment_replaces_the_token,
+    password_guessing_is_slowed_down,
+    errors_are_json_on_every_path,
 );
+
+async fn password_guessing_is_slowed_down(backend: Backend) {
+    let setup = Setup::new(backend);
+    let client = setup.client();
+    for i in 0..10 {
+        let answer = client.enrol("marie", "guess", None).await;
+        assert_eq!(
+            answer.status.as_u16(),
+            401,
+            "attempt {i} is checked: {answer:?}"
+        );
+    }
+    let answer = client.enrol("marie", PASSWORD, None).await;
+    answer.expect_error(429, "slow_down");
+    assert!(answer.headers.contains_key("retry-after"), "{answer:?}");
+    let other = client.enrol("claire", PASSWORD, None).await;
+    assert_eq!(
+        other.status,
+        StatusCode::CREATED,
+        "another username is not slowed: {other:?}"
+    );
+}
+
+async fn errors_are_json_on_every_path(backend: Backend) {
+    let setup = Setup::new(backend);
+    let client = setup.client().enrolled("marie").await;
+    Client::send(client.request(Method::GET, "/v1/nothing"))
+        .await
+        .expect_error(404, "not_found");
+    Client::send(client.request(Method::GET, "/v1/push"))
+        .await
+        .expect_error(400, "bad_request");
+    Client::send(client.request_with_protocol(Method::GET, "/v1/pull", None))
+        .await
+        .expect_error(400, "bad_request");
+    Client::send(client.request_with_protocol(Method::GET, "/v1/replicas", Some("7")))
+        .await
+        .expect_error(426, "unsupported_protocol");
+    setup
+        .client()
+        .replicas()
+        .await
+        .expect_error(401, "unauthorized");
+}
 
 async fn health_names_the_server_created_at_init(backend: Backend) {
     let setup = Setup::new(backend);

@@ -15,7 +15,52 @@ on_both_backends!(
     sigterm_finishes_the_request_in_flight,
     a_device_past_its_rate_is_told_to_slow_down,
     https_serves_with_the_given_certificate,
+    logs_hold_ids_and_counts_never_personal_data,
 );
+
+async fn logs_hold_ids_and_counts_never_personal_data(backend: Backend) {
+    let setup = Setup::new(backend);
+    let marie = setup.client().enrolled("marie").await;
+    let id = new_id();
+    let person = state(
+        &id,
+        "person",
+        marie.device(),
+        1,
+        json!({"given_names": "Ștefan Rostas"}),
+    );
+    marie.push(&[person]).await.expect_ok();
+    marie.pull(0, None).await.expect_ok();
+    setup
+        .client()
+        .enrol("marie", "a wrong password", None)
+        .await
+        .expect_error(401, "unauthorized");
+    setup.server.terminate();
+    let log = std::fs::read_to_string(&setup.server.log).unwrap();
+    assert!(
+        log.contains(&id) || log.contains("records=1"),
+        "the log has ids and counts: {log}"
+    );
+    assert!(
+        log.contains(marie.device()),
+        "the log names the device: {log}"
+    );
+    for secret in [
+        "Ștefan",
+        "Rostas",
+        "marie",
+        "Portable",
+        crate::harness::PASSWORD,
+        "a wrong password",
+        marie.token.as_deref().unwrap(),
+    ] {
+        assert!(
+            !log.contains(secret),
+            "the log must not contain {secret:?}: {log}"
+        );
+    }
+}
 
 async fn a_revoked_device_is_refused_at_its_next_request(backend: Backend) {
     let setup = Setup::new(backend);
