@@ -181,7 +181,12 @@ fn refused(file: &mut CaseFile, kind: &str, good: Vec<(String, Value)>, field: &
     let mut input = good;
     input.retain(|(n, _)| n != field);
     input.push((field.to_owned(), bad.clone()));
-    match file.create(kind, input) {
+    let result = file.create(kind, input);
+    let message = match &result {
+        Err(e) => e.to_string(),
+        Ok(_) => String::new(),
+    };
+    match result {
         Err(Error::Invalid { field: f, expected }) => {
             assert_eq!(
                 f, field,
@@ -191,6 +196,12 @@ fn refused(file: &mut CaseFile, kind: &str, good: Vec<(String, Value)>, field: &
                 !expected.is_empty(),
                 "the error must say what {field} expects"
             );
+            if let Some(text) = bad.as_str() {
+                assert!(
+                    !message.contains(text),
+                    "the error must not repeat the value {text:?}: {message}"
+                );
+            }
         }
         other => panic!("{kind}.{field} = {bad} must be refused, got {other:?}"),
     }

@@ -9,6 +9,7 @@ mod common;
 mod crash;
 mod edits;
 mod kinds;
+mod logs;
 mod queries;
 mod rebuild;
 mod search;
