@@ -47,6 +47,6 @@ pub use evict::{Eviction, EvictionReport};
 pub use history::HistoryEntry;
 pub use kinds::Record;
 pub use queries::{PersonFilter, SiteSummary, Timeline, TimelineItem, Today};
-pub use store::{CaseFile, SCHEMA_VERSION};
+pub use store::{CaseFile, MIN_PASSPHRASE_CHARS, SCHEMA_VERSION};
 pub use sync::{Applied, Pending};
 pub use sync_protocol;

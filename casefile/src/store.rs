@@ -29,6 +29,20 @@ static MIGRATIONS: &[M<'static>] = &[M::up(include_str!("../migrations/001_init.
 /// The highest schema version this build knows.
 pub const SCHEMA_VERSION: i64 = 1;
 
+/// The fewest characters a new passphrase may have.
+pub const MIN_PASSPHRASE_CHARS: usize = 8;
+
+/// Refuses a new passphrase too short to protect anything.
+fn check_new_passphrase(passphrase: &str) -> Result<()> {
+    if passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
+        return Err(Error::invalid(
+            "passphrase",
+            format!("at least {MIN_PASSPHRASE_CHARS} characters"),
+        ));
+    }
+    Ok(())
+}
+
 /// An open, unlocked case file. One connection; blocking (call it from a dedicated
 /// thread in an async app).
 #[derive(Debug)]
@@ -42,7 +56,8 @@ impl CaseFile {
     /// Creates a new encrypted case file at `path` with a new replica id, keyed from
     /// `passphrase` with the production Argon2id parameters.
     ///
-    /// Errors: [`Error::AlreadyExists`] when a file is there.
+    /// Errors: [`Error::AlreadyExists`] when a file is there; [`Error::Invalid`] for a
+    /// passphrase shorter than [`MIN_PASSPHRASE_CHARS`].
     pub fn init(path: impl AsRef<Path>, passphrase: &str) -> Result<Self> {
         Self::init_with(path, passphrase, KdfParams::PRODUCTION)
     }
@@ -55,6 +70,7 @@ impl CaseFile {
         if path.exists() {
             return Err(Error::AlreadyExists(path.to_owned()));
         }
+        check_new_passphrase(passphrase)?;
         let params = KeyParams::generate(kdf);
         let key = params.derive(passphrase, path)?;
         params.write(&KeyParams::path_for(path))?;
@@ -133,6 +149,7 @@ impl CaseFile {
     /// The first two steps of a passphrase change: the new parameters written aside, the
     /// file re-keyed. Until they replace the old ones, `open` finishes the change.
     fn rekey_without_finishing(&mut self, new_passphrase: &str) -> Result<()> {
+        check_new_passphrase(new_passphrase)?;
         let main = KeyParams::path_for(&self.path);
         let pending = KeyParams::pending_path_for(&self.path);
         let current = KeyParams::read(&main)?;
@@ -275,14 +292,19 @@ mod tests {
     use super::*;
 
     fn fresh(dir: &tempfile::TempDir) -> CaseFile {
-        CaseFile::init_with(dir.path().join("c.db"), "pw", KdfParams::INSECURE_FOR_TESTS).unwrap()
+        CaseFile::init_with(
+            dir.path().join("c.db"),
+            "old passphrase",
+            KdfParams::INSECURE_FOR_TESTS,
+        )
+        .unwrap()
     }
 
     #[test]
     fn pragmas_are_set_at_open() {
         let dir = tempfile::tempdir().unwrap();
         drop(fresh(&dir));
-        let file = CaseFile::open(dir.path().join("c.db"), "pw").unwrap();
+        let file = CaseFile::open(dir.path().join("c.db"), "old passphrase").unwrap();
         let pragma = |name: &str| -> i64 {
             file.conn
                 .pragma_query_value(None, name, |r| r.get(0))
@@ -304,14 +326,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut file = fresh(&dir);
         let replica = file.replica_id();
-        file.rekey_without_finishing("new").unwrap();
+        file.rekey_without_finishing("new passphrase").unwrap();
         drop(file);
         let path = dir.path().join("c.db");
         assert!(
             KeyParams::pending_path_for(&path).exists(),
             "the change is pending"
         );
-        let file = CaseFile::open(&path, "new").unwrap();
+        let file = CaseFile::open(&path, "new passphrase").unwrap();
         assert_eq!(file.replica_id(), replica);
         assert!(
             !KeyParams::pending_path_for(&path).exists(),
@@ -319,11 +341,14 @@ mod tests {
         );
         drop(file);
         assert!(
-            matches!(CaseFile::open(&path, "pw"), Err(Error::WrongPassphrase)),
+            matches!(
+                CaseFile::open(&path, "old passphrase"),
+                Err(Error::WrongPassphrase)
+            ),
             "the old passphrase no longer opens it"
         );
         assert!(
-            CaseFile::open(&path, "new").is_ok(),
+            CaseFile::open(&path, "new passphrase").is_ok(),
             "and the new one still does"
         );
     }
@@ -338,7 +363,7 @@ mod tests {
             .write(&KeyParams::pending_path_for(&path))
             .unwrap();
         assert!(
-            CaseFile::open(&path, "pw").is_ok(),
+            CaseFile::open(&path, "old passphrase").is_ok(),
             "the old passphrase still opens it"
         );
         assert!(

@@ -17,7 +17,7 @@ fn cli(path: &Path, passphrase: &str, args: &[&str]) -> Output {
 }
 
 fn ok(path: &Path, args: &[&str]) -> String {
-    let out = cli(path, "pw", args);
+    let out = cli(path, "cli passphrase", args);
     assert!(
         out.status.success(),
         "{args:?} failed: {}",
@@ -27,7 +27,7 @@ fn ok(path: &Path, args: &[&str]) -> String {
 }
 
 fn fails(path: &Path, args: &[&str]) -> String {
-    let out = cli(path, "pw", args);
+    let out = cli(path, "cli passphrase", args);
     assert!(!out.status.success(), "{args:?} should fail");
     assert!(out.stdout.is_empty(), "a failure prints nothing on stdout");
     String::from_utf8(out.stderr).unwrap()
@@ -37,6 +37,16 @@ fn fails(path: &Path, args: &[&str]) -> String {
 fn the_commands_of_cli_md() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.db");
+    let short = cli(&path, "short", &["init", "--insecure-kdf-for-tests"]);
+    assert!(
+        !short.status.success(),
+        "a short passphrase must be refused"
+    );
+    assert!(
+        String::from_utf8_lossy(&short.stderr).contains("at least 8 characters"),
+        "and say how long it must be"
+    );
+    assert!(!path.exists(), "nothing is created");
     let replica = ok(&path, &["init", "--insecure-kdf-for-tests"]);
     assert_eq!(
         replica.trim().len(),

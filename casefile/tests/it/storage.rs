@@ -43,6 +43,10 @@ fn a_missing_file_and_an_existing_path_are_refused() {
 fn changing_the_passphrase_rekeys_the_file() {
     let (dir, mut file) = fresh();
     let id = person(&mut file, "Popa", "Ion");
+    assert!(
+        matches!(file.change_passphrase("short"), Err(Error::Invalid { .. })),
+        "a short new passphrase must be refused"
+    );
     file.change_passphrase("new passphrase").unwrap();
     drop(file);
     assert!(
