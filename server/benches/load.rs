@@ -28,7 +28,11 @@ use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
 const BIN: &str = env!("CARGO_BIN_EXE_passerelle-server");
-const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+/// The PostgreSQL server to bench on: `PASSERELLE_TEST_POSTGRES`, or the machine's.
+fn pg_admin_url() -> String {
+    std::env::var("PASSERELLE_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
 const PASSWORD: &str = "benchmark password";
 const DEVICES_PER_ORG: usize = 10;
 
@@ -68,7 +72,7 @@ fn options() -> Options {
 }
 
 async fn pg_admin(sql: &str) {
-    let (client, connection) = tokio_postgres::connect(PG_ADMIN_URL, tokio_postgres::NoTls)
+    let (client, connection) = tokio_postgres::connect(&pg_admin_url(), tokio_postgres::NoTls)
         .await
         .expect("the benchmark needs PostgreSQL at 127.0.0.1:5432, user postgres");
     tokio::spawn(connection);
@@ -266,7 +270,9 @@ async fn run(backend: &str, devices: usize, options: &Options) -> String {
         _ => {
             pg_admin(&format!("DROP DATABASE IF EXISTS {pg_name}")).await;
             pg_admin(&format!("CREATE DATABASE {pg_name}")).await;
-            format!("postgres://postgres@127.0.0.1:5432/{pg_name}")
+            let admin = pg_admin_url();
+            let (server, _) = admin.split('?').next().unwrap().rsplit_once('/').unwrap();
+            format!("{server}/{pg_name}")
         }
     };
     let orgs = devices.div_ceil(DEVICES_PER_ORG);

@@ -13,8 +13,20 @@ use serde_json::{Value, json};
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_passerelle-server");
 
-/// The machine's PostgreSQL (trust auth).
-pub const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+/// The machine's PostgreSQL (trust auth), unless `PASSERELLE_TEST_POSTGRES` names another
+/// database whose user may create databases; each test creates its own beside it.
+pub fn pg_admin_url() -> String {
+    std::env::var("PASSERELLE_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// The URL of the database `name` on the server of [`pg_admin_url`].
+fn pg_url(name: &str) -> String {
+    let admin = pg_admin_url();
+    let admin = admin.split('?').next().unwrap_or_default();
+    let (server, _) = admin.rsplit_once('/').unwrap();
+    format!("{server}/{name}")
+}
 
 /// The password every test user has.
 pub const PASSWORD: &str = "un mot de passe";
@@ -43,9 +55,10 @@ fn pg_admin(sql: &str) {
             .build()
             .unwrap();
         runtime.block_on(async {
-            let (client, connection) = tokio_postgres::connect(PG_ADMIN_URL, tokio_postgres::NoTls)
-                .await
-                .expect("the machine's PostgreSQL at 127.0.0.1:5432 must accept user postgres");
+            let (client, connection) =
+                tokio_postgres::connect(&pg_admin_url(), tokio_postgres::NoTls)
+                    .await
+                    .expect("the machine's PostgreSQL at 127.0.0.1:5432 must accept user postgres");
             tokio::spawn(connection);
             client.batch_execute(&sql).await.unwrap();
         });
@@ -75,7 +88,7 @@ impl Database {
                 );
                 pg_admin(&format!("CREATE DATABASE {name}"));
                 Self {
-                    url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
+                    url: pg_url(&name),
                     dir,
                     pg_name: Some(name),
                 }
