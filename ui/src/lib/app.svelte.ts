@@ -16,6 +16,8 @@ export type Route =
 export const app = $state({
   info: null as AppInfo | null,
   unlocked: false,
+  /** The first-run screen shows until the person leaves it, even once the file exists. */
+  firstRun: false,
   lockedByIdle: false,
   route: { name: "today" } as Route,
   schema: [] as KindSpecView[],

@@ -1,0 +1,289 @@
+// The app driven through its real window (tauri-driver + WebKitWebDriver, under Xvfb).
+//   node ui/e2e/run.mjs e2e           the end-to-end scenario
+//   node ui/e2e/run.mjs screenshots   docs/screenshots/*.png from the demo case file
+//   node ui/e2e/run.mjs bench         cold start with 20,000 persons against an empty file
+// Needs the app and the fixture example built (scripts/e2e-app does it).
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Session, startDriver } from "./webdriver.mjs";
+
+const root = resolve(import.meta.dirname, "../..");
+const target = process.env.CARGO_TARGET_DIR ?? join(root, "target");
+const APP = process.env.PASSERELLE_APP ?? join(target, "debug/passerelle-app");
+const FIXTURE = process.env.PASSERELLE_FIXTURE ?? join(target, "debug/examples/fixture");
+const PASSPHRASE = "une phrase secrète de test";
+
+function fixture(...args) {
+  return execFileSync(FIXTURE, args, { env: { ...process.env, PASSERELLE_PASSPHRASE: PASSPHRASE } })
+    .toString()
+    .trim();
+}
+
+/** Runs `body` with a session on the app opened with `env`, then closes both. */
+async function withApp(env, body) {
+  const driver = await startDriver(env);
+  let session;
+  try {
+    session = await Session.start(driver.url, APP);
+    return await body(session);
+  } catch (e) {
+    // Keep what the window showed, for whoever reads the failure.
+    const shot = join(target, "e2e-failure.png");
+    await session?.screenshot().then((png) => writeFileSync(shot, png), () => {});
+    console.error(`  (the window at the failure: ${shot})`);
+    throw e;
+  } finally {
+    await session?.end();
+    await driver.stop();
+  }
+}
+
+function step(name) {
+  console.log(`  • ${name}`);
+}
+
+async function unlock(s, passphrase = PASSPHRASE) {
+  await s.type('[data-testid="passphrase"]', passphrase);
+  await s.click('[data-testid="unlock"]');
+  await s.find('[data-testid="today"][data-ready="true"]', { timeout: 30000 });
+}
+
+async function e2e() {
+  const dir = mkdtempSync(join(tmpdir(), "passerelle-e2e-"));
+  const caseFile = join(dir, "e2e.casefile");
+  try {
+    await withApp({ PASSERELLE_CASE_FILE: caseFile }, async (s) => {
+      step("create a case file");
+      await s.find('[data-testid="first-run"]');
+      await s.type('[data-testid="new-passphrase"]', "court");
+      await s.type('[data-testid="confirm-passphrase"]', "court");
+      await s.click('[data-testid="create-case-file"]');
+      await s.waitText('[role="alert"]', "au moins 8");
+      await s.set('[data-testid="new-passphrase"]', PASSPHRASE);
+      await s.set('[data-testid="confirm-passphrase"]', PASSPHRASE);
+      await s.click('[data-testid="create-case-file"]');
+      await s.click('[data-testid="skip-enrol"]', { timeout: 30000 });
+      await s.find('[data-testid="today"][data-ready="true"]');
+      await s.waitText('[data-testid="sync-unavailable"]', "pas encore disponible");
+
+      step("add two sites");
+      for (const [name, commune] of [["Terrain de la Digue", "Roubaix"], ["Rue des Sarrazins", "Lille"]]) {
+        await s.click('[data-testid="nav-sites"]');
+        await s.click('[data-testid="add-site"]');
+        await s.type('[data-testid="field-name"]', name);
+        await s.set('[data-testid="field-type"]', "bidonville");
+        await s.type('[data-testid="field-commune"]', commune);
+        await s.click('[data-testid="save"]');
+        await s.waitText('[data-testid="site"] h1', name);
+      }
+
+      step("add a household and a person");
+      await s.click('[data-testid="nav-sites"]');
+      await s.clickText('[data-testid="site-card"]', "Terrain de la Digue");
+      await s.waitText('[data-testid="site"] h1', "Terrain de la Digue");
+      await s.click('[data-testid="add-household"]');
+      await s.type('[data-testid="field-name"]', "Famille Lăcătuș");
+      await s.click('[data-testid="save"]');
+      await s.waitText('[data-testid="household"] h1', "Famille Lăcătuș");
+      await s.clickText('[data-testid="household"] button', "Ajouter une personne");
+      await s.type('[data-testid="field-family_name"]', "Lăcătuș");
+      await s.type('[data-testid="field-given_names"]', "Ștefan");
+      await s.set('[data-testid="field-aliases"]', "Stefan Lacatus\nStefane");
+      await s.type('[data-testid="field-birth_date"]', "1991");
+      await s.set('[data-testid="field-birth_date"]', "1991");
+      await s.click('[data-testid="save"]');
+      await s.waitText('[data-testid="person-name"]', "LĂCĂTUȘ Ștefan");
+
+      step("record a visit");
+      await s.click('[data-testid="nav-visit"]');
+      await s.choose('[data-testid="visit-site"]', "Terrain de la Digue");
+      await s.click('[data-testid="met-person"]');
+      await s.type('[data-testid="visit-purpose"]', "Point sur la recherche d'emploi");
+      await s.type('[data-testid="visit-observations"]', "A préparé son CV.");
+      await s.type('[data-testid="visit-decisions"]', "Inscription à France Travail");
+      await s.set('[data-testid="visit-next"]', "2026-12-15");
+      await s.click('[data-testid="add-step"]');
+      await s.type('[data-testid="step-title"]', "Créer l'espace France Travail");
+      await s.click('[data-testid="save-visit"]');
+      await s.waitText('[data-testid="flash"]', "Visite enregistrée");
+      await s.waitText('[data-testid="timeline"]', "Point sur la recherche d'emploi");
+      await s.waitText('[data-testid="timeline"]', "Créer l'espace France Travail");
+
+      step("find the person by another spelling");
+      for (const spelling of ["stefan lacatus", "STEFANE", "lăcătuș ștef"]) {
+        await s.click('[data-testid="nav-people"]');
+        await s.type('[data-testid="search"]', spelling);
+        await s.waitText('[data-testid="search-results"]', "LĂCĂTUȘ Ștefan");
+      }
+      await s.click('[data-testid="person-result"]');
+      await s.waitText('[data-testid="person-name"]', "LĂCĂTUȘ Ștefan");
+
+      step("see a conflict made by another device and resolve it");
+      fixture("conflict", caseFile, "stefan", "phone", "06 11 11 11 11", "07 22 22 22 22");
+      await s.click('[data-testid="nav-conflicts"]');
+      await s.find('[data-testid="conflict"]');
+      const entries = await s.findAll('[data-testid="conflict-entry"]');
+      if (entries.length !== 2) throw new Error(`expected 2 entries side by side, found ${entries.length}`);
+      const conflict = await s.text('[data-testid="conflict"]');
+      for (const expected of ["06 11 11 11 11", "07 22 22 22 22", "cet appareil", "appareil 0000b0b0"]) {
+        if (!conflict.includes(expected)) throw new Error(`expected the conflict to show "${expected}": ${conflict}`);
+      }
+      const chose = await s.exec(
+        `const entry = [...document.querySelectorAll('[data-testid="conflict-entry"]')].find((e) => e.textContent.includes("07 22"));
+         entry?.querySelector('[data-testid="choose-entry"]').click();
+         return Boolean(entry);`,
+      );
+      if (!chose) throw new Error("expected the other device's entry to offer a choice");
+      await s.find('[data-testid="no-conflicts"]');
+      await s.click('[data-testid="nav-people"]');
+      await s.type('[data-testid="search"]', "0722");
+      await s.waitText('[data-testid="search-results"]', "07 22 22 22 22");
+
+      step("decide on a deletion made while editing");
+      fixture("delete-conflict", caseFile, "stefan");
+      await s.click('[data-testid="nav-conflicts"]');
+      await s.waitText('[data-testid="conflict"]', "Supprimé sur un appareil");
+      await s.click('[data-testid="restore"]');
+      await s.find('[data-testid="no-conflicts"]');
+
+      step("evict a site and move its household in one action");
+      await s.click('[data-testid="nav-sites"]');
+      await s.clickText('[data-testid="site-card"]', "Terrain de la Digue");
+      await s.click('[data-testid="evict"]');
+      await s.choose('[data-testid="evict-to"]', "Rue des Sarrazins");
+      await s.click('[data-testid="confirm-eviction"]');
+      await s.waitText('[data-testid="flash"]', "1 personne(s) déplacée(s)");
+      await s.waitText('[data-testid="site"] h1', "Expulsé");
+
+      step("switch to English and back");
+      await s.click('[data-testid="nav-settings"]');
+      await s.click('[data-testid="lang-en"]');
+      await s.waitText('[data-testid="nav-today"]', "Today");
+      await s.click('[data-testid="lang-fr"]');
+      await s.waitText('[data-testid="nav-today"]', "Aujourd'hui");
+
+      step("lock, refuse a wrong passphrase, unlock");
+      await s.click('[data-testid="lock"]');
+      await s.type('[data-testid="passphrase"]', "pas la bonne phrase");
+      await s.click('[data-testid="unlock"]');
+      await s.waitText('[data-testid="unlock-error"]', "n'ouvre pas le dossier", 30000);
+      await s.set('[data-testid="passphrase"]', "");
+      await unlock(s);
+    });
+
+    await withApp({ PASSERELLE_CASE_FILE: caseFile, PASSERELLE_IDLE_LOCK_SECONDS: "2" }, async (s) => {
+      step("lock by itself when idle, and unlock");
+      await unlock(s);
+      await s.waitText('[data-testid="unlock-screen"]', "sans activité", 10000);
+      await unlock(s);
+      await s.click('[data-testid="nav-people"]');
+      await s.type('[data-testid="search"]', "stefan");
+      await s.waitText('[data-testid="search-results"]', "LĂCĂTUȘ Ștefan");
+    });
+    console.log("e2e: every step passed");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function screenshots() {
+  const dir = mkdtempSync(join(tmpdir(), "passerelle-shots-"));
+  const out = join(root, "docs/screenshots");
+  mkdirSync(out, { recursive: true });
+  const caseFile = join(dir, "demo.casefile");
+  fixture("demo", caseFile);
+  const settle = () => sleep(400);
+  try {
+    for (const [size, suffix] of [["1280x800", ""], ["800x1280", "-tablet"]]) {
+      await withApp({ PASSERELLE_CASE_FILE: caseFile, PASSERELLE_WINDOW_SIZE: size }, async (s) => {
+        const shot = async (name) => {
+          await settle();
+          writeFileSync(join(out, `${name}${suffix}.png`), await s.screenshot());
+          console.log(`  • docs/screenshots/${name}${suffix}.png`);
+        };
+        await unlock(s);
+        await shot("today");
+        await s.click('[data-testid="nav-people"]');
+        await s.type('[data-testid="search"]', "stefan lacatus");
+        await s.click('[data-testid="person-result"]');
+        await s.find('[data-testid="person"][data-ready="true"]');
+        await shot("person");
+        await s.click('[data-testid="nav-visit"]');
+        await s.choose('[data-testid="visit-site"]', "Halte de la Haute-Borne");
+        await s.click('[data-testid="met-person"]');
+        await s.type('[data-testid="visit-purpose"]', "Suivi de la formation");
+        await s.type('[data-testid="visit-observations"]', "Gheorghe a trouvé un stage.");
+        await shot("visit");
+        await s.click('[data-testid="nav-conflicts"]');
+        await s.find('[data-testid="conflict"]');
+        await shot("conflicts");
+        await s.click('[data-testid="nav-sites"]');
+        await s.find('[data-testid="sites"][data-ready="true"]');
+        await shot("sites");
+      });
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function bench() {
+  const persons = Number(process.env.BENCH_PERSONS ?? 20000);
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+  const dir = mkdtempSync(join(tmpdir(), "passerelle-bench-"));
+  try {
+    const files = { empty: join(dir, "empty.casefile"), full: join(dir, "full.casefile") };
+    fixture("empty", files.empty);
+    let t = Date.now();
+    fixture("bulk", files.full, String(persons));
+    console.log(`  built a case file of ${persons} persons in ${Date.now() - t} ms`);
+    const times = { empty: [], full: [] };
+    for (let round = 0; round < rounds + 1; round++) {
+      for (const which of ["empty", "full"]) {
+        const driver = await startDriver({ PASSERELLE_CASE_FILE: files[which] });
+        let session;
+        try {
+          const start = Date.now();
+          session = await Session.start(driver.url, APP);
+          await session.find('[data-testid="passphrase"]');
+          const shown = Date.now();
+          await session.type('[data-testid="passphrase"]', PASSPHRASE);
+          const asked = Date.now();
+          await session.click('[data-testid="unlock"]');
+          await session.find('[data-testid="today"][data-ready="true"]', { timeout: 60000 });
+          const ready = Date.now();
+          // The first round warms the page cache of both files and is not counted.
+          if (round > 0) times[which].push({ launch: shown - start, unlock: ready - asked, total: shown - start + ready - asked });
+        } finally {
+          await session?.end();
+          await driver.stop();
+        }
+      }
+    }
+    const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    const m = (which, k) => median(times[which].map((x) => x[k]));
+    console.log(`cold start to an interactive today screen (median of ${rounds}, ms; the unlock includes Argon2id):`);
+    console.log(`  ${"".padEnd(22)}${"launch".padStart(8)}${"unlock".padStart(8)}${"total".padStart(8)}`);
+    for (const which of ["empty", "full"]) {
+      const label = which === "empty" ? "empty case file" : `${persons} persons`;
+      console.log(`  ${label.padEnd(22)}${String(m(which, "launch")).padStart(8)}${String(m(which, "unlock")).padStart(8)}${String(m(which, "total")).padStart(8)}`);
+    }
+    console.log(`  ratio full / empty: ${(m("full", "total") / m("empty", "total")).toFixed(2)}x (aim: under 1.2x, and under 1500 ms)`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const modes = { e2e, screenshots, bench };
+const mode = modes[process.argv[2]];
+if (!mode) {
+  console.error("usage: node ui/e2e/run.mjs e2e|screenshots|bench");
+  process.exit(2);
+}
+mode().catch((e) => {
+  console.error(`FAILED: ${e.message ?? e}`);
+  process.exit(1);
+});
