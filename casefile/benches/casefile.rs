@@ -211,6 +211,7 @@ fn raw_baseline(path: &std::path::Path) -> rusqlite::Connection {
         .unwrap();
     conn.execute_batch(
         "PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY; PRAGMA secure_delete = ON;
+         PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 10000;
          CREATE TABLE records (id TEXT PRIMARY KEY, kind TEXT NOT NULL, state TEXT NOT NULL);",
     )
     .unwrap();
@@ -248,7 +249,7 @@ fn rows_baseline(path: &std::path::Path) -> rusqlite::Connection {
         .unwrap();
     conn.execute_batch(
         "PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY; PRAGMA secure_delete = ON;
-         PRAGMA cache_size = -65536;",
+         PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 10000;",
     )
     .unwrap();
     conn.execute_batch(include_str!("../migrations/001_init.sql"))
