@@ -6,24 +6,31 @@
 //! reader and the command line work while the server writes; `synchronous = FULL` makes
 //! a commit durable before a push is answered. SQLite is linked as SQLCipher, and a
 //! database opened without a key is plain SQLite.
+//!
+//! The SQL lives in one module per table; this one holds the connections, the
+//! migrations and the transactions that compose them.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, TransactionBehavior};
 use sync_protocol::wire::{PushResult, PushStatus, ReplicaInfo};
 use sync_protocol::{RecordId, RecordState, ReplicaId};
 use tracing::instrument;
 
 use super::{
     Caller, DeviceRow, Enrolled, Enrolment, Login, OrgId, Planned, PulledRow, PushError,
-    PushOutcome, Role, Store, StoreError, new_replica_id, now_rfc3339, parse_replica, parse_stored,
-    plan_push,
+    PushOutcome, Role, Store, StoreError, new_replica_id, parse_replica, plan_push,
 };
 
+mod devices;
+mod orgs;
+mod records;
+mod users;
+
 /// The migrations, in order; the database's `user_version` is how many are applied.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/sqlite/0001_init.sql")];
 
 /// How many connections read (pulls, token look-ups) while one writes.
 const READERS: usize = 4;
@@ -145,59 +152,6 @@ impl SqliteStore {
     }
 }
 
-/// Locks the organisation's counter row (SQLite: the write lock of `BEGIN IMMEDIATE`
-/// already serialises writers) and reads it.
-fn last_seq(tx: &rusqlite::Transaction<'_>, org: OrgId) -> Result<u64, StoreError> {
-    let seq: i64 = tx.query_row("SELECT last_seq FROM orgs WHERE id = ?1", [org], |r| {
-        r.get(0)
-    })?;
-    seq_of(seq)
-}
-
-fn stored_state(
-    tx: &rusqlite::Transaction<'_>,
-    org: OrgId,
-    id: RecordId,
-) -> Result<Option<RecordState>, StoreError> {
-    let text: Option<String> = tx
-        .prepare_cached("SELECT state FROM records WHERE org_id = ?1 AND id = ?2")?
-        .query_row(params![org, id.to_string()], |r| r.get(0))
-        .optional()?;
-    text.as_deref().map(parse_stored).transpose()
-}
-
-fn write_state(
-    tx: &rusqlite::Transaction<'_>,
-    org: OrgId,
-    seq: u64,
-    state: &RecordState,
-    pushed_by: Option<&str>,
-) -> Result<(), StoreError> {
-    tx.prepare_cached(
-        "INSERT INTO records (org_id, id, seq, kind, state, pushed_by)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-         ON CONFLICT (org_id, id) DO UPDATE
-         SET seq = excluded.seq, state = excluded.state, pushed_by = excluded.pushed_by",
-    )?
-    .execute(params![
-        org,
-        state.id().to_string(),
-        seq_to_sql(seq),
-        state.kind().as_str(),
-        state.to_json(),
-        pushed_by
-    ])?;
-    Ok(())
-}
-
-fn set_last_seq(tx: &rusqlite::Transaction<'_>, org: OrgId, seq: u64) -> Result<(), StoreError> {
-    tx.execute(
-        "UPDATE orgs SET last_seq = ?2 WHERE id = ?1",
-        params![org, seq_to_sql(seq)],
-    )?;
-    Ok(())
-}
-
 impl Store for SqliteStore {
     fn server_id(&self) -> ReplicaId {
         self.server_id
@@ -218,24 +172,11 @@ impl Store for SqliteStore {
         );
         self.write(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let taken: bool = tx.query_row(
-                "SELECT EXISTS (SELECT 1 FROM users WHERE username = ?1)",
-                [&username],
-                |r| r.get(0),
-            )?;
-            if taken {
+            if users::exists(&tx, &username)? {
                 return Err(StoreError::UsernameTaken);
             }
-            tx.execute(
-                "INSERT INTO orgs (name) VALUES (?1) ON CONFLICT (name) DO NOTHING",
-                [&org],
-            )?;
-            let org_id: i64 =
-                tx.query_row("SELECT id FROM orgs WHERE name = ?1", [&org], |r| r.get(0))?;
-            tx.execute(
-                "INSERT INTO users (org_id, username, password_hash, role) VALUES (?1, ?2, ?3, ?4)",
-                params![org_id, username, hash, role.as_str()],
-            )?;
+            let org = orgs::ensure(&tx, &org)?;
+            users::insert(&tx, org, &username, &hash, role)?;
             tx.commit()?;
             Ok(())
         })
@@ -245,86 +186,31 @@ impl Store for SqliteStore {
     #[instrument(name = "db.set_password", skip_all)]
     async fn set_password(&self, username: &str, password_hash: &str) -> Result<bool, StoreError> {
         let (username, hash) = (username.to_owned(), password_hash.to_owned());
-        self.write(move |conn| {
-            let changed = conn.execute(
-                "UPDATE users SET password_hash = ?2 WHERE username = ?1",
-                params![username, hash],
-            )?;
-            Ok(changed > 0)
-        })
-        .await
+        self.write(move |conn| users::set_password(conn, &username, &hash))
+            .await
     }
 
     #[instrument(name = "db.login", skip_all)]
     async fn login(&self, username: &str) -> Result<Option<Login>, StoreError> {
         let username = username.to_owned();
-        self.read(move |conn| {
-            Ok(conn
-                .query_row(
-                    "SELECT users.id, users.org_id, orgs.name, users.password_hash
-                     FROM users JOIN orgs ON orgs.id = users.org_id
-                     WHERE users.username = ?1",
-                    [&username],
-                    |r| {
-                        Ok(Login {
-                            user_id: r.get(0)?,
-                            org: r.get(1)?,
-                            org_name: r.get(2)?,
-                            password_hash: r.get(3)?,
-                        })
-                    },
-                )
-                .optional()?)
-        })
-        .await
+        self.read(move |conn| users::login(conn, &username)).await
     }
 
     #[instrument(name = "db.enrol", skip_all)]
     async fn enrol(&self, e: Enrolment) -> Result<Enrolled, StoreError> {
         let server_id = self.server_id;
         self.write(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let id = e.device_id.unwrap_or_else(new_replica_id);
             if id == server_id {
                 return Ok(Enrolled::Taken);
             }
-            let existing: Option<(i64, bool)> = tx
-                .query_row(
-                    "SELECT user_id, revoked FROM devices WHERE id = ?1",
-                    [id.to_string()],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
-            match existing {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            match devices::owner(&tx, id)? {
                 Some((user, revoked)) if user != e.user_id || revoked => {
                     return Ok(Enrolled::Taken);
                 }
-                Some(_) => {
-                    tx.execute(
-                        "UPDATE devices SET token_hash = ?2, name = ?3, enrolled_at = ?4
-                         WHERE id = ?1",
-                        params![
-                            id.to_string(),
-                            &e.token_hash[..],
-                            e.device_name,
-                            now_rfc3339()
-                        ],
-                    )?;
-                }
-                None => {
-                    tx.execute(
-                        "INSERT INTO devices (id, user_id, org_id, name, token_hash, enrolled_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                        params![
-                            id.to_string(),
-                            e.user_id,
-                            e.org,
-                            e.device_name,
-                            &e.token_hash[..],
-                            now_rfc3339()
-                        ],
-                    )?;
-                }
+                Some(_) => devices::replace_token(&tx, id, &e)?,
+                None => devices::insert(&tx, id, &e)?,
             }
             tx.commit()?;
             Ok(Enrolled::Device(id))
@@ -334,25 +220,8 @@ impl Store for SqliteStore {
 
     #[instrument(name = "db.caller", skip_all)]
     async fn caller(&self, token_hash: [u8; 32]) -> Result<Option<Caller>, StoreError> {
-        self.read(move |conn| {
-            let row: Option<(String, i64, String)> = conn
-                .prepare_cached(
-                    "SELECT devices.id, devices.org_id, users.role
-                     FROM devices JOIN users ON users.id = devices.user_id
-                     WHERE devices.token_hash = ?1 AND NOT devices.revoked",
-                )?
-                .query_row([&token_hash[..]], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                .optional()?;
-            row.map(|(device, org, role)| {
-                Ok(Caller {
-                    device: parse_replica(&device)?,
-                    org,
-                    role: Role::parse(&role)?,
-                })
-            })
-            .transpose()
-        })
-        .await
+        self.read(move |conn| devices::by_token(conn, &token_hash))
+            .await
     }
 
     #[instrument(name = "db.push", skip_all, fields(records = records.len()))]
@@ -362,13 +231,15 @@ impl Store for SqliteStore {
         records: Vec<RecordState>,
     ) -> Result<PushOutcome, PushError> {
         self.write(move |conn| {
+            // BEGIN IMMEDIATE takes SQLite's write lock at once: the counter read below
+            // and the stored copies the forged-dot check reads cannot change before commit.
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(StoreError::from)?;
-            let mut seq = last_seq(&tx, caller.org)?;
+            let mut seq = orgs::last_seq(&tx, caller.org)?;
             let stored = records
                 .iter()
-                .map(|r| stored_state(&tx, caller.org, r.id()))
+                .map(|r| records::get(&tx, caller.org, r.id()))
                 .collect::<Result<Vec<_>, _>>()?;
             let plan = plan_push(&records, &stored, caller.device)?;
             let device = caller.device.to_string();
@@ -382,7 +253,7 @@ impl Store for SqliteStore {
                         exact,
                     } => {
                         seq += 1;
-                        write_state(&tx, caller.org, seq, &state, exact.then_some(&*device))?;
+                        records::put(&tx, caller.org, seq, &state, exact.then_some(&*device))?;
                         status
                     }
                 };
@@ -391,7 +262,7 @@ impl Store for SqliteStore {
                     status,
                 });
             }
-            set_last_seq(&tx, caller.org, seq)?;
+            orgs::set_last_seq(&tx, caller.org, seq)?;
             tx.commit().map_err(StoreError::from)?;
             Ok(PushOutcome {
                 server_seq: seq,
@@ -408,62 +279,29 @@ impl Store for SqliteStore {
         since: u64,
         limit: u32,
     ) -> Result<Vec<PulledRow>, StoreError> {
-        self.read(move |conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT seq, state, pushed_by FROM records
-                 WHERE org_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
-            )?;
-            let rows = stmt
-                .query_map(params![org, seq_to_sql(since), i64::from(limit) + 1], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?))
-                })?;
-            rows.map(|row| {
-                let (seq, state, pushed_by) = row?;
-                Ok(PulledRow {
-                    seq: seq_of(seq)?,
-                    state,
-                    pushed_by,
-                })
-            })
-            .collect()
-        })
-        .await
+        self.read(move |conn| records::after(conn, org, since, limit))
+            .await
     }
 
     #[instrument(name = "db.replicas", skip_all)]
     async fn replicas(&self, org: OrgId) -> Result<Vec<(ReplicaId, ReplicaInfo)>, StoreError> {
-        self.read(move |conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT devices.id, devices.name, users.username
-                 FROM devices JOIN users ON users.id = devices.user_id
-                 WHERE devices.org_id = ?1",
-            )?;
-            let rows = stmt.query_map([org], |r| {
-                Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?))
-            })?;
-            rows.map(|row| {
-                let (id, device_name, user) = row?;
-                Ok((parse_replica(&id)?, ReplicaInfo { device_name, user }))
-            })
-            .collect()
-        })
-        .await
+        self.read(move |conn| devices::of_org(conn, org)).await
     }
 
     #[instrument(name = "db.erase", skip_all)]
     async fn erase(&self, org: OrgId, id: RecordId) -> Result<Option<u64>, StoreError> {
         self.write(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let seq = last_seq(&tx, org)?;
-            let Some(stored) = stored_state(&tx, org, id)? else {
+            let seq = orgs::last_seq(&tx, org)?;
+            let Some(stored) = records::get(&tx, org, id)? else {
                 return Ok(None);
             };
             if stored.is_erased() {
                 return Ok(Some(seq));
             }
             let seq = seq + 1;
-            write_state(&tx, org, seq, &stored.erase(), None)?;
-            set_last_seq(&tx, org, seq)?;
+            records::put(&tx, org, seq, &stored.erase(), None)?;
+            orgs::set_last_seq(&tx, org, seq)?;
             tx.commit()?;
             Ok(Some(seq))
         })
@@ -473,48 +311,16 @@ impl Store for SqliteStore {
     #[instrument(name = "db.org_id", skip_all)]
     async fn org_id(&self, name: &str) -> Result<Option<OrgId>, StoreError> {
         let name = name.to_owned();
-        self.read(move |conn| {
-            Ok(conn
-                .query_row("SELECT id FROM orgs WHERE name = ?1", [&name], |r| r.get(0))
-                .optional()?)
-        })
-        .await
+        self.read(move |conn| orgs::find(conn, &name)).await
     }
 
     #[instrument(name = "db.devices", skip_all)]
     async fn devices(&self) -> Result<Vec<DeviceRow>, StoreError> {
-        self.read(move |conn| {
-            let mut stmt = conn.prepare(
-                "SELECT devices.id, orgs.name, users.username, devices.name, devices.revoked,
-                        devices.enrolled_at
-                 FROM devices JOIN users ON users.id = devices.user_id
-                 JOIN orgs ON orgs.id = devices.org_id
-                 ORDER BY orgs.name, users.username, devices.enrolled_at",
-            )?;
-            let rows = stmt.query_map([], |r| {
-                Ok(DeviceRow {
-                    id: r.get(0)?,
-                    org: r.get(1)?,
-                    user: r.get(2)?,
-                    name: r.get(3)?,
-                    revoked: r.get(4)?,
-                    enrolled_at: r.get(5)?,
-                })
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
-        .await
+        self.read(|conn| devices::all(conn)).await
     }
 
     #[instrument(name = "db.revoke", skip_all)]
     async fn revoke(&self, id: ReplicaId) -> Result<bool, StoreError> {
-        self.write(move |conn| {
-            let changed = conn.execute(
-                "UPDATE devices SET revoked = 1 WHERE id = ?1",
-                [id.to_string()],
-            )?;
-            Ok(changed > 0)
-        })
-        .await
+        self.write(move |conn| devices::revoke(conn, id)).await
     }
 }

@@ -1,0 +1,77 @@
+//! Table `records`: the server's copy of every record, per organisation.
+
+use std::collections::HashMap;
+
+use deadpool_postgres::GenericClient;
+use sync_protocol::RecordState;
+
+use super::{seq_of, seq_to_sql};
+use crate::store::{OrgId, PulledRow, StoreError, parse_stored};
+
+/// The stored copies of these records (by id), in one query.
+pub(super) async fn get_many(
+    db: &impl GenericClient,
+    org: OrgId,
+    ids: &[String],
+) -> Result<HashMap<String, RecordState>, StoreError> {
+    let rows = db
+        .query(
+            "SELECT id, state FROM records WHERE org_id = $1 AND id = ANY($2)",
+            &[&org, &ids],
+        )
+        .await?;
+    rows.into_iter()
+        .map(|row| Ok((row.get(0), parse_stored(row.get(1))?)))
+        .collect()
+}
+
+/// Stores states, each under its sequence and with the device whose push it is exactly,
+/// in one statement.
+pub(super) async fn put_many(
+    db: &impl GenericClient,
+    org: OrgId,
+    rows: &[(u64, RecordState, Option<String>)],
+) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = rows.iter().map(|(_, s, _)| s.id().to_string()).collect();
+    let seqs: Vec<i64> = rows.iter().map(|(q, _, _)| seq_to_sql(*q)).collect();
+    let kinds: Vec<String> = rows.iter().map(|(_, s, _)| s.kind().to_string()).collect();
+    let states: Vec<String> = rows.iter().map(|(_, s, _)| s.to_json()).collect();
+    let by: Vec<Option<String>> = rows.iter().map(|(_, _, b)| b.clone()).collect();
+    db.execute(
+        "INSERT INTO records (org_id, id, seq, kind, state, pushed_by)
+         SELECT $1::bigint, * FROM UNNEST($2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[])
+         ON CONFLICT (org_id, id) DO UPDATE
+         SET seq = excluded.seq, state = excluded.state, pushed_by = excluded.pushed_by",
+        &[&org, &ids, &seqs, &kinds, &states, &by],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Up to `limit + 1` rows after `since`, in ascending sequence.
+pub(super) async fn after(
+    db: &impl GenericClient,
+    org: OrgId,
+    since: u64,
+    limit: u32,
+) -> Result<Vec<PulledRow>, StoreError> {
+    let rows = db
+        .query(
+            "SELECT seq, state, pushed_by FROM records
+             WHERE org_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+            &[&org, &seq_to_sql(since), &(i64::from(limit) + 1)],
+        )
+        .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(PulledRow {
+                seq: seq_of(r.get(0))?,
+                state: r.get(1),
+                pushed_by: r.get(2),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,129 @@
+//! Table `devices`: enrolled replicas and their token hashes.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use sync_protocol::ReplicaId;
+use sync_protocol::wire::ReplicaInfo;
+
+use crate::store::{
+    Caller, DeviceRow, Enrolment, OrgId, Role, StoreError, now_rfc3339, parse_replica,
+};
+
+/// The owner of an enrolled id, and whether it is revoked.
+pub(super) fn owner(conn: &Connection, id: ReplicaId) -> Result<Option<(i64, bool)>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT user_id, revoked FROM devices WHERE id = ?1",
+            [id.to_string()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?)
+}
+
+/// Gives an enrolled device a new token and name.
+pub(super) fn replace_token(
+    conn: &Connection,
+    id: ReplicaId,
+    e: &Enrolment,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE devices SET token_hash = ?2, name = ?3, enrolled_at = ?4 WHERE id = ?1",
+        params![
+            id.to_string(),
+            &e.token_hash[..],
+            e.device_name,
+            now_rfc3339()
+        ],
+    )?;
+    Ok(())
+}
+
+/// Enrols a new device.
+pub(super) fn insert(conn: &Connection, id: ReplicaId, e: &Enrolment) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO devices (id, user_id, org_id, name, token_hash, enrolled_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            id.to_string(),
+            e.user_id,
+            e.org,
+            e.device_name,
+            &e.token_hash[..],
+            now_rfc3339()
+        ],
+    )?;
+    Ok(())
+}
+
+/// The device holding this token hash, unless revoked.
+pub(super) fn by_token(
+    conn: &Connection,
+    token_hash: &[u8; 32],
+) -> Result<Option<Caller>, StoreError> {
+    let row: Option<(String, i64, String)> = conn
+        .prepare_cached(
+            "SELECT devices.id, devices.org_id, users.role
+             FROM devices JOIN users ON users.id = devices.user_id
+             WHERE devices.token_hash = ?1 AND NOT devices.revoked",
+        )?
+        .query_row([&token_hash[..]], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    row.map(|(device, org, role)| {
+        Ok(Caller {
+            device: parse_replica(&device)?,
+            org,
+            role: Role::parse(&role)?,
+        })
+    })
+    .transpose()
+}
+
+/// The devices of an organisation, with their owners.
+pub(super) fn of_org(
+    conn: &Connection,
+    org: OrgId,
+) -> Result<Vec<(ReplicaId, ReplicaInfo)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT devices.id, devices.name, users.username
+         FROM devices JOIN users ON users.id = devices.user_id
+         WHERE devices.org_id = ?1",
+    )?;
+    let rows = stmt.query_map([org], |r| {
+        Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?))
+    })?;
+    rows.map(|row| {
+        let (id, device_name, user) = row?;
+        Ok((parse_replica(&id)?, ReplicaInfo { device_name, user }))
+    })
+    .collect()
+}
+
+/// Every device of the server.
+pub(super) fn all(conn: &Connection) -> Result<Vec<DeviceRow>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT devices.id, orgs.name, users.username, devices.name, devices.revoked,
+                devices.enrolled_at
+         FROM devices JOIN users ON users.id = devices.user_id
+         JOIN orgs ON orgs.id = devices.org_id
+         ORDER BY orgs.name, users.username, devices.enrolled_at",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(DeviceRow {
+            id: r.get(0)?,
+            org: r.get(1)?,
+            user: r.get(2)?,
+            name: r.get(3)?,
+            revoked: r.get(4)?,
+            enrolled_at: r.get(5)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Revokes a device; `false` when there is no such device.
+pub(super) fn revoke(conn: &Connection, id: ReplicaId) -> Result<bool, StoreError> {
+    let changed = conn.execute(
+        "UPDATE devices SET revoked = 1 WHERE id = ?1",
+        [id.to_string()],
+    )?;
+    Ok(changed > 0)
+}

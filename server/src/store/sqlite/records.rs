@@ -1,0 +1,70 @@
+//! Table `records`: the server's copy of every record, per organisation.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use sync_protocol::{RecordId, RecordState};
+
+use super::{seq_of, seq_to_sql};
+use crate::store::{OrgId, PulledRow, StoreError, parse_stored};
+
+/// The stored copy of a record.
+pub(super) fn get(
+    conn: &Connection,
+    org: OrgId,
+    id: RecordId,
+) -> Result<Option<RecordState>, StoreError> {
+    let text: Option<String> = conn
+        .prepare_cached("SELECT state FROM records WHERE org_id = ?1 AND id = ?2")?
+        .query_row(params![org, id.to_string()], |r| r.get(0))
+        .optional()?;
+    text.as_deref().map(parse_stored).transpose()
+}
+
+/// Stores a state under sequence `seq`, noting the device whose push it is exactly.
+pub(super) fn put(
+    conn: &Connection,
+    org: OrgId,
+    seq: u64,
+    state: &RecordState,
+    pushed_by: Option<&str>,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO records (org_id, id, seq, kind, state, pushed_by)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (org_id, id) DO UPDATE
+         SET seq = excluded.seq, state = excluded.state, pushed_by = excluded.pushed_by",
+    )?
+    .execute(params![
+        org,
+        state.id().to_string(),
+        seq_to_sql(seq),
+        state.kind().as_str(),
+        state.to_json(),
+        pushed_by
+    ])?;
+    Ok(())
+}
+
+/// Up to `limit + 1` rows after `since`, in ascending sequence.
+pub(super) fn after(
+    conn: &Connection,
+    org: OrgId,
+    since: u64,
+    limit: u32,
+) -> Result<Vec<PulledRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, state, pushed_by FROM records
+         WHERE org_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(params![org, seq_to_sql(since), i64::from(limit) + 1], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?))
+    })?;
+    rows.map(|row| {
+        let (seq, state, pushed_by) = row?;
+        Ok(PulledRow {
+            seq: seq_of(seq)?,
+            state,
+            pushed_by,
+        })
+    })
+    .collect()
+}
