@@ -81,13 +81,22 @@ impl ApiError {
         }
     }
 
-    /// 500 for a storage failure; the cause is logged, not sent.
+    /// 503 when the database cannot be reached or is busy, else 500; the cause is
+    /// logged, not sent.
     pub fn internal(error: &StoreError) -> Self {
-        tracing::error!(error = %error, "storage failed");
-        Self::new(
-            ErrorCode::Internal,
-            "the server could not complete the request: try again later",
-        )
+        if error.is_unavailable() {
+            tracing::warn!(error = %error, "database unavailable");
+            Self::new(
+                ErrorCode::Unavailable,
+                "the server's database is busy or unreachable: sync again in a few minutes",
+            )
+        } else {
+            tracing::error!(error = %error, "storage failed");
+            Self::new(
+                ErrorCode::Internal,
+                "the server could not complete the request: try again later",
+            )
+        }
     }
 }
 

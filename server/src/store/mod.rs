@@ -19,6 +19,8 @@ use std::path::PathBuf;
 use sync_protocol::wire::{PushResult, PushStatus, ReplicaInfo};
 use sync_protocol::{ForgedDot, MergeError, RecordId, RecordState, ReplicaId, merge};
 
+#[cfg(test)]
+mod conformance;
 pub mod postgres;
 pub mod sqlite;
 
@@ -198,6 +200,22 @@ pub enum StoreError {
     /// `user add` with a username already used.
     #[error("that username is already taken (usernames are unique across the server)")]
     UsernameTaken,
+}
+
+impl StoreError {
+    /// Whether the database is unreachable or busy for now (worth a retry), rather than
+    /// failing.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::Pool(_) => true,
+            Self::Postgres(e) => e.is_closed(),
+            Self::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+                e.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ),
+            _ => false,
+        }
+    }
 }
 
 /// Why a push was refused; nothing of it was stored.

@@ -1,0 +1,325 @@
+//! The conformance suite of [`Store`]: every test runs on SQLite (a temporary file) and on
+//! PostgreSQL (a fresh database on `PASSERELLE_TEST_POSTGRES`, default the machine's
+//! server at 127.0.0.1:5432, dropped afterwards).
+
+use serde_json::{Value, json};
+use sync_protocol::wire::PushStatus;
+use sync_protocol::{RecordId, RecordState, ReplicaId};
+
+use super::postgres::PgStore;
+use super::sqlite::SqliteStore;
+use super::{Caller, Enrolled, Enrolment, PushError, Role, Store, page};
+
+fn admin_url() -> String {
+    std::env::var("PASSERELLE_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+async fn admin(sql: String) {
+    let (client, connection) = tokio_postgres::connect(&admin_url(), tokio_postgres::NoTls)
+        .await
+        .expect("the machine's PostgreSQL must accept the test user");
+    tokio::spawn(connection);
+    client.batch_execute(&sql).await.unwrap();
+}
+
+/// A fresh PostgreSQL database, dropped at the end of the test.
+struct PgDatabase {
+    name: String,
+    url: String,
+}
+
+impl PgDatabase {
+    async fn new() -> Self {
+        let name = format!("passerelle_conformance_{}", uuid::Uuid::new_v4().simple());
+        admin(format!("CREATE DATABASE {name}")).await;
+        let admin = admin_url();
+        let (server, _) = admin.split('?').next().unwrap().rsplit_once('/').unwrap();
+        let url = format!("{server}/{name}");
+        Self { name, url }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(admin(sql));
+        })
+        .join()
+        .unwrap();
+    }
+}
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let dir = tempfile::tempdir().unwrap();
+                    let store = super::SqliteStore::open(&dir.path().join("s.db")).await.unwrap();
+                    super::$name(store).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    let db = super::PgDatabase::new().await;
+                    let store = super::PgStore::connect(&db.url).await.unwrap();
+                    super::$name(store).await;
+                }
+            }
+        )*
+    };
+}
+
+conformance!(
+    a_push_numbers_changes_and_a_repush_changes_nothing,
+    a_refused_push_stores_nothing,
+    enrolment_keeps_ids_to_their_user,
+    organisations_share_nothing,
+    erasure_keeps_id_kind_and_vv,
+);
+
+/// Enrols a device of a new user; answers it as a caller.
+async fn device<S: Store>(store: &S, org: &str, username: &str, role: Role) -> Caller {
+    if store.login(username).await.unwrap().is_none() {
+        store.add_user(org, username, "hash", role).await.unwrap();
+    }
+    let login = store.login(username).await.unwrap().unwrap();
+    let token_hash = crate::auth::new_token().1;
+    let enrolled = store
+        .enrol(Enrolment {
+            user_id: login.user_id,
+            org: login.org,
+            device_id: None,
+            device_name: "Portable".into(),
+            token_hash,
+        })
+        .await
+        .unwrap();
+    assert!(matches!(enrolled, Enrolled::Device(_)), "{enrolled:?}");
+    store.caller(token_hash).await.unwrap().unwrap()
+}
+
+fn record(id: RecordId, kind: &str, replica: ReplicaId, n: u64, value: Value) -> RecordState {
+    RecordState::from_value(&json!({
+        "id": id, "kind": kind, "vv": {replica.to_string(): n},
+        "fields": {"x": [{"dot": [replica, n], "at": "2026-11-02T10:14:00Z", "value": value}]}
+    }))
+    .unwrap()
+}
+
+fn new_id() -> RecordId {
+    RecordId::from_u128(uuid::Uuid::now_v7().as_u128())
+}
+
+fn statuses(outcome: &super::PushOutcome) -> Vec<PushStatus> {
+    outcome.results.iter().map(|r| r.status).collect()
+}
+
+async fn a_push_numbers_changes_and_a_repush_changes_nothing<S: Store>(store: S) {
+    let marie = device(&store, "nord", "marie", Role::Counsellor).await;
+    let claire = device(&store, "nord", "claire", Role::Coordinator).await;
+    let (a, b) = (new_id(), new_id());
+    let batch = vec![
+        record(a, "person", marie.device, 1, json!(1)),
+        record(b, "visit", marie.device, 1, json!(2)),
+    ];
+    let first = store.push(marie, batch.clone()).await.unwrap();
+    assert_eq!(first.server_seq, 2);
+    assert_eq!(statuses(&first), [PushStatus::Created, PushStatus::Created]);
+    let again = store.push(marie, batch.clone()).await.unwrap();
+    assert_eq!(
+        again.server_seq, 2,
+        "a re-push does not advance the sequence"
+    );
+    assert_eq!(
+        statuses(&again),
+        [PushStatus::Unchanged, PushStatus::Unchanged]
+    );
+
+    let mut hers = batch[0].clone();
+    hers = sync_protocol::merge(&hers, &record(a, "person", claire.device, 1, json!(3))).unwrap();
+    let merged = store.push(claire, vec![hers.clone()]).await.unwrap();
+    assert_eq!(statuses(&merged), [PushStatus::Merged]);
+    assert_eq!(merged.server_seq, 3);
+
+    let rows = store.pull_rows(marie.org, 0, 500).await.unwrap();
+    let seqs: Vec<u64> = rows.iter().map(|r| r.seq).collect();
+    assert_eq!(seqs, [2, 3], "each record once, at its latest sequence");
+    let for_claire = page(rows.clone(), 0, 500, claire.device);
+    assert_eq!(
+        for_claire.records,
+        vec![batch[1].to_json()],
+        "claire holds the merged person she pushed, exactly"
+    );
+    let for_marie = page(rows, 0, 1, marie.device);
+    assert_eq!((for_marie.next, for_marie.more), (2, true));
+    assert!(for_marie.records.is_empty(), "marie holds her own visit");
+}
+
+async fn a_refused_push_stores_nothing<S: Store>(store: S) {
+    let marie = device(&store, "nord", "marie", Role::Counsellor).await;
+    let claire = device(&store, "nord", "claire", Role::Counsellor).await;
+    let a = new_id();
+    store
+        .push(marie, vec![record(a, "person", marie.device, 1, json!(1))])
+        .await
+        .unwrap();
+
+    let good = record(new_id(), "visit", claire.device, 1, json!(1));
+    let forged = record(a, "person", marie.device, 2, json!(2));
+    let refused = store.push(claire, vec![good.clone(), forged]).await;
+    assert!(matches!(refused, Err(PushError::Forged(_))), "{refused:?}");
+    let other_kind = record(a, "visit", claire.device, 1, json!(1));
+    let refused = store.push(claire, vec![good, other_kind]).await;
+    assert!(
+        matches!(refused, Err(PushError::KindChanged(_))),
+        "{refused:?}"
+    );
+    let rows = store.pull_rows(marie.org, 0, 500).await.unwrap();
+    assert_eq!(rows.len(), 1, "nothing of the refused pushes was stored");
+}
+
+async fn enrolment_keeps_ids_to_their_user<S: Store>(store: S) {
+    let marie = device(&store, "nord", "marie", Role::Counsellor).await;
+    device(&store, "nord", "claire", Role::Counsellor).await;
+    let claire = store.login("claire").await.unwrap().unwrap();
+    let login = store.login("marie").await.unwrap().unwrap();
+    let enrol = |user_id, org, device_id| Enrolment {
+        user_id,
+        org,
+        device_id: Some(device_id),
+        device_name: "P".into(),
+        token_hash: crate::auth::new_token().1,
+    };
+    let taken = store
+        .enrol(enrol(claire.user_id, claire.org, marie.device))
+        .await
+        .unwrap();
+    assert_eq!(taken, Enrolled::Taken, "another user's id");
+    let server = store
+        .enrol(enrol(claire.user_id, claire.org, store.server_id()))
+        .await
+        .unwrap();
+    assert_eq!(server, Enrolled::Taken, "the server's own id");
+    let again = enrol(login.user_id, login.org, marie.device);
+    let token = again.token_hash;
+    assert_eq!(
+        store.enrol(again).await.unwrap(),
+        Enrolled::Device(marie.device)
+    );
+    assert_eq!(
+        store.caller(token).await.unwrap(),
+        Some(marie),
+        "the new token"
+    );
+
+    assert!(store.revoke(marie.device).await.unwrap());
+    assert_eq!(store.caller(token).await.unwrap(), None, "revoked");
+    let revoked = store
+        .enrol(enrol(login.user_id, login.org, marie.device))
+        .await
+        .unwrap();
+    assert_eq!(
+        revoked,
+        Enrolled::Taken,
+        "a revoked id is never enrolled again"
+    );
+    assert!(
+        !store.revoke(new_replica()).await.unwrap(),
+        "no such device"
+    );
+    assert!(
+        store
+            .add_user("sud", "marie", "h", Role::Counsellor)
+            .await
+            .is_err()
+    );
+}
+
+fn new_replica() -> ReplicaId {
+    super::new_replica_id()
+}
+
+async fn organisations_share_nothing<S: Store>(store: S) {
+    let marie = device(&store, "nord", "marie", Role::Counsellor).await;
+    let paul = device(&store, "sud", "paul", Role::Counsellor).await;
+    assert_ne!(marie.org, paul.org);
+    let id = new_id();
+    store
+        .push(
+            marie,
+            vec![record(id, "person", marie.device, 1, json!("nord"))],
+        )
+        .await
+        .unwrap();
+    let sud = store
+        .push(
+            paul,
+            vec![record(id, "visit", paul.device, 1, json!("sud"))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(statuses(&sud), [PushStatus::Created], "two records");
+    assert_eq!(sud.server_seq, 1, "sequences are per organisation");
+    let rows = store.pull_rows(paul.org, 0, 500).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0].state.contains("\"sud\""), "sud's own record only");
+    let replicas = store.replicas(paul.org).await.unwrap();
+    assert_eq!(replicas.len(), 1, "sud's devices only");
+    assert_eq!(store.erase(paul.org, new_id()).await.unwrap(), None);
+}
+
+async fn erasure_keeps_id_kind_and_vv<S: Store>(store: S) {
+    let marie = device(&store, "nord", "marie", Role::Counsellor).await;
+    let id = new_id();
+    let state = record(id, "person", marie.device, 1, json!("Ion"));
+    store.push(marie, vec![state.clone()]).await.unwrap();
+    assert_eq!(store.erase(marie.org, id).await.unwrap(), Some(2));
+    assert_eq!(
+        store.erase(marie.org, id).await.unwrap(),
+        Some(2),
+        "idempotent"
+    );
+    let rows = store.pull_rows(marie.org, 1, 500).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].state, state.erase().to_json());
+    assert_eq!(rows[0].pushed_by, None, "every device pulls the erasure");
+}
+
+/// Several stores on one PostgreSQL database stand for several server processes: pushes
+/// through all of them hand out every sequence exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_processes_on_one_postgres_hand_out_each_sequence_once() {
+    let db = PgDatabase::new().await;
+    let first = PgStore::connect(&db.url).await.unwrap();
+    let marie = device(&first, "nord", "marie", Role::Counsellor).await;
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let store = PgStore::connect(&db.url).await.unwrap();
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..10 {
+                let batch = (0..5)
+                    .map(|_| record(new_id(), "visit", marie.device, 1, json!(0)))
+                    .collect();
+                store.push(marie, batch).await.unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let rows = first.pull_rows(marie.org, 0, 1000).await.unwrap();
+    let seqs: Vec<u64> = rows.iter().map(|r| r.seq).collect();
+    assert_eq!(
+        seqs,
+        (1..=200).collect::<Vec<_>>(),
+        "1 to 200, no gap, no repeat"
+    );
+}
