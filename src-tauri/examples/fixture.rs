@@ -6,7 +6,9 @@
 //! fixture empty PATH                      an empty case file
 //! fixture demo PATH                       a demo case file: sites, households, persons,
 //!                                         visits and steps with French and Romanian names
-//! fixture bulk PATH PERSONS               a team's case file of PERSONS persons, as pulled
+//! fixture bulk PATH PERSONS               a team's case file of PERSONS persons, as pulled:
+//!                                         a site per 50, a household per 4, a visit and a
+//!                                         step for every other one, 1 in 100 due or overdue
 //! fixture conflict PATH SEARCH FIELD A B  this device writes A in FIELD of the first person
 //!                                         SEARCH finds; another device, concurrently, B
 //! fixture delete-conflict PATH SEARCH     another device deletes that person while this
@@ -504,7 +506,15 @@ fn bulk(path: &Path, passphrase: &str, persons: usize) -> Result<()> {
                     ("site_id", json!(site.to_string())),
                     ("person_ids", json!([person.to_string()])),
                     ("purpose", json!("Suivi")),
-                    ("next_visit_on", json!(day((i % 30) as i64 - 20))),
+                    // A team sees most follow-ups coming: one visit in a hundred is due.
+                    (
+                        "next_visit_on",
+                        json!(day(if i % 200 == 0 {
+                            -((i % 9) as i64)
+                        } else {
+                            (i % 60) as i64 + 1
+                        })),
+                    ),
                 ],
             )?);
             page.push(make(
@@ -514,7 +524,15 @@ fn bulk(path: &Path, passphrase: &str, persons: usize) -> Result<()> {
                     ("category", json!("job_search")),
                     ("title", json!("Candidature")),
                     ("status", json!("planned")),
-                    ("due_on", json!(day((i % 40) as i64 - 30))),
+                    // And one step in a hundred is overdue.
+                    (
+                        "due_on",
+                        json!(day(if i % 200 == 0 {
+                            -((i % 20) as i64) - 1
+                        } else {
+                            (i % 90) as i64 + 1
+                        })),
+                    ),
                 ],
             )?);
         }

@@ -40,6 +40,8 @@ pub struct AppInfo {
     pub case_file_path: String,
     /// Seconds without a touch or a key before the app locks itself.
     pub idle_lock_seconds: u32,
+    /// The fewest characters a new passphrase may have.
+    pub min_passphrase_chars: u32,
     /// The app's version.
     pub version: String,
 }
@@ -53,6 +55,7 @@ pub fn app_info(vault: State<'_, Vault>, config: State<'_, crate::Config>) -> Ap
         unlocked: vault.is_unlocked(),
         case_file_path: vault.path().display().to_string(),
         idle_lock_seconds: config.idle_lock_seconds,
+        min_passphrase_chars: u32::try_from(casefile::MIN_PASSPHRASE_CHARS).unwrap_or(u32::MAX),
         version: env!("CARGO_PKG_VERSION").to_owned(),
     }
 }
@@ -124,12 +127,16 @@ pub fn schema() -> Vec<KindSpecView> {
     view::schema()
 }
 
-/// The plan of the day `on` (`YYYY-MM-DD`, the device's local day).
+/// The plan of the day `on` (`YYYY-MM-DD`, the device's local day), at most `limit`
+/// records in each list.
 #[tauri::command]
 #[specta::specta]
-pub async fn today(vault: State<'_, Vault>, on: String) -> AppResult<TodayView> {
+pub async fn today(vault: State<'_, Vault>, on: String, limit: u32) -> AppResult<TodayView> {
     vault
-        .with(move |file| Ok(TodayView::from(&file.today(&on)?)))
+        .with(move |file| {
+            let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+            Ok(TodayView::new(&file.today(&on)?, limit))
+        })
         .await
 }
 

@@ -107,23 +107,35 @@ impl From<&casefile::SiteSummary> for SiteSummaryView {
     }
 }
 
-/// The day's plan.
+/// The day's plan, each list cut to a length the screen shows, with its full count.
 #[derive(Debug, Clone, Serialize, Type)]
 pub struct TodayView {
-    /// Visits whose follow-up is due.
+    /// Visits whose follow-up is due, most overdue first.
     pub visits_due: Vec<RecordView>,
+    /// How many visits are due in all.
+    pub visits_due_total: u32,
     /// Steps due on the day.
     pub steps_due: Vec<RecordView>,
-    /// Steps due before the day.
+    /// How many steps are due on the day in all.
+    pub steps_due_total: u32,
+    /// Steps due before the day, most overdue first.
     pub steps_overdue: Vec<RecordView>,
+    /// How many steps are overdue in all.
+    pub steps_overdue_total: u32,
 }
 
-impl From<&casefile::Today> for TodayView {
-    fn from(t: &casefile::Today) -> Self {
+impl TodayView {
+    /// The plan, with at most `limit` records in each list.
+    pub fn new(t: &casefile::Today, limit: usize) -> Self {
+        let cut = |states: &[RecordState]| views(&states[..states.len().min(limit)]);
+        let count = |states: &[RecordState]| u32::try_from(states.len()).unwrap_or(u32::MAX);
         Self {
-            visits_due: views(&t.visits_due),
-            steps_due: views(&t.steps_due),
-            steps_overdue: views(&t.steps_overdue),
+            visits_due: cut(&t.visits_due),
+            visits_due_total: count(&t.visits_due),
+            steps_due: cut(&t.steps_due),
+            steps_due_total: count(&t.steps_due),
+            steps_overdue: cut(&t.steps_overdue),
+            steps_overdue_total: count(&t.steps_overdue),
         }
     }
 }

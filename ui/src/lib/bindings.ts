@@ -19,8 +19,11 @@ export const commands = {
 	changePassphrase: (current: string, newPassphrase: string) => typedError<null, AppError>(__TAURI_INVOKE("change_passphrase", { current, newPassphrase })),
 	/**  The schema of every kind, for the forms. */
 	schema: () => __TAURI_INVOKE<KindSpecView[]>("schema"),
-	/**  The plan of the day `on` (`YYYY-MM-DD`, the device's local day). */
-	today: (on: string) => typedError<TodayView, AppError>(__TAURI_INVOKE("today", { on })),
+	/**
+	 *  The plan of the day `on` (`YYYY-MM-DD`, the device's local day), at most `limit`
+	 *  records in each list.
+	 */
+	today: (on: string, limit: number) => typedError<TodayView, AppError>(__TAURI_INVOKE("today", { on, limit })),
 	/**  Every site with its counts. */
 	sites: () => typedError<SiteSummaryView[], AppError>(__TAURI_INVOKE("sites")),
 	/**  Every record of `kind` that is not deleted. */
@@ -156,6 +159,8 @@ export type AppInfo = {
 	case_file_path: string,
 	/**  Seconds without a touch or a key before the app locks itself. */
 	idle_lock_seconds: number,
+	/**  The fewest characters a new passphrase may have. */
+	min_passphrase_chars: number,
 	/**  The app's version. */
 	version: string,
 };
@@ -347,14 +352,20 @@ export type TimelineView = {
 	items: TimelineItemView[],
 };
 
-/**  The day's plan. */
+/**  The day's plan, each list cut to a length the screen shows, with its full count. */
 export type TodayView = {
-	/**  Visits whose follow-up is due. */
+	/**  Visits whose follow-up is due, most overdue first. */
 	visits_due: RecordView[],
+	/**  How many visits are due in all. */
+	visits_due_total: number,
 	/**  Steps due on the day. */
 	steps_due: RecordView[],
-	/**  Steps due before the day. */
+	/**  How many steps are due on the day in all. */
+	steps_due_total: number,
+	/**  Steps due before the day, most overdue first. */
 	steps_overdue: RecordView[],
+	/**  How many steps are overdue in all. */
+	steps_overdue_total: number,
 };
 
 export type Value = null | boolean | number | string | Value[] | { [key in string]: Value };

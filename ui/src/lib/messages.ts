@@ -54,6 +54,7 @@ const frText = {
   "today.nothing_due": "Rien de prévu.",
   "today.due_since": "prévue le {date}",
   "today.last_visit": "dernière visite le {date}",
+  "today.more": "… et {n} de plus",
   "sync.title": "Synchronisation",
   "sync.button": "Synchroniser",
   "sync.unavailable": "La synchronisation n'est pas encore disponible dans cette version : le dossier reste sur cet appareil.",
@@ -202,7 +203,7 @@ export const fr: Messages = {
     hours_per_week: "Heures par semaine", start_on: "Début", end_on: "Fin", end_reason: "Motif de fin",
     provider: "Organisme", certification: "Certification", to_service: "Service",
     constraint: "Frein", sent_on: "Envoyée le", _deleted: "Suppression", id: "Identifiant",
-    on: "Date", to_site: "Nouveau lieu de vie", server_url: "Adresse du serveur",
+    on: "Date", to_site: "Nouveau lieu de vie", server_url: "Adresse du serveur", passphrase: "Phrase secrète",
   },
   choices: {
     "type.bidonville": "Bidonville", "type.squat": "Squat", "type.hotel": "Hôtel", "type.shelter": "Hébergement d'urgence",
@@ -280,6 +281,7 @@ export const en: Messages = {
     "today.nothing_due": "Nothing planned.",
     "today.due_since": "due on {date}",
     "today.last_visit": "last visit on {date}",
+    "today.more": "… and {n} more",
     "sync.title": "Sync",
     "sync.button": "Sync",
     "sync.unavailable": "Sync is not available in this version yet: the case file stays on this device.",
@@ -415,7 +417,7 @@ export const en: Messages = {
     hours_per_week: "Hours per week", start_on: "Start", end_on: "End", end_reason: "Reason for ending",
     provider: "Provider", certification: "Certification", to_service: "Service",
     constraint: "Constraint", sent_on: "Sent on", _deleted: "Deletion", id: "Id",
-    on: "Date", to_site: "New site", server_url: "Server address",
+    on: "Date", to_site: "New site", server_url: "Server address", passphrase: "Passphrase",
   },
   choices: {
     "type.bidonville": "Shantytown", "type.squat": "Squat", "type.hotel": "Hotel", "type.shelter": "Emergency shelter",
