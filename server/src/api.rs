@@ -25,7 +25,6 @@ use sync_protocol::wire::{
     PushRequest, PushResponse, PushStatus, Replicas,
 };
 use tower_http::compression::CompressionLayer;
-use tower_http::decompression::RequestDecompressionLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::{Level, info};
 
@@ -65,11 +64,9 @@ pub fn router<S: Store>(app: Arc<App<S>>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(wrong_method)
         .with_state(app)
-        // Inner to outer: the handler reads a decompressed body (and stops reading it at
-        // MAX_BODY_BYTES, so a gzip bomb is never inflated whole); answers are gzip when
-        // the client accepts it; every request is logged by method, path and status,
+        // Request bodies are inflated by `read_body`, which stops at MAX_BODY_BYTES;
+        // answers are gzip when the client accepts it; every request is logged by method, path and status,
         // never with its headers, query or body.
-        .layer(RequestDecompressionLayer::new())
         .layer(CompressionLayer::new())
         .layer(
             TraceLayer::new_for_http()
@@ -130,39 +127,82 @@ fn check_protocol(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-/// A plain (not compressed) body a little over the limit is read to its end and
-/// dropped before the 413 answer, so that the client, still sending, reads the answer
-/// rather than a reset connection; past this size the connection is simply closed.
+/// A body a little over the limit is read to its end and dropped before the 413
+/// answer, so that the client, still sending, reads the answer rather than a reset
+/// connection; past this size the connection is simply closed.
 const DRAIN_LIMIT: u64 = 4 * MAX_BODY_BYTES as u64;
 
-/// 413 past [`MAX_BODY_BYTES`] of decompressed body. A compressed body is never
-/// inflated further than that: a gzip bomb costs at most `MAX_BODY_BYTES` of work.
-async fn read_body(headers: &HeaderMap, mut body: Body) -> Result<Vec<u8>, ApiError> {
+/// The largest gzip body on the wire: gzip never makes data much larger, so a body over
+/// this size holds more than `MAX_BODY_BYTES` once inflated.
+const MAX_WIRE_BYTES: usize = MAX_BODY_BYTES + MAX_BODY_BYTES / 64 + 1024;
+
+/// The request body, inflated when it is gzip; 413 past [`MAX_BODY_BYTES`] once inflated.
+///
+/// The body is decompressed here rather than by a middleware so that the limit holds on
+/// the inflated bytes and the whole (small) wire body is read first: a gzip bomb is
+/// inflated no further than `MAX_BODY_BYTES` and its sender still reads the 413.
+async fn read_body(headers: &HeaderMap, body: Body) -> Result<Vec<u8>, ApiError> {
+    let gzip = match headers
+        .get(header::CONTENT_ENCODING)
+        .map(|v| v.to_str().map(|v| v.trim().to_ascii_lowercase()))
+    {
+        None => false,
+        Some(Ok(encoding)) if encoding == "gzip" || encoding == "x-gzip" => true,
+        Some(Ok(encoding)) if encoding == "identity" => false,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "the body's Content-Encoding must be gzip, or none",
+            ));
+        }
+    };
+    let wire = read_wire(
+        headers,
+        body,
+        if gzip { MAX_WIRE_BYTES } else { MAX_BODY_BYTES },
+    )
+    .await?;
+    if !gzip {
+        return Ok(wire);
+    }
+    tokio::task::spawn_blocking(move || {
+        use std::io::Read;
+        let mut inflated = Vec::new();
+        flate2::read::MultiGzDecoder::new(&wire[..])
+            .take(MAX_BODY_BYTES as u64 + 1)
+            .read_to_end(&mut inflated)
+            .map_err(|_| {
+                ApiError::bad_request("the gzip body is damaged: compress it again and send it")
+            })?;
+        if inflated.len() > MAX_BODY_BYTES {
+            return Err(ApiError::too_large());
+        }
+        Ok(inflated)
+    })
+    .await
+    .map_err(|_| ApiError::new(ErrorCode::Internal, "the server failed: try again"))?
+}
+
+/// The body as sent, at most `limit` bytes; 413 beyond.
+async fn read_wire(headers: &HeaderMap, mut body: Body, limit: usize) -> Result<Vec<u8>, ApiError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let compressed = headers.contains_key(header::CONTENT_ENCODING);
     if declared.is_some_and(|n| n > DRAIN_LIMIT) {
         return Err(ApiError::too_large());
     }
-    let unreadable = |_| {
-        ApiError::bad_request(
-            "the request body could not be read: check its gzip encoding and send it again",
-        )
-    };
     let mut bytes = Vec::new();
     let mut dropped: u64 = 0;
     while let Some(frame) = body.frame().await {
-        let Ok(data) = frame.map_err(unreadable)?.into_data() else {
+        let frame = frame.map_err(|_| {
+            ApiError::bad_request("the request body could not be read: send it again")
+        })?;
+        let Ok(data) = frame.into_data() else {
             continue;
         };
-        if dropped == 0 && bytes.len() + data.len() <= MAX_BODY_BYTES {
+        if dropped == 0 && bytes.len() + data.len() <= limit {
             bytes.extend_from_slice(&data);
             continue;
-        }
-        if compressed {
-            return Err(ApiError::too_large());
         }
         dropped += data.len() as u64 + bytes.len() as u64;
         bytes = Vec::new();
