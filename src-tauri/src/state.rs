@@ -85,3 +85,45 @@ async fn run_blocking<T: Send + 'static>(
             message: "a case-file task stopped before it answered".to_owned(),
         })?
 }
+
+#[cfg(test)]
+mod tests {
+    use casefile::KdfParams;
+
+    use super::*;
+
+    #[test]
+    fn a_locked_vault_refuses_then_an_open_one_answers() {
+        let dir = tempfile::tempdir().unwrap();
+        let vault = Vault::new(dir.path().join("test.casefile"));
+        tauri::async_runtime::block_on(async {
+            let locked = vault.with(|file| Ok(file.replica_id())).await;
+            assert!(matches!(locked, Err(AppError::Locked { .. })), "{locked:?}");
+            assert!(!vault.is_unlocked());
+
+            vault
+                .with_slot(|path, slot| {
+                    *slot = Some(CaseFile::init_with(
+                        path,
+                        "une phrase secrète",
+                        KdfParams::INSECURE_FOR_TESTS,
+                    )?);
+                    Ok(())
+                })
+                .await
+                .unwrap();
+            assert!(vault.is_unlocked());
+            let sites = vault.with(|file| Ok(file.sites()?.len())).await.unwrap();
+            assert_eq!(sites, 0, "a new case file has no site");
+
+            vault
+                .with_slot(|_, slot| {
+                    slot.take();
+                    Ok(())
+                })
+                .await
+                .unwrap();
+            assert!(!vault.is_unlocked(), "locking drops the open file");
+        });
+    }
+}

@@ -362,3 +362,119 @@ pub fn record_id(text: &str) -> AppResult<RecordId> {
 pub fn changes(fields: BTreeMap<String, Value>) -> Vec<(String, Value)> {
     fields.into_iter().collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use casefile::sync_protocol::{FieldName, Kind, ReplicaId, Timestamp, merge};
+    use serde_json::json;
+
+    use super::*;
+
+    fn replica(n: u8) -> ReplicaId {
+        format!("0193a1f0-0000-7000-8000-0000000000{n:02x}")
+            .parse()
+            .unwrap()
+    }
+
+    fn at(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    fn name(text: &str) -> FieldName {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_conflict_shows_every_entry_and_the_latest_value() {
+        let id: RecordId = "0193a1f0-0000-7000-8000-0000000000ff".parse().unwrap();
+        let kind: Kind = "person".parse().unwrap();
+        let base = RecordState::create(
+            id,
+            kind,
+            replica(1),
+            at("2026-11-01T10:00:00Z"),
+            [(name("family_name"), json!("Lăcătuș"))],
+        );
+        let mut mine = base.clone();
+        mine.edit(
+            replica(1),
+            at("2026-11-02T10:00:00Z"),
+            [(name("phone"), json!("06"))],
+        )
+        .unwrap();
+        let mut theirs = base;
+        theirs
+            .edit(
+                replica(2),
+                at("2026-11-03T10:00:00Z"),
+                [(name("phone"), json!("07"))],
+            )
+            .unwrap();
+
+        let view = RecordView::from(&merge(&mine, &theirs).unwrap());
+
+        assert_eq!(view.conflict_fields, ["phone"], "phone is in conflict");
+        assert_eq!(view.entries["phone"].len(), 2, "both entries side by side");
+        assert_eq!(
+            view.values["phone"],
+            json!("07"),
+            "the most recent entry shows"
+        );
+        assert_eq!(view.values["family_name"], json!("Lăcătuș"));
+        assert!(!view.deleted && !view.deleted_with_edits);
+    }
+
+    #[test]
+    fn the_day_is_cut_to_the_limit_with_its_counts() {
+        let state = |n: u8| {
+            RecordState::create(
+                format!("0193a1f0-0000-7000-8000-0000000001{n:02x}")
+                    .parse()
+                    .unwrap(),
+                "step".parse().unwrap(),
+                replica(1),
+                at("2026-11-01T10:00:00Z"),
+                [(name("title"), json!("Candidature"))],
+            )
+        };
+        let today = casefile::Today {
+            visits_due: Vec::new(),
+            steps_due: vec![state(1)],
+            steps_overdue: (0..5).map(state).collect(),
+        };
+
+        let view = TodayView::new(&today, 2);
+
+        assert_eq!(view.steps_overdue.len(), 2, "cut to the limit");
+        assert_eq!(view.steps_overdue_total, 5, "with the full count");
+        assert_eq!((view.steps_due.len(), view.steps_due_total), (1, 1));
+        assert_eq!((view.visits_due.len(), view.visits_due_total), (0, 0));
+    }
+
+    #[test]
+    fn the_schema_offers_every_kind_with_its_choices() {
+        let schema = schema();
+        let visit = schema.iter().find(|k| k.kind == "visit").unwrap();
+        let setting = visit.fields.iter().find(|f| f.name == "setting").unwrap();
+        assert!(setting.required, "a visit's setting is required");
+        match &setting.ty {
+            FieldTypeView::Choice { values } => assert!(values.contains(&"home_visit".to_owned())),
+            other => panic!("expected the setting to be a choice, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_eviction_refuses_an_id_that_is_not_one() {
+        let input = EvictionInput {
+            site: "not an id".to_owned(),
+            on: "2026-11-28".to_owned(),
+            to_site: "0193a1f0-0000-7000-8000-0000000000ff".to_owned(),
+            households: Vec::new(),
+            persons: Vec::new(),
+        };
+        assert!(matches!(
+            input.to_eviction(),
+            Err(AppError::Invalid { ref field, .. }) if field == "id"
+        ));
+    }
+}
