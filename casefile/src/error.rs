@@ -63,6 +63,9 @@ pub enum Error {
     /// Reading or writing a file beside the database failed.
     #[error("could not read or write a file of the case file: {0}")]
     Io(#[from] std::io::Error),
+    /// An export (PDF, spreadsheet, CSV) could not be produced.
+    #[error("the export could not be produced: {0}")]
+    Export(String),
 }
 
 impl Error {

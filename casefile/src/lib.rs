@@ -20,6 +20,12 @@
 //! - No value of a record reaches a log or an error message: errors name fields and ids.
 //! - Sync semantics (merge, validation, conflicts) are `sync-protocol`'s; this crate only
 //!   calls them.
+//!
+//! ## Exports
+//! The visit sheet and a person's sheet as PDF, a kind as CSV, a period as XLSX, the
+//! indicators of a period, and a person's own data for an access request: see
+//! [`CaseFile::visit_sheet_pdf`], [`CaseFile::export_csv`], [`CaseFile::export_xlsx`],
+//! [`CaseFile::indicators`], [`CaseFile::access_export`]. They only read.
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -30,6 +36,7 @@ mod crypto;
 mod derive;
 mod error;
 mod evict;
+mod export;
 pub mod fold;
 mod history;
 pub mod kinds;
@@ -44,6 +51,9 @@ pub use conflicts::Conflict;
 pub use crypto::KdfParams;
 pub use error::{Error, Result};
 pub use evict::{Eviction, EvictionReport};
+pub use export::{
+    AccessExport, Indicators, Period, SETTING_ORG_NAME, SETTING_TIME_ZONE, TimeZone, WorkPoint,
+};
 pub use history::HistoryEntry;
 pub use kinds::Record;
 pub use queries::{PersonFilter, SiteSummary, Timeline, TimelineItem, Today};

@@ -140,6 +140,71 @@ enum Command {
     ChangePassphrase,
     /// Recomputes the derived tables from the record states.
     Rebuild,
+    /// Writes an export to a file: the visit sheet or a person's sheet (PDF), a kind
+    /// (CSV), a period (XLSX), or everything held about a person (JSON and PDF).
+    #[command(subcommand)]
+    Export(ExportCommand),
+    /// Prints the indicators of a period as one JSON object (dates inclusive, in the
+    /// organisation's time zone: the setting `time_zone`, else Europe/Paris).
+    Report {
+        /// The first day, YYYY-MM-DD.
+        #[arg(long)]
+        from: String,
+        /// The last day, YYYY-MM-DD.
+        #[arg(long)]
+        to: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ExportCommand {
+    /// The visit sheet (fiche de visite) of a visit, as PDF.
+    VisitSheet {
+        /// The visit.
+        visit_id: String,
+        /// The PDF file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// A person's summary sheet (their file on about two pages), as PDF.
+    Person {
+        /// The person.
+        person_id: String,
+        /// The PDF file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// One kind as CSV: UTF-8 with BOM, `;`, CRLF, a header of field names with `id`
+    /// first, one row per record that is not deleted.
+    Csv {
+        /// The record kind (person, visit, step, …).
+        kind: String,
+        /// The CSV file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// A period as an XLSX workbook: persons followed, visits, steps, jobs, trainings,
+    /// and the indicators.
+    Xlsx {
+        /// The first day, YYYY-MM-DD.
+        #[arg(long)]
+        from: String,
+        /// The last day, YYYY-MM-DD.
+        #[arg(long)]
+        to: String,
+        /// The XLSX file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Everything held about a person, for an access request (GDPR): writes
+    /// DIR/access-PERSON_ID.json and DIR/access-PERSON_ID.pdf.
+    Access {
+        /// The person.
+        person_id: String,
+        /// The directory to write into (created if missing).
+        #[arg(long)]
+        out_dir: PathBuf,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -278,8 +343,80 @@ fn run(cli: Cli) -> Result<()> {
                 .context("the passphrase was not changed")?;
         }
         Command::Rebuild => file.rebuild()?,
+        Command::Export(export) => run_export(&file, export)?,
+        Command::Report { from, to } => {
+            let period = file.period(&from, &to)?;
+            writeln!(
+                out,
+                "{}",
+                serde_json::to_string(&file.indicators(&period)?)?
+            )?;
+        }
     }
     out.flush()?;
+    Ok(())
+}
+
+fn run_export(file: &CaseFile, export: ExportCommand) -> Result<()> {
+    match export {
+        ExportCommand::VisitSheet { visit_id, out } => {
+            let pdf = file
+                .visit_sheet_pdf(record_id(&visit_id)?)
+                .context("the visit sheet was not written")?;
+            write_whole(&out, &pdf)
+        }
+        ExportCommand::Person { person_id, out } => {
+            let pdf = file
+                .person_sheet_pdf(record_id(&person_id)?)
+                .context("the person's sheet was not written")?;
+            write_whole(&out, &pdf)
+        }
+        ExportCommand::Csv { kind, out } => {
+            let mut bytes = Vec::new();
+            file.export_csv(&kind, &mut bytes)
+                .context("the CSV was not written")?;
+            write_whole(&out, &bytes)
+        }
+        ExportCommand::Xlsx { from, to, out } => {
+            let period = file.period(&from, &to)?;
+            let bytes = file
+                .export_xlsx(&period)
+                .context("the workbook was not written")?;
+            write_whole(&out, &bytes)
+        }
+        ExportCommand::Access { person_id, out_dir } => {
+            let id = record_id(&person_id)?;
+            let export = file
+                .access_export(id)
+                .context("the access export was not written")?;
+            std::fs::create_dir_all(&out_dir)
+                .with_context(|| format!("could not create the directory {}", out_dir.display()))?;
+            write_whole(
+                &out_dir.join(format!("access-{id}.json")),
+                export.json.as_bytes(),
+            )?;
+            write_whole(&out_dir.join(format!("access-{id}.pdf")), &export.pdf)
+        }
+    }
+}
+
+/// Writes `bytes` to `path` whole or not at all: into a temporary file beside it, then
+/// renamed over it.
+fn write_whole(path: &Path, bytes: &[u8]) -> Result<()> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| anyhow!("{} is not a file path", path.display()))?;
+    let mut partial = name.to_owned();
+    partial.push(".partial");
+    let temporary = path.with_file_name(partial);
+    let written = std::fs::File::create(&temporary).and_then(|mut f| {
+        f.write_all(bytes)?;
+        f.sync_all()
+    });
+    if let Err(e) = written.and_then(|()| std::fs::rename(&temporary, path)) {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(e).with_context(|| format!("could not write {}", path.display()));
+    }
     Ok(())
 }
 

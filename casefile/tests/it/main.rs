@@ -8,6 +8,7 @@ mod cli;
 mod common;
 mod crash;
 mod edits;
+mod exports;
 mod kinds;
 mod logs;
 mod queries;

@@ -1,0 +1,238 @@
+//! Exports: what leaves the case file for people and for funders.
+//!
+//! - the visit sheet (fiche de visite) and a person's summary sheet, as PDF
+//!   ([`CaseFile::visit_sheet_pdf`], [`CaseFile::person_sheet_pdf`]);
+//! - one kind as CSV ([`CaseFile::export_csv`]) and a period as an XLSX workbook
+//!   ([`CaseFile::export_xlsx`]);
+//! - the indicators of a period ([`CaseFile::indicators`]) and the series of people in
+//!   work ([`CaseFile::people_in_work`]);
+//! - everything held about one person, for a GDPR access request
+//!   ([`CaseFile::access_export`]).
+//!
+//! Every export reads record states through the case file's own queries; none writes
+//! to the case file. Records that are deleted or erased are left out. A field in
+//! conflict shows every value, joined with ` / `, so nothing is silently chosen.
+
+mod access;
+mod csv;
+mod indicators;
+mod labels;
+mod pdf;
+mod period;
+mod person_sheet;
+mod visit_sheet;
+mod xlsx;
+
+pub use access::AccessExport;
+pub use indicators::{Indicators, WorkPoint};
+pub use period::{Period, SETTING_TIME_ZONE, TimeZone};
+
+use serde_json::Value;
+use sync_protocol::{RecordId, RecordState};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::error::Result;
+use crate::schema::{self, FieldType};
+use crate::store::CaseFile;
+
+/// The setting that names the organisation on printed sheets.
+pub const SETTING_ORG_NAME: &str = "org_name";
+/// The organisation this case file is enrolled with (written by enrolment).
+const SETTING_SYNC_ORG: &str = "sync.org";
+
+impl CaseFile {
+    /// The organisation's name printed on sheets: the setting `org_name`, else the
+    /// organisation the case file is enrolled with, else "Passerelle".
+    pub fn org_name(&self) -> Result<String> {
+        for key in [SETTING_ORG_NAME, SETTING_SYNC_ORG] {
+            if let Some(name) = self.setting(key)?
+                && !name.trim().is_empty()
+            {
+                return Ok(name);
+            }
+        }
+        Ok("Passerelle".to_owned())
+    }
+
+    /// Sets the organisation's name printed on sheets.
+    pub fn set_org_name(&mut self, name: &str) -> Result<()> {
+        self.set_setting(SETTING_ORG_NAME, name)
+    }
+}
+
+/// A value as text for machine-readable exports: texts as written, lists joined with
+/// `, `, numbers and booleans as JSON writes them, null as nothing.
+pub(crate) fn value_text(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(text) => text.clone(),
+        Value::Array(items) => items.iter().map(value_text).collect::<Vec<_>>().join(", "),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::Object(_) => value.to_string(),
+    }
+}
+
+/// A field of a state as text for machine-readable exports: its value, or in a conflict
+/// every entry's value joined with ` / ` (CLI.md).
+pub(crate) fn cell(state: &RecordState, field: &str) -> String {
+    state
+        .entries(field)
+        .iter()
+        .map(|e| value_text(&e.value))
+        .collect::<Vec<_>>()
+        .join(" / ")
+}
+
+/// The values of a field (every entry's, in a conflict), skipping nulls.
+pub(crate) fn values<'a>(state: &'a RecordState, field: &str) -> Vec<&'a Value> {
+    state
+        .entries(field)
+        .iter()
+        .map(|e| &e.value)
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+/// A text field's value (the entries' texts joined with ` / ` in a conflict).
+pub(crate) fn text(state: &RecordState, field: &str) -> String {
+    values(state, field)
+        .into_iter()
+        .map(value_text)
+        .collect::<Vec<_>>()
+        .join(" / ")
+}
+
+/// The ids a reference or list of references holds (every entry's, in a conflict),
+/// each once, in order.
+pub(crate) fn refs(state: &RecordState, field: &str) -> Vec<RecordId> {
+    let mut out: Vec<RecordId> = Vec::new();
+    for value in values(state, field) {
+        let items: Vec<&Value> = match value {
+            Value::Array(items) => items.iter().collect(),
+            other => vec![other],
+        };
+        for item in items {
+            if let Some(id) = item.as_str().and_then(|t| t.parse::<RecordId>().ok())
+                && !out.contains(&id)
+            {
+                out.push(id);
+            }
+        }
+    }
+    out
+}
+
+/// A field as a person reads it on a printed sheet, in French: choices by their label,
+/// booleans as oui / non, dates as `JJ/MM/AAAA`, times in the organisation's zone.
+/// References are not resolved here (the sheets print names).
+pub(crate) fn printed(state: &RecordState, field: &str, zone: TimeZone) -> String {
+    let ty = schema::kind(state.kind().as_str())
+        .and_then(|k| k.field(field))
+        .map_or(FieldType::Text, |f| f.ty);
+    values(state, field)
+        .into_iter()
+        .map(|v| printed_value(v, ty, zone))
+        .collect::<Vec<_>>()
+        .join(" / ")
+}
+
+fn printed_value(value: &Value, ty: FieldType, zone: TimeZone) -> String {
+    match (ty, value) {
+        (FieldType::Choice(_), Value::String(t)) => labels::value(t).to_owned(),
+        (_, Value::Bool(true)) => "oui".to_owned(),
+        (_, Value::Bool(false)) => "non".to_owned(),
+        (FieldType::Date | FieldType::ApproxDate, Value::String(t)) => french_date(t),
+        (FieldType::DateTime, Value::String(t)) => french_time(t, zone),
+        (FieldType::Number { .. }, Value::Number(n)) => n.to_string().replace('.', ","),
+        (_, other) => value_text(other),
+    }
+}
+
+/// `2026-11-02` as `02/11/2026`, `1991-04` as `04/1991`; anything else as written.
+pub(crate) fn french_date(text: &str) -> String {
+    let parts: Vec<&str> = text.split('-').collect();
+    match parts.as_slice() {
+        [y, m, d] => format!("{d}/{m}/{y}"),
+        [y, m] => format!("{m}/{y}"),
+        _ => text.to_owned(),
+    }
+}
+
+/// An RFC 3339 time as `lundi 02/11/2026 à 10 h 14`, in the zone's local time.
+pub(crate) fn french_time(text: &str, zone: TimeZone) -> String {
+    let Ok(at) = OffsetDateTime::parse(text, &Rfc3339) else {
+        return text.to_owned();
+    };
+    let local = zone.local(at);
+    let day = match local.weekday() {
+        time::Weekday::Monday => "lundi",
+        time::Weekday::Tuesday => "mardi",
+        time::Weekday::Wednesday => "mercredi",
+        time::Weekday::Thursday => "jeudi",
+        time::Weekday::Friday => "vendredi",
+        time::Weekday::Saturday => "samedi",
+        time::Weekday::Sunday => "dimanche",
+    };
+    format!(
+        "{day} {:02}/{:02}/{:04} à {} h {:02}",
+        local.day(),
+        u8::from(local.month()),
+        local.year(),
+        local.hour(),
+        local.minute()
+    )
+}
+
+/// A person's name as written: family name, then given names.
+pub(crate) fn person_name(person: &RecordState) -> String {
+    let family = text(person, "family_name");
+    let given = text(person, "given_names");
+    match (family.is_empty(), given.is_empty()) {
+        (false, false) => format!("{family} {given}"),
+        (false, true) => family,
+        (true, false) => given,
+        (true, true) => "(sans nom)".to_owned(),
+    }
+}
+
+/// The year of a possibly approximate birth date.
+pub(crate) fn birth_year(person: &RecordState) -> String {
+    values(person, "birth_date")
+        .into_iter()
+        .filter_map(Value::as_str)
+        .map(|t| t.chars().take(4).collect::<String>())
+        .collect::<Vec<_>>()
+        .join(" / ")
+}
+
+impl CaseFile {
+    /// The state of `id` when the case file holds it and it is not erased; `None`
+    /// otherwise (a reference to a record not synced yet prints as unknown).
+    pub(crate) fn state_if_any(&self, id: RecordId) -> Result<Option<RecordState>> {
+        match self.get(id) {
+            Ok(state) => Ok(Some(state)),
+            Err(crate::Error::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The name of the record `id` refers to (a site's or household's `name`, a
+    /// person's names), or "inconnu" when the case file does not hold it.
+    pub(crate) fn name_of(&self, id: RecordId) -> Result<String> {
+        Ok(match self.state_if_any(id)? {
+            Some(state) if state.kind().as_str() == "person" => person_name(&state),
+            Some(state) => text(&state, "name"),
+            None => "inconnu".to_owned(),
+        })
+    }
+}
+
+/// Today's local date and time, for "printed on" lines.
+pub(crate) fn now_text(zone: TimeZone) -> String {
+    let now = OffsetDateTime::now_utc();
+    now.format(&Rfc3339)
+        .map(|t| french_time(&t, zone))
+        .unwrap_or_default()
+}

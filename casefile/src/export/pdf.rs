@@ -1,0 +1,489 @@
+//! A small page layout over krilla for the printed sheets: A4 pages, a title, headings,
+//! labelled fields, wrapped paragraphs, tables and signature boxes, in DejaVu Sans
+//! embedded in the binary (it covers every letter of French, Romanian and Bulgarian).
+//!
+//! Layout first fills a list of drawing operations per page, then krilla draws them:
+//! page breaks are decided before any page is drawn, so each page's footer can say
+//! "page i / n". krilla embeds a subset of the font with a ToUnicode map, so the text
+//! can be searched and extracted.
+
+use krilla::Document;
+use krilla::color::rgb;
+use krilla::geom::{PathBuilder, Point, Rect};
+use krilla::metadata::Metadata;
+use krilla::page::PageSettings;
+use krilla::paint::{Fill, Stroke};
+use krilla::text::{Font, TextDirection};
+use skrifa::instance::{LocationRef, Size};
+use skrifa::{FontRef, MetadataProvider};
+
+use crate::error::{Error, Result};
+
+/// DejaVu Sans (Bitstream Vera licence, see `assets/fonts/LICENSE-DejaVu.txt`).
+static REGULAR: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+/// DejaVu Sans Bold.
+static BOLD: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-Bold.ttf");
+
+/// A4 in points.
+const PAGE_W: f32 = 595.28;
+const PAGE_H: f32 = 841.89;
+const MARGIN: f32 = 50.0;
+const TOP: f32 = 48.0;
+const BOTTOM: f32 = PAGE_H - 50.0;
+const CONTENT_W: f32 = PAGE_W - 2.0 * MARGIN;
+const LABEL_W: f32 = 150.0;
+
+const BODY: f32 = 10.0;
+const LEADING: f32 = 1.3;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Weight {
+    Regular,
+    Bold,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Ink {
+    Black,
+    Grey,
+    Accent,
+}
+
+#[derive(Debug)]
+enum Op {
+    Text {
+        x: f32,
+        y: f32,
+        size: f32,
+        weight: Weight,
+        ink: Ink,
+        text: String,
+    },
+    Line {
+        x1: f32,
+        y1: f32,
+        x2: f32,
+        y2: f32,
+        width: f32,
+    },
+    Frame {
+        x: f32,
+        y: f32,
+        w: f32,
+        h: f32,
+    },
+}
+
+/// Advance widths of the embedded fonts.
+struct Metrics {
+    regular: FontRef<'static>,
+    bold: FontRef<'static>,
+}
+
+impl Metrics {
+    fn new() -> Result<Self> {
+        let read = |data: &'static [u8]| {
+            FontRef::new(data).map_err(|_| Error::Export("the embedded font does not read".into()))
+        };
+        Ok(Self {
+            regular: read(REGULAR)?,
+            bold: read(BOLD)?,
+        })
+    }
+
+    fn width(&self, text: &str, size: f32, weight: Weight) -> f32 {
+        let font = match weight {
+            Weight::Regular => &self.regular,
+            Weight::Bold => &self.bold,
+        };
+        let charmap = font.charmap();
+        let metrics = font.glyph_metrics(Size::new(size), LocationRef::default());
+        text.chars()
+            .map(|c| {
+                let glyph = charmap.map(c).unwrap_or_default();
+                metrics.advance_width(glyph).unwrap_or(size * 0.6)
+            })
+            .sum()
+    }
+
+    /// Splits `text` into lines no wider than `width`: at spaces, and inside a word only
+    /// when the word alone is wider. Line breaks of the text are kept.
+    fn wrap(&self, text: &str, size: f32, weight: Weight, width: f32) -> Vec<String> {
+        let mut lines = Vec::new();
+        for paragraph in text.split('\n') {
+            let mut line = String::new();
+            for word in paragraph.split_whitespace() {
+                let candidate = if line.is_empty() {
+                    word.to_owned()
+                } else {
+                    format!("{line} {word}")
+                };
+                if self.width(&candidate, size, weight) <= width {
+                    line = candidate;
+                    continue;
+                }
+                if !line.is_empty() {
+                    lines.push(std::mem::take(&mut line));
+                }
+                // The word alone: break it where it overflows.
+                for c in word.chars() {
+                    line.push(c);
+                    if self.width(&line, size, weight) > width && line.chars().count() > 1 {
+                        line.pop();
+                        lines.push(std::mem::take(&mut line));
+                        line.push(c);
+                    }
+                }
+            }
+            lines.push(line);
+        }
+        lines
+    }
+}
+
+/// A document being laid out.
+pub(crate) struct Sheet {
+    metrics: Metrics,
+    pages: Vec<Vec<Op>>,
+    y: f32,
+    footer: String,
+}
+
+impl Sheet {
+    /// An empty document whose pages end with `footer` and their number.
+    pub(crate) fn new(footer: impl Into<String>) -> Result<Self> {
+        Ok(Self {
+            metrics: Metrics::new()?,
+            pages: vec![Vec::new()],
+            y: TOP,
+            footer: footer.into(),
+        })
+    }
+
+    fn ops(&mut self) -> &mut Vec<Op> {
+        if self.pages.is_empty() {
+            self.pages.push(Vec::new());
+        }
+        let last = self.pages.len() - 1;
+        &mut self.pages[last]
+    }
+
+    /// Starts a new page when less than `height` is left on this one.
+    fn room(&mut self, height: f32) {
+        if self.y + height > BOTTOM && self.y > TOP {
+            self.pages.push(Vec::new());
+            self.y = TOP;
+        }
+    }
+
+    /// Starts a new page.
+    pub(crate) fn page_break(&mut self) {
+        self.pages.push(Vec::new());
+        self.y = TOP;
+    }
+
+    fn text(&mut self, x: f32, size: f32, weight: Weight, ink: Ink, text: &str) {
+        let y = self.y + size;
+        self.ops().push(Op::Text {
+            x,
+            y,
+            size,
+            weight,
+            ink,
+            text: text.to_owned(),
+        });
+    }
+
+    /// Vertical space.
+    pub(crate) fn space(&mut self, height: f32) {
+        self.y += height;
+    }
+
+    /// The document's title, large and bold, with a line under it.
+    pub(crate) fn title(&mut self, text: &str) {
+        let size = 18.0;
+        for line in self.metrics.wrap(text, size, Weight::Bold, CONTENT_W) {
+            self.room(size * LEADING);
+            self.text(MARGIN, size, Weight::Bold, Ink::Accent, &line);
+            self.y += size * LEADING;
+        }
+    }
+
+    /// A small grey line of text (the organisation, the date of printing).
+    pub(crate) fn note(&mut self, text: &str) {
+        let size = 9.0;
+        for line in self.metrics.wrap(text, size, Weight::Regular, CONTENT_W) {
+            self.room(size * LEADING);
+            self.text(MARGIN, size, Weight::Regular, Ink::Grey, &line);
+            self.y += size * LEADING;
+        }
+    }
+
+    /// A section heading with a rule under it; never alone at the foot of a page.
+    pub(crate) fn heading(&mut self, text: &str) {
+        let size = 12.0;
+        self.space(6.0);
+        self.room(size * LEADING + 4.0 + 3.0 * BODY * LEADING);
+        self.text(MARGIN, size, Weight::Bold, Ink::Accent, text);
+        self.y += size * LEADING;
+        let y = self.y;
+        self.ops().push(Op::Line {
+            x1: MARGIN,
+            y1: y,
+            x2: MARGIN + CONTENT_W,
+            y2: y,
+            width: 0.6,
+        });
+        self.y += 5.0;
+    }
+
+    /// A labelled value: the label in bold on the left, the value wrapped on the right.
+    /// An empty value prints as a dash, so a blank on the sheet is visibly empty.
+    pub(crate) fn field(&mut self, label: &str, value: &str) {
+        let value = if value.trim().is_empty() {
+            "—"
+        } else {
+            value
+        };
+        let labels = self.metrics.wrap(label, BODY, Weight::Bold, LABEL_W - 8.0);
+        let values = self
+            .metrics
+            .wrap(value, BODY, Weight::Regular, CONTENT_W - LABEL_W);
+        let rows = labels.len().max(values.len());
+        for i in 0..rows {
+            self.room(BODY * LEADING);
+            if let Some(l) = labels.get(i) {
+                self.text(MARGIN, BODY, Weight::Bold, Ink::Black, l);
+            }
+            if let Some(v) = values.get(i) {
+                self.text(MARGIN + LABEL_W, BODY, Weight::Regular, Ink::Black, v);
+            }
+            self.y += BODY * LEADING;
+        }
+        self.y += 2.0;
+    }
+
+    /// A paragraph of wrapped text; an empty one prints as a dash.
+    pub(crate) fn paragraph(&mut self, text: &str) {
+        let text = if text.trim().is_empty() { "—" } else { text };
+        for line in self.metrics.wrap(text, BODY, Weight::Regular, CONTENT_W) {
+            self.room(BODY * LEADING);
+            self.text(MARGIN, BODY, Weight::Regular, Ink::Black, &line);
+            self.y += BODY * LEADING;
+        }
+        self.y += 2.0;
+    }
+
+    /// A table: a bold header row, then one row per entry, cells wrapped in columns of
+    /// the given shares of the width, rules between rows. The header is repeated on
+    /// each page the table runs onto. No rows prints `empty` instead.
+    pub(crate) fn table(
+        &mut self,
+        headers: &[&str],
+        shares: &[f32],
+        rows: &[Vec<String>],
+        empty: &str,
+    ) {
+        if rows.is_empty() {
+            self.paragraph(empty);
+            return;
+        }
+        let total: f32 = shares.iter().sum::<f32>().max(f32::EPSILON);
+        let widths: Vec<f32> = shares.iter().map(|s| s / total * CONTENT_W).collect();
+        let size = 9.0;
+        let header: Vec<String> = headers.iter().map(|h| (*h).to_owned()).collect();
+        let header_height = self.row_height(&header, &widths, size, Weight::Bold);
+        let first = rows
+            .first()
+            .map_or(0.0, |r| self.row_height(r, &widths, size, Weight::Regular));
+        self.room(header_height + first);
+        self.table_row(&header, &widths, size, Weight::Bold);
+        for row in rows {
+            let height = self.row_height(row, &widths, size, Weight::Regular);
+            if self.y + height > BOTTOM {
+                self.page_break();
+                self.table_row(&header, &widths, size, Weight::Bold);
+            }
+            self.table_row(row, &widths, size, Weight::Regular);
+        }
+        self.y += 4.0;
+    }
+
+    fn wrap_cells(
+        &self,
+        cells: &[String],
+        widths: &[f32],
+        size: f32,
+        weight: Weight,
+    ) -> Vec<Vec<String>> {
+        cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| self.metrics.wrap(c, size, weight, w - 6.0))
+            .collect()
+    }
+
+    fn row_height(&self, cells: &[String], widths: &[f32], size: f32, weight: Weight) -> f32 {
+        let lines = self
+            .wrap_cells(cells, widths, size, weight)
+            .iter()
+            .map(Vec::len)
+            .max()
+            .unwrap_or(1)
+            .max(1);
+        lines as f32 * size * LEADING + 5.0
+    }
+
+    fn table_row(&mut self, cells: &[String], widths: &[f32], size: f32, weight: Weight) {
+        let wrapped = self.wrap_cells(cells, widths, size, weight);
+        let lines = wrapped.iter().map(Vec::len).max().unwrap_or(1).max(1);
+        let height = lines as f32 * size * LEADING + 5.0;
+        let top = self.y;
+        let mut x = MARGIN;
+        for (cell, w) in wrapped.iter().zip(widths) {
+            self.y = top + 2.0;
+            for line in cell {
+                self.text(x, size, weight, Ink::Black, line);
+                self.y += size * LEADING;
+            }
+            x += w;
+        }
+        self.y = top + height;
+        let y = self.y;
+        self.ops().push(Op::Line {
+            x1: MARGIN,
+            y1: y,
+            x2: MARGIN + CONTENT_W,
+            y2: y,
+            width: if weight == Weight::Bold { 0.6 } else { 0.25 },
+        });
+    }
+
+    /// Boxes side by side for signatures, each with its caption above.
+    pub(crate) fn signatures(&mut self, captions: &[&str]) {
+        let height = 62.0;
+        self.space(8.0);
+        self.room(height + 2.0 * BODY * LEADING);
+        let n = captions.len().max(1) as f32;
+        let gap = 20.0;
+        let w = (CONTENT_W - gap * (n - 1.0)) / n;
+        let top = self.y;
+        for (i, caption) in captions.iter().enumerate() {
+            let x = MARGIN + i as f32 * (w + gap);
+            self.y = top;
+            self.text(x, 9.0, Weight::Bold, Ink::Black, caption);
+            let y = top + 9.0 * LEADING + 3.0;
+            self.ops().push(Op::Frame { x, y, w, h: height });
+        }
+        self.y = top + 9.0 * LEADING + 3.0 + height + 6.0;
+    }
+
+    /// Draws every page and returns the PDF's bytes.
+    pub(crate) fn finish(self, title: &str) -> Result<Vec<u8>> {
+        let fail = |what: &str| Error::Export(format!("the PDF could not be drawn: {what}"));
+        let regular =
+            Font::new(REGULAR.into(), 0).ok_or_else(|| fail("the embedded font does not read"))?;
+        let bold =
+            Font::new(BOLD.into(), 0).ok_or_else(|| fail("the embedded font does not read"))?;
+        let mut document = Document::new();
+        document.set_metadata(
+            Metadata::new()
+                .title(title.to_owned())
+                .language("fr".to_owned())
+                .creator("Passerelle".to_owned()),
+        );
+        let count = self.pages.len();
+        for (number, mut ops) in self.pages.into_iter().enumerate() {
+            let footer = format!("{} — page {} / {}", self.footer, number + 1, count);
+            ops.push(Op::Text {
+                x: MARGIN,
+                y: PAGE_H - 30.0,
+                size: 8.0,
+                weight: Weight::Regular,
+                ink: Ink::Grey,
+                text: footer,
+            });
+            let settings =
+                PageSettings::from_wh(PAGE_W, PAGE_H).ok_or_else(|| fail("page size"))?;
+            let mut page = document.start_page_with(settings);
+            let mut surface = page.surface();
+            for op in &ops {
+                match op {
+                    Op::Text {
+                        x,
+                        y,
+                        size,
+                        weight,
+                        ink,
+                        text,
+                    } => {
+                        surface.set_stroke(None);
+                        surface.set_fill(Some(Fill {
+                            paint: color(*ink).into(),
+                            ..Fill::default()
+                        }));
+                        let font = match weight {
+                            Weight::Regular => regular.clone(),
+                            Weight::Bold => bold.clone(),
+                        };
+                        surface.draw_text(
+                            Point::from_xy(*x, *y),
+                            font,
+                            *size,
+                            text,
+                            false,
+                            TextDirection::Auto,
+                        );
+                    }
+                    Op::Line {
+                        x1,
+                        y1,
+                        x2,
+                        y2,
+                        width,
+                    } => {
+                        let mut path = PathBuilder::new();
+                        path.move_to(*x1, *y1);
+                        path.line_to(*x2, *y2);
+                        if let Some(path) = path.finish() {
+                            surface.set_fill(None);
+                            surface.set_stroke(Some(Stroke {
+                                width: *width,
+                                paint: color(Ink::Grey).into(),
+                                ..Stroke::default()
+                            }));
+                            surface.draw_path(&path);
+                        }
+                    }
+                    Op::Frame { x, y, w, h } => {
+                        let mut path = PathBuilder::new();
+                        if let Some(rect) = Rect::from_xywh(*x, *y, *w, *h) {
+                            path.push_rect(rect);
+                        }
+                        if let Some(path) = path.finish() {
+                            surface.set_fill(None);
+                            surface.set_stroke(Some(Stroke {
+                                width: 0.8,
+                                ..Stroke::default()
+                            }));
+                            surface.draw_path(&path);
+                        }
+                    }
+                }
+            }
+            surface.finish();
+            page.finish();
+        }
+        document
+            .finish()
+            .map_err(|e| Error::Export(format!("the PDF could not be written ({e:?})")))
+    }
+}
+
+fn color(ink: Ink) -> rgb::Color {
+    match ink {
+        Ink::Black => rgb::Color::new(0, 0, 0),
+        Ink::Grey => rgb::Color::new(100, 100, 100),
+        Ink::Accent => rgb::Color::new(20, 70, 120),
+    }
+}
