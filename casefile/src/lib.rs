@@ -31,6 +31,7 @@
 #![forbid(unsafe_code)]
 
 mod check;
+mod client;
 mod conflicts;
 mod crypto;
 mod derive;
@@ -47,6 +48,10 @@ mod search;
 mod store;
 mod sync;
 
+pub use client::{
+    MAX_BATCH_BYTES, MAX_BATCH_RECORDS, PULL_PAGE, Phase, Progress, SyncError, SyncOptions,
+    SyncReport, check_server_url,
+};
 pub use conflicts::Conflict;
 pub use crypto::KdfParams;
 pub use error::{Error, Result};

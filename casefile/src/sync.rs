@@ -79,6 +79,20 @@ impl CaseFile {
         })
     }
 
+    /// Every record state held, erased ones included, in id order: what two replicas
+    /// compare to know they have converged.
+    pub fn all_states(&self) -> Result<Vec<RecordState>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT state FROM records ORDER BY id")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for text in rows {
+            out.push(RecordState::from_json(&text?)?);
+        }
+        Ok(out)
+    }
+
     /// The pull checkpoint: the server sequence to pull from next.
     pub fn pull_checkpoint(&self) -> Result<u64> {
         Ok(get_meta::<i64>(&self.conn, "pull_checkpoint")?

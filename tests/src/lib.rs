@@ -4,5 +4,9 @@
 //! The library holds the harness; the scenarios are the integration tests of this crate.
 
 #![forbid(unsafe_code)]
+// The harness is test code: a failed set-up step should stop the test with its reason.
+#![allow(clippy::expect_used, clippy::panic)]
 
+pub mod harness;
+pub mod ledger;
 pub mod proxy;

@@ -136,6 +136,23 @@ enum Command {
         /// The record.
         id: String,
     },
+    /// Registers this case file's replica with a server (the password from
+    /// PASSERELLE_PASSWORD, else asked); prints the device id.
+    Enrol {
+        /// The server, `https://…` (plain `http://` only for this machine).
+        #[arg(long)]
+        server: String,
+        /// The user's name on the server.
+        #[arg(long)]
+        username: String,
+        /// A name people recognise this device by.
+        #[arg(long)]
+        device_name: String,
+    },
+    /// Pushes local changes, then pulls until nothing is left; prints
+    /// `{"pushed", "pulled", "conflicts"}`. Progress goes to standard error when it
+    /// is a terminal.
+    Sync,
     /// Changes the passphrase (the new one from PASSERELLE_NEW_PASSPHRASE, else asked).
     ChangePassphrase,
     /// Recomputes the derived tables from the record states.
@@ -343,6 +360,26 @@ fn run(cli: Cli) -> Result<()> {
                 .context("the passphrase was not changed")?;
         }
         Command::Rebuild => file.rebuild()?,
+        Command::Enrol {
+            server,
+            username,
+            device_name,
+        } => {
+            let password = passphrase("PASSERELLE_PASSWORD", "Server password: ")?;
+            let device = file.enrol(&server, &username, &password, &device_name)?;
+            writeln!(out, "{device}")?;
+        }
+        Command::Sync => {
+            let cancel = std::sync::atomic::AtomicBool::new(false);
+            let terminal = std::io::stderr().is_terminal();
+            let mut progress = |p: casefile::Progress| {
+                if terminal {
+                    eprint!("\r{:?}: {} / {}   ", p.phase, p.done, p.expected);
+                }
+            };
+            let report = file.sync(&mut progress, &cancel)?;
+            writeln!(out, "{}", serde_json::to_string(&report)?)?;
+        }
         Command::Export(export) => run_export(&file, export)?,
         Command::Report { from, to } => {
             let period = file.period(&from, &to)?;

@@ -1,0 +1,320 @@
+//! The parts of an end-to-end run: a real `passerelle-server` process on a fresh database
+//! (SQLite or the machine's PostgreSQL), and devices, each a real encrypted case file
+//! that enrols and syncs through the `casefile` sync client.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Duration;
+
+use casefile::{CaseFile, KdfParams, SyncError, SyncOptions, SyncReport};
+use sync_protocol::RecordState;
+
+/// The password of every test user.
+pub const PASSWORD: &str = "mot de passe de test";
+
+/// Which storage the server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// One SQLite file.
+    Sqlite,
+    /// A fresh database on the machine's PostgreSQL.
+    Postgres,
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        "{prefix}_{}_{}_{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// The PostgreSQL the tests use: `PASSERELLE_TEST_POSTGRES`, else the machine's.
+pub fn postgres_url() -> String {
+    std::env::var("PASSERELLE_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+fn psql(sql: &str) {
+    let status = Command::new("psql")
+        .arg(postgres_url())
+        .args(["-q", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .stdout(Stdio::null())
+        .status()
+        .expect("psql (postgresql-client) must be installed: scripts/test installs it");
+    assert!(status.success(), "expected psql to run {sql:?}");
+}
+
+/// A binary of the workspace, next to this test's own target folder; built when missing.
+pub fn workspace_binary(name: &str, package: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    // target/debug/deps/e2e-… → target/debug/NAME
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("a test binary lives in target/PROFILE/deps");
+    let path = dir.join(name);
+    if !path.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "-q", "-p", package, "--bin", name])
+            .status()
+            .expect("cargo must run");
+        assert!(
+            status.success(),
+            "expected `cargo build -p {package}` to succeed"
+        );
+    }
+    path
+}
+
+/// A fresh, empty server database, removed at the end.
+#[derive(Debug)]
+pub struct ServerDatabase {
+    /// `sqlite:PATH` or `postgres://…`.
+    pub url: String,
+    /// The server's working folder (its log, its SQLite file).
+    pub dir: tempfile::TempDir,
+    pg_name: Option<String>,
+}
+
+impl ServerDatabase {
+    /// A new database on `backend`.
+    pub fn new(backend: Backend) -> Self {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        match backend {
+            Backend::Sqlite => Self {
+                url: format!("sqlite:{}", dir.path().join("server.db").display()),
+                dir,
+                pg_name: None,
+            },
+            Backend::Postgres => {
+                let name = unique("passerelle_e2e");
+                psql(&format!("CREATE DATABASE {name}"));
+                let base = postgres_url();
+                let root = base
+                    .rsplit_once('/')
+                    .map_or(base.as_str(), |(root, _)| root);
+                Self {
+                    url: format!("{root}/{name}"),
+                    dir,
+                    pg_name: Some(name),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for ServerDatabase {
+    fn drop(&mut self) {
+        if let Some(name) = &self.pg_name {
+            psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
+    }
+}
+
+/// A running `passerelle-server`; killed when dropped.
+#[derive(Debug)]
+pub struct Server {
+    child: Child,
+    /// `127.0.0.1:PORT`.
+    pub addr: std::net::SocketAddr,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// Its database.
+    pub db: ServerDatabase,
+}
+
+impl Server {
+    /// Starts the real binary on `127.0.0.1:0` over a fresh database of `backend`.
+    pub fn start(backend: Backend) -> Server {
+        let db = ServerDatabase::new(backend);
+        let log = std::fs::File::create(db.dir.path().join("server.log")).expect("a log file");
+        let mut child = Command::new(workspace_binary("passerelle-server", "passerelle-server"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--database", &db.url])
+            .args(["--rate-limit", "100000"])
+            .env("PASSERELLE_INSECURE_FAST_PASSWORD_HASH", "1")
+            .current_dir(db.dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("the server binary must start");
+        let stdout = child.stdout.take().expect("the server's stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let line = lines
+            .next()
+            .and_then(Result::ok)
+            .unwrap_or_else(|| panic!("the server printed nothing; see {:?}", db.dir.path()));
+        std::thread::spawn(move || lines.for_each(drop));
+        let url = line
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("expected `listening on URL`, got {line:?}"))
+            .to_owned();
+        let addr = url
+            .trim_start_matches("http://")
+            .parse()
+            .expect("the server listens on an address");
+        Server {
+            child,
+            addr,
+            url,
+            db,
+        }
+    }
+
+    /// Runs a command of the server's command line on its database; answers stdout.
+    pub fn cli(&self, args: &[&str], stdin: &str) -> String {
+        let mut child = Command::new(workspace_binary("passerelle-server", "passerelle-server"))
+            .args(args)
+            .args(["--database", &self.db.url])
+            .env("PASSERELLE_INSECURE_FAST_PASSWORD_HASH", "1")
+            .current_dir(self.db.dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the server's command line must start");
+        if let Some(mut input) = child.stdin.take() {
+            input.write_all(stdin.as_bytes()).expect("stdin");
+        }
+        let out = child.wait_with_output().expect("the command ends");
+        assert!(
+            out.status.success(),
+            "expected `passerelle-server {}` to succeed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Adds a user (password [`PASSWORD`]) to `org`, creating the organisation.
+    pub fn add_user(&self, org: &str, username: &str, role: &str) {
+        let args = [
+            "user",
+            "add",
+            "--org",
+            org,
+            "--username",
+            username,
+            "--role",
+            role,
+        ];
+        self.cli(&args, &format!("{PASSWORD}\n"));
+    }
+
+    /// Erases a record of `org` from the command line (§5).
+    pub fn erase(&self, org: &str, id: &str) {
+        self.cli(&["record", "erase", "--org", org, id], "");
+    }
+
+    /// A new organisation with one counsellor; answers (org, username).
+    pub fn new_org(&self) -> (String, String) {
+        let org = unique("org");
+        let user = unique("user");
+        self.add_user(&org, &user, "coordinator");
+        (org, user)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A device: a real encrypted case file in a temporary folder.
+#[derive(Debug)]
+pub struct Device {
+    /// Its case file.
+    pub file: CaseFile,
+    /// A short name for messages.
+    pub name: String,
+    _dir: tempfile::TempDir,
+}
+
+/// Sync options for tests: quick retries, many of them, so faults are ridden out.
+pub fn patient() -> SyncOptions {
+    SyncOptions {
+        attempts: 40,
+        backoff: Duration::from_millis(5),
+        timeout: Duration::from_secs(20),
+    }
+}
+
+impl Device {
+    /// A new case file (cheap key derivation: these files protect nothing).
+    pub fn new(name: &str) -> Device {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let file = CaseFile::init_with(
+            dir.path().join("case.file"),
+            "phrase de passe",
+            KdfParams::INSECURE_FOR_TESTS,
+        )
+        .expect("a new case file");
+        Device {
+            file,
+            name: name.to_owned(),
+            _dir: dir,
+        }
+    }
+
+    /// A new case file enrolled with the server at `url` as `user`.
+    pub fn enrolled(name: &str, url: &str, user: &str) -> Device {
+        let mut device = Device::new(name);
+        device
+            .file
+            .enrol(url, user, PASSWORD, name)
+            .unwrap_or_else(|e| panic!("expected {name} to enrol: {e}"));
+        device
+    }
+
+    /// Syncs with patient retries.
+    pub fn try_sync(&mut self) -> Result<SyncReport, SyncError> {
+        let cancel = AtomicBool::new(false);
+        self.file.sync_with(patient(), &mut |_| {}, &cancel)
+    }
+
+    /// Syncs, and must succeed.
+    pub fn sync(&mut self) -> SyncReport {
+        self.try_sync()
+            .unwrap_or_else(|e| panic!("expected {} to sync: {e}", self.name))
+    }
+
+    /// Every state it holds, as canonical JSON, in id order.
+    pub fn states(&self) -> Vec<String> {
+        self.file
+            .all_states()
+            .expect("the states of a case file")
+            .iter()
+            .map(RecordState::to_json)
+            .collect()
+    }
+}
+
+/// Syncs every device twice over (so each sees what the others pushed), then asserts
+/// that all hold byte-identical states.
+pub fn settle(devices: &mut [&mut Device]) {
+    for _ in 0..2 {
+        for device in devices.iter_mut() {
+            device.sync();
+        }
+    }
+    let first = devices[0].states();
+    for device in devices.iter().skip(1) {
+        assert_eq!(
+            device.states(),
+            first,
+            "expected {} to hold the same states as {}",
+            device.name,
+            devices[0].name
+        );
+    }
+}

@@ -1,0 +1,276 @@
+//! The sync client's own promises: progress, cancel, no needless re-download of its own
+//! pushes, the replica directory, and errors a person can act on (revoked, plain HTTP,
+//! TLS, unreachable). And `passerelle-cli enrol` and `sync` end to end.
+
+use std::process::Command;
+use std::sync::atomic::AtomicBool;
+
+use casefile::{Phase, Progress, SyncError, SyncOptions};
+use passerelle_e2e::harness::{Backend, Device, PASSWORD, Server, workspace_binary};
+use passerelle_e2e::proxy::{Fault, FaultProxy};
+use serde_json::{Value, json};
+
+use crate::{add_person, fields};
+
+fn sync_with_events(
+    device: &mut Device,
+) -> (Result<casefile::SyncReport, SyncError>, Vec<Progress>) {
+    let mut events = Vec::new();
+    let cancel = AtomicBool::new(false);
+    let result = device.file.sync_with(
+        passerelle_e2e::harness::patient(),
+        &mut |p| events.push(p),
+        &cancel,
+    );
+    (result, events)
+}
+
+#[test]
+fn progress_reports_each_phase_and_own_pushes_are_not_downloaded_again() {
+    let server = Server::start(Backend::Sqlite);
+    let (_org, user) = server.new_org();
+    let mut a = Device::enrolled("marie", &server.url, &user);
+    let mut b = Device::enrolled("ion", &server.url, &user);
+    for i in 0..1200 {
+        add_person(&mut a.file, "Stoica", &format!("Mihai {i}"));
+    }
+    let (report, events) = sync_with_events(&mut a);
+    let report = report.unwrap();
+    assert_eq!(
+        report.pushed, 1200,
+        "every new person must be pushed: {report:?}"
+    );
+    let phases: Vec<Phase> = events.iter().map(|e| e.phase).collect();
+    let first_pull = phases.iter().position(|p| *p == Phase::Pull).unwrap();
+    assert!(
+        phases[..first_pull].iter().all(|p| *p == Phase::Push),
+        "{phases:?}"
+    );
+    assert_eq!(phases.last(), Some(&Phase::Done));
+    let pushes: Vec<&Progress> = events.iter().filter(|e| e.phase == Phase::Push).collect();
+    assert!(
+        pushes.len() >= 4,
+        "three batches of at most 500 and a start: {pushes:?}"
+    );
+    assert!(
+        pushes.windows(2).all(|w| w[0].done <= w[1].done),
+        "push progress must grow"
+    );
+    assert_eq!(
+        pushes.last().map(|p| (p.done, p.expected)),
+        Some((1200, 1200))
+    );
+    let done = events.last().unwrap();
+    assert_eq!(
+        done.done, 0,
+        "A must not download again the 1,200 states it pushed: {done:?}"
+    );
+
+    let (report, events) = sync_with_events(&mut b);
+    assert_eq!(report.unwrap().pulled, 1200);
+    assert_eq!(
+        events.last().unwrap().done,
+        1200,
+        "B receives every state once"
+    );
+    let pulls: Vec<&Progress> = events.iter().filter(|e| e.phase == Phase::Pull).collect();
+    assert!(pulls.len() >= 4, "three pages and a start: {pulls:?}");
+    assert!(pulls.iter().all(|p| p.done <= p.expected), "{pulls:?}");
+
+    // A sync with nothing to do moves nothing.
+    let (report, events) = sync_with_events(&mut a);
+    assert_eq!(report.unwrap(), casefile::SyncReport::default());
+    assert_eq!(events.last().unwrap().done, 0);
+}
+
+#[test]
+fn the_replica_directory_names_who_made_each_edit() {
+    let server = Server::start(Backend::Sqlite);
+    let (_org, user) = server.new_org();
+    let mut a = Device::enrolled("Portable de Marie", &server.url, &user);
+    let b = Device::enrolled("Tablette d'Ion", &server.url, &user);
+    a.sync();
+    let directory = a.file.replica_directory().unwrap();
+    let names: Vec<&str> = directory.values().map(|r| r.device_name.as_str()).collect();
+    assert!(
+        names.contains(&"Portable de Marie") && names.contains(&"Tablette d'Ion"),
+        "{names:?}"
+    );
+    let ion = &directory[&b.file.replica_id()];
+    assert_eq!(ion.user, user);
+}
+
+#[test]
+fn a_cancelled_sync_keeps_what_it_had_and_the_next_one_goes_on() {
+    let server = Server::start(Backend::Sqlite);
+    let (_org, user) = server.new_org();
+    let mut a = Device::enrolled("marie", &server.url, &user);
+    let mut b = Device::enrolled("ion", &server.url, &user);
+    let p = add_person(&mut a.file, "Dumitru", "Ana");
+    let cancel = AtomicBool::new(true);
+    let result = a
+        .file
+        .sync_with(SyncOptions::default(), &mut |_| {}, &cancel);
+    assert!(
+        matches!(result, Err(SyncError::Cancelled)),
+        "expected Cancelled, got {result:?}"
+    );
+    assert!(result.unwrap_err().to_string().contains("next sync"));
+    a.sync();
+    b.sync();
+    assert_eq!(
+        b.file.get(p).unwrap().value("family_name"),
+        Some(&json!("Dumitru"))
+    );
+}
+
+#[test]
+fn an_unreachable_server_is_a_clear_error_and_the_sync_resumes_later() {
+    let server = Server::start(Backend::Sqlite);
+    let (_org, user) = server.new_org();
+    let mut a = Device::enrolled("marie", &server.url, &user);
+    let p = add_person(&mut a.file, "Lăcătuș", "Ioana");
+    let proxy = FaultProxy::start_fixed(server.addr, Fault::CutRequest(10)).unwrap();
+    a.file.set_setting("sync.server_url", &proxy.url()).unwrap();
+    let options = SyncOptions {
+        attempts: 3,
+        backoff: std::time::Duration::from_millis(5),
+        ..SyncOptions::default()
+    };
+    let error = a
+        .file
+        .sync_with(options, &mut |_| {}, &AtomicBool::new(false))
+        .unwrap_err();
+    assert!(
+        matches!(error, SyncError::Unreachable { attempts: 3, .. }),
+        "got {error:?}"
+    );
+    assert!(
+        error.to_string().contains("could not be reached"),
+        "{error}"
+    );
+    proxy.set_faults(false);
+    a.sync();
+    let mut b = Device::enrolled("ion", &server.url, &user);
+    b.sync();
+    assert!(
+        b.file.get(p).is_ok(),
+        "the person must reach B once the network is back"
+    );
+}
+
+#[test]
+fn a_revoked_device_is_told_to_enrol_again() {
+    let server = Server::start(Backend::Sqlite);
+    let (_org, user) = server.new_org();
+    let mut a = Device::enrolled("marie", &server.url, &user);
+    a.sync();
+    server.cli(&["device", "revoke", &a.file.replica_id().to_string()], "");
+    let error = a.try_sync().unwrap_err();
+    assert!(matches!(error, SyncError::Revoked), "got {error:?}");
+    assert_eq!(
+        error.to_string(),
+        "this device was revoked or its password changed: enrol again"
+    );
+}
+
+#[test]
+fn wrong_passwords_plain_http_and_tls_failures_are_named() {
+    let server = Server::start(Backend::Sqlite);
+    let (_org, user) = server.new_org();
+    let mut a = Device::new("marie");
+    let wrong = a
+        .file
+        .enrol(&server.url, &user, "pas le bon", "marie")
+        .unwrap_err();
+    assert!(
+        matches!(wrong, SyncError::WrongCredentials),
+        "got {wrong:?}"
+    );
+    let plain = a
+        .file
+        .enrol("http://passerelle.example.org", &user, PASSWORD, "marie")
+        .unwrap_err();
+    assert!(matches!(plain, SyncError::PlainHttp), "got {plain:?}");
+    // TLS spoken to a server that answers plain HTTP: the handshake fails, named as such.
+    let tls_url = server.url.replace("http://", "https://");
+    let tls = a
+        .file
+        .enrol(&tls_url, &user, PASSWORD, "marie")
+        .unwrap_err();
+    assert!(matches!(tls, SyncError::Tls(_)), "got {tls:?}");
+    assert!(tls.to_string().contains("secure connection"), "{tls}");
+    assert!(
+        a.file.server_url().unwrap().is_none(),
+        "a failed enrolment must keep nothing"
+    );
+    let not_enrolled = a.try_sync().unwrap_err();
+    assert!(
+        matches!(not_enrolled, SyncError::NotEnrolled),
+        "got {not_enrolled:?}"
+    );
+}
+
+#[test]
+fn the_command_line_enrols_and_syncs() {
+    let server = Server::start(Backend::Sqlite);
+    let (_org, user) = server.new_org();
+    let cli = workspace_binary("passerelle-cli", "casefile");
+    let dir = tempfile::tempdir().unwrap();
+    let run = |file: &str, args: &[&str]| -> String {
+        let out = Command::new(&cli)
+            .args(["--case-file", &dir.path().join(file).display().to_string()])
+            .args(args)
+            .env("PASSERELLE_PASSPHRASE", "phrase de passe")
+            .env("PASSERELLE_PASSWORD", PASSWORD)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "passerelle-cli {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    for file in ["a", "b"] {
+        run(file, &["init", "--insecure-kdf-for-tests"]);
+        let device = run(
+            file,
+            &[
+                "enrol",
+                "--server",
+                &server.url,
+                "--username",
+                &user,
+                "--device-name",
+                file,
+            ],
+        );
+        assert_eq!(
+            device.trim().len(),
+            36,
+            "enrol prints the device id: {device:?}"
+        );
+    }
+    let id = run(
+        "a",
+        &[
+            "add",
+            "person",
+            "--set",
+            "family_name=Stoica",
+            "--set",
+            "given_names=Mihai",
+        ],
+    );
+    let line: Value = serde_json::from_str(run("a", &["sync"]).trim()).unwrap();
+    assert_eq!(line, json!({"pushed": 1, "pulled": 0, "conflicts": 0}));
+    let line: Value = serde_json::from_str(run("b", &["sync"]).trim()).unwrap();
+    assert_eq!(line, json!({"pushed": 0, "pulled": 1, "conflicts": 0}));
+    run("b", &["edit", id.trim(), "--set", "phone=0612"]);
+    run("a", &["edit", id.trim(), "--set", "phone=0699"]);
+    run("b", &["sync"]);
+    let line: Value = serde_json::from_str(run("a", &["sync"]).trim()).unwrap();
+    assert_eq!(line, json!({"pushed": 1, "pulled": 1, "conflicts": 1}));
+    let _ = fields(&[]);
+}
