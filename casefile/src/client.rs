@@ -463,7 +463,9 @@ impl CaseFile {
             });
         }
 
-        // Pull.
+        // Pull, noting whether any record names a replica the directory does not know.
+        let directory = self.replica_directory()?;
+        let mut stranger = directory.is_empty() || !directory.contains_key(&self.replica_id());
         let start = self.pull_checkpoint()?;
         let span = server_seq.saturating_sub(start);
         let mut received = 0u64;
@@ -478,6 +480,11 @@ impl CaseFile {
             let response = http
                 .send(|c| c.get(http.url(&format!("/v1/pull?since={since}&limit={PULL_PAGE}"))))?;
             let page: PullResponse = Http::read(response)?;
+            stranger = stranger
+                || page
+                    .records
+                    .iter()
+                    .any(|r| r.vv().iter().any(|(id, _)| !directory.contains_key(&id)));
             let applied = self.apply_pulled(&page.records, page.next)?;
             received += page.records.len() as u64;
             report.pulled += applied.changed as u64;
@@ -497,18 +504,21 @@ impl CaseFile {
             }
         }
 
-        // Who made each edit.
-        check()?;
-        progress(Progress {
-            phase: Phase::Replicas,
-            done: 0,
-            expected: 1,
-        });
-        let response = http.send(|c| c.get(http.url("/v1/replicas")))?;
-        let replicas: Replicas = Http::read(response)?;
-        let text =
-            serde_json::to_string(&replicas).map_err(|e| SyncError::BadAnswer(e.to_string()))?;
-        self.set_setting(SETTING_REPLICAS, &text)?;
+        // Who made each edit: asked only when a replica is new to this case file, so a
+        // sync with nothing to do is a single round trip.
+        if stranger {
+            check()?;
+            progress(Progress {
+                phase: Phase::Replicas,
+                done: 0,
+                expected: 1,
+            });
+            let response = http.send(|c| c.get(http.url("/v1/replicas")))?;
+            let replicas: Replicas = Http::read(response)?;
+            let text = serde_json::to_string(&replicas)
+                .map_err(|e| SyncError::BadAnswer(e.to_string()))?;
+            self.set_setting(SETTING_REPLICAS, &text)?;
+        }
         self.set_setting(SETTING_LAST_SYNC, crate::records::now().as_str())?;
 
         report.conflicts = self.conflicts()?.len() as u64;

@@ -43,6 +43,23 @@ pub struct FaultCounts {
     pub delays: AtomicU64,
     /// Connections whose requests were replayed.
     pub replays: AtomicU64,
+    /// Bytes from devices to the server (replays not counted).
+    pub bytes_up: AtomicU64,
+    /// Bytes from the server to devices.
+    pub bytes_down: AtomicU64,
+    /// HTTP/1.1 request lines seen going up (a line split across two reads is missed).
+    pub requests: AtomicU64,
+}
+
+impl FaultCounts {
+    /// (requests, bytes up, bytes down) so far.
+    pub fn traffic(&self) -> (u64, u64, u64) {
+        (
+            self.requests.load(Ordering::Relaxed),
+            self.bytes_up.load(Ordering::Relaxed),
+            self.bytes_down.load(Ordering::Relaxed),
+        )
+    }
 }
 
 /// A running proxy. Dropping it stops it.
@@ -206,6 +223,7 @@ async fn copy(
     limit: Option<usize>,
     keep: Option<Arc<Mutex<Vec<u8>>>>,
     first: Option<Arc<tokio::sync::Notify>>,
+    counts: (&AtomicU64, Option<&AtomicU64>),
 ) -> std::io::Result<usize> {
     let mut buf = vec![0u8; 16 * 1024];
     let mut total = 0;
@@ -220,6 +238,14 @@ async fn copy(
             return Ok(total);
         }
         to.write_all(&buf[..n]).await?;
+        counts.0.fetch_add(n as u64, Ordering::Relaxed);
+        if let Some(requests) = counts.1 {
+            let lines = buf[..n]
+                .windows(11)
+                .filter(|w| w == b" HTTP/1.1\r\n")
+                .count();
+            requests.fetch_add(lines as u64, Ordering::Relaxed);
+        }
         if let Some(keep) = &keep
             && let Ok(mut kept) = keep.lock()
         {
@@ -270,19 +296,23 @@ async fn relay(
             }
         });
     }
+    let up_counts = (&counts.bytes_up, Some(&counts.requests));
     let up = copy(
         &mut client_read,
         &mut server_write,
         request_limit,
         kept,
         None,
+        up_counts,
     );
+    let down_counts = (&counts.bytes_down, None);
     let down = copy(
         &mut server_read,
         &mut client_write,
         response_limit,
         None,
         answered,
+        down_counts,
     );
     // Whichever direction hits its limit (or ends) first ends the connection.
     let cut = tokio::select! {
@@ -348,6 +378,11 @@ mod tests {
         let (addr, rx) = upstream();
         let proxy = FaultProxy::start_fixed(addr, Fault::Pass).unwrap();
         assert_eq!(exchange(&proxy).len(), 1000, "expected the whole answer");
+        assert_eq!(
+            proxy.counts.traffic(),
+            (1, 18, 1000),
+            "one request, its bytes both ways"
+        );
         assert_eq!(
             rx.recv_timeout(Duration::from_secs(5)).unwrap(),
             b"GET / HTTP/1.1\r\n\r\n"

@@ -274,3 +274,26 @@ fn the_command_line_enrols_and_syncs() {
     assert_eq!(line, json!({"pushed": 1, "pulled": 1, "conflicts": 1}));
     let _ = fields(&[]);
 }
+
+#[test]
+fn a_sync_with_nothing_to_do_is_one_round_trip_under_2_kb() {
+    let server = Server::start(Backend::Sqlite);
+    let (_org, user) = server.new_org();
+    let proxy = FaultProxy::start_fixed(server.addr, Fault::Pass).unwrap();
+    let mut a = Device::enrolled("marie", &server.url, &user);
+    a.file.set_setting("sync.server_url", &proxy.url()).unwrap();
+    add_person(&mut a.file, "Stoica", "Mihai");
+    a.sync();
+    a.sync();
+    let before = proxy.counts.traffic();
+    let report = a.sync();
+    let after = proxy.counts.traffic();
+    assert_eq!(report, casefile::SyncReport::default());
+    let (requests, up, down) = (after.0 - before.0, after.1 - before.1, after.2 - before.2);
+    assert_eq!(requests, 1, "expected a single request, got {requests}");
+    assert!(
+        up + down < 2048,
+        "expected under 2 KB, got {up} up and {down} down"
+    );
+    eprintln!("nothing to do: {requests} request, {up} bytes up, {down} bytes down");
+}
