@@ -15,6 +15,7 @@ const target = process.env.CARGO_TARGET_DIR ?? join(root, "target");
 const APP = process.env.PASSERELLE_APP ?? join(target, "debug/passerelle-app");
 const FIXTURE = process.env.PASSERELLE_FIXTURE ?? join(target, "debug/examples/fixture");
 const PASSPHRASE = "une phrase secrète de test";
+const NEW_PASSPHRASE = "Ștefan a changé la phrase";
 
 function fixture(...args) {
   return execFileSync(FIXTURE, args, { env: { ...process.env, PASSERELLE_PASSPHRASE: PASSPHRASE } })
@@ -165,20 +166,30 @@ async function e2e() {
       await s.click('[data-testid="lang-fr"]');
       await s.waitText('[data-testid="nav-today"]', "Aujourd'hui");
 
-      step("lock, refuse a wrong passphrase, unlock");
+      step("change the passphrase");
+      await s.click('[data-testid="nav-settings"]');
+      await s.type('[data-testid="current-passphrase"]', PASSPHRASE);
+      await s.type('[data-testid="next-passphrase"]', NEW_PASSPHRASE);
+      await s.type('[data-testid="confirm-next-passphrase"]', NEW_PASSPHRASE);
+      await s.click('[data-testid="change-passphrase"]');
+      await s.waitText('[data-testid="flash"]', "La phrase secrète a été changée", 30000);
+
+      step("lock, refuse the old passphrase, unlock with the keyboard");
       await s.click('[data-testid="lock"]');
-      await s.type('[data-testid="passphrase"]', "pas la bonne phrase");
+      await s.type('[data-testid="passphrase"]', PASSPHRASE);
       await s.click('[data-testid="unlock"]');
       await s.waitText('[data-testid="unlock-error"]', "n'ouvre pas le dossier", 30000);
       await s.set('[data-testid="passphrase"]', "");
-      await unlock(s);
+      // Enter submits the form: no pointer needed.
+      await s.type('[data-testid="passphrase"]', NEW_PASSPHRASE + "\uE007");
+      await s.find('[data-testid="today"][data-ready="true"]', { timeout: 30000 });
     });
 
     await withApp({ PASSERELLE_CASE_FILE: caseFile, PASSERELLE_IDLE_LOCK_SECONDS: "2" }, async (s) => {
       step("lock by itself when idle, and unlock");
-      await unlock(s);
+      await unlock(s, NEW_PASSPHRASE);
       await s.waitText('[data-testid="unlock-screen"]', "sans activité", 10000);
-      await unlock(s);
+      await unlock(s, NEW_PASSPHRASE);
       await s.click('[data-testid="nav-people"]');
       await s.type('[data-testid="search"]', "stefan");
       await s.waitText('[data-testid="search-results"]', "LĂCĂTUȘ Ștefan");
