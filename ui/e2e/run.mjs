@@ -159,6 +159,25 @@ async function e2e() {
       await s.waitText('[data-testid="flash"]', "1 personne(s) déplacée(s)");
       await s.waitText('[data-testid="site"] h1', "Expulsé");
 
+      step("edit a person's file");
+      await s.click('[data-testid="nav-people"]');
+      await s.type('[data-testid="search"]', "stefan");
+      await s.click('[data-testid="person-result"]');
+      await s.click('[data-testid="edit-person"]');
+      await s.set('[data-testid="field-birth_date"]', "1991-03-14");
+      await s.set('[data-testid="field-nationality"]', "ro");
+      await s.click('[data-testid="save"]');
+      await s.waitText('[data-testid="person"]', "14 mars 1991");
+
+      step("keep the server's address in settings");
+      await s.click('[data-testid="nav-settings"]');
+      await s.type('[data-testid="server-url"]', "ftp://nulle-part");
+      await s.click('[data-testid="save-server"]');
+      await s.waitText('[data-testid="settings"] [role="alert"]', "Adresse du serveur");
+      await s.set('[data-testid="server-url"]', "https://passerelle.example.org");
+      await s.click('[data-testid="save-server"]');
+      await s.waitText('[data-testid="flash"]', "Enregistré");
+
       step("switch to English and back");
       await s.click('[data-testid="nav-settings"]');
       await s.click('[data-testid="lang-en"]');
