@@ -13,7 +13,7 @@ use tracing::info_span;
 
 use super::pdf::Sheet;
 use super::person_sheet::fields_of;
-use super::{labels, person_name, refs};
+use super::{labels, person_name, printed, refs};
 use crate::error::{Error, Result};
 use crate::store::CaseFile;
 
@@ -92,11 +92,24 @@ impl CaseFile {
                         sheet.field(labels::field(field), &self.names(record, field)?);
                     }
                 }
+                for visit in refs(record, "visit_id") {
+                    let when = match self.state_if_any(visit)? {
+                        Some(v) => printed(&v, "occurred_at", zone),
+                        None => "inconnue".to_owned(),
+                    };
+                    sheet.field(labels::field("visit_id"), &format!("visite du {when}"));
+                }
                 fields_of(
                     &mut sheet,
                     record,
                     zone,
-                    &["person_id", "person_ids", "site_id", "household_id"],
+                    &[
+                        "person_id",
+                        "person_ids",
+                        "site_id",
+                        "household_id",
+                        "visit_id",
+                    ],
                 );
                 sheet.field("Identifiant", &record.id().to_string());
             }

@@ -539,6 +539,24 @@ fn indicators_count_as_domain_md_defines_them() {
         "no one was created before today"
     );
 
+    file.set_setting(casefile::SETTING_TIME_ZONE, "UTC")
+        .unwrap();
+    let utc = file.period("2026-11-01", "2026-11-30").unwrap();
+    let by_utc = file.indicators(&utc).unwrap().visits_by_setting;
+    assert_eq!(
+        (by_utc["care_centre"], by_utc["phone"]),
+        (0, 1),
+        "in UTC the visit of 31 October 23:30 is out and that of 30 November 23:30 in"
+    );
+    file.set_setting(casefile::SETTING_TIME_ZONE, "Mars/Olympus")
+        .unwrap();
+    assert!(
+        matches!(file.period("2026-11-01", "2026-11-30"), Err(casefile::Error::Invalid { field, .. }) if field == "time_zone"),
+        "an unknown time zone is refused, naming the setting"
+    );
+    file.set_setting(casefile::SETTING_TIME_ZONE, "Europe/Paris")
+        .unwrap();
+
     let series = file
         .people_in_work(&file.period("2026-09-15", "2026-12-10").unwrap())
         .unwrap();
