@@ -2,6 +2,7 @@
 //! the types of [`crate::view`]; every error is an [`AppError`].
 
 use std::collections::BTreeMap;
+use std::sync::atomic::AtomicBool;
 
 use casefile::{CaseFile, PersonFilter};
 use serde::Serialize;
@@ -11,19 +12,18 @@ use tauri::{AppHandle, State};
 use tauri_specta::Event;
 
 use crate::error::{AppError, AppResult};
-use crate::events::{LockReason, Locked};
-use crate::state::Vault;
+use crate::events::{LockReason, Locked, SyncProgress};
+use crate::state::{SyncCancel, Vault};
 use crate::view::{
     self, EvictionInput, EvictionReportView, KindSpecView, PersonFilterInput, RecordView,
-    SiteSummaryView, TimelineView, TodayView, record_id,
+    ReplicaView, SiteSummaryView, SyncReportView, TimelineView, TodayView, record_id,
 };
 
-/// The setting that holds the sync server's address.
+/// The setting the sync client reads the server's address from (`casefile` has no setter
+/// of its own: enrolment writes it, and a server that moved keeps its devices' tokens).
 const SERVER_URL: &str = "sync.server_url";
 /// The setting the sync client keeps its device token in (only its presence is read).
 const DEVICE_TOKEN: &str = "sync.device_token";
-/// The setting the sync client keeps the time of its last full sync in.
-const LAST_SYNC_AT: &str = "sync.last_sync_at";
 /// Persons a search answers at most.
 const SEARCH_LIMIT: usize = 50;
 /// States counted at most to say how many changes wait to be sent.
@@ -92,7 +92,15 @@ pub async fn unlock(vault: State<'_, Vault>, passphrase: String) -> AppResult<()
 /// Closes the case file: its key leaves memory with the connection.
 #[tauri::command]
 #[specta::specta]
-pub async fn lock(app: AppHandle, vault: State<'_, Vault>, reason: LockReason) -> AppResult<()> {
+pub async fn lock(
+    app: AppHandle,
+    vault: State<'_, Vault>,
+    cancel: State<'_, SyncCancel>,
+    reason: LockReason,
+) -> AppResult<()> {
+    // A running sync holds the case file: it stops at its next request, then the lock
+    // goes on.
+    cancel.cancel();
     vault
         .with_slot(|_, slot| {
             drop(slot.take());
@@ -329,6 +337,21 @@ pub async fn resolve(
         .await
 }
 
+/// Who each replica is, by replica id, as the server said at the last sync.
+#[tauri::command]
+#[specta::specta]
+pub async fn replicas(vault: State<'_, Vault>) -> AppResult<BTreeMap<String, ReplicaView>> {
+    vault
+        .with(|file| {
+            Ok(file
+                .replica_directory()?
+                .into_iter()
+                .map(|(id, info)| (id.to_string(), ReplicaView::from(info)))
+                .collect())
+        })
+        .await
+}
+
 /// The settings kept in the case file.
 #[derive(Debug, Clone, Serialize, Type)]
 pub struct SettingsView {
@@ -347,7 +370,7 @@ pub async fn settings(vault: State<'_, Vault>) -> AppResult<SettingsView> {
     vault
         .with(|file| {
             Ok(SettingsView {
-                server_url: file.setting(SERVER_URL)?,
+                server_url: file.server_url()?,
                 enrolled: file.setting(DEVICE_TOKEN)?.is_some(),
                 replica_id: file.replica_id().to_string(),
             })
@@ -355,14 +378,12 @@ pub async fn settings(vault: State<'_, Vault>) -> AppResult<SettingsView> {
         .await
 }
 
-/// Keeps the sync server's address in the case file.
+/// Changes the address of the server this device is enrolled with (the same server at a
+/// new address: the device keeps its token). `https://`, or `http://` to this machine.
 #[tauri::command]
 #[specta::specta]
 pub async fn set_server_url(vault: State<'_, Vault>, url: String) -> AppResult<()> {
-    let url = url.trim().to_owned();
-    if !(url.starts_with("https://") || url.starts_with("http://")) {
-        return Err(AppError::invalid("server_url", "an address https://…"));
-    }
+    let url = casefile::check_server_url(&url)?;
     vault
         .with(move |file| Ok(file.set_setting(SERVER_URL, &url)?))
         .await
@@ -371,8 +392,10 @@ pub async fn set_server_url(vault: State<'_, Vault>, url: String) -> AppResult<(
 /// Where sync stands.
 #[derive(Debug, Clone, Serialize, Type)]
 pub struct SyncStatus {
-    /// Whether this build can sync (not yet: the sync client is still to come).
-    pub available: bool,
+    /// Whether this device is enrolled with a server (else sync waits for enrolment).
+    pub enrolled: bool,
+    /// The server's address, if set.
+    pub server_url: Option<String>,
     /// When the last full sync ended (RFC 3339), if ever.
     pub last_sync_at: Option<String>,
     /// Records changed here and not yet sent, counted up to `pending_limit`.
@@ -389,8 +412,9 @@ pub async fn sync_status(vault: State<'_, Vault>) -> AppResult<SyncStatus> {
         .with(|file| {
             let pending = file.pending_push(PENDING_COUNT_LIMIT)?.len();
             Ok(SyncStatus {
-                available: false,
-                last_sync_at: file.setting(LAST_SYNC_AT)?,
+                enrolled: file.setting(DEVICE_TOKEN)?.is_some(),
+                server_url: file.server_url()?,
+                last_sync_at: file.last_sync_at()?,
                 pending: u32::try_from(pending).unwrap_or(u32::MAX),
                 pending_limit: u32::try_from(PENDING_COUNT_LIMIT).unwrap_or(u32::MAX),
             })
@@ -398,7 +422,9 @@ pub async fn sync_status(vault: State<'_, Vault>) -> AppResult<SyncStatus> {
         .await
 }
 
-/// Enrols this device with the server (needs the sync client: refused for now).
+/// Enrols this device with the server at `server_url` as `username`: the device token is
+/// kept in the encrypted case file. Enrolling again (after a revocation, or with another
+/// server) replaces the previous enrolment.
 #[tauri::command]
 #[specta::specta]
 pub async fn enrol(
@@ -408,20 +434,48 @@ pub async fn enrol(
     password: String,
     device_name: String,
 ) -> AppResult<()> {
-    let _ = (vault, server_url, username, password, device_name);
-    Err(sync_unavailable())
+    let server = casefile::check_server_url(&server_url)?;
+    let (username, device_name) = (username.trim().to_owned(), device_name.trim().to_owned());
+    if username.is_empty() {
+        return Err(AppError::invalid("username", "a username"));
+    }
+    if device_name.is_empty() {
+        return Err(AppError::invalid("device_name", "a name for this device"));
+    }
+    vault
+        .with(move |file| {
+            file.enrol(&server, &username, &password, &device_name)?;
+            Ok(())
+        })
+        .await
 }
 
-/// Pushes and pulls (needs the sync client: refused for now).
+/// Pushes this device's changes and pulls the server's, holding the case file on the
+/// blocking pool meanwhile; `SyncProgress` events feed the progress bar, and
+/// [`cancel_sync`] stops it between two requests (what was exchanged stays).
 #[tauri::command]
 #[specta::specta]
-pub async fn sync(vault: State<'_, Vault>) -> AppResult<()> {
-    let _ = vault;
-    Err(sync_unavailable())
+pub async fn sync(
+    app: AppHandle,
+    vault: State<'_, Vault>,
+    cancel: State<'_, SyncCancel>,
+) -> AppResult<SyncReportView> {
+    let flag = cancel.start();
+    vault
+        .with(move |file| {
+            let flag: &AtomicBool = &flag;
+            let mut progress = |p: casefile::Progress| {
+                // A window that stopped listening misses a step of the bar, nothing more.
+                let _ = SyncProgress::from(p).emit(&app);
+            };
+            Ok(SyncReportView::from(file.sync(&mut progress, flag)?))
+        })
+        .await
 }
 
-fn sync_unavailable() -> AppError {
-    AppError::SyncUnavailable {
-        message: "sync is not available in this version of the app".to_owned(),
-    }
+/// Asks the running sync to stop at its next request.
+#[tauri::command]
+#[specta::specta]
+pub fn cancel_sync(cancel: State<'_, SyncCancel>) {
+    cancel.cancel();
 }

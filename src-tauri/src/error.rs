@@ -83,9 +83,76 @@ pub enum AppError {
         /// Details for support.
         message: String,
     },
-    /// Sync is not available in this version of the app.
+    /// The case file is not enrolled with a server yet.
     #[error("{message}")]
-    SyncUnavailable {
+    NotEnrolled {
+        /// Details for support.
+        message: String,
+    },
+    /// The server's address is plain `http://` to another machine.
+    #[error("{message}")]
+    PlainHttp {
+        /// Details for support.
+        message: String,
+    },
+    /// The server's address is not a URL.
+    #[error("{message}")]
+    BadUrl {
+        /// Details for support.
+        message: String,
+    },
+    /// The username or the password is wrong (enrolment).
+    #[error("{message}")]
+    WrongCredentials {
+        /// Details for support.
+        message: String,
+    },
+    /// The server no longer knows this device (revoked, or its password changed): enrol
+    /// again.
+    #[error("{message}")]
+    Revoked {
+        /// Details for support.
+        message: String,
+    },
+    /// This case file's device id is taken on the server (another user, or revoked).
+    #[error("{message}")]
+    DeviceIdTaken {
+        /// Details for support.
+        message: String,
+    },
+    /// The server speaks a newer sync protocol: update the app.
+    #[error("{message}")]
+    UpdateApp {
+        /// Details for support.
+        message: String,
+    },
+    /// The secure connection failed (certificate, name, TLS version).
+    #[error("{message}")]
+    Tls {
+        /// Details for support.
+        message: String,
+    },
+    /// The server could not be reached (network, address), after retries.
+    #[error("{message}")]
+    Unreachable {
+        /// Details for support.
+        message: String,
+    },
+    /// The server kept answering that it is busy or failing, after retries.
+    #[error("{message}")]
+    ServerBusy {
+        /// Details for support.
+        message: String,
+    },
+    /// The server refused the sync for another reason, or answered what it should not.
+    #[error("{message}")]
+    ServerRefused {
+        /// Details for support.
+        message: String,
+    },
+    /// The person cancelled the sync; what was exchanged stays.
+    #[error("{message}")]
+    Cancelled {
         /// Details for support.
         message: String,
     },
@@ -154,6 +221,32 @@ impl From<casefile::Error> for AppError {
     }
 }
 
+impl From<casefile::SyncError> for AppError {
+    fn from(error: casefile::SyncError) -> Self {
+        use casefile::SyncError as E;
+        let message = error.to_string();
+        match error {
+            E::NotEnrolled => Self::NotEnrolled { message },
+            E::PlainHttp => Self::PlainHttp { message },
+            E::BadUrl(_) => Self::BadUrl { message },
+            E::WrongCredentials => Self::WrongCredentials { message },
+            E::Revoked => Self::Revoked { message },
+            E::DeviceIdTaken => Self::DeviceIdTaken { message },
+            E::UpdateApp => Self::UpdateApp { message },
+            E::Tls(_) => Self::Tls { message },
+            E::Unreachable { .. } => Self::Unreachable { message },
+            E::ServerBusy { .. } => Self::ServerBusy { message },
+            E::Refused { .. } | E::BadAnswer(_) => Self::ServerRefused { message },
+            E::Cancelled => Self::Cancelled { message },
+            E::CaseFile(inner) => inner.into(),
+            // A kind the sync client learns later: the server refused, in the UI's words,
+            // until it gets words of its own.
+            #[allow(unreachable_patterns)]
+            _ => Self::ServerRefused { message },
+        }
+    }
+}
+
 /// The result of a command.
 pub type AppResult<T> = Result<T, AppError>;
 
@@ -166,6 +259,12 @@ mod tests {
         let json = serde_json::to_value(AppError::from(casefile::Error::WrongPassphrase)).unwrap();
         assert_eq!(json["kind"], "wrong_passphrase", "tagged by kind: {json}");
         assert!(json["message"].is_string(), "carries a message: {json}");
+
+        let json = serde_json::to_value(AppError::from(casefile::SyncError::Revoked)).unwrap();
+        assert_eq!(
+            json["kind"], "revoked",
+            "a sync error keeps its kind: {json}"
+        );
 
         let json = serde_json::to_value(AppError::invalid("birth_date", "a date")).unwrap();
         assert_eq!(json["kind"], "invalid");

@@ -22,11 +22,49 @@ pub struct Locked {
     pub reason: LockReason,
 }
 
-/// Progress of a sync, in states exchanged (sent once the sync client exists).
+/// Where a sync is.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, Type, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncPhase {
+    /// Sending this device's changes.
+    Push,
+    /// Receiving the server's changes.
+    Pull,
+    /// Learning who made each edit (device names and users).
+    Replicas,
+    /// Finished.
+    Done,
+}
+
+impl From<casefile::Phase> for SyncPhase {
+    fn from(phase: casefile::Phase) -> Self {
+        match phase {
+            casefile::Phase::Push => Self::Push,
+            casefile::Phase::Pull => Self::Pull,
+            casefile::Phase::Replicas => Self::Replicas,
+            casefile::Phase::Done => Self::Done,
+        }
+    }
+}
+
+/// Progress of a sync, for the progress bar: `done` of `expected` records in `phase`
+/// (`expected` is an estimate while pulling).
 #[derive(Debug, Clone, Serialize, Deserialize, Type, Event)]
 pub struct SyncProgress {
-    /// States exchanged so far.
+    /// The phase.
+    pub phase: SyncPhase,
+    /// Records handled so far in this phase.
     pub done: u32,
-    /// States to exchange, when known.
-    pub total: Option<u32>,
+    /// Records expected in this phase.
+    pub expected: u32,
+}
+
+impl From<casefile::Progress> for SyncProgress {
+    fn from(progress: casefile::Progress) -> Self {
+        Self {
+            phase: progress.phase.into(),
+            done: u32::try_from(progress.done).unwrap_or(u32::MAX),
+            expected: u32::try_from(progress.expected).unwrap_or(u32::MAX),
+        }
+    }
 }

@@ -3,7 +3,9 @@
 //! The desktop and tablet app: a thin Tauri shell over [`casefile`]. It holds the builder,
 //! the managed state (the case file, locked or open: [`state::Vault`]) and commands of a
 //! few lines that call `casefile` and map its error into [`error::AppError`], a tagged
-//! enum the UI acts on by kind. No SQL and no sync logic live here.
+//! enum the UI acts on by kind. No SQL and no sync logic live here: a sync is
+//! `CaseFile::sync` on the blocking pool, its progress sent as `SyncProgress` events and
+//! its cancel flag in the managed [`state::SyncCancel`].
 //!
 //! ## Typed IPC
 //! The TypeScript types of the commands, events and errors are generated from the Rust
@@ -67,11 +69,13 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             evict,
             conflicts,
             resolve,
+            replicas,
             settings,
             set_server_url,
             sync_status,
             enrol,
             sync,
+            cancel_sync,
         ])
         .events(collect_events![events::Locked, events::SyncProgress])
         .typ::<error::AppError>()
@@ -103,6 +107,7 @@ pub fn run() -> anyhow::Result<()> {
     tauri::Builder::default()
         .invoke_handler(builder.invoke_handler())
         .manage(config)
+        .manage(state::SyncCancel::default())
         .setup(move |app| {
             builder.mount_events(app);
             app.manage(state::Vault::new(case_file_path(app.handle())?));

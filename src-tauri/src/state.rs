@@ -5,6 +5,7 @@
 //! case file's single connection requires.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use casefile::CaseFile;
@@ -73,6 +74,23 @@ impl Vault {
             // A call is running, so the file is open (or being opened).
             Err(_) => true,
         }
+    }
+}
+
+/// The cancel flag of the running sync, shared with the blocking task that runs it.
+#[derive(Debug, Clone, Default)]
+pub struct SyncCancel(Arc<AtomicBool>);
+
+impl SyncCancel {
+    /// A fresh flag for a sync about to start (a cancel asked before it is forgotten).
+    pub fn start(&self) -> Arc<AtomicBool> {
+        self.0.store(false, Ordering::SeqCst);
+        Arc::clone(&self.0)
+    }
+
+    /// Asks the running sync, if any, to stop between two requests.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
     }
 }
 

@@ -478,3 +478,43 @@ mod tests {
         ));
     }
 }
+
+/// Who a replica is: a device's name and its owner's username.
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct ReplicaView {
+    /// The device's name.
+    pub device_name: String,
+    /// The username of the device's owner.
+    pub user: String,
+}
+
+impl From<casefile::sync_protocol::wire::ReplicaInfo> for ReplicaView {
+    fn from(info: casefile::sync_protocol::wire::ReplicaInfo) -> Self {
+        Self {
+            device_name: info.device_name,
+            user: info.user,
+        }
+    }
+}
+
+/// What a sync did.
+#[derive(Debug, Clone, Copy, Serialize, Type)]
+pub struct SyncReportView {
+    /// States sent and accepted by the server.
+    pub pushed: u32,
+    /// Records received that changed the case file.
+    pub pulled: u32,
+    /// Records needing a person's choice afterwards.
+    pub conflicts: u32,
+}
+
+impl From<casefile::SyncReport> for SyncReportView {
+    fn from(report: casefile::SyncReport) -> Self {
+        let count = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+        Self {
+            pushed: count(report.pushed),
+            pulled: count(report.pulled),
+            conflicts: count(report.conflicts),
+        }
+    }
+}

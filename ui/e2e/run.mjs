@@ -2,7 +2,10 @@
 //   node ui/e2e/run.mjs e2e           the end-to-end scenario
 //   node ui/e2e/run.mjs screenshots   docs/screenshots/*.png from the demo case file
 //   node ui/e2e/run.mjs bench         cold start with 20,000 persons against an empty file
-// Needs the app and the fixture example built (scripts/e2e-app does it).
+// Needs the app and the fixture example built (scripts/e2e-app does it). The end-to-end
+// scenario also needs a running passerelle-server with a user (PASSERELLE_E2E_SERVER,
+// PASSERELLE_E2E_USERNAME, PASSERELLE_E2E_PASSWORD) and passerelle-cli (PASSERELLE_CLI)
+// for the other device: scripts/e2e-app starts and builds them.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,11 +19,31 @@ const APP = process.env.PASSERELLE_APP ?? join(target, "debug/passerelle-app");
 const FIXTURE = process.env.PASSERELLE_FIXTURE ?? join(target, "debug/examples/fixture");
 const PASSPHRASE = "une phrase secrète de test";
 const NEW_PASSPHRASE = "Ștefan a changé la phrase";
+const CLI = process.env.PASSERELLE_CLI ?? join(target, "debug/passerelle-cli");
+const OTHER_DEVICE = "Portable de Karim";
 
 function fixture(...args) {
   return execFileSync(FIXTURE, args, { env: { ...process.env, PASSERELLE_PASSPHRASE: PASSPHRASE } })
     .toString()
     .trim();
+}
+
+/** The other device: passerelle-cli on its own case file; answers its standard output. */
+function cli(caseFile, ...args) {
+  return execFileSync(CLI, ["--case-file", caseFile, ...args], {
+    env: { ...process.env, PASSERELLE_PASSPHRASE: PASSPHRASE, PASSERELLE_PASSWORD: process.env.PASSERELLE_E2E_PASSWORD },
+  })
+    .toString()
+    .trim();
+}
+
+/** Syncs the app from the today screen; answers the result's sentence. */
+async function syncApp(s, expected) {
+  await s.click('[data-testid="nav-today"]');
+  await s.find('[data-testid="today"][data-ready="true"]');
+  await s.click('[data-testid="sync"]');
+  await s.waitText('[data-testid="sync-result"]', expected, 60000);
+  return s.text('[data-testid="sync-result"]');
 }
 
 /** Runs `body` with a session on the app opened with `env`, then closes both. */
@@ -53,8 +76,15 @@ async function unlock(s, passphrase = PASSPHRASE) {
 }
 
 async function e2e() {
+  const server = process.env.PASSERELLE_E2E_SERVER;
+  const username = process.env.PASSERELLE_E2E_USERNAME;
+  const password = process.env.PASSERELLE_E2E_PASSWORD;
+  if (!server || !username || !password) {
+    throw new Error("the scenario needs a server: run it through scripts/e2e-app");
+  }
   const dir = mkdtempSync(join(tmpdir(), "passerelle-e2e-"));
   const caseFile = join(dir, "e2e.casefile");
+  const otherFile = join(dir, "other.casefile");
   try {
     await withApp({ PASSERELLE_CASE_FILE: caseFile }, async (s) => {
       step("create a case file");
@@ -66,9 +96,19 @@ async function e2e() {
       await s.set('[data-testid="new-passphrase"]', PASSPHRASE);
       await s.set('[data-testid="confirm-passphrase"]', PASSPHRASE);
       await s.click('[data-testid="create-case-file"]');
-      await s.click('[data-testid="skip-enrol"]', { timeout: 30000 });
-      await s.find('[data-testid="today"][data-ready="true"]');
-      await s.waitText('[data-testid="sync-unavailable"]', "pas encore disponible");
+
+      step("enrol with the server");
+      await s.find('[data-testid="enrol-form"]', { timeout: 30000 });
+      await s.type('[data-testid="enrol-server"]', server);
+      await s.type('[data-testid="enrol-username"]', username);
+      await s.type('[data-testid="enrol-password"]', "pas le bon mot de passe");
+      await s.type('[data-testid="enrol-device"]', "Tablette de Marie");
+      await s.click('[data-testid="enrol"]');
+      await s.waitText('[data-testid="enrol-error"]', "mot de passe est incorrect", 30000);
+      await s.type('[data-testid="enrol-password"]', password);
+      await s.click('[data-testid="enrol"]');
+      await s.find('[data-testid="today"][data-ready="true"]', { timeout: 30000 });
+      await s.waitText('[data-testid="sync-status"]', "Jamais synchronisé");
 
       step("add two sites");
       for (const [name, commune] of [["Terrain de la Digue", "Roubaix"], ["Rue des Sarrazins", "Lille"]]) {
@@ -122,14 +162,35 @@ async function e2e() {
       await s.click('[data-testid="person-result"]');
       await s.waitText('[data-testid="person-name"]', "LĂCĂTUȘ Ștefan");
 
+      step("sync with a real server");
+      const first = await syncApp(s, "envoyé(s)");
+      if (!/ [1-9]\d* envoyé/.test(first)) throw new Error(`expected the first sync to send records: ${first}`);
+      await s.waitText('[data-testid="sync-status"]', "Dernière synchronisation");
+      // The other device enrols with the same server and receives what the app sent.
+      cli(otherFile, "init", "--insecure-kdf-for-tests");
+      cli(otherFile, "enrol", "--server", server, "--username", username, "--device-name", OTHER_DEVICE);
+      cli(otherFile, "sync");
+      const found = cli(otherFile, "search", "stefan").split("\n").filter(Boolean).map((line) => JSON.parse(line));
+      if (found.length !== 1) throw new Error(`expected the other device to find Ștefan once, found ${found.length}`);
+      const stefan = found[0].id;
+
       step("see a conflict made by another device and resolve it");
-      fixture("conflict", caseFile, "stefan", "phone", "06 11 11 11 11", "07 22 22 22 22");
-      await s.click('[data-testid="nav-conflicts"]');
+      await s.click('[data-testid="nav-people"]');
+      await s.type('[data-testid="search"]', "stefan");
+      await s.click('[data-testid="person-result"]');
+      await s.click('[data-testid="edit-person"]');
+      await s.set('[data-testid="field-phone"]', "06 11 11 11 11");
+      await s.click('[data-testid="save"]');
+      await s.waitText('[data-testid="person"]', "06 11 11 11 11");
+      cli(otherFile, "edit", stefan, "--set", "phone=07 22 22 22 22");
+      cli(otherFile, "sync");
+      await syncApp(s, "1 conflit(s)");
+      await s.click('[data-testid="see-conflicts"]');
       await s.find('[data-testid="conflict"]');
       const entries = await s.findAll('[data-testid="conflict-entry"]');
       if (entries.length !== 2) throw new Error(`expected 2 entries side by side, found ${entries.length}`);
       const conflict = await s.text('[data-testid="conflict"]');
-      for (const expected of ["06 11 11 11 11", "07 22 22 22 22", "cet appareil", "appareil 0000b0b0"]) {
+      for (const expected of ["06 11 11 11 11", "07 22 22 22 22", "cet appareil", `${OTHER_DEVICE} (${username})`]) {
         if (!conflict.includes(expected)) throw new Error(`expected the conflict to show "${expected}": ${conflict}`);
       }
       const chose = await s.exec(
@@ -139,10 +200,20 @@ async function e2e() {
       );
       if (!chose) throw new Error("expected the other device's entry to offer a choice");
       await s.find('[data-testid="no-conflicts"]');
+      await syncApp(s, "0 conflit(s)");
+      cli(otherFile, "sync");
+      const shown = cli(otherFile, "show", stefan);
+      if (!shown.includes("07 22 22 22 22") || shown.includes("06 11 11 11 11")) {
+        throw new Error(`expected the other device to see the phone resolved to 07 22 22 22 22: ${shown}`);
+      }
+      const left = cli(otherFile, "conflicts");
+      if (left !== "") throw new Error(`expected no conflict left on the other device: ${left}`);
       await s.click('[data-testid="nav-people"]');
       await s.type('[data-testid="search"]', "0722");
       await s.waitText('[data-testid="search-results"]', "07 22 22 22 22");
 
+      // From here on, records written by the fixture's made-up device stay on this one:
+      // no more syncs (the server would refuse their dots).
       step("decide on a deletion made while editing");
       fixture("delete-conflict", caseFile, "stefan");
       await s.click('[data-testid="nav-conflicts"]');
@@ -169,14 +240,19 @@ async function e2e() {
       await s.click('[data-testid="save"]');
       await s.waitText('[data-testid="person"]', "14 mars 1991");
 
-      step("keep the server's address in settings");
+      step("change the server's address in settings");
       await s.click('[data-testid="nav-settings"]');
-      await s.type('[data-testid="server-url"]', "ftp://nulle-part");
+      await s.waitText('[data-testid="enrolment"]', server);
+      await s.set('[data-testid="server-url"]', "ftp://nulle-part");
       await s.click('[data-testid="save-server"]');
-      await s.waitText('[data-testid="settings"] [role="alert"]', "Adresse du serveur");
-      await s.set('[data-testid="server-url"]', "https://passerelle.example.org");
+      await s.waitText('[data-testid="server"] [role="alert"]', "adresse du serveur n'est pas valable");
+      await s.set('[data-testid="server-url"]', "http://passerelle.example.org");
+      await s.click('[data-testid="save-server"]');
+      await s.waitText('[data-testid="server"] [role="alert"]', "doit commencer par https://");
+      await s.set('[data-testid="server-url"]', server + "/");
       await s.click('[data-testid="save-server"]');
       await s.waitText('[data-testid="flash"]', "Enregistré");
+      await s.waitText('[data-testid="enrolment"]', server);
 
       step("switch to English and back");
       await s.click('[data-testid="nav-settings"]');

@@ -61,16 +61,31 @@ export const commands = {
 	conflicts: () => typedError<RecordView[], AppError>(__TAURI_INVOKE("conflicts")),
 	/**  Resolves a conflict on `field` with the chosen or a new value. */
 	resolve: (id: string, field: string, value: Value) => typedError<null, AppError>(__TAURI_INVOKE("resolve", { id, field, value })),
+	/**  Who each replica is, by replica id, as the server said at the last sync. */
+	replicas: () => typedError<{ [key in string]: ReplicaView }, AppError>(__TAURI_INVOKE("replicas")),
 	/**  The settings kept in the case file. */
 	settings: () => typedError<SettingsView, AppError>(__TAURI_INVOKE("settings")),
-	/**  Keeps the sync server's address in the case file. */
+	/**
+	 *  Changes the address of the server this device is enrolled with (the same server at a
+	 *  new address: the device keeps its token). `https://`, or `http://` to this machine.
+	 */
 	setServerUrl: (url: string) => typedError<null, AppError>(__TAURI_INVOKE("set_server_url", { url })),
 	/**  Where sync stands. */
 	syncStatus: () => typedError<SyncStatus, AppError>(__TAURI_INVOKE("sync_status")),
-	/**  Enrols this device with the server (needs the sync client: refused for now). */
+	/**
+	 *  Enrols this device with the server at `server_url` as `username`: the device token is
+	 *  kept in the encrypted case file. Enrolling again (after a revocation, or with another
+	 *  server) replaces the previous enrolment.
+	 */
 	enrol: (serverUrl: string, username: string, password: string, deviceName: string) => typedError<null, AppError>(__TAURI_INVOKE("enrol", { serverUrl, username, password, deviceName })),
-	/**  Pushes and pulls (needs the sync client: refused for now). */
-	sync: () => typedError<null, AppError>(__TAURI_INVOKE("sync")),
+	/**
+	 *  Pushes this device's changes and pulls the server's, holding the case file on the
+	 *  blocking pool meanwhile; `SyncProgress` events feed the progress bar, and
+	 *  [`cancel_sync`] stops it between two requests (what was exchanged stays).
+	 */
+	sync: () => typedError<SyncReportView, AppError>(__TAURI_INVOKE("sync")),
+	/**  Asks the running sync to stop at its next request. */
+	cancelSync: () => __TAURI_INVOKE<void>("cancel_sync"),
 };
 
 /** Events */
@@ -140,8 +155,55 @@ message: string } |
 { kind: "storage"; 
 /**  Details for support. */
 message: string } | 
-/**  Sync is not available in this version of the app. */
-{ kind: "sync_unavailable"; 
+/**  The case file is not enrolled with a server yet. */
+{ kind: "not_enrolled"; 
+/**  Details for support. */
+message: string } | 
+/**  The server's address is plain `http://` to another machine. */
+{ kind: "plain_http"; 
+/**  Details for support. */
+message: string } | 
+/**  The server's address is not a URL. */
+{ kind: "bad_url"; 
+/**  Details for support. */
+message: string } | 
+/**  The username or the password is wrong (enrolment). */
+{ kind: "wrong_credentials"; 
+/**  Details for support. */
+message: string } | 
+/**
+ *  The server no longer knows this device (revoked, or its password changed): enrol
+ *  again.
+ */
+{ kind: "revoked"; 
+/**  Details for support. */
+message: string } | 
+/**  This case file's device id is taken on the server (another user, or revoked). */
+{ kind: "device_id_taken"; 
+/**  Details for support. */
+message: string } | 
+/**  The server speaks a newer sync protocol: update the app. */
+{ kind: "update_app"; 
+/**  Details for support. */
+message: string } | 
+/**  The secure connection failed (certificate, name, TLS version). */
+{ kind: "tls"; 
+/**  Details for support. */
+message: string } | 
+/**  The server could not be reached (network, address), after retries. */
+{ kind: "unreachable"; 
+/**  Details for support. */
+message: string } | 
+/**  The server kept answering that it is busy or failing, after retries. */
+{ kind: "server_busy"; 
+/**  Details for support. */
+message: string } | 
+/**  The server refused the sync for another reason, or answered what it should not. */
+{ kind: "server_refused"; 
+/**  Details for support. */
+message: string } | 
+/**  The person cancelled the sync; what was exchanged stays. */
+{ kind: "cancelled"; 
 /**  Details for support. */
 message: string } | 
 /**  Something the app itself got wrong (a task that stopped). */
@@ -294,6 +356,14 @@ export type RecordView = {
 	deleted_with_edits: boolean,
 };
 
+/**  Who a replica is: a device's name and its owner's username. */
+export type ReplicaView = {
+	/**  The device's name. */
+	device_name: string,
+	/**  The username of the device's owner. */
+	user: string,
+};
+
 /**  The settings kept in the case file. */
 export type SettingsView = {
 	/**  The sync server's address, if set. */
@@ -314,18 +384,46 @@ export type SiteSummaryView = {
 	households: number,
 };
 
-/**  Progress of a sync, in states exchanged (sent once the sync client exists). */
+/**  Where a sync is. */
+export type SyncPhase = 
+/**  Sending this device's changes. */
+"push" | 
+/**  Receiving the server's changes. */
+"pull" | 
+/**  Learning who made each edit (device names and users). */
+"replicas" | 
+/**  Finished. */
+"done";
+
+/**
+ *  Progress of a sync, for the progress bar: `done` of `expected` records in `phase`
+ *  (`expected` is an estimate while pulling).
+ */
 export type SyncProgress = {
-	/**  States exchanged so far. */
+	/**  The phase. */
+	phase: SyncPhase,
+	/**  Records handled so far in this phase. */
 	done: number,
-	/**  States to exchange, when known. */
-	total: number | null,
+	/**  Records expected in this phase. */
+	expected: number,
+};
+
+/**  What a sync did. */
+export type SyncReportView = {
+	/**  States sent and accepted by the server. */
+	pushed: number,
+	/**  Records received that changed the case file. */
+	pulled: number,
+	/**  Records needing a person's choice afterwards. */
+	conflicts: number,
 };
 
 /**  Where sync stands. */
 export type SyncStatus = {
-	/**  Whether this build can sync (not yet: the sync client is still to come). */
-	available: boolean,
+	/**  Whether this device is enrolled with a server (else sync waits for enrolment). */
+	enrolled: boolean,
+	/**  The server's address, if set. */
+	server_url: string | null,
 	/**  When the last full sync ended (RFC 3339), if ever. */
 	last_sync_at: string | null,
 	/**  Records changed here and not yet sent, counted up to `pending_limit`. */
