@@ -18,8 +18,10 @@ apt_install() {
     fi
 }
 
-# What every build of the workspace needs (SQLCipher links the system libcrypto).
-BUILD_PACKAGES=(build-essential pkg-config libssl-dev ca-certificates curl)
+# What every build of the workspace needs: SQLCipher links the system libcrypto, and the
+# app (Tauri 2) links WebKitGTK and its companions.
+BUILD_PACKAGES=(build-essential pkg-config libssl-dev ca-certificates curl
+    libwebkit2gtk-4.1-dev libxdo-dev libayatana-appindicator3-dev librsvg2-dev)
 
 # Makes sure PostgreSQL answers on 127.0.0.1:5432 (user postgres, trust auth locally).
 ensure_postgres() {

@@ -40,7 +40,7 @@ pub const MAX_BATCH_RECORDS: usize = 500;
 /// The most gzip bytes one push carries (a single larger record still goes alone).
 pub const MAX_BATCH_BYTES: usize = 1024 * 1024;
 /// The page size asked of the server.
-pub const PULL_PAGE: u32 = 500;
+pub const PULL_PAGE: u32 = sync_protocol::wire::MAX_PULL_LIMIT;
 
 const SETTING_SERVER: &str = "sync.server_url";
 const SETTING_TOKEN: &str = "sync.device_token";

@@ -62,8 +62,10 @@ pub fn workspace_binary(name: &str, package: &str) -> PathBuf {
         .expect("a test binary lives in target/PROFILE/deps");
     let path = dir.join(name);
     if !path.exists() {
+        let release = dir.file_name().is_some_and(|n| n == "release");
         let status = Command::new(env!("CARGO"))
             .args(["build", "-q", "-p", package, "--bin", name])
+            .args(release.then_some("--release"))
             .status()
             .expect("cargo must run");
         assert!(

@@ -79,6 +79,17 @@ pub struct FaultProxy {
 enum Plan {
     Random(Rng),
     Fixed(Fault),
+    Shaped(Link),
+}
+
+/// A slow link: each direction carries `bytes_per_second` and delays every byte by
+/// `one_way_delay` (a round trip costs twice that), like a poor mobile connection.
+#[derive(Debug, Clone, Copy)]
+pub struct Link {
+    /// The delay of each direction.
+    pub one_way_delay: Duration,
+    /// The rate of each direction.
+    pub bytes_per_second: f64,
 }
 
 /// A small deterministic generator (SplitMix64), so a failing run can be replayed from
@@ -129,6 +140,11 @@ impl FaultProxy {
     /// Starts a proxy that does the same `fault` to every connection while faults are on.
     pub fn start_fixed(upstream: SocketAddr, fault: Fault) -> std::io::Result<FaultProxy> {
         Self::start_with(upstream, Plan::Fixed(fault))
+    }
+
+    /// Starts a proxy that carries every connection over `link`, with no fault.
+    pub fn start_shaped(upstream: SocketAddr, link: Link) -> std::io::Result<FaultProxy> {
+        Self::start_with(upstream, Plan::Shaped(link))
     }
 
     fn start_with(upstream: SocketAddr, plan: Plan) -> std::io::Result<FaultProxy> {
@@ -199,10 +215,15 @@ async fn accept_loop(
 ) {
     while let Ok((client, _)) = listener.accept().await {
         counts.connections.fetch_add(1, Ordering::Relaxed);
+        let mut link = None;
         let fault = if faults_on.load(Ordering::SeqCst) {
             match plan.lock().as_deref_mut() {
                 Ok(Plan::Random(rng)) => Fault::draw(rng),
                 Ok(Plan::Fixed(fault)) => *fault,
+                Ok(Plan::Shaped(shape)) => {
+                    link = Some(*shape);
+                    Fault::Pass
+                }
                 Err(_) => Fault::Pass,
             }
         } else {
@@ -210,7 +231,10 @@ async fn accept_loop(
         };
         let counts = counts.clone();
         tokio::spawn(async move {
-            let _ = relay(client, upstream, fault, &counts).await;
+            let _ = match link {
+                Some(link) => shaped_relay(client, upstream, link, &counts).await,
+                None => relay(client, upstream, fault, &counts).await,
+            };
         });
     }
 }
@@ -258,6 +282,64 @@ async fn copy(
         }
         total += n;
     }
+}
+
+/// Carries one direction over `link`: bytes leave after their transmission time at the
+/// link's rate, queued behind the bytes before them, and arrive `one_way_delay` later.
+async fn shaped_copy(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    link: Link,
+    counts: (&AtomicU64, Option<&AtomicU64>),
+) -> std::io::Result<()> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(tokio::time::Instant, Vec<u8>)>();
+    let read = async move {
+        let mut busy_until = tokio::time::Instant::now();
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let n = from.read(&mut buf).await?;
+            if n == 0 {
+                return Ok::<(), std::io::Error>(());
+            }
+            let start = busy_until.max(tokio::time::Instant::now());
+            busy_until = start + Duration::from_secs_f64(n as f64 / link.bytes_per_second);
+            let _ = tx.send((busy_until + link.one_way_delay, buf[..n].to_vec()));
+        }
+    };
+    let write = async move {
+        while let Some((at, bytes)) = rx.recv().await {
+            tokio::time::sleep_until(at).await;
+            to.write_all(&bytes).await?;
+            counts.0.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+            if let Some(requests) = counts.1 {
+                let lines = bytes.windows(11).filter(|w| w == b" HTTP/1.1\r\n").count();
+                requests.fetch_add(lines as u64, Ordering::Relaxed);
+            }
+        }
+        to.shutdown().await
+    };
+    let (read, write) = tokio::join!(read, write);
+    read.and(write)
+}
+
+async fn shaped_relay(
+    client: TcpStream,
+    upstream: SocketAddr,
+    link: Link,
+    counts: &FaultCounts,
+) -> std::io::Result<()> {
+    let server = TcpStream::connect(upstream).await?;
+    let (client_read, client_write) = client.into_split();
+    let (server_read, server_write) = server.into_split();
+    let up = shaped_copy(
+        client_read,
+        server_write,
+        link,
+        (&counts.bytes_up, Some(&counts.requests)),
+    );
+    let down = shaped_copy(server_read, client_write, link, (&counts.bytes_down, None));
+    let (up, down) = tokio::join!(up, down);
+    up.and(down)
 }
 
 async fn relay(
@@ -424,6 +506,28 @@ mod tests {
                 .expect("the server must see the request twice");
             assert_eq!(seen, b"GET / HTTP/1.1\r\n\r\n");
         }
+    }
+
+    #[test]
+    fn a_shaped_link_delays_and_limits_the_rate() {
+        let (addr, _rx) = upstream();
+        let link = Link {
+            one_way_delay: Duration::from_millis(100),
+            bytes_per_second: 10_000.0,
+        };
+        let proxy = FaultProxy::start_shaped(addr, link).unwrap();
+        let start = std::time::Instant::now();
+        assert_eq!(exchange(&proxy).len(), 1000);
+        let took = start.elapsed();
+        // Two one-way delays, and 1,000 bytes at 10 kB/s (0.1 s) plus the request.
+        assert!(
+            took >= Duration::from_millis(300),
+            "expected at least 0.3 s, took {took:?}"
+        );
+        assert!(
+            took < Duration::from_secs(3),
+            "expected well under 3 s, took {took:?}"
+        );
     }
 
     #[test]

@@ -1,0 +1,248 @@
+//! Sync speed on a real server and real case files: the initial sync of N records to an
+//! empty device, an incremental sync with 1% changed, and a sync with nothing to do; with
+//! the bytes on the wire against the gzip size of the same states.
+//!
+//! Baselines in the same run: applying the very same states locally, in pages, with no
+//! network (what the device's own storage costs), and, on a shaped link, what its
+//! bandwidth and round-trip time allow for the gzip size of the states.
+//!
+//! `cargo bench -p passerelle-e2e --bench sync -- [--records 10000,100000] [--rtt-ms 300 --mbit 1]`
+//! `scripts/bench-sync` runs it on loopback and through a shaped link (netem).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use casefile::PULL_PAGE;
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use passerelle_e2e::harness::{Backend, Device, Server};
+use passerelle_e2e::proxy::{Fault, FaultProxy, Link};
+use serde_json::{Value, json};
+use sync_protocol::{FieldName, Kind, RecordId, RecordState, ReplicaId, Timestamp};
+
+const NOTES: &str = "Rencontré sur le lieu de vie avec sa famille. Cherche un emploi dans le \
+bâtiment ou le maraîchage ; a été maçon six ans. Inscription à France Travail à faire.";
+
+fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+/// A person of about 1 KB of canonical JSON, made by `replica`.
+fn person(replica: ReplicaId, n: usize) -> RecordState {
+    let id = RecordId::from_u128(0x0193_0000_0000_7000_8000_0000_0000_0000 + n as u128);
+    let at: Timestamp = "2026-11-02T10:14:00Z".parse().unwrap();
+    let family = [
+        "Lăcătuș",
+        "Stoica",
+        "Dumitru",
+        "Petrova",
+        "Rădulescu",
+        "Ionescu",
+    ][n % 6];
+    let fields: Vec<(FieldName, Value)> = [
+        ("family_name", json!(family)),
+        ("given_names", json!(format!("Ștefan {n}"))),
+        ("aliases", json!(["Stefan", "Stefane"])),
+        ("sex", json!("m")),
+        ("birth_date", json!(format!("{}", 1960 + n % 45))),
+        ("nationality", json!("RO")),
+        ("languages", json!(["ro", "fr"])),
+        ("french_level", json!("a2")),
+        (
+            "phone",
+            json!(format!(
+                "06 {:02} {:02} {:02} {:02}",
+                n % 97,
+                n % 89,
+                n % 83,
+                n % 79
+            )),
+        ),
+        ("status", json!("active")),
+        ("notes", json!(NOTES)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.parse().unwrap(), v))
+    .collect();
+    RecordState::create(id, "person".parse::<Kind>().unwrap(), replica, at, fields)
+}
+
+fn gzip_size(states: &[RecordState]) -> usize {
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+    let texts: Vec<String> = states.iter().map(RecordState::to_json).collect();
+    write!(encoder, "[{}]", texts.join(",")).unwrap();
+    encoder.finish().unwrap().len()
+}
+
+/// Pushes `states` as `device`'s own, straight over HTTP (the server's push, without the
+/// device's storage: a fast way to fill the server).
+fn seed(server: &Server, device: &Device, states: &[RecordState]) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let token = device.file.setting("sync.device_token").unwrap().unwrap();
+    let http = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .build()
+        .unwrap();
+    for chunk in states.chunks(1000) {
+        let body = json!({ "records": chunk });
+        let response = http
+            .post(format!("{}/v1/push", server.url))
+            .header("Sync-Protocol", "1")
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "seeding push: {}",
+            response.status()
+        );
+    }
+}
+
+struct Measure {
+    seconds: f64,
+    requests: u64,
+    up: u64,
+    down: u64,
+}
+
+fn measured(proxy: &FaultProxy, device: &mut Device) -> Measure {
+    let before = proxy.counts.traffic();
+    let start = Instant::now();
+    device.sync();
+    let seconds = start.elapsed().as_secs_f64();
+    let after = proxy.counts.traffic();
+    Measure {
+        seconds,
+        requests: after.0 - before.0,
+        up: after.1 - before.1,
+        down: after.2 - before.2,
+    }
+}
+
+fn main() {
+    let records: Vec<usize> = arg("--records")
+        .unwrap_or_else(|| "10000,100000".into())
+        .split(',')
+        .map(|n| n.trim().parse().unwrap())
+        .collect();
+    let shaped: Option<(f64, f64)> = arg("--rtt-ms").map(|rtt| {
+        (
+            rtt.parse::<f64>().unwrap() / 1000.0,
+            arg("--mbit").unwrap_or_else(|| "1".into()).parse().unwrap(),
+        )
+    });
+    let link = match shaped {
+        Some((rtt, mbit)) => format!("shaped link, {:.0} ms RTT, {mbit} Mbit/s", rtt * 1000.0),
+        None => "loopback".into(),
+    };
+    println!(
+        "| link | records | sync | time (s) | requests | bytes up | bytes down | gzip of the states | wire / gzip | baseline | ratio |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    for n in records {
+        let server = Server::start(Backend::Sqlite);
+        let (_org, user) = server.new_org();
+        let seeder = Device::enrolled("seeder", &server.url, &user);
+        let states: Vec<RecordState> = (0..n)
+            .map(|i| person(seeder.file.replica_id(), i))
+            .collect();
+        let json_bytes: usize = states.iter().map(|s| s.to_json().len()).sum();
+        eprintln!(
+            "{n} records, {} bytes of JSON each on average",
+            json_bytes / n
+        );
+        seed(&server, &seeder, &states);
+        let gzip = gzip_size(&states);
+
+        // Baseline: the same states applied locally, in pages, with no network.
+        let mut local = Device::new("local");
+        let start = Instant::now();
+        let mut next = 0;
+        for page in states.chunks(PULL_PAGE as usize) {
+            next += page.len() as u64;
+            local.file.apply_pulled(page, next).unwrap();
+        }
+        let local_seconds = start.elapsed().as_secs_f64();
+        drop(local);
+
+        let proxy = match shaped {
+            Some((rtt, mbit)) => FaultProxy::start_shaped(
+                server.addr,
+                Link {
+                    one_way_delay: Duration::from_secs_f64(rtt / 2.0),
+                    bytes_per_second: mbit * 1e6 / 8.0,
+                },
+            ),
+            None => FaultProxy::start_fixed(server.addr, Fault::Pass),
+        }
+        .unwrap();
+        let through = |name: &str| {
+            let mut d = Device::enrolled(name, &server.url, &user);
+            d.file.set_setting("sync.server_url", &proxy.url()).unwrap();
+            d
+        };
+        let mut fresh = through("fresh");
+        let initial = measured(&proxy, &mut fresh);
+
+        // Another device changes 1% of the records, then the first one syncs again.
+        let mut editor = through("editor");
+        editor.sync();
+        let changed: Vec<RecordState> = states.iter().step_by(100).cloned().collect();
+        for s in &changed {
+            editor
+                .file
+                .edit(s.id(), vec![("phone".into(), json!("07 00 00 00 00"))])
+                .unwrap();
+        }
+        editor.sync();
+        let changed_states: Vec<RecordState> = changed
+            .iter()
+            .map(|s| editor.file.get(s.id()).unwrap())
+            .collect();
+        let changed_gzip = gzip_size(&changed_states);
+        let incremental = measured(&proxy, &mut fresh);
+        let idle = measured(&proxy, &mut fresh);
+        // What the link allows: the gzip bytes of the states at its rate, plus one round
+        // trip, or plus the round trips this sync made (one per page or batch).
+        let ideal = |bytes: usize, trips: u64| {
+            shaped.map(|(rtt, mbit)| bytes as f64 * 8.0 / (mbit * 1e6) + trips.max(1) as f64 * rtt)
+        };
+        let rows = [
+            ("initial", &initial, gzip),
+            ("1% changed", &incremental, changed_gzip),
+            ("nothing to do", &idle, 0),
+        ];
+        for (what, m, gz) in rows {
+            let (baseline, ratio) = match (ideal(gz, 1), ideal(gz, m.requests), what) {
+                (Some(one), Some(all), _) => (
+                    format!(
+                        "link allows {one:.2} s in 1 round trip, {all:.2} s in {}",
+                        m.requests
+                    ),
+                    format!("{:.2}x; {:.2}x", m.seconds / one, m.seconds / all),
+                ),
+                (_, _, "initial") => (
+                    format!("local apply {local_seconds:.2} s"),
+                    format!("{:.2}x", m.seconds / local_seconds),
+                ),
+                _ => (String::new(), String::new()),
+            };
+            let wire = if gz > 0 {
+                format!("{:.2}x", m.down as f64 / gz as f64)
+            } else {
+                String::new()
+            };
+            println!(
+                "| {link} | {n} | {what} | {:.2} | {} | {} | {} | {} | {wire} | {baseline} | {ratio} |",
+                m.seconds, m.requests, m.up, m.down, gz
+            );
+        }
+    }
+}
