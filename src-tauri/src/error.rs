@@ -266,6 +266,41 @@ mod tests {
             "a sync error keeps its kind: {json}"
         );
 
+        use casefile::SyncError as S;
+        let kinds = [
+            (S::NotEnrolled, "not_enrolled"),
+            (S::PlainHttp, "plain_http"),
+            (S::BadUrl("x".into()), "bad_url"),
+            (S::WrongCredentials, "wrong_credentials"),
+            (S::DeviceIdTaken, "device_id_taken"),
+            (S::UpdateApp, "update_app"),
+            (S::Tls("x".into()), "tls"),
+            (
+                S::Unreachable {
+                    attempts: 6,
+                    reason: "x".into(),
+                },
+                "unreachable",
+            ),
+            (
+                S::ServerBusy {
+                    status: 503,
+                    attempts: 6,
+                },
+                "server_busy",
+            ),
+            (S::BadAnswer("x".into()), "server_refused"),
+            (S::Cancelled, "cancelled"),
+            (
+                S::CaseFile(casefile::Error::WrongPassphrase),
+                "wrong_passphrase",
+            ),
+        ];
+        for (error, kind) in kinds {
+            let json = serde_json::to_value(AppError::from(error)).unwrap();
+            assert_eq!(json["kind"], kind, "{json}");
+        }
+
         let json = serde_json::to_value(AppError::invalid("birth_date", "a date")).unwrap();
         assert_eq!(json["kind"], "invalid");
         assert_eq!(json["field"], "birth_date", "names the field: {json}");

@@ -144,4 +144,17 @@ mod tests {
             assert!(!vault.is_unlocked(), "locking drops the open file");
         });
     }
+
+    #[test]
+    fn a_cancel_reaches_the_running_sync_and_not_the_next() {
+        let control = SyncCancel::default();
+        let running = control.start();
+        control.cancel();
+        assert!(
+            running.load(Ordering::SeqCst),
+            "the running sync sees the cancel"
+        );
+        let next = control.start();
+        assert!(!next.load(Ordering::SeqCst), "the next sync starts afresh");
+    }
 }
