@@ -345,6 +345,18 @@ fn demo(path: &Path, passphrase: &str) -> Result<()> {
     f.edit(*stefan, fields(&[("phone", json!("06 12 34 56 78"))]))?;
     let checkpoint = f.pull_checkpoint()?;
     f.apply_pulled(&[theirs], checkpoint)?;
+    // Who that device is, as a sync would have learnt from the server's replica
+    // directory. `casefile` keeps it in this setting and has no setter of its own (only a
+    // sync writes it): should the key change, the conflicts screen shows the device's id
+    // instead of its name, nothing worse.
+    let directory = casefile::sync_protocol::wire::Replicas::from([(
+        other,
+        casefile::sync_protocol::wire::ReplicaInfo {
+            device_name: "Portable de Karim".to_owned(),
+            user: "karim".to_owned(),
+        },
+    )]);
+    f.set_setting("sync.replicas", &serde_json::to_string(&directory)?)?;
     println!("{}", f.replica_id());
     Ok(())
 }

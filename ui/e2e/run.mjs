@@ -166,6 +166,8 @@ async function e2e() {
       const first = await syncApp(s, "envoyé(s)");
       if (!/ [1-9]\d* envoyé/.test(first)) throw new Error(`expected the first sync to send records: ${first}`);
       await s.waitText('[data-testid="sync-status"]', "Dernière synchronisation");
+      const bar = await s.exec(`return document.querySelector('[data-testid="sync-progress"]').value;`);
+      if (bar !== 100) throw new Error(`expected the progress bar full after the sync, found ${bar}`);
       // The other device enrols with the same server and receives what the app sent.
       cli(otherFile, "init", "--insecure-kdf-for-tests");
       cli(otherFile, "enrol", "--server", server, "--username", username, "--device-name", OTHER_DEVICE);
