@@ -13,10 +13,11 @@ use tauri_specta::Event;
 
 use crate::error::{AppError, AppResult};
 use crate::events::{LockReason, Locked, SyncProgress};
+use crate::saving;
 use crate::state::{SyncCancel, Vault};
 use crate::view::{
-    self, EvictionInput, EvictionReportView, KindSpecView, PersonFilterInput, RecordView,
-    ReplicaView, SiteSummaryView, SyncReportView, TimelineView, TodayView, record_id,
+    self, DashboardView, EvictionInput, EvictionReportView, KindSpecView, PersonFilterInput,
+    RecordView, ReplicaView, SiteSummaryView, SyncReportView, TimelineView, TodayView, record_id,
 };
 
 /// The setting the sync client reads the server's address from (`casefile` has no setter
@@ -478,4 +479,102 @@ pub async fn sync(
 #[specta::specta]
 pub fn cancel_sync(cancel: State<'_, SyncCancel>) {
     cancel.cancel();
+}
+
+/// The dashboard of the period `from`–`to` (`YYYY-MM-DD`, inclusive, in the organisation's
+/// time zone).
+#[tauri::command]
+#[specta::specta]
+pub async fn dashboard(
+    vault: State<'_, Vault>,
+    from: String,
+    to: String,
+) -> AppResult<DashboardView> {
+    vault
+        .with(move |file| {
+            let period = file.period(&from, &to)?;
+            let indicators = file.indicators(&period)?;
+            let work = file.people_in_work(&period)?;
+            Ok(DashboardView::new(&period, &indicators, &work))
+        })
+        .await
+}
+
+/// Saves a visit's sheet (PDF) in the exports folder; answers its path.
+#[tauri::command]
+#[specta::specta]
+pub async fn save_visit_sheet(
+    app: AppHandle,
+    vault: State<'_, Vault>,
+    visit: String,
+) -> AppResult<String> {
+    let dir = saving::export_dir(&app)?;
+    vault
+        .with(move |file| {
+            let pdf = file.visit_sheet_pdf(record_id(&visit)?)?;
+            let stem = format!("fiche-visite-{}", saving::short_id(&visit));
+            saving::save(&dir, &stem, "pdf", &pdf)
+        })
+        .await
+}
+
+/// Saves a person's sheet (PDF) in the exports folder; answers its path.
+#[tauri::command]
+#[specta::specta]
+pub async fn save_person_sheet(
+    app: AppHandle,
+    vault: State<'_, Vault>,
+    person: String,
+) -> AppResult<String> {
+    let dir = saving::export_dir(&app)?;
+    vault
+        .with(move |file| {
+            let pdf = file.person_sheet_pdf(record_id(&person)?)?;
+            let stem = format!("fiche-personne-{}", saving::short_id(&person));
+            saving::save(&dir, &stem, "pdf", &pdf)
+        })
+        .await
+}
+
+/// Saves everything the case file holds on a person (GDPR access: JSON and PDF) in the
+/// exports folder; answers both paths.
+#[tauri::command]
+#[specta::specta]
+pub async fn save_access_export(
+    app: AppHandle,
+    vault: State<'_, Vault>,
+    person: String,
+) -> AppResult<Vec<String>> {
+    let dir = saving::export_dir(&app)?;
+    vault
+        .with(move |file| {
+            let export = file.access_export(record_id(&person)?)?;
+            let stem = format!("donnees-personne-{}", saving::short_id(&person));
+            Ok(vec![
+                saving::save(&dir, &stem, "pdf", &export.pdf)?,
+                saving::save(&dir, &stem, "json", export.json.as_bytes())?,
+            ])
+        })
+        .await
+}
+
+/// Saves the workbook (XLSX) of the period `from`–`to` in the exports folder; answers
+/// its path.
+#[tauri::command]
+#[specta::specta]
+pub async fn save_period_xlsx(
+    app: AppHandle,
+    vault: State<'_, Vault>,
+    from: String,
+    to: String,
+) -> AppResult<String> {
+    let dir = saving::export_dir(&app)?;
+    vault
+        .with(move |file| {
+            let period = file.period(&from, &to)?;
+            let xlsx = file.export_xlsx(&period)?;
+            let stem = format!("indicateurs-{}-{}", period.from_text(), period.to_text());
+            saving::save(&dir, &stem, "xlsx", &xlsx)
+        })
+        .await
 }

@@ -83,6 +83,20 @@ pub enum AppError {
         /// Details for support.
         message: String,
     },
+    /// An export (PDF, spreadsheet) could not be produced.
+    #[error("{message}")]
+    Export {
+        /// Details for support.
+        message: String,
+    },
+    /// An export was produced but could not be written to its folder.
+    #[error("{message}")]
+    SaveFailed {
+        /// Where it was to be written.
+        path: String,
+        /// Details for support.
+        message: String,
+    },
     /// The case file is not enrolled with a server yet.
     #[error("{message}")]
     NotEnrolled {
@@ -212,6 +226,7 @@ impl From<casefile::Error> for AppError {
             E::KeyParams(_) | E::Database(_) | E::Migration(_) | E::Io(_) => {
                 Self::Storage { message }
             }
+            E::Export(_) => Self::Export { message },
             // `casefile::Error` grows as the case file learns new work (exports, sync):
             // a kind this build does not name yet is reported as a storage problem until
             // the UI gets its own words for it.
@@ -300,6 +315,13 @@ mod tests {
             let json = serde_json::to_value(AppError::from(error)).unwrap();
             assert_eq!(json["kind"], kind, "{json}");
         }
+
+        let json =
+            serde_json::to_value(AppError::from(casefile::Error::Export("x".into()))).unwrap();
+        assert_eq!(
+            json["kind"], "export",
+            "an export error keeps its kind: {json}"
+        );
 
         let json = serde_json::to_value(AppError::invalid("birth_date", "a date")).unwrap();
         assert_eq!(json["kind"], "invalid");

@@ -17,6 +17,8 @@
 //! - `PASSERELLE_CASE_FILE`: the case file to open (default: `passerelle.casefile` in the
 //!   app's data folder).
 //! - `PASSERELLE_IDLE_LOCK_SECONDS`: the idle delay before the app locks (default 600).
+//! - `PASSERELLE_EXPORT_DIR`: the folder exports are saved in (default: Downloads, else
+//!   Documents, else `exports` in the app's data folder).
 //! - `PASSERELLE_WINDOW_SIZE`: `WIDTHxHEIGHT` of the window at start (default 1280x800).
 
 #![forbid(unsafe_code)]
@@ -24,6 +26,7 @@
 pub mod commands;
 pub mod error;
 pub mod events;
+pub mod saving;
 pub mod state;
 pub mod view;
 
@@ -76,6 +79,11 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             enrol,
             sync,
             cancel_sync,
+            dashboard,
+            save_visit_sheet,
+            save_person_sheet,
+            save_access_export,
+            save_period_xlsx,
         ])
         .events(collect_events![events::Locked, events::SyncProgress])
         .typ::<error::AppError>()

@@ -518,3 +518,94 @@ impl From<casefile::SyncReport> for SyncReportView {
         }
     }
 }
+
+/// The indicators of a period (DOMAIN.md), as the dashboard shows them.
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct IndicatorsView {
+    /// Persons met or with a step, job, training or referral dated in the period.
+    pub people_followed: u32,
+    /// Persons created in the period.
+    pub new_people: u32,
+    /// Visits of the period by setting.
+    pub visits_by_setting: BTreeMap<String, u32>,
+    /// Steps done in the period.
+    pub steps_done: u32,
+    /// Steps done in the period, by category.
+    pub steps_done_by_category: BTreeMap<String, u32>,
+    /// Jobs started in the period, by contract.
+    pub jobs_by_contract: BTreeMap<String, u32>,
+    /// Trainings started in the period.
+    pub trainings_started: u32,
+    /// Trainings completed in the period.
+    pub trainings_completed: u32,
+    /// Persons whose stay ended in the period because they were housed.
+    pub people_housed: u32,
+}
+
+fn count(n: u64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+fn counts(map: &BTreeMap<String, u64>) -> BTreeMap<String, u32> {
+    map.iter().map(|(k, v)| (k.clone(), count(*v))).collect()
+}
+
+impl From<&casefile::Indicators> for IndicatorsView {
+    fn from(i: &casefile::Indicators) -> Self {
+        Self {
+            people_followed: count(i.people_followed),
+            new_people: count(i.new_people),
+            visits_by_setting: counts(&i.visits_by_setting),
+            steps_done: count(i.steps_done),
+            steps_done_by_category: counts(&i.steps_done_by_category),
+            jobs_by_contract: counts(&i.jobs_by_contract),
+            trainings_started: count(i.trainings_started),
+            trainings_completed: count(i.trainings_completed),
+            people_housed: count(i.people_housed),
+        }
+    }
+}
+
+/// One point of the series of people in work.
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct WorkPointView {
+    /// The day, `YYYY-MM-DD` (a month's end, or the period's).
+    pub on: String,
+    /// Persons in work that day.
+    pub people: u32,
+}
+
+/// The dashboard of a period: its indicators and people in work month by month.
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct DashboardView {
+    /// The period's first day, `YYYY-MM-DD`.
+    pub from: String,
+    /// The period's last day, `YYYY-MM-DD`.
+    pub to: String,
+    /// The indicators.
+    pub indicators: IndicatorsView,
+    /// People in work at each month's end.
+    pub people_in_work: Vec<WorkPointView>,
+}
+
+impl DashboardView {
+    /// The view of `period`'s indicators and series.
+    pub fn new(
+        period: &casefile::Period,
+        indicators: &casefile::Indicators,
+        work: &[casefile::WorkPoint],
+    ) -> Self {
+        Self {
+            from: period.from_text(),
+            to: period.to_text(),
+            indicators: IndicatorsView::from(indicators),
+            people_in_work: work
+                .iter()
+                .map(|p| WorkPointView {
+                    on: p.on.clone(),
+                    people: count(p.people),
+                })
+                .collect(),
+        }
+    }
+}

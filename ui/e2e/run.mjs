@@ -7,7 +7,7 @@
 // PASSERELLE_E2E_USERNAME, PASSERELLE_E2E_PASSWORD) and passerelle-cli (PASSERELLE_CLI)
 // for the other device: scripts/e2e-app starts and builds them.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -86,7 +86,8 @@ async function e2e() {
   const caseFile = join(dir, "e2e.casefile");
   const otherFile = join(dir, "other.casefile");
   try {
-    await withApp({ PASSERELLE_CASE_FILE: caseFile }, async (s) => {
+    const exports = join(dir, "exports");
+    await withApp({ PASSERELLE_CASE_FILE: caseFile, PASSERELLE_EXPORT_DIR: exports }, async (s) => {
       step("create a case file");
       await s.find('[data-testid="first-run"]');
       await s.type('[data-testid="new-passphrase"]', "court");
@@ -152,6 +153,40 @@ async function e2e() {
       await s.waitText('[data-testid="flash"]', "Visite enregistrée");
       await s.waitText('[data-testid="timeline"]', "Point sur la recherche d'emploi");
       await s.waitText('[data-testid="timeline"]', "Créer l'espace France Travail");
+
+      step("see the visit and the person counted on the dashboard");
+      await s.click('[data-testid="nav-dashboard"]');
+      await s.find('[data-testid="dashboard"][data-ready="true"]');
+      // The whole year, so a visit late in the day counts whatever the time zone.
+      const year = new Date().getFullYear();
+      await s.set('[data-testid="period-from"]', `${year}-01-01`);
+      await s.set('[data-testid="period-to"]', `${year}-12-31`);
+      await s.click('[data-testid="period-show"]');
+      await s.waitText('[data-testid="period-range"]', `31 décembre ${year}`);
+      const board = await s.exec(
+        `const n = (k) => Number(document.querySelector('[data-testid="indicator-' + k + '"] .n')?.dataset.value);
+         const row = document.querySelector('[data-testid="indicator-visits_by_setting"] tr[data-key="home_visit"]');
+         return { followed: n("people_followed"), fresh: n("new_people"), visits: row ? row.textContent : null,
+                  svg: Boolean(document.querySelector('[data-testid="work-chart"] svg[role="img"] title')),
+                  points: document.querySelectorAll('[data-testid="work-chart"] svg rect').length };`,
+      );
+      if (!(board.followed >= 1)) throw new Error(`expected at least 1 person followed: ${JSON.stringify(board)}`);
+      if (!(board.fresh >= 1)) throw new Error(`expected at least 1 new person: ${JSON.stringify(board)}`);
+      if (!board.visits || !/Visite sur site\s*1/.test(board.visits)) {
+        throw new Error(`expected 1 visit under "Visite sur site": ${JSON.stringify(board)}`);
+      }
+      if (!board.svg || board.points < 1) throw new Error(`expected the chart of people in work: ${JSON.stringify(board)}`);
+
+      step("save the visit's sheet");
+      await s.click('[data-testid="nav-people"]');
+      await s.type('[data-testid="search"]', "stefan");
+      await s.click('[data-testid="person-result"]');
+      await s.find('[data-testid="person"][data-ready="true"]');
+      await s.click('[data-testid="save-visit-sheet"]');
+      await s.waitText('[data-testid="saved-path"]', "Enregistré dans");
+      const saved = await s.exec(`return document.querySelector('[data-testid="saved-path"]').dataset.path;`);
+      if (!saved.startsWith(exports) || !existsSync(saved)) throw new Error(`expected the visit sheet saved in ${exports}: ${saved}`);
+      if (readFileSync(saved).subarray(0, 5).toString() !== "%PDF-") throw new Error(`expected a PDF at ${saved}`);
 
       step("find the person by another spelling");
       for (const spelling of ["stefan lacatus", "STEFANE", "lăcătuș ștef"]) {
@@ -331,6 +366,9 @@ async function screenshots() {
         await s.click('[data-testid="nav-sites"]');
         await s.find('[data-testid="sites"][data-ready="true"]');
         await shot("sites");
+        await s.click('[data-testid="nav-dashboard"]');
+        await s.find('[data-testid="dashboard"][data-ready="true"]');
+        await shot("dashboard");
       });
     }
   } finally {

@@ -1,12 +1,30 @@
 // A small W3C WebDriver client over fetch (Node 20), for tauri-driver: no dependency.
 import { spawn } from "node:child_process";
+import { createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 
 const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
 
-/** Starts tauri-driver with `env` for the app it will launch; resolves once it answers. */
-export async function startDriver(env, port = 4444) {
-  const driver = spawn("tauri-driver", ["--port", String(port)], {
+/** A port of 127.0.0.1 free right now. */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts tauri-driver with `env` for the app it will launch; resolves once it answers.
+ * Both its ports are free ones, so another run on the same machine (a CI job) is never
+ * reached by mistake. */
+export async function startDriver(env) {
+  const port = await freePort();
+  let nativePort = await freePort();
+  while (nativePort === port) nativePort = await freePort();
+  const driver = spawn("tauri-driver", ["--port", String(port), "--native-port", String(nativePort)], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "inherit", "inherit"],
   });

@@ -11,6 +11,7 @@ export type Route =
   | { name: "visit"; siteId?: string; personId?: string }
   | { name: "conflicts" }
   | { name: "settings" }
+  | { name: "dashboard" }
   | { name: "form"; kind: string; id?: string; preset?: Record<string, Value>; back: Route };
 
 export const app = $state({

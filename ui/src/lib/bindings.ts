@@ -86,6 +86,25 @@ export const commands = {
 	sync: () => typedError<SyncReportView, AppError>(__TAURI_INVOKE("sync")),
 	/**  Asks the running sync to stop at its next request. */
 	cancelSync: () => __TAURI_INVOKE<void>("cancel_sync"),
+	/**
+	 *  The dashboard of the period `from`–`to` (`YYYY-MM-DD`, inclusive, in the organisation's
+	 *  time zone).
+	 */
+	dashboard: (from: string, to: string) => typedError<DashboardView, AppError>(__TAURI_INVOKE("dashboard", { from, to })),
+	/**  Saves a visit's sheet (PDF) in the exports folder; answers its path. */
+	saveVisitSheet: (visit: string) => typedError<string, AppError>(__TAURI_INVOKE("save_visit_sheet", { visit })),
+	/**  Saves a person's sheet (PDF) in the exports folder; answers its path. */
+	savePersonSheet: (person: string) => typedError<string, AppError>(__TAURI_INVOKE("save_person_sheet", { person })),
+	/**
+	 *  Saves everything the case file holds on a person (GDPR access: JSON and PDF) in the
+	 *  exports folder; answers both paths.
+	 */
+	saveAccessExport: (person: string) => typedError<string[], AppError>(__TAURI_INVOKE("save_access_export", { person })),
+	/**
+	 *  Saves the workbook (XLSX) of the period `from`–`to` in the exports folder; answers
+	 *  its path.
+	 */
+	savePeriodXlsx: (from: string, to: string) => typedError<string, AppError>(__TAURI_INVOKE("save_period_xlsx", { from, to })),
 };
 
 /** Events */
@@ -153,6 +172,16 @@ message: string } |
 message: string } | 
 /**  The database or a file beside it failed. */
 { kind: "storage"; 
+/**  Details for support. */
+message: string } | 
+/**  An export (PDF, spreadsheet) could not be produced. */
+{ kind: "export"; 
+/**  Details for support. */
+message: string } | 
+/**  An export was produced but could not be written to its folder. */
+{ kind: "save_failed"; 
+/**  Where it was to be written. */
+path: string; 
 /**  Details for support. */
 message: string } | 
 /**  The case file is not enrolled with a server yet. */
@@ -225,6 +254,18 @@ export type AppInfo = {
 	min_passphrase_chars: number,
 	/**  The app's version. */
 	version: string,
+};
+
+/**  The dashboard of a period: its indicators and people in work month by month. */
+export type DashboardView = {
+	/**  The period's first day, `YYYY-MM-DD`. */
+	from: string,
+	/**  The period's last day, `YYYY-MM-DD`. */
+	to: string,
+	/**  The indicators. */
+	indicators: IndicatorsView,
+	/**  People in work at each month's end. */
+	people_in_work: WorkPointView[],
 };
 
 /**  One entry of a field: a value, with which device wrote it and when. */
@@ -307,6 +348,28 @@ kind: string } |
 { type: "ref_list"; 
 /**  The kind referred to. */
 kind: string };
+
+/**  The indicators of a period (DOMAIN.md), as the dashboard shows them. */
+export type IndicatorsView = {
+	/**  Persons met or with a step, job, training or referral dated in the period. */
+	people_followed: number,
+	/**  Persons created in the period. */
+	new_people: number,
+	/**  Visits of the period by setting. */
+	visits_by_setting: { [key in string]: number },
+	/**  Steps done in the period. */
+	steps_done: number,
+	/**  Steps done in the period, by category. */
+	steps_done_by_category: { [key in string]: number },
+	/**  Jobs started in the period, by contract. */
+	jobs_by_contract: { [key in string]: number },
+	/**  Trainings started in the period. */
+	trainings_started: number,
+	/**  Trainings completed in the period. */
+	trainings_completed: number,
+	/**  Persons whose stay ended in the period because they were housed. */
+	people_housed: number,
+};
 
 /**  A kind and its fields, in reading order. */
 export type KindSpecView = {
@@ -467,6 +530,14 @@ export type TodayView = {
 };
 
 export type Value = null | boolean | number | string | Value[] | { [key in string]: Value };
+
+/**  One point of the series of people in work. */
+export type WorkPointView = {
+	/**  The day, `YYYY-MM-DD` (a month's end, or the period's). */
+	on: string,
+	/**  Persons in work that day. */
+	people: number,
+};
 
 /* Tauri Specta runtime */
 async function typedError<T, E>(result: Promise<T>): Promise<{ status: "ok"; data: T } | { status: "error"; error: E }> {

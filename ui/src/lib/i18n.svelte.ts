@@ -4,6 +4,7 @@ import type { AppError } from "./bindings";
 import { fr, en, type Messages, type MessageKey } from "./messages";
 
 export type Lang = "fr" | "en";
+export type { MessageKey };
 
 const STORAGE_KEY = "passerelle.lang";
 const tables: Record<Lang, Messages> = { fr, en };
@@ -60,6 +61,8 @@ export function errorText(error: AppError | unknown): string {
   switch (e.kind) {
     case "invalid":
       return t("error.invalid", { field: fieldLabel("", e.field) });
+    case "save_failed":
+      return t("error.save_failed", { path: e.path });
     case "newer_file":
       return t("error.newer_file", { found: e.found, supported: e.supported });
     default:
