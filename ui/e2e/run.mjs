@@ -176,6 +176,12 @@ async function e2e() {
         throw new Error(`expected 1 visit under "Visite sur site": ${JSON.stringify(board)}`);
       }
       if (!board.svg || board.points < 1) throw new Error(`expected the chart of people in work: ${JSON.stringify(board)}`);
+      await s.click('[data-testid="save-xlsx"]');
+      await s.waitText('[data-testid="saved-path"]', "Enregistré dans");
+      const workbook = await s.exec(`return document.querySelector('[data-testid="saved-path"]').dataset.path;`);
+      if (!workbook.startsWith(exports) || !workbook.endsWith(".xlsx") || !existsSync(workbook)) {
+        throw new Error(`expected the period's workbook saved in ${exports}: ${workbook}`);
+      }
 
       step("save the visit's sheet");
       await s.click('[data-testid="nav-people"]');
