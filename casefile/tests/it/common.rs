@@ -109,6 +109,23 @@ pub fn foreign(kind: &str, pairs: &[(&str, Value)]) -> RecordState {
     )
 }
 
+/// Puts `remote`'s phone in conflict: this file writes "0611" while the other replica,
+/// concurrently, writes "0622", which arrives in a pulled page with checkpoint `next`.
+pub fn conflicting_phones(file: &mut CaseFile, remote: &RecordState, next: u64) {
+    file.edit(remote.id(), fields(&[("phone", json!("0611"))]))
+        .unwrap();
+    let mut theirs = remote.clone();
+    theirs
+        .edit(
+            other_replica(),
+            at(),
+            [("phone".parse().unwrap(), json!("0622"))],
+        )
+        .unwrap();
+    file.apply_pulled(std::slice::from_ref(&theirs), next)
+        .unwrap();
+}
+
 /// Every file of the directory, concatenated.
 pub fn all_bytes(dir: &Path) -> Vec<u8> {
     let mut out = Vec::new();

@@ -9,7 +9,7 @@ use casefile::CaseFile;
 use casefile::sync_protocol::RecordId;
 use serde_json::{Value, json};
 
-use crate::common::{at, fields, foreign, fresh, other_replica};
+use crate::common::{fields, foreign, fresh};
 
 /// Every letter of French and Romanian the sheets must print.
 const DIACRITICS: &str = "ăâîșțéèêçïĂÂÎȘȚÉ";
@@ -273,17 +273,7 @@ fn csv_has_a_bom_semicolons_crlf_the_schema_columns_and_no_deleted_record() {
     // A conflict on the phone: both values are shown.
     let remote = foreign("person", &[("family_name", json!("Căldăraru"))]);
     file.apply_pulled(std::slice::from_ref(&remote), 1).unwrap();
-    file.edit(remote.id(), fields(&[("phone", json!("0611"))]))
-        .unwrap();
-    let mut theirs = remote.clone();
-    theirs
-        .edit(
-            other_replica(),
-            at(),
-            [("phone".parse().unwrap(), json!("0622"))],
-        )
-        .unwrap();
-    file.apply_pulled(std::slice::from_ref(&theirs), 2).unwrap();
+    crate::common::conflicting_phones(&mut file, &remote, 2);
 
     let mut bytes = Vec::new();
     let rows = file.export_csv("person", &mut bytes).unwrap();

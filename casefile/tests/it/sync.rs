@@ -67,17 +67,7 @@ fn pulled_pages_merge_and_move_the_checkpoint() {
     assert_eq!(again.changed, 0, "an unchanged state changes nothing");
 
     // A concurrent edit on both sides: a conflict, resolved by an ordinary edit.
-    file.edit(remote.id(), fields(&[("phone", json!("0611"))]))
-        .unwrap();
-    let mut theirs = remote.clone();
-    theirs
-        .edit(
-            other_replica(),
-            at(),
-            [("phone".parse().unwrap(), json!("0622"))],
-        )
-        .unwrap();
-    file.apply_pulled(std::slice::from_ref(&theirs), 9).unwrap();
+    crate::common::conflicting_phones(&mut file, &remote, 9);
     let conflicts = file.conflicts().unwrap();
     assert_eq!(conflicts.len(), 1, "one record in conflict");
     assert_eq!(conflicts[0].fields, vec!["phone".to_owned()]);
