@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::{Value, json};
-use sync_protocol::{FieldName, Kind, RecordId, RecordState, ReplicaId, merge};
+use sync_protocol::{FieldName, Kind, RecordId, RecordState, ReplicaId, check_no_drop, merge};
 
 const RECORDS: usize = 10_000;
 const FIELDS: usize = 30;
@@ -32,7 +32,7 @@ fn pairs() -> Vec<(RecordState, RecordState)> {
             let fields = names
                 .iter()
                 .map(|n| (n.clone(), json!(format!("valeur initiale {r} {n} Ștefan"))));
-            let base = RecordState::create(id, kind.clone(), a, at(0), fields);
+            let base = RecordState::create(id, kind.clone(), a, at(0), fields).unwrap();
             let mut left = base.clone();
             left.edit(
                 a,
@@ -72,6 +72,14 @@ fn benches(c: &mut Criterion) {
     group.bench_function("merge", |bench| {
         bench.iter(|| {
             pairs.iter().for_each(|(l, r)| {
+                black_box(merge(black_box(l), black_box(r)).unwrap());
+            })
+        })
+    });
+    group.bench_function("merge_with_no_drop_check", |bench| {
+        bench.iter(|| {
+            pairs.iter().for_each(|(l, r)| {
+                check_no_drop(black_box(l), black_box(r)).unwrap();
                 black_box(merge(black_box(l), black_box(r)).unwrap());
             })
         })
@@ -117,6 +125,39 @@ fn benches(c: &mut Criterion) {
     group.bench_function("baseline_serde_json_value", |bench| {
         bench.iter(|| {
             texts.iter().for_each(|t| {
+                black_box(serde_json::from_str::<Value>(black_box(t)).unwrap());
+            })
+        })
+    });
+    group.finish();
+
+    // The same records with every value a double of arbitrary mantissa: what exact number
+    // reading costs, against serde_json's own (also exact) decode of the same text.
+    let numeric: Vec<String> = texts
+        .iter()
+        .enumerate()
+        .map(|(r, t)| {
+            let mut v: Value = serde_json::from_str(t).unwrap();
+            for (i, entries) in v["fields"].as_object_mut().unwrap().values_mut().enumerate() {
+                for e in entries.as_array_mut().unwrap() {
+                    e["value"] = json!(50.0 + (r * 31 + i) as f64 / 7919.0 * 1e-3);
+                }
+            }
+            v.to_string()
+        })
+        .collect();
+    let mut group = c.benchmark_group("decode_10k_numeric_records_30_fields");
+    group.throughput(Throughput::Bytes(numeric.iter().map(|t| t.len() as u64).sum()));
+    group.bench_function("validated_from_json", |bench| {
+        bench.iter(|| {
+            numeric.iter().for_each(|t| {
+                black_box(RecordState::from_json(black_box(t)).unwrap());
+            })
+        })
+    });
+    group.bench_function("baseline_serde_json_value", |bench| {
+        bench.iter(|| {
+            numeric.iter().for_each(|t| {
                 black_box(serde_json::from_str::<Value>(black_box(t)).unwrap());
             })
         })

@@ -7,6 +7,7 @@
 use serde_json::{Value, json};
 
 use crate::record::{DELETED_FIELD, Entry, FieldName, Kind, RecordState, Timestamp};
+use crate::size::{self, MAX_EDIT_BYTES};
 use crate::vv::MAX_COUNTER;
 use crate::{Dot, RecordId, ReplicaId, VersionVector};
 
@@ -25,6 +26,18 @@ pub enum EditError {
     /// This replica has made 2^53 − 1 edits to the record.
     #[error("the record {0} has reached the largest edit counter")]
     CounterExhausted(RecordId),
+    /// The edit would pass the size cap of §2; `field` is its largest field.
+    #[error(
+        "the field {field} makes this change {bytes} bytes, more than the {max} bytes one \
+         change may hold: shorten the text, or attach it as a document",
+        max = MAX_EDIT_BYTES
+    )]
+    TooLarge {
+        /// The largest field the edit writes.
+        field: String,
+        /// The edit's canonical size.
+        bytes: usize,
+    },
     /// Deleting a record that is already deleted, with nothing to decide.
     #[error("the record {0} is already deleted")]
     AlreadyDeleted(RecordId),
@@ -36,14 +49,15 @@ pub enum EditError {
 impl RecordState {
     /// Creates a record: its first edit, by `replica`, of `fields`.
     ///
-    /// A field given twice keeps its last value.
+    /// A field given twice keeps its last value. Refuses fields that pass the size cap of
+    /// §2 ([`EditError::TooLarge`]).
     pub fn create(
         id: RecordId,
         kind: Kind,
         replica: ReplicaId,
         at: Timestamp,
         fields: impl IntoIterator<Item = (FieldName, Value)>,
-    ) -> Self {
+    ) -> Result<Self, EditError> {
         let mut state = Self {
             id,
             kind,
@@ -53,10 +67,12 @@ impl RecordState {
         };
         let dot = Dot::new(replica, 1);
         state.vv.set(replica, 1);
+        let fields: Vec<(FieldName, Value)> = fields.into_iter().collect();
+        check_size(dot, &at, &fields)?;
         for (name, value) in fields {
             state.write(name, dot, &at, value);
         }
-        state
+        Ok(state)
     }
 
     /// An edit by `replica` of the given fields (§3). Refuses `_deleted` (use
@@ -78,6 +94,14 @@ impl RecordState {
         {
             return Err(EditError::DeletedFieldReserved);
         }
+        if self.erased {
+            return Err(EditError::Erased(self.id));
+        }
+        check_size(
+            Dot::new(replica, self.vv.get(replica).saturating_add(1)),
+            &at,
+            &changes,
+        )?;
         let dot = self.next_dot(replica)?;
         for (name, value) in changes {
             self.write(name, dot, &at, value);
@@ -151,6 +175,26 @@ impl RecordState {
         };
         self.fields.insert(name, vec![entry]);
     }
+}
+
+/// Refuses an edit whose entries would pass [`MAX_EDIT_BYTES`], naming its largest field.
+/// A field written twice counts once, with its last value, as [`RecordState::write`]
+/// keeps it.
+fn check_size(dot: Dot, at: &Timestamp, changes: &[(FieldName, Value)]) -> Result<(), EditError> {
+    let mut sizes: std::collections::BTreeMap<&str, usize> = Default::default();
+    for (name, value) in changes {
+        sizes.insert(name.as_str(), size::entry_bytes(&dot, at, value));
+    }
+    let bytes: usize = sizes.values().sum();
+    if bytes <= MAX_EDIT_BYTES {
+        return Ok(());
+    }
+    let field = sizes
+        .iter()
+        .max_by_key(|(_, size)| **size)
+        .map(|(name, _)| (*name).to_owned())
+        .unwrap_or_default();
+    Err(EditError::TooLarge { field, bytes })
 }
 
 fn deleted_field() -> FieldName {

@@ -19,7 +19,10 @@
 //! - Validation of every rule of §2 when reading JSON ([`RecordState::from_value`]).
 //! - [`RecordState::conflicts`]: fields with several entries and deletions concurrent
 //!   with edits.
-//! - [`check_dots`]: the server's forged-dot rule.
+//! - [`check_dots`]: the server's forged-dot rule; [`check_no_drop`]: its no-drop rule
+//!   (§4).
+//! - The size cap of one edit, [`MAX_EDIT_BYTES`], checked by every decode and refused by
+//!   every local edit that would pass it.
 //! - The wire messages of §6 in [`wire`].
 //!
 //! ## Invariants
@@ -28,6 +31,10 @@
 //! Merge is commutative, associative and idempotent; an entry disappears only when a
 //! replica that had seen it wrote over it. The crate does no I/O and reads no clock: the
 //! caller passes times ([`Timestamp`]) and ids in, so everything here is deterministic.
+//!
+//! Numbers round-trip exactly: serde_json reads with `float_roundtrip` (the workspace
+//! enables it), so every double reads as the nearest IEEE 754 value and writes back as
+//! its shortest text; a replica never changes a value it did not edit.
 //!
 //! ## Choices the protocol leaves open
 //! - `erased` may only be `true`; an erased record holds no fields, and merging with it
@@ -43,11 +50,14 @@
 #![forbid(unsafe_code)]
 
 mod conflict;
+mod decode;
 mod edit;
 mod forged;
 mod id;
 mod merge;
+mod no_drop;
 mod record;
+mod size;
 mod validate;
 mod vv;
 pub mod wire;
@@ -57,8 +67,10 @@ pub use edit::EditError;
 pub use forged::{ForgedDot, check_dots};
 pub use id::{InvalidUuid, RecordId, ReplicaId};
 pub use merge::{MergeError, merge};
+pub use no_drop::{DroppedEntry, check_no_drop};
 pub use record::{
     DELETED_FIELD, Entry, FieldName, InvalidName, InvalidTimestamp, Kind, RecordState, Timestamp,
 };
+pub use size::MAX_EDIT_BYTES;
 pub use validate::ValidationError;
 pub use vv::{Dot, MAX_COUNTER, VersionVector};

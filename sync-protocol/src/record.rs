@@ -8,7 +8,6 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
-use crate::validate::{self, ValidationError};
 use crate::{Dot, RecordId, VersionVector};
 
 /// The field that marks a record deleted (§5).
@@ -202,18 +201,6 @@ pub struct RecordState {
 }
 
 impl RecordState {
-    /// Reads a state from JSON, checking every rule of §2 (see [`ValidationError`]).
-    pub fn from_value(value: &Value) -> Result<Self, ValidationError> {
-        validate::record(value)
-    }
-
-    /// Reads a state from JSON text, checking every rule of §2.
-    pub fn from_json(text: &str) -> Result<Self, ValidationError> {
-        let value: Value =
-            serde_json::from_str(text).map_err(|e| ValidationError::NotJson(e.to_string()))?;
-        validate::record(&value)
-    }
-
     /// The canonical JSON text: equal states give equal bytes.
     pub fn to_json(&self) -> String {
         // Serialising this type cannot fail: every key is a string, every value is JSON.
@@ -284,13 +271,6 @@ impl Serialize for RecordState {
         }
         map.serialize_entry("fields", &self.fields)?;
         map.end()
-    }
-}
-
-impl<'de> Deserialize<'de> for RecordState {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let value = Value::deserialize(deserializer)?;
-        validate::record(&value).map_err(serde::de::Error::custom)
     }
 }
 

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use crate::record::{DELETED_FIELD, Entry, FieldName, Kind, RecordState, Timestamp};
+use crate::size::{self, MAX_EDIT_BYTES};
 use crate::vv::MAX_COUNTER;
 use crate::{Dot, RecordId, ReplicaId, VersionVector};
 
@@ -114,6 +115,30 @@ pub enum ValidationError {
         /// The dot.
         dot: Dot,
     },
+    /// A deletion's `seen` names edits the record's `vv` does not include (§5).
+    #[error("the deletion {dot} has a `seen` that names edits the record's vv does not include")]
+    SeenNotCovered {
+        /// The deleting entry's dot.
+        dot: Dot,
+    },
+    /// A deletion's `seen` covers its own entry: it claims to have seen itself (§5).
+    #[error("the deletion {dot} has a `seen` that covers its own dot")]
+    SeenCoversOwnDot {
+        /// The deleting entry's dot.
+        dot: Dot,
+    },
+    /// The entries of one edit pass the size cap of §2.
+    #[error(
+        "the edit {dot} holds {bytes} bytes, more than the {max} bytes one edit may hold: \
+         keep long texts and documents out of fields",
+        max = MAX_EDIT_BYTES
+    )]
+    EditTooLarge {
+        /// The edit's dot.
+        dot: Dot,
+        /// Its canonical size.
+        bytes: usize,
+    },
 }
 
 impl ValidationError {
@@ -138,6 +163,9 @@ impl ValidationError {
             Self::ErasedWithFields => "erased_with_fields",
             Self::ErasedPushed => "erased_pushed",
             Self::InvalidDeletion { .. } => "invalid_deletion",
+            Self::SeenNotCovered { .. } => "seen_not_covered",
+            Self::SeenCoversOwnDot { .. } => "seen_covers_own_dot",
+            Self::EditTooLarge { .. } => "record_too_large",
         }
     }
 }
@@ -281,8 +309,17 @@ fn fields(value: &Value, vv: &VersionVector) -> Result<BTreeMap<FieldName, Vec<E
                     dot: e.dot,
                 });
             }
-            if name == DELETED_FIELD && deletion_seen(&e.value).is_none() {
-                return Err(ValidationError::InvalidDeletion { dot: e.dot });
+            if name == DELETED_FIELD {
+                match deletion_seen(&e.value) {
+                    None => return Err(ValidationError::InvalidDeletion { dot: e.dot }),
+                    Some(Some(seen)) if !vv.dominates(&seen) => {
+                        return Err(ValidationError::SeenNotCovered { dot: e.dot });
+                    }
+                    Some(Some(seen)) if seen.covers(e.dot) => {
+                        return Err(ValidationError::SeenCoversOwnDot { dot: e.dot });
+                    }
+                    Some(_) => {}
+                }
             }
         }
         fields.insert(field, parsed);
@@ -314,6 +351,9 @@ pub(crate) fn record(value: &Value) -> Result<RecordState> {
     if erased && !fields.is_empty() {
         return Err(ValidationError::ErasedWithFields);
     }
+    if let Some((dot, bytes)) = size::oversized_edit(&fields) {
+        return Err(ValidationError::EditTooLarge { dot, bytes });
+    }
     Ok(RecordState {
         id,
         kind,
@@ -327,16 +367,5 @@ fn text_of(value: &Value) -> String {
     match value {
         Value::String(text) => text.clone(),
         other => other.to_string(),
-    }
-}
-
-impl RecordState {
-    /// Checks what a device may push beyond §2: no `erased` (only the server erases).
-    pub fn check_pushable(&self) -> Result<()> {
-        if self.erased {
-            Err(ValidationError::ErasedPushed)
-        } else {
-            Ok(())
-        }
     }
 }

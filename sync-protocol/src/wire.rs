@@ -145,20 +145,34 @@ pub struct EraseResponse {
 pub enum ErrorCode {
     /// 400: a body or query of the wrong shape.
     BadRequest,
-    /// 401: missing, unknown or revoked token; wrong username or password.
+    /// 401: missing or unknown token; wrong username, password or enrolment code.
     Unauthorized,
+    /// 401: the token of a device a coordinator revoked: the device destroys its case file.
+    DeviceRevoked,
+    /// 401: the device of a disabled user: the device locks and keeps its data.
+    UserDisabled,
     /// 403: the caller's role may not do this.
     Forbidden,
     /// 404: erasure of a record the organisation does not have.
     NotFound,
     /// 409: enrolment with a replica id already enrolled.
     DeviceIdTaken,
+    /// 409: the server forgot part of its conversation with this device (§6a).
+    CheckpointAhead,
+    /// 409: the device's case file was restored from a copy (§6a).
+    ReplicaReused,
     /// 413: more than 1000 records, or a body over 8 MiB decompressed.
     TooLarge,
     /// 422: a record breaks §2.
     InvalidRecord,
+    /// 422: a record holds an edit over the size cap of §2.
+    RecordTooLarge,
     /// 422: a record brings a dot of another replica the server has not seen.
     ForgedDot,
+    /// 422: a record covers entries of the server's copy without holding them (§4).
+    DroppedEntry,
+    /// 422: the bytes of a document do not have the hash they were sent under (§6b).
+    HashMismatch,
     /// 426: a protocol version the server does not speak.
     UnsupportedProtocol,
     /// 429: too many requests from one device.
@@ -167,6 +181,11 @@ pub enum ErrorCode {
     Internal,
     /// 503: the server is shutting down or its database is unreachable; retry later.
     Unavailable,
+    /// 507: the organisation's storage for documents is full (§6b).
+    QuotaFull,
+    /// A code this build does not know (a newer server's): read it by its status.
+    #[serde(other)]
+    Unknown,
 }
 
 impl ErrorCode {
@@ -174,16 +193,48 @@ impl ErrorCode {
     pub fn status(self) -> u16 {
         match self {
             Self::BadRequest => 400,
-            Self::Unauthorized => 401,
+            Self::Unauthorized | Self::DeviceRevoked | Self::UserDisabled => 401,
             Self::Forbidden => 403,
             Self::NotFound => 404,
-            Self::DeviceIdTaken => 409,
+            Self::DeviceIdTaken | Self::CheckpointAhead | Self::ReplicaReused => 409,
             Self::TooLarge => 413,
-            Self::InvalidRecord | Self::ForgedDot => 422,
+            Self::InvalidRecord
+            | Self::RecordTooLarge
+            | Self::ForgedDot
+            | Self::DroppedEntry
+            | Self::HashMismatch => 422,
             Self::UnsupportedProtocol => 426,
             Self::SlowDown => 429,
-            Self::Internal => 500,
+            Self::Internal | Self::Unknown => 500,
             Self::Unavailable => 503,
+            Self::QuotaFull => 507,
+        }
+    }
+
+    /// The code as written on the wire (`forged_dot`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BadRequest => "bad_request",
+            Self::Unauthorized => "unauthorized",
+            Self::DeviceRevoked => "device_revoked",
+            Self::UserDisabled => "user_disabled",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not_found",
+            Self::DeviceIdTaken => "device_id_taken",
+            Self::CheckpointAhead => "checkpoint_ahead",
+            Self::ReplicaReused => "replica_reused",
+            Self::TooLarge => "too_large",
+            Self::InvalidRecord => "invalid_record",
+            Self::RecordTooLarge => "record_too_large",
+            Self::ForgedDot => "forged_dot",
+            Self::DroppedEntry => "dropped_entry",
+            Self::HashMismatch => "hash_mismatch",
+            Self::UnsupportedProtocol => "unsupported_protocol",
+            Self::SlowDown => "slow_down",
+            Self::Internal => "internal",
+            Self::Unavailable => "unavailable",
+            Self::QuotaFull => "quota_full",
+            Self::Unknown => "unknown",
         }
     }
 }
@@ -202,6 +253,9 @@ pub struct ErrorDetail {
     pub code: ErrorCode,
     /// A sentence a person can act on. Never personal data.
     pub message: String,
+    /// The record of a push that the error is about, so the device can set it aside.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<RecordId>,
 }
 
 impl ErrorBody {
@@ -211,8 +265,16 @@ impl ErrorBody {
             error: ErrorDetail {
                 code,
                 message: message.into(),
+                id: None,
             },
         }
+    }
+
+    /// An error answer about one record of a push.
+    pub fn about(code: ErrorCode, message: impl Into<String>, id: RecordId) -> Self {
+        let mut body = Self::new(code, message);
+        body.error.id = Some(id);
+        body
     }
 }
 
@@ -228,6 +290,28 @@ mod tests {
             serde_json::json!({"error": {"code": "forged_dot", "message": "nope"}})
         );
         assert_eq!(ErrorCode::ForgedDot.status(), 422);
+    }
+
+    #[test]
+    fn an_error_about_a_record_names_it_and_unknown_codes_are_read() {
+        let id: RecordId = "0190a000-0000-7000-8000-000000000001".parse().unwrap();
+        let body = ErrorBody::about(ErrorCode::DroppedEntry, "nope", id);
+        assert_eq!(
+            serde_json::to_value(&body).unwrap(),
+            serde_json::json!({"error": {"code": "dropped_entry", "message": "nope", "id": id.to_string()}})
+        );
+        let newer: ErrorBody = serde_json::from_str(
+            r#"{"error": {"code": "something_newer", "message": "m"}}"#,
+        )
+        .unwrap();
+        assert_eq!(newer.error.code, ErrorCode::Unknown);
+        for code in [ErrorCode::RecordTooLarge, ErrorCode::DeviceRevoked, ErrorCode::QuotaFull] {
+            assert_eq!(
+                serde_json::to_value(code).unwrap(),
+                serde_json::json!(code.as_str()),
+                "as_str must be the wire name"
+            );
+        }
     }
 
     #[test]

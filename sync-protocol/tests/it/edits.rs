@@ -21,7 +21,7 @@ fn f(name: &str) -> FieldName {
 fn person() -> RecordState {
     let id: RecordId = "0190f3a2-5b0e-7f7e-9a3e-0c1d2e3f4a5b".parse().unwrap();
     let kind: Kind = "person".parse().unwrap();
-    RecordState::create(id, kind, a(), at(0), [(f("family_name"), json!("Lăcătuș"))])
+    RecordState::create(id, kind, a(), at(0), [(f("family_name"), json!("Lăcătuș"))]).unwrap()
 }
 
 #[test]
@@ -144,4 +144,49 @@ fn forged_dots_are_refused() {
         check_dots(&altered, Some(&stored), b()),
         Err(ForgedDot::AlteredEntry { .. })
     ));
+}
+
+#[test]
+fn an_edit_over_256_kib_is_refused_naming_its_largest_field() {
+    let mut s = person();
+    let before = s.clone();
+    let long = "Observations très longues. ".repeat(8 * 1024); // 224 KiB and more in UTF-8
+    let err = s
+        .edit(
+            b(),
+            at(1),
+            [
+                (f("notes"), json!(long)),
+                (f("phone"), json!("0612")),
+                (f("x_copy"), json!("é".repeat(20 * 1024))),
+            ],
+        )
+        .unwrap_err();
+    match &err {
+        EditError::TooLarge { field, bytes } => {
+            assert_eq!(field, "notes", "the largest field is named");
+            assert!(*bytes > sync_protocol::MAX_EDIT_BYTES, "{bytes}");
+        }
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+    assert!(err.to_string().contains("notes"), "{err}");
+    assert!(!err.to_string().contains("Observations"), "no value in {err}");
+    assert_eq!(s, before, "a refused edit changes nothing");
+    // The same text alone, just under the cap, is taken; a record grows past 256 KiB by
+    // edits that each stay under it, and stays valid.
+    s.edit(b(), at(2), [(f("notes"), json!("n".repeat(200 * 1024)))])
+        .unwrap();
+    s.edit(a(), at(3), [(f("x_more"), json!("m".repeat(200 * 1024)))])
+        .unwrap();
+    assert!(s.to_json().len() > 400 * 1024);
+    assert_eq!(RecordState::from_json(&s.to_json()).unwrap(), s);
+    let id = s.id();
+    let created = RecordState::create(
+        id,
+        "person".parse().unwrap(),
+        a(),
+        at(4),
+        [(f("notes"), json!("n".repeat(300 * 1024)))],
+    );
+    assert!(matches!(created, Err(EditError::TooLarge { .. })), "{created:?}");
 }

@@ -4,7 +4,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod edits;
+mod fuzz;
 mod laws;
+mod no_drop;
+mod numbers;
 mod sim;
 mod validation;
 mod vectors;

@@ -27,7 +27,7 @@ pub enum Op {
         replica: usize,
         record: usize,
         fields: Vec<usize>,
-        value: i64,
+        value: Value,
     },
     Delete {
         replica: usize,
@@ -68,7 +68,7 @@ pub fn schedule() -> impl Strategy<Value = Schedule> {
         let replicas = proptest::collection::btree_set(any::<u128>(), k)
             .prop_map(|ids| ids.into_iter().map(ReplicaId::from_u128).collect::<Vec<_>>());
         let op = prop_oneof![
-            24 => (0..k, 0..m, proptest::collection::vec(0..FIELDS.len(), 1..=2), 0i64..5)
+            24 => (0..k, 0..m, proptest::collection::vec(0..FIELDS.len(), 1..=2), value())
                 .prop_map(|(replica, record, fields, value)| Op::Edit { replica, record, fields, value }),
             4 => (0..k, 0..m).prop_map(|(replica, record)| Op::Delete { replica, record }),
             3 => (0..k, 0..m).prop_map(|(replica, record)| Op::Restore { replica, record }),
@@ -80,6 +80,17 @@ pub fn schedule() -> impl Strategy<Value = Schedule> {
         (replicas, proptest::collection::vec(op, 10..100))
             .prop_map(move |(replicas, ops)| Schedule { replicas, records: m, ops })
     })
+}
+
+/// A field value: small integers (so that equal values meet), any finite double (exact
+/// round trips), text, or `null` (a cleared field).
+pub fn value() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        4 => (0i64..5).prop_map(Value::from),
+        3 => any::<f64>().prop_filter_map("finite", |x| serde_json::Number::from_f64(x).map(Value::Number)),
+        1 => "[a-zăâîșț ]{0,12}".prop_map(Value::from),
+        2 => Just(Value::Null),
+    ]
 }
 
 /// One write the model saw: which edit wrote which value, and what its writer had seen.
@@ -137,7 +148,8 @@ impl World {
                 schedule.replicas[owner],
                 at,
                 fields,
-            );
+            )
+            .unwrap();
             for (field, entries) in state.fields() {
                 world.log_write(
                     j,
@@ -230,7 +242,7 @@ impl World {
                 value,
             } => self.local(replica, record, |s, r, at| {
                 let names: BTreeSet<&str> = fields.iter().map(|&i| FIELDS[i]).collect();
-                let changes = names.iter().map(|f| (name(f), json!(value)));
+                let changes = names.iter().map(|f| (name(f), value.clone()));
                 s.edit(r, at, changes).ok()?;
                 Some(names.iter().map(|f| f.to_string()).collect())
             }),

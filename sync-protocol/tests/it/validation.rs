@@ -108,6 +108,33 @@ fn each_rule_has_its_own_error() {
                     json!([{"dot": [A, 2], "at": "2026-11-02T10:14:00Z", "value": true}])
             }),
         ),
+        (
+            "seen_not_covered",
+            Box::new(|v| {
+                v["fields"]["_deleted"] = json!([{"dot": [A, 2], "at": "2026-11-02T10:14:00Z",
+                    "value": {"seen": {A: 1, "0190f3a2-0000-7000-8000-00000000000b": 7}}}])
+            }),
+        ),
+        (
+            "seen_not_covered",
+            Box::new(|v| {
+                v["fields"]["_deleted"] = json!([{"dot": [A, 1], "at": "2026-11-02T10:14:00Z",
+                    "value": {"seen": {A: 3}}}])
+            }),
+        ),
+        (
+            "seen_covers_own_dot",
+            Box::new(|v| {
+                v["fields"]["_deleted"] = json!([{"dot": [A, 2], "at": "2026-11-02T10:14:00Z",
+                    "value": {"seen": {A: 2}}}])
+            }),
+        ),
+        (
+            "record_too_large",
+            Box::new(|v| {
+                v["fields"]["observations"][0]["value"] = json!("é".repeat(128 * 1024));
+            }),
+        ),
     ];
     for (expected, patch) in cases {
         assert_eq!(code_of(patch), expected, "expected {expected}");
@@ -159,4 +186,36 @@ fn a_pushed_erased_record_is_refused() {
     let v = json!({"id": ID, "kind": "visit", "vv": {A: 2}, "erased": true, "fields": {}});
     let state = RecordState::from_value(&v).unwrap();
     assert_eq!(state.check_pushable().unwrap_err().code(), "erased_pushed");
+}
+
+#[test]
+fn an_honest_deletion_is_valid() {
+    let mut v = valid();
+    v["vv"][A] = json!(3);
+    v["fields"]["_deleted"] =
+        json!([{"dot": [A, 3], "at": "2026-11-02T10:15:00Z", "value": {"seen": {A: 2}}}]);
+    assert_eq!(RecordState::from_value(&v).map(|_| ()), Ok(()));
+}
+
+#[test]
+fn one_edit_may_hold_256_kib_and_no_more() {
+    // The entry `{"dot":[A,2],"at":"…","value":"…"}` is the whole edit [A, 2].
+    let overhead = json!({"dot": [A, 2], "at": "2026-11-02T10:14:00Z", "value": ""})
+        .to_string()
+        .len();
+    let at_cap = |extra: usize| {
+        let mut v = valid();
+        let text = "x".repeat(sync_protocol::MAX_EDIT_BYTES - overhead + extra);
+        v["fields"]["observations"][0]["value"] = json!(text);
+        RecordState::from_value(&v)
+    };
+    assert!(at_cap(0).is_ok(), "an edit of exactly 256 KiB is valid");
+    let err = at_cap(1).unwrap_err();
+    assert_eq!(err.code(), "record_too_large", "{err}");
+    assert!(err.to_string().contains(A), "the error names the dot: {err}");
+    // Several edits of 200 KiB each are one big record, and valid.
+    let mut v = valid();
+    v["fields"]["observations"][0]["value"] = json!("o".repeat(200 * 1024));
+    v["fields"]["setting"][0]["value"] = json!("s".repeat(200 * 1024));
+    assert!(RecordState::from_value(&v).is_ok(), "two edits under the cap each");
 }
