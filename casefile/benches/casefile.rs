@@ -107,6 +107,7 @@ fn state(kind: &str, replica: ReplicaId, at: &Timestamp, pairs: Vec<(&str, Value
             .into_iter()
             .map(|(k, v)| (k.parse::<FieldName>().unwrap(), v)),
     )
+    .unwrap()
 }
 
 struct Data {

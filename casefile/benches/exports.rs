@@ -87,6 +87,7 @@ fn state(kind: &str, replica: ReplicaId, pairs: Vec<(&str, Value)>) -> RecordSta
             .into_iter()
             .map(|(k, v)| (k.parse::<FieldName>().unwrap(), v)),
     )
+    .unwrap()
 }
 
 /// A year (2026) of records: `visits` of them in November, nine times as many in the

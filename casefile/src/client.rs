@@ -1,11 +1,26 @@
 //! The sync client: enrolment with a server, then push and pull (SYNC-PROTOCOL.md §6).
 //!
-//! A sync pushes every locally changed state in batches (at most [`MAX_BATCH_RECORDS`]
-//! records and [`MAX_BATCH_BYTES`] of gzip), moving the push cursor after each batch the
-//! server acknowledged; then pulls pages until `more` is false, each page merged, indexed
-//! and checkpointed in one transaction. Both cursors move only after a commit, so a sync
-//! cut at any point (network, app killed, cancel) resumes where it stopped: a batch sent
-//! twice is `unchanged` on the server, a page applied twice changes nothing.
+//! A sync pushes every locally changed state in batches of at most [`MAX_BATCH_RECORDS`]
+//! records and [`MAX_BATCH_BYTES`] of JSON once decompressed (the server's limits are
+//! 1,000 records and 8 MiB), moving the push cursor after each batch; then pulls pages
+//! until `more` is false, each page merged, indexed and checkpointed in one transaction.
+//! Both cursors move only after a commit, so a sync cut at any point (network, app
+//! killed, cancel) resumes where it stopped: a batch sent twice is `unchanged` on the
+//! server, a page applied twice changes nothing.
+//!
+//! ## One record never stops a sync
+//! - A record the server refuses is **set aside** with the server's code and sentence
+//!   ([`CaseFile::set_aside`]) and the rest is sent again; a record larger than one
+//!   request may carry is set aside unsent; each sync sends the set-aside records again
+//!   (see [`crate::push`]).
+//! - The pull runs even when the push failed for a reason that is not one record's (a
+//!   server error, a network cut during a large push): the error is reported after it.
+//!   Only when the server refuses this device, or speaks another protocol, or the person
+//!   cancelled, is the pull skipped.
+//! - A pulled page is read state by state: a state of another kind than the local copy,
+//!   or one that breaks §2, is set aside beside the local copy and the page is applied.
+//!   A page is read whatever its size (the server sends at least one record, however
+//!   large).
 //!
 //! Network errors, timeouts, 429 and 5xx are retried with exponential backoff, then
 //! reported as [`SyncError`]. The device token lives in the encrypted case file.
@@ -22,23 +37,28 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use reqwest::StatusCode;
 use reqwest::blocking::{Client, RequestBuilder, Response};
-use reqwest::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
-use serde::Serialize;
+use reqwest::header::{AUTHORIZATION, RETRY_AFTER};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sync_protocol::wire::{
-    EnrolRequest, EnrolResponse, ErrorBody, ErrorCode, PROTOCOL_HEADER, PROTOCOL_VERSION,
-    PullResponse, PushRequest, PushResponse, ReplicaInfo, Replicas,
+    EnrolRequest, EnrolResponse, ErrorBody, ErrorCode, ErrorDetail, MAX_BODY_BYTES,
+    PROTOCOL_HEADER, PROTOCOL_VERSION, ReplicaInfo, Replicas,
 };
-use sync_protocol::{RecordState, ReplicaId};
+use sync_protocol::{RecordId, ReplicaId};
 use tracing::{info, info_span, warn};
 
 use crate::error::Error;
+use crate::push::PushRun;
 use crate::store::CaseFile;
+use crate::sync::Pulled;
 
-/// The most records one push carries.
+/// The most records one push carries: half the server's limit, so that each batch is a
+/// short transaction on the server and a cut connection loses little.
 pub const MAX_BATCH_RECORDS: usize = 500;
-/// The most gzip bytes one push carries (a single larger record still goes alone).
-pub const MAX_BATCH_BYTES: usize = 1024 * 1024;
+/// The most bytes of JSON one push carries once decompressed: the server's limit
+/// ([`MAX_BODY_BYTES`]). A record larger than this alone is set aside, never sent.
+pub const MAX_BATCH_BYTES: usize = MAX_BODY_BYTES;
 /// The page size asked of the server.
 pub const PULL_PAGE: u32 = sync_protocol::wire::MAX_PULL_LIMIT;
 
@@ -67,9 +87,21 @@ pub enum SyncError {
     /// 401 on enrolment.
     #[error("the username or the password is wrong")]
     WrongCredentials,
-    /// 401 on a sync.
-    #[error("this device was revoked or its password changed: enrol again")]
+    /// 401 `unauthorized` on a sync: the server does not know this device's token (the
+    /// device was enrolled again elsewhere, or the server was set up anew).
+    #[error("the server no longer recognises this device: enrol it again")]
     Revoked,
+    /// 401 `device_revoked`: a coordinator revoked this device.
+    #[error(
+        "this device was revoked by a coordinator: it can no longer sync; ask your coordinator"
+    )]
+    DeviceRevoked,
+    /// 401 `user_disabled`: a coordinator disabled the account of this device's user.
+    #[error(
+        "the account of this device's user was disabled by a coordinator: the case file keeps \
+         its data; ask your coordinator to enable the account again"
+    )]
+    UserDisabled,
     /// 409 on enrolment.
     #[error(
         "this case file is already enrolled by another user, or its device was revoked: ask your coordinator"
@@ -102,7 +134,7 @@ pub enum SyncError {
         attempts: u32,
     },
     /// The server refused the request for another reason.
-    #[error("the server refused the sync ({code:?}): {message}")]
+    #[error("the server refused the sync ({code}): {message}", code = code.as_str())]
     Refused {
         /// The §6 error code.
         code: ErrorCode,
@@ -118,6 +150,26 @@ pub enum SyncError {
     /// The case file failed.
     #[error(transparent)]
     CaseFile(#[from] Error),
+}
+
+impl SyncError {
+    /// Whether a pull is worth trying after a push that failed with this error: not when
+    /// the server refuses this device or its protocol (a pull would be refused alike), nor
+    /// when the person cancelled.
+    fn pull_after(&self) -> bool {
+        !matches!(
+            self,
+            Self::Cancelled
+                | Self::NotEnrolled
+                | Self::PlainHttp
+                | Self::BadUrl(_)
+                | Self::Tls(_)
+                | Self::Revoked
+                | Self::DeviceRevoked
+                | Self::UserDisabled
+                | Self::UpdateApp
+        )
+    }
 }
 
 /// Where a sync is.
@@ -155,6 +207,9 @@ pub struct SyncReport {
     pub pulled: u64,
     /// Records needing a person's choice afterwards.
     pub conflicts: u64,
+    /// Records set aside afterwards: refused or held by the server, too large to send, or
+    /// pulled states that could not be merged ([`CaseFile::set_aside`] lists them).
+    pub set_aside: u64,
 }
 
 /// Tuning of the client; [`Default`] suits a counsellor's device.
@@ -202,11 +257,70 @@ pub fn check_server_url(url: &str) -> Result<String, SyncError> {
 
 /// A client of one server.
 #[derive(Debug)]
-struct Http {
+pub(crate) struct Http {
     client: Client,
     base: String,
     token: Option<String>,
     options: SyncOptions,
+}
+
+/// An error answer of the server: its status and, when it sent one, the §6 body.
+#[derive(Debug)]
+pub(crate) struct Refusal {
+    pub(crate) status: u16,
+    pub(crate) detail: Option<ErrorDetail>,
+}
+
+impl Refusal {
+    /// The record the refusal names, if any.
+    pub(crate) fn record(&self) -> Option<RecordId> {
+        self.detail.as_ref().and_then(|d| d.id)
+    }
+
+    /// The refusal's code as written on the wire, read by its status when the body gave
+    /// none.
+    pub(crate) fn code(&self) -> &'static str {
+        match (&self.detail, self.status) {
+            (Some(detail), _) if detail.code != ErrorCode::Unknown => detail.code.as_str(),
+            (_, 413) => ErrorCode::TooLarge.as_str(),
+            (_, 422) => ErrorCode::InvalidRecord.as_str(),
+            _ => ErrorCode::Unknown.as_str(),
+        }
+    }
+
+    /// The server's sentence, or one of ours when it sent none.
+    pub(crate) fn message(&self) -> String {
+        match &self.detail {
+            Some(detail) => detail.message.clone(),
+            None => format!(
+                "the server refused this record (HTTP status {}) without saying why: report \
+                 it to your IT person",
+                self.status
+            ),
+        }
+    }
+
+    /// The refusal as the error of a whole request.
+    pub(crate) fn into_error(self) -> SyncError {
+        let code = self.detail.as_ref().map(|d| d.code);
+        match (self.status, code) {
+            (401, Some(ErrorCode::DeviceRevoked)) => SyncError::DeviceRevoked,
+            (401, Some(ErrorCode::UserDisabled)) => SyncError::UserDisabled,
+            (401, _) => SyncError::Revoked,
+            (426, _) => SyncError::UpdateApp,
+            (409, None | Some(ErrorCode::DeviceIdTaken)) => SyncError::DeviceIdTaken,
+            (_, Some(_)) => match self.detail {
+                Some(detail) => SyncError::Refused {
+                    code: detail.code,
+                    message: detail.message,
+                },
+                None => SyncError::BadAnswer(format!("HTTP status {}", self.status)),
+            },
+            (status, None) => {
+                SyncError::BadAnswer(format!("HTTP status {status} without an error body"))
+            }
+        }
+    }
 }
 
 fn install_crypto_provider() {
@@ -252,7 +366,10 @@ impl Http {
 
     /// Sends the request `make` builds, retrying transport errors, timeouts, 429 and 5xx
     /// with backoff. Answers the first other response.
-    fn send(&self, make: impl Fn(&Client) -> RequestBuilder) -> Result<Response, SyncError> {
+    pub(crate) fn send(
+        &self,
+        make: impl Fn(&Client) -> RequestBuilder,
+    ) -> Result<Response, SyncError> {
         let mut pause = self.options.backoff;
         let mut attempt = 0;
         loop {
@@ -302,44 +419,53 @@ impl Http {
         }
     }
 
-    /// Reads a 2xx answer's JSON, or turns an error answer into a [`SyncError`].
-    fn read<T: DeserializeOwned>(response: Response) -> Result<T, SyncError> {
+    /// Reads a 2xx answer's JSON, or the server's refusal.
+    pub(crate) fn answer<T: DeserializeOwned>(
+        response: Response,
+    ) -> Result<Result<T, Refusal>, SyncError> {
         let status = response.status();
         let bytes = response.bytes().map_err(|e| SyncError::Unreachable {
             attempts: 1,
             reason: e.without_url().to_string(),
         })?;
         if status.is_success() {
-            return serde_json::from_slice(&bytes).map_err(|e| SyncError::BadAnswer(e.to_string()));
+            return serde_json::from_slice(&bytes)
+                .map(Ok)
+                .map_err(|e| SyncError::BadAnswer(e.to_string()));
         }
         let body: Option<ErrorBody> = serde_json::from_slice(&bytes).ok();
-        Err(match (status.as_u16(), body) {
-            (401, _) => SyncError::Revoked,
-            (426, _) => SyncError::UpdateApp,
-            (409, _) => SyncError::DeviceIdTaken,
-            (_, Some(body)) => SyncError::Refused {
-                code: body.error.code,
-                message: body.error.message,
-            },
-            (status, None) => {
-                SyncError::BadAnswer(format!("HTTP status {status} without an error body"))
-            }
-        })
+        Ok(Err(Refusal {
+            status: status.as_u16(),
+            detail: body.map(|b| b.error),
+        }))
     }
 
-    fn url(&self, path: &str) -> String {
+    /// Reads a 2xx answer's JSON, or turns an error answer into a [`SyncError`].
+    pub(crate) fn read<T: DeserializeOwned>(response: Response) -> Result<T, SyncError> {
+        Self::answer(response)?.map_err(Refusal::into_error)
+    }
+
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 }
 
-/// A gzip body of `value`.
-fn gzip_json(value: &impl Serialize) -> Result<Vec<u8>, SyncError> {
+/// A gzip body of `text`.
+pub(crate) fn gzip(text: &str) -> Result<Vec<u8>, SyncError> {
     let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
-    serde_json::to_writer(&mut encoder, value).map_err(|e| SyncError::BadAnswer(e.to_string()))?;
     encoder
-        .flush()
+        .write_all(text.as_bytes())
+        .and_then(|()| encoder.flush())
         .and_then(|()| encoder.finish())
         .map_err(|e| SyncError::CaseFile(Error::Io(e)))
+}
+
+/// A page of a pull, its states left as JSON so that each is read on its own.
+#[derive(Debug, Deserialize)]
+struct PullPage {
+    records: Vec<Value>,
+    next: u64,
+    more: bool,
 }
 
 impl CaseFile {
@@ -362,7 +488,9 @@ impl CaseFile {
         };
         let response = http.send(|c| c.post(http.url("/v1/devices")).json(&request))?;
         let answer: EnrolResponse = match Http::read(response) {
-            Err(SyncError::Revoked) => return Err(SyncError::WrongCredentials),
+            Err(SyncError::Revoked | SyncError::DeviceRevoked | SyncError::UserDisabled) => {
+                return Err(SyncError::WrongCredentials);
+            }
             other => other?,
         };
         if answer.device_id != self.replica_id() {
@@ -405,9 +533,14 @@ impl CaseFile {
         self.sync_with(SyncOptions::default(), progress, cancel)
     }
 
-    /// Syncs with the enrolled server: push, pull until nothing is left, then the replica
-    /// directory. `progress` hears of each batch and page; setting `cancel` stops the sync
-    /// between two requests, keeping what was committed.
+    /// Syncs with the enrolled server: push (new changes, then the records set aside
+    /// before), pull until nothing is left, then the replica directory. `progress` hears
+    /// of each batch and page; setting `cancel` stops the sync between two requests,
+    /// keeping what was committed.
+    ///
+    /// A sync that ran to its end answers its report, even with records set aside
+    /// ([`SyncReport::set_aside`]). When the push failed for a reason that is not one
+    /// record's, the pull still runs, and the push's error is answered after it.
     pub fn sync_with(
         &mut self,
         options: SyncOptions,
@@ -421,49 +554,62 @@ impl CaseFile {
             return Err(SyncError::NotEnrolled);
         };
         let http = Http::new(&server, Some(token), options)?;
-        let check = || {
-            if cancel.load(Ordering::SeqCst) {
-                Err(SyncError::Cancelled)
-            } else {
-                Ok(())
-            }
-        };
         let mut report = SyncReport::default();
 
-        // Push.
-        let expected = self.count_pending_push()?;
+        let expected = self.count_pending_push()? + self.set_aside_to_send()?.len() as u64;
         progress(Progress {
             phase: Phase::Push,
             done: 0,
             expected,
         });
-        let mut server_seq = 0;
-        loop {
-            check()?;
-            let pending = self.pending_push(MAX_BATCH_RECORDS)?;
-            if pending.is_empty() {
-                break;
+        let mut run = PushRun::new(&http, cancel, &mut *progress, expected);
+        let pushed = self.push_all(&mut run);
+        report.pushed = run.accepted;
+        let server_seq = run.server_seq;
+        let push_error = match pushed {
+            Ok(()) => None,
+            Err(error) if error.pull_after() => {
+                warn!("the push failed: pulling all the same, then reporting it");
+                Some(error)
             }
-            let (body, count, last_seq) = batch(&pending)?;
-            let response = http.send(|c| {
-                c.post(http.url("/v1/push"))
-                    .header(CONTENT_TYPE, "application/json")
-                    .header(CONTENT_ENCODING, "gzip")
-                    .body(body.clone())
-            })?;
-            let answer: PushResponse = Http::read(response)?;
-            self.mark_pushed(last_seq)?;
-            server_seq = server_seq.max(answer.server_seq);
-            report.pushed += count as u64;
-            info!(records = count, "pushed a batch");
-            progress(Progress {
-                phase: Phase::Push,
-                done: report.pushed,
-                expected: expected.max(report.pushed),
-            });
-        }
+            Err(error) => return Err(error),
+        };
 
-        // Pull, noting whether any record names a replica the directory does not know.
+        let pulled = self
+            .pull_all(&http, server_seq, progress, cancel, &mut report)
+            .and_then(|stranger| self.learn_replicas(&http, stranger, progress, cancel));
+        match (pulled, push_error) {
+            (Err(SyncError::Cancelled), _) => return Err(SyncError::Cancelled),
+            (Err(_), Some(first)) => {
+                warn!("the pull failed too");
+                return Err(first);
+            }
+            (Err(error), None) => return Err(error),
+            (Ok(_), Some(first)) => return Err(first),
+            (Ok(received), None) => {
+                self.set_setting(SETTING_LAST_SYNC, crate::records::now().as_str())?;
+                report.conflicts = self.conflicts()?.len() as u64;
+                report.set_aside = self.set_aside()?.len() as u64;
+                progress(Progress {
+                    phase: Phase::Done,
+                    done: received,
+                    expected: received,
+                });
+            }
+        }
+        Ok(report)
+    }
+
+    /// Pulls pages from the checkpoint until the server has no more, each applied and
+    /// committed. Answers whether a record names a replica the directory does not know.
+    fn pull_all(
+        &mut self,
+        http: &Http,
+        server_seq: u64,
+        progress: &mut dyn FnMut(Progress),
+        cancel: &AtomicBool,
+        report: &mut SyncReport,
+    ) -> Result<(bool, u64), SyncError> {
         let directory = self.replica_directory()?;
         let mut stranger = directory.is_empty() || !directory.contains_key(&self.replica_id());
         let start = self.pull_checkpoint()?;
@@ -475,18 +621,25 @@ impl CaseFile {
             expected: span,
         });
         loop {
-            check()?;
+            if cancel.load(Ordering::SeqCst) {
+                return Err(SyncError::Cancelled);
+            }
             let since = self.pull_checkpoint()?;
             let response = http
                 .send(|c| c.get(http.url(&format!("/v1/pull?since={since}&limit={PULL_PAGE}"))))?;
-            let page: PullResponse = Http::read(response)?;
+            let page: PullPage = Http::read(response)?;
+            let states: Vec<Pulled> = page.records.iter().map(Pulled::read).collect();
             stranger = stranger
-                || page
-                    .records
-                    .iter()
-                    .any(|r| r.vv().iter().any(|(id, _)| !directory.contains_key(&id)));
-            let applied = self.apply_pulled(&page.records, page.next)?;
-            received += page.records.len() as u64;
+                || states.iter().any(|pulled| match pulled {
+                    Pulled::State(state) => state
+                        .vv()
+                        .iter()
+                        .any(|(id, _)| !directory.contains_key(&id)),
+                    Pulled::Invalid { .. } => false,
+                });
+            let count = states.len();
+            let applied = self.apply_page(states, page.next)?;
+            received += count as u64;
             report.pulled += applied.changed as u64;
             let done = page.next.saturating_sub(start);
             progress(Progress {
@@ -495,39 +648,44 @@ impl CaseFile {
                 expected: span.max(done),
             });
             info!(
-                records = page.records.len(),
+                records = count,
                 changed = applied.changed,
+                set_aside = applied.set_aside,
                 "pulled a page"
             );
             if !page.more {
                 break;
             }
         }
+        Ok((stranger, received))
+    }
 
-        // Who made each edit: asked only when a replica is new to this case file, so a
-        // sync with nothing to do is a single round trip.
-        if stranger {
-            check()?;
-            progress(Progress {
-                phase: Phase::Replicas,
-                done: 0,
-                expected: 1,
-            });
-            let response = http.send(|c| c.get(http.url("/v1/replicas")))?;
-            let replicas: Replicas = Http::read(response)?;
-            let text = serde_json::to_string(&replicas)
-                .map_err(|e| SyncError::BadAnswer(e.to_string()))?;
-            self.set_setting(SETTING_REPLICAS, &text)?;
+    /// Who made each edit: asked only when a replica is new to this case file, so a sync
+    /// with nothing to do is a single round trip. Answers the records received.
+    fn learn_replicas(
+        &mut self,
+        http: &Http,
+        (stranger, received): (bool, u64),
+        progress: &mut dyn FnMut(Progress),
+        cancel: &AtomicBool,
+    ) -> Result<u64, SyncError> {
+        if !stranger {
+            return Ok(received);
         }
-        self.set_setting(SETTING_LAST_SYNC, crate::records::now().as_str())?;
-
-        report.conflicts = self.conflicts()?.len() as u64;
+        if cancel.load(Ordering::SeqCst) {
+            return Err(SyncError::Cancelled);
+        }
         progress(Progress {
-            phase: Phase::Done,
-            done: received,
-            expected: received,
+            phase: Phase::Replicas,
+            done: 0,
+            expected: 1,
         });
-        Ok(report)
+        let response = http.send(|c| c.get(http.url("/v1/replicas")))?;
+        let replicas: Replicas = Http::read(response)?;
+        let text =
+            serde_json::to_string(&replicas).map_err(|e| SyncError::BadAnswer(e.to_string()))?;
+        self.set_setting(SETTING_REPLICAS, &text)?;
+        Ok(received)
     }
 
     /// How many states wait to be pushed.
@@ -539,19 +697,5 @@ impl CaseFile {
             |r| r.get(0),
         )?;
         Ok(n.max(0) as u64)
-    }
-}
-
-/// The gzip body of the longest prefix of `pending` under [`MAX_BATCH_BYTES`] (at least
-/// one record), with its record count and the change sequence of its last record.
-fn batch(pending: &[crate::sync::Pending]) -> Result<(Vec<u8>, usize, u64), SyncError> {
-    let mut count = pending.len();
-    loop {
-        let states: Vec<&RecordState> = pending[..count].iter().map(|p| &p.state).collect();
-        let body = gzip_json(&PushRequest { records: states })?;
-        if body.len() <= MAX_BATCH_BYTES || count == 1 {
-            return Ok((body, count, pending[count - 1].seq));
-        }
-        count = count.div_ceil(2);
     }
 }

@@ -45,9 +45,22 @@ pub enum Error {
     /// The record is deleted: it must be restored before it is edited.
     #[error("the record {0} is deleted: restore it before editing it")]
     Deleted(RecordId),
+    /// A local edit would pass the size cap of one edit (SYNC-PROTOCOL.md §2): nothing
+    /// was changed.
+    #[error(
+        "the field {field} makes this change {bytes} bytes, more than the {max} bytes one \
+         change may hold: shorten the text, or attach it as a document",
+        max = sync_protocol::MAX_EDIT_BYTES
+    )]
+    TooLarge {
+        /// The largest field the change writes.
+        field: String,
+        /// The change's size, canonical JSON.
+        bytes: usize,
+    },
     /// A local edit was refused by the sync rules.
     #[error(transparent)]
-    Edit(#[from] EditError),
+    Edit(EditError),
     /// Two states could not be merged.
     #[error(transparent)]
     Merge(#[from] MergeError),
@@ -66,6 +79,15 @@ pub enum Error {
     /// An export (PDF, spreadsheet, CSV) could not be produced.
     #[error("the export could not be produced: {0}")]
     Export(String),
+}
+
+impl From<EditError> for Error {
+    fn from(error: EditError) -> Self {
+        match error {
+            EditError::TooLarge { field, bytes } => Self::TooLarge { field, bytes },
+            other => Self::Edit(other),
+        }
+    }
 }
 
 impl Error {

@@ -21,6 +21,14 @@
 //! - Sync semantics (merge, validation, conflicts) are `sync-protocol`'s; this crate only
 //!   calls them.
 //!
+//! ## Sync
+//! [`CaseFile::sync`] pushes local changes and pulls the server's (SYNC-PROTOCOL.md §6).
+//! No single record stops it: a record the server refuses, one too large to send, and a
+//! pulled state that cannot be merged here are **set aside** with why
+//! ([`CaseFile::set_aside`]), and the rest of the sync goes on; set-aside local records
+//! are sent again at every sync. A local change over the size cap of one edit is refused
+//! before it is stored ([`Error::TooLarge`]).
+//!
 //! ## Exports
 //! The visit sheet and a person's sheet as PDF, a kind as CSV, a period as XLSX, the
 //! indicators of a period, and a person's own data for an access request: see
@@ -41,10 +49,12 @@ mod export;
 pub mod fold;
 mod history;
 pub mod kinds;
+mod push;
 mod queries;
 mod records;
 pub mod schema;
 mod search;
+mod set_aside;
 mod store;
 mod sync;
 
@@ -62,6 +72,7 @@ pub use export::{
 pub use history::HistoryEntry;
 pub use kinds::Record;
 pub use queries::{PersonFilter, SiteSummary, Timeline, TimelineItem, Today};
+pub use set_aside::SetAside;
 pub use store::{CaseFile, MIN_PASSPHRASE_CHARS, SCHEMA_VERSION};
 pub use sync::{Applied, Pending};
 pub use sync_protocol;

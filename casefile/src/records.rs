@@ -200,7 +200,7 @@ pub(crate) fn create_in(
     let kind = kind
         .parse()
         .map_err(|_| Error::invalid("kind", "a known kind"))?;
-    let state = RecordState::create(id, kind, replica, now(), fields);
+    let state = RecordState::create(id, kind, replica, now(), fields)?;
     save(tx, &state, true, true)?;
     Ok(id)
 }

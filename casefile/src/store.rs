@@ -28,10 +28,13 @@ use tracing::{debug, info_span};
 use crate::crypto::{KdfParams, KeyParams};
 use crate::error::{Error, Result};
 
-static MIGRATIONS: &[M<'static>] = &[M::up(include_str!("../migrations/001_init.sql"))];
+static MIGRATIONS: &[M<'static>] = &[
+    M::up(include_str!("../migrations/001_init.sql")),
+    M::up(include_str!("../migrations/002_set_aside.sql")),
+];
 
 /// The highest schema version this build knows.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// The fewest characters a new passphrase may have.
 pub const MIN_PASSPHRASE_CHARS: usize = 8;

@@ -2,16 +2,23 @@
 //! applying a pulled page (merge, derived tables and checkpoint in one transaction).
 //!
 //! Every local edit gives its record the next *local change sequence*. The push cursor is
-//! the highest sequence the server has acknowledged: the states to push are those whose
-//! sequence is above it. A record edited again while a push is in flight gets a higher
+//! the highest sequence the server has acknowledged or set aside: the states to push are
+//! those whose sequence is above it, and the records set aside for sending
+//! ([`crate::set_aside`]). A record edited again while a push is in flight gets a higher
 //! sequence, so it is pushed again.
+//!
+//! A pulled page is read state by state: a state that cannot be merged with the local
+//! copy (another kind) or that breaks the protocol's rules is set aside, never failing
+//! the page.
 
 use rusqlite::params;
-use sync_protocol::{RecordState, merge};
-use tracing::info_span;
+use serde_json::Value;
+use sync_protocol::{Kind, RecordId, RecordState, ValidationError, merge};
+use tracing::{info_span, warn};
 
 use crate::error::Result;
 use crate::records::{load, save};
+use crate::set_aside;
 use crate::store::{CaseFile, get_meta, set_meta};
 
 /// A state waiting to be pushed, with its local change sequence.
@@ -30,6 +37,9 @@ pub struct Applied {
     pub changed: usize,
     /// Records erased by the server, whose local traces were wiped.
     pub erased: usize,
+    /// States set aside rather than merged: of another kind than the local copy, or
+    /// breaking the protocol's rules.
+    pub set_aside: usize,
 }
 
 impl CaseFile {
@@ -102,26 +112,84 @@ impl CaseFile {
 
     /// Applies a pulled page in one transaction: merges each state into the local copy,
     /// updates the derived tables, wipes every local trace of erased records, and moves
-    /// the checkpoint to `next`. Nothing of it is applied when any of it fails.
+    /// the checkpoint to `next`. A state of another kind than the local copy is set aside
+    /// beside it ([`CaseFile::set_aside`]) and the page goes on. Nothing of the page is
+    /// applied when the case file fails.
     pub fn apply_pulled(&mut self, page: &[RecordState], next: u64) -> Result<Applied> {
+        let page: Vec<Pulled> = page.iter().cloned().map(Pulled::State).collect();
+        self.apply_page(page, next)
+    }
+
+    /// [`apply_pulled`](Self::apply_pulled) for states as the server sent them, each read
+    /// on its own: one that breaks SYNC-PROTOCOL.md §2 is set aside (named by its id when
+    /// that reads) and the rest of the page is applied.
+    pub fn apply_pulled_values(&mut self, page: &[Value], next: u64) -> Result<Applied> {
+        let page: Vec<Pulled> = page.iter().map(Pulled::read).collect();
+        self.apply_page(page, next)
+    }
+
+    /// Applies a page read by [`Pulled::read`]: see [`apply_pulled`](Self::apply_pulled).
+    pub(crate) fn apply_page(&mut self, page: Vec<Pulled>, next: u64) -> Result<Applied> {
         let _span = info_span!("casefile.apply_pulled", records = page.len(), next).entered();
         let applied = self.write(|tx| {
             let mut applied = Applied::default();
             for pulled in page {
-                let local = load(tx, pulled.id())?;
+                let pulled = match pulled {
+                    Pulled::State(state) => state,
+                    Pulled::Invalid {
+                        id,
+                        kind,
+                        text,
+                        error,
+                    } => {
+                        let why = if error.code() == set_aside::RECORD_TOO_LARGE {
+                            set_aside::RECORD_TOO_LARGE
+                        } else {
+                            set_aside::INVALID_RECORD
+                        };
+                        let message = format!(
+                            "the server sent a state of this record that breaks the sync \
+                             protocol ({error}): it is kept apart, unmerged; report it to \
+                             your IT person"
+                        );
+                        warn!(?id, why, "a pulled state was set aside");
+                        set_aside::keep_invalid(tx, id, kind.as_deref(), why, &message, &text)?;
+                        applied.set_aside += 1;
+                        continue;
+                    }
+                };
+                let id = pulled.id();
+                let local = load(tx, id)?;
                 let fresh = local.is_none();
                 let merged = match local {
+                    Some(local) if local.kind() != pulled.kind() => {
+                        if pulled.is_erased() {
+                            // The server erased its record of the other kind: nothing of
+                            // it may stay, and the local copy is not the one erased.
+                            set_aside::forget_pulled(tx, id)?;
+                            applied.erased += 1;
+                        } else {
+                            warn!(%id, "a pulled state of another kind was set aside");
+                            set_aside::keep_clash(tx, &local, &pulled)?;
+                            applied.set_aside += 1;
+                        }
+                        continue;
+                    }
                     Some(local) => {
-                        let merged = merge(&local, pulled)?;
+                        let merged = merge(&local, &pulled)?;
                         if merged == local {
+                            set_aside::pulled_cleanly(tx, id)?;
                             continue;
                         }
                         merged
                     }
-                    None => pulled.clone(),
+                    None => pulled,
                 };
                 if merged.is_erased() {
                     applied.erased += 1;
+                    set_aside::forget(tx, id)?;
+                } else {
+                    set_aside::pulled_cleanly(tx, id)?;
                 }
                 save(tx, &merged, false, fresh)?;
                 applied.changed += 1;
@@ -137,5 +205,45 @@ impl CaseFile {
                 .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         }
         Ok(applied)
+    }
+}
+
+/// One state of a pulled page, read on its own.
+#[derive(Debug)]
+pub(crate) enum Pulled {
+    /// A valid state.
+    State(RecordState),
+    /// A state that breaks §2, kept as received.
+    Invalid {
+        /// Its id, when that reads.
+        id: Option<RecordId>,
+        /// Its kind, when that reads.
+        kind: Option<String>,
+        /// The state as received.
+        text: String,
+        /// The rule it breaks.
+        error: ValidationError,
+    },
+}
+
+impl Pulled {
+    /// Reads one state of a page, checking every rule of §2.
+    pub(crate) fn read(value: &Value) -> Self {
+        match RecordState::from_value(value) {
+            Ok(state) => Self::State(state),
+            Err(error) => Self::Invalid {
+                id: value
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .and_then(|text| text.parse().ok()),
+                kind: value
+                    .get("kind")
+                    .and_then(Value::as_str)
+                    .and_then(|text| text.parse::<Kind>().ok())
+                    .map(|kind| kind.to_string()),
+                text: value.to_string(),
+                error,
+            },
+        }
     }
 }

@@ -1,37 +1,50 @@
 //! The HTTP exchange of `SYNC-PROTOCOL.md` §6: routes, request checks, handlers.
 //!
-//! When a request has several faults, the first of §6's order answers: 401 (and 429, the
-//! caller being known), then 413, then 400 (a missing `Sync-Protocol` header, or a body
-//! or query of the wrong shape; a `Sync-Protocol` naming another version answers 426
-//! at the same point), then 422 `invalid_record`, then 422 `forged_dot`. 403 answers
-//! right after the caller is known. Handlers hold no SQL: they call [`Store`].
+//! When a request has several faults, the first in §6's order answers, on every
+//! endpoint: 400 for a missing `Sync-Protocol` header, 426 for a version this server does
+//! not speak, 401 (`unauthorized`, or `device_revoked`), 429 (the caller being known),
+//! 403, 413, 400 (a body or query of the wrong shape, or an id twice in a push), 409,
+//! then for a push 422 `invalid_record` or `record_too_large`, 422 `forged_dot`, 422
+//! `dropped_entry`, each rule checked for every record of the push before the next. The
+//! body is parsed only once the caller is known and allowed: a request refused before
+//! has its body read and dropped unparsed (up to 32 MiB, within the body timeout, else
+//! the connection is closed), so that a client still sending reads the answer.
+//!
+//! Enrolment, which has no token: 400 for a missing header, 426, 413, 400 (a body of the
+//! wrong shape, or a username over 64 characters, refused before the username is used
+//! at all), 429 (too many failures for this username or from this client address), 401,
+//! 409.
+//!
+//! A body that has not arrived within the body timeout (60 s by default) is answered
+//! 400 and its connection closed. Handlers hold no SQL: they call [`Store`].
 
 use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{RawQuery, State};
+use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use http_body_util::BodyExt;
 use serde_json::Value;
-use sync_protocol::RecordState;
 use sync_protocol::wire::{
     DEFAULT_PULL_LIMIT, EnrolRequest, EnrolResponse, EraseRequest, EraseResponse, ErrorCode,
     Health, MAX_BODY_BYTES, MAX_PULL_LIMIT, MAX_PUSH_RECORDS, PROTOCOL_HEADER, PROTOCOL_VERSION,
     PushRequest, PushResponse, PushStatus, Replicas,
 };
+use sync_protocol::{RecordId, RecordState, ValidationError};
 use tower_http::compression::CompressionLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::{Level, info};
 
 use crate::auth;
 use crate::error::ApiError;
-use crate::rate::RateLimiter;
-use crate::store::{Caller, Enrolled, Enrolment, Role, Store, page};
+use crate::rate::{EnrolLimited, EnrolLimits, RateLimiter};
+use crate::store::{Caller, Enrolled, Enrolment, PAGE_BYTES, Role, Store, TokenOwner, page};
 
 /// What every handler shares.
 #[derive(Debug)]
@@ -40,15 +53,38 @@ pub struct App<S> {
     pub store: S,
     /// The per-device rate limit.
     pub limiter: RateLimiter,
-    /// The per-username limit on enrolment attempts (password guessing).
-    pub enrol_limiter: RateLimiter<String>,
+    /// The limits on failed enrolments, per username and per client address (password
+    /// guessing).
+    pub enrol_limits: EnrolLimits,
     /// Bounds the password checks running at once (each takes 19 MiB and a core for
     /// tens of milliseconds), so a burst of enrolments cannot exhaust the machine.
     pub password_checks: tokio::sync::Semaphore,
+    /// How long a request body may take to arrive, from when the server starts reading it.
+    pub body_timeout: Duration,
+}
+
+impl<S> App<S> {
+    /// The shared state of a server on `store`, with the default limits but the
+    /// per-device `rate` and the `body_timeout`.
+    pub fn new(store: S, rate: f64, body_timeout: Duration) -> Self {
+        Self {
+            store,
+            limiter: RateLimiter::new(rate),
+            enrol_limits: EnrolLimits::default(),
+            password_checks: tokio::sync::Semaphore::new(PASSWORD_CHECKS),
+            body_timeout,
+        }
+    }
 }
 
 /// How many password checks may run at once.
 pub const PASSWORD_CHECKS: usize = 2;
+
+/// The longest username (§6): a longer one is refused before anything else is done with it.
+pub const MAX_USERNAME_CHARS: usize = 64;
+
+/// By default, how long a request body may take to arrive (§6: 60 seconds).
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(60);
 
 type Shared<S> = State<Arc<App<S>>>;
 
@@ -92,8 +128,10 @@ async fn wrong_method() -> ApiError {
     ApiError::bad_request("this endpoint does not take this method: see SYNC-PROTOCOL.md §6")
 }
 
-/// 401 or 429: the device behind the bearer token, within its rate limit.
-async fn authenticate<S: Store>(app: &App<S>, headers: &HeaderMap) -> Result<Caller, ApiError> {
+/// 400 or 426, then 401 or 429: the request speaks this protocol, and comes from an
+/// enrolled device in service, within its rate limit.
+async fn check_caller<S: Store>(app: &App<S>, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    check_protocol(headers)?;
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -101,11 +139,14 @@ async fn authenticate<S: Store>(app: &App<S>, headers: &HeaderMap) -> Result<Cal
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or_else(ApiError::unauthorized)?;
-    let caller = app
-        .store
-        .caller(auth::token_hash(token))
-        .await?
-        .ok_or_else(ApiError::unauthorized)?;
+    let caller = match app.store.caller(auth::token_hash(token)).await? {
+        TokenOwner::Device(caller) => caller,
+        TokenOwner::Revoked(device) => {
+            info!(device = %device, "revoked device refused");
+            return Err(ApiError::device_revoked());
+        }
+        TokenOwner::Unknown => return Err(ApiError::unauthorized()),
+    };
     app.limiter
         .check(caller.device)
         .map_err(ApiError::slow_down)?;
@@ -127,6 +168,43 @@ fn check_protocol(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
+/// Answers `error` to a request whose body was not read: the body is read to its end
+/// and dropped first (up to [`DRAIN_LIMIT`], within the body timeout), so that a client
+/// still sending reads the answer rather than a reset connection. Past that, or when
+/// `Content-Length` already says it is larger, the answer closes the connection.
+async fn refuse_unread(
+    error: ApiError,
+    headers: &HeaderMap,
+    mut body: Body,
+    timeout: Duration,
+) -> ApiError {
+    if declared_length(headers).is_some_and(|n| n > DRAIN_LIMIT) {
+        return error.closing();
+    }
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut drained: u64 = 0;
+    loop {
+        match tokio::time::timeout_at(deadline, body.frame()).await {
+            Ok(None) => return error,
+            Ok(Some(Ok(frame))) => {
+                drained += frame.data_ref().map_or(0, |d| d.len() as u64);
+                if drained > DRAIN_LIMIT {
+                    return error.closing();
+                }
+            }
+            Ok(Some(Err(_))) | Err(_) => return error.closing(),
+        }
+    }
+}
+
+/// The `Content-Length` the client declared, if any.
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+}
+
 /// A body a little over the limit is read to its end and dropped before the 413
 /// answer, so that the client, still sending, reads the answer rather than a reset
 /// connection; past this size the connection is simply closed.
@@ -136,12 +214,17 @@ const DRAIN_LIMIT: u64 = 4 * MAX_BODY_BYTES as u64;
 /// this size holds more than `MAX_BODY_BYTES` once inflated.
 const MAX_WIRE_BYTES: usize = MAX_BODY_BYTES + MAX_BODY_BYTES / 64 + 1024;
 
-/// The request body, inflated when it is gzip; 413 past [`MAX_BODY_BYTES`] once inflated.
+/// The request body, inflated when it is gzip; 413 past [`MAX_BODY_BYTES`] once inflated;
+/// 400 (and the connection closed) when it has not arrived within `timeout`.
 ///
 /// The body is decompressed here rather than by a middleware so that the limit holds on
 /// the inflated bytes and the whole (small) wire body is read first: a gzip bomb is
 /// inflated no further than `MAX_BODY_BYTES` and its sender still reads the 413.
-async fn read_body(headers: &HeaderMap, body: Body) -> Result<Vec<u8>, ApiError> {
+async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    timeout: Duration,
+) -> Result<Vec<u8>, ApiError> {
     let gzip = match headers
         .get(header::CONTENT_ENCODING)
         .map(|v| v.to_str().map(|v| v.trim().to_ascii_lowercase()))
@@ -150,15 +233,15 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Vec<u8>, ApiError>
         Some(Ok(encoding)) if encoding == "gzip" || encoding == "x-gzip" => true,
         Some(Ok(encoding)) if encoding == "identity" => false,
         Some(_) => {
-            return Err(ApiError::bad_request(
-                "the body's Content-Encoding must be gzip, or none",
-            ));
+            let error = ApiError::bad_request("the body's Content-Encoding must be gzip, or none");
+            return Err(refuse_unread(error, headers, body, timeout).await);
         }
     };
     let wire = read_wire(
         headers,
         body,
         if gzip { MAX_WIRE_BYTES } else { MAX_BODY_BYTES },
+        timeout,
     )
     .await?;
     if !gzip {
@@ -182,20 +265,35 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Vec<u8>, ApiError>
     .map_err(|_| ApiError::new(ErrorCode::Internal, "the server failed: try again"))?
 }
 
-/// The body as sent, at most `limit` bytes; 413 beyond.
-async fn read_wire(headers: &HeaderMap, mut body: Body, limit: usize) -> Result<Vec<u8>, ApiError> {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > DRAIN_LIMIT) {
-        return Err(ApiError::too_large());
+/// The body as sent, at most `limit` bytes; 413 beyond; 400 (closing the connection) when
+/// it has not all arrived within `timeout`.
+async fn read_wire(
+    headers: &HeaderMap,
+    mut body: Body,
+    limit: usize,
+    timeout: Duration,
+) -> Result<Vec<u8>, ApiError> {
+    if declared_length(headers).is_some_and(|n| n > DRAIN_LIMIT) {
+        return Err(ApiError::too_large().closing());
     }
+    let deadline = tokio::time::Instant::now() + timeout;
     let mut bytes = Vec::new();
     let mut dropped: u64 = 0;
-    while let Some(frame) = body.frame().await {
+    loop {
+        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break,
+            Err(_) => {
+                return Err(ApiError::bad_request(format!(
+                    "the request body did not arrive within {} seconds: check the connection \
+                     and send it again",
+                    timeout.as_secs_f64().ceil()
+                ))
+                .closing());
+            }
+        };
         let frame = frame.map_err(|_| {
-            ApiError::bad_request("the request body could not be read: send it again")
+            ApiError::bad_request("the request body could not be read: send it again").closing()
         })?;
         let Ok(data) = frame.into_data() else {
             continue;
@@ -207,7 +305,7 @@ async fn read_wire(headers: &HeaderMap, mut body: Body, limit: usize) -> Result<
         dropped += data.len() as u64 + bytes.len() as u64;
         bytes = Vec::new();
         if dropped > DRAIN_LIMIT {
-            break;
+            return Err(ApiError::too_large().closing());
         }
     }
     if dropped > 0 {
@@ -232,25 +330,41 @@ async fn health<S: Store>(State(app): Shared<S>) -> axum::Json<Health> {
 
 async fn enrol<S: Store>(
     State(app): Shared<S>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let bytes = read_body(&headers, body).await?;
-    check_protocol(&headers)?;
+    if let Err(error) = check_protocol(&headers) {
+        return Err(refuse_unread(error, &headers, body, app.body_timeout).await);
+    }
+    let bytes = read_body(&headers, body, app.body_timeout).await?;
     let request: EnrolRequest =
         serde_json::from_slice(&bytes).map_err(|_| bad_json("enrolment request"))?;
+    drop(bytes);
+    // Counted in bytes first: a long username is not even walked through.
+    if request.username.len() > 4 * MAX_USERNAME_CHARS
+        || request.username.chars().count() > MAX_USERNAME_CHARS
+    {
+        return Err(ApiError::bad_request(format!(
+            "a username has at most {MAX_USERNAME_CHARS} characters: check the username"
+        )));
+    }
     let device_name = request.device_name.trim().to_owned();
     if device_name.is_empty() || device_name.chars().count() > 200 {
         return Err(ApiError::bad_request(
             "device_name must be a name of 1 to 200 characters",
         ));
     }
-    app.enrol_limiter
-        .check(request.username.clone())
-        .map_err(|wait| {
-            ApiError::slow_down(wait).with_message(
-                "too many enrolment attempts for this username: wait a few minutes and try again",
-            )
+    let attempt = app
+        .enrol_limits
+        .attempt(peer.ip(), &request.username)
+        .map_err(|limited| match limited {
+            EnrolLimited::Address(wait) => ApiError::slow_down(wait).with_message(
+                "too many failed enrolments from this network: wait a few minutes and try again",
+            ),
+            EnrolLimited::Username(wait) => ApiError::slow_down(wait).with_message(
+                "too many failed enrolments for this username: wait a few minutes and try again",
+            ),
         })?;
     let login = app.store.login(&request.username).await?;
     let password = request.password;
@@ -269,13 +383,15 @@ async fn enrol<S: Store>(
         }
     })
     .await
-    .map_err(|_| ApiError::new(ErrorCode::Internal, "the server failed: try again"))?
-    .ok_or_else(|| {
-        ApiError::new(
+    .map_err(|_| ApiError::new(ErrorCode::Internal, "the server failed: try again"))?;
+    let Some(login) = login else {
+        attempt.failed();
+        return Err(ApiError::new(
             ErrorCode::Unauthorized,
             "wrong username or password: check them, or ask your coordinator",
-        )
-    })?;
+        ));
+    };
+    drop(attempt);
     let (token, token_hash) = auth::new_token();
     let enrolled = app
         .store
@@ -304,14 +420,40 @@ async fn enrol<S: Store>(
     Ok((StatusCode::CREATED, axum::Json(answer)).into_response())
 }
 
+/// The id of a pushed record, when it can be read.
+fn record_id(value: &Value) -> Option<RecordId> {
+    value.get("id")?.as_str()?.parse().ok()
+}
+
+/// 422 for record `i` of a push that breaks §2: `record_too_large` for an edit over the
+/// size cap, `invalid_record` otherwise.
+fn invalid_record(i: usize, value: &Value, error: &ValidationError) -> ApiError {
+    let code = match error {
+        ValidationError::EditTooLarge { .. } => ErrorCode::RecordTooLarge,
+        _ => ErrorCode::InvalidRecord,
+    };
+    ApiError::new(
+        code,
+        format!(
+            "record {i} of the push is invalid ({}): {error}; set it aside and send the others again",
+            error.code()
+        ),
+    )
+    .about(record_id(value))
+}
+
 async fn push<S: Store>(
     State(app): Shared<S>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<axum::Json<PushResponse>, ApiError> {
-    let caller = authenticate(&app, &headers).await?;
-    let bytes = read_body(&headers, body).await?;
+    let caller = match check_caller(&app, &headers).await {
+        Ok(caller) => caller,
+        Err(error) => return Err(refuse_unread(error, &headers, body, app.body_timeout).await),
+    };
+    let bytes = read_body(&headers, body, app.body_timeout).await?;
     let value = serde_json::from_slice::<Value>(&bytes);
+    drop(bytes);
     let count = value
         .as_ref()
         .ok()
@@ -321,7 +463,6 @@ async fn push<S: Store>(
     if count > MAX_PUSH_RECORDS {
         return Err(ApiError::too_large());
     }
-    check_protocol(&headers)?;
     let request: PushRequest<Value> = value
         .and_then(serde_json::from_value)
         .map_err(|_| bad_json("push request"))?;
@@ -331,8 +472,10 @@ async fn push<S: Store>(
             && !seen.insert(id)
         {
             return Err(ApiError::bad_request(format!(
-                "the record {id} appears twice in this push: send each record at most once"
-            )));
+                "the record {} appears twice in this push: send each record at most once",
+                record_id(record).map_or_else(|| "with this id".to_owned(), |id| id.to_string())
+            ))
+            .about(record_id(record)));
         }
     }
     let records = request
@@ -342,15 +485,25 @@ async fn push<S: Store>(
         .map(|(i, value)| {
             RecordState::from_value(value)
                 .and_then(|state| state.check_pushable().map(|()| state))
-                .map_err(|e| {
-                    ApiError::new(
-                        ErrorCode::InvalidRecord,
-                        format!("record {i} of the push is invalid ({}): {e}", e.code()),
-                    )
-                })
+                .map_err(|e| invalid_record(i, value, &e))
         })
-        .collect::<Result<Vec<_>, _>>()?;
-    let outcome = app.store.push(caller, records).await?;
+        .collect::<Result<Vec<_>, _>>();
+    let records = match records {
+        Ok(records) => records,
+        Err(error) => {
+            info!(device = %caller.device, records = count, "push refused: invalid record");
+            return Err(error);
+        }
+    };
+    drop(request);
+    let outcome = match app.store.push(caller, records).await {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            let error = ApiError::from(error);
+            info!(device = %caller.device, records = count, "push refused");
+            return Err(error);
+        }
+    };
     let count = |s: PushStatus| outcome.results.iter().filter(|r| r.status == s).count();
     info!(
         device = %caller.device,
@@ -401,11 +554,13 @@ async fn pull<S: Store>(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let caller = authenticate(&app, &headers).await?;
-    check_protocol(&headers)?;
+    let caller = check_caller(&app, &headers).await?;
     let (since, limit) = pull_query(query.as_deref())?;
-    let rows = app.store.pull_rows(caller.org, since, limit).await?;
-    let page = page(rows, since, limit, caller.device);
+    let rows = app
+        .store
+        .pull_rows(caller.org, since, limit, PAGE_BYTES)
+        .await?;
+    let page = page(rows, since, limit, PAGE_BYTES, caller.device);
     info!(device = %caller.device, since, records = page.records.len(), next = page.next, more = page.more, "pull");
     // The stored states are canonical JSON already: the answer is put together from
     // them without parsing them again.
@@ -429,8 +584,7 @@ async fn replicas<S: Store>(
     State(app): Shared<S>,
     headers: HeaderMap,
 ) -> Result<axum::Json<Replicas>, ApiError> {
-    let caller = authenticate(&app, &headers).await?;
-    check_protocol(&headers)?;
+    let caller = check_caller(&app, &headers).await?;
     let replicas: BTreeMap<_, _> = app.store.replicas(caller.org).await?.into_iter().collect();
     Ok(axum::Json(replicas))
 }
@@ -440,15 +594,21 @@ async fn erase<S: Store>(
     headers: HeaderMap,
     body: Body,
 ) -> Result<axum::Json<EraseResponse>, ApiError> {
-    let caller = authenticate(&app, &headers).await?;
-    if caller.role != Role::Coordinator {
-        return Err(ApiError::new(
-            ErrorCode::Forbidden,
-            "only a coordinator may erase a record: ask your coordinator",
-        ));
-    }
-    let bytes = read_body(&headers, body).await?;
-    check_protocol(&headers)?;
+    let caller = check_caller(&app, &headers).await.and_then(|caller| {
+        if caller.role == Role::Coordinator {
+            Ok(caller)
+        } else {
+            Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "only a coordinator may erase a record: ask your coordinator",
+            ))
+        }
+    });
+    let caller = match caller {
+        Ok(caller) => caller,
+        Err(error) => return Err(refuse_unread(error, &headers, body, app.body_timeout).await),
+    };
+    let bytes = read_body(&headers, body, app.body_timeout).await?;
     let request: EraseRequest =
         serde_json::from_slice(&bytes).map_err(|_| bad_json("erasure request"))?;
     let server_seq = app
@@ -467,6 +627,9 @@ async fn erase<S: Store>(
 
 /// How long a shutdown waits for requests in flight.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+#[cfg(test)]
+mod robustness;
 
 #[cfg(test)]
 mod tests {

@@ -1,29 +1,58 @@
 //! [`ApiError`]: every error answer of the HTTP exchange, with its status and the JSON
-//! body of `SYNC-PROTOCOL.md` §6. Messages say what to do and carry no personal data.
+//! body of `SYNC-PROTOCOL.md` §6. Messages say what to do and carry no personal data:
+//! they name records, fields and dots, never values.
 
 use std::time::Duration;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use sync_protocol::RecordId;
 use sync_protocol::wire::{ErrorBody, ErrorCode, PROTOCOL_VERSION};
 
 use crate::store::{PushError, StoreError};
+
+/// The longest message an answer carries: a message may quote a part of what the client
+/// sent (a kind, a field name), which could be as long as the body.
+const MAX_MESSAGE_CHARS: usize = 400;
 
 /// An error answer.
 #[derive(Debug)]
 pub struct ApiError {
     code: ErrorCode,
     message: String,
+    id: Option<RecordId>,
     retry_after: Option<Duration>,
+    close: bool,
 }
 
 impl ApiError {
     /// An error with this code and message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        let mut message: String = message.into();
+        if let Some((cut, _)) = message.char_indices().nth(MAX_MESSAGE_CHARS) {
+            message.truncate(cut);
+            message.push('…');
+        }
         Self {
             code,
-            message: message.into(),
+            message,
+            id: None,
             retry_after: None,
+            close: false,
+        }
+    }
+
+    /// The same error, about the record `id` of a push (§6: `error.id`).
+    pub fn about(self, id: Option<RecordId>) -> Self {
+        Self { id, ..self }
+    }
+
+    /// The same error, answered with `Connection: close`: the request was not read to its
+    /// end, so the connection cannot serve another.
+    pub fn closing(self) -> Self {
+        Self {
+            close: true,
+            ..self
         }
     }
 
@@ -36,7 +65,17 @@ impl ApiError {
     pub fn unauthorized() -> Self {
         Self::new(
             ErrorCode::Unauthorized,
-            "this device is not enrolled, or was revoked: enrol it again with your username and password",
+            "this device is not enrolled, or a later enrolment replaced its token: \
+             enrol it again with your username and password",
+        )
+    }
+
+    /// 401 for the token of a revoked device: the device destroys its case file.
+    pub fn device_revoked() -> Self {
+        Self::new(
+            ErrorCode::DeviceRevoked,
+            "a coordinator revoked this device: its case file must be destroyed; \
+             ask your coordinator before using Passerelle on it again",
         )
     }
 
@@ -76,7 +115,7 @@ impl ApiError {
     /// The same error with another message.
     pub fn with_message(self, message: impl Into<String>) -> Self {
         Self {
-            message: message.into(),
+            message: Self::new(self.code, message).message,
             ..self
         }
     }
@@ -108,11 +147,17 @@ impl From<StoreError> for ApiError {
 
 impl From<PushError> for ApiError {
     fn from(error: PushError) -> Self {
-        match error {
-            PushError::KindChanged(_) => Self::new(ErrorCode::InvalidRecord, error.to_string()),
-            PushError::Forged(_) => Self::new(ErrorCode::ForgedDot, error.to_string()),
-            PushError::Store(e) => Self::internal(&e),
-        }
+        let code = match &error {
+            PushError::KindChanged(_) => ErrorCode::InvalidRecord,
+            PushError::Forged { .. } => ErrorCode::ForgedDot,
+            PushError::Dropped(_) => ErrorCode::DroppedEntry,
+            PushError::Store(e) => return Self::internal(e),
+        };
+        Self::new(
+            code,
+            format!("{error}: set this record aside and send the others again"),
+        )
+        .about(error.record())
     }
 }
 
@@ -120,8 +165,14 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status =
             StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut response =
-            (status, axum::Json(ErrorBody::new(self.code, self.message))).into_response();
+        let mut body = ErrorBody::new(self.code, self.message);
+        body.error.id = self.id;
+        let mut response = (status, axum::Json(body)).into_response();
+        if self.close {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         if let Some(wait) = self.retry_after {
             let seconds = wait.as_secs_f64().ceil().max(1.0);
             if let Ok(value) = HeaderValue::from_str(&format!("{seconds:.0}")) {

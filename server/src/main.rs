@@ -14,6 +14,7 @@
 
 mod api;
 mod auth;
+mod connections;
 mod error;
 mod rate;
 mod serve;
@@ -112,7 +113,8 @@ enum DeviceCommand {
         #[arg(long)]
         org: Option<String>,
     },
-    /// Revokes a device: its next request is refused (401), and its id cannot be enrolled again.
+    /// Revokes a device: its next request is refused (401 device_revoked), and its id cannot
+    /// be enrolled again.
     Revoke {
         /// The device's id.
         id: String,
@@ -148,6 +150,20 @@ struct ServeArgs {
     /// Requests a device may make per second, sustained (bursts of three seconds' worth).
     #[arg(long, default_value_t = rate::DEFAULT_RATE)]
     rate_limit: f64,
+    /// Seconds a client has to send a request's headers before it is disconnected (an
+    /// idle kept-alive connection is closed after as long).
+    #[arg(long, default_value_t = serve::DEFAULT_HEADER_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    header_timeout_secs: u64,
+    /// Seconds a client has to send a request's body before it is disconnected.
+    #[arg(long, default_value_t = api::DEFAULT_BODY_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    body_timeout_secs: u64,
+    /// The most connections held at once; more are closed as they arrive. Each takes an
+    /// open file: keep the process's limit (ulimit -n, LimitNOFILE=) above it.
+    #[arg(long, default_value_t = connections::DEFAULT_MAX_CONNECTIONS,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    max_connections: usize,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -264,6 +280,9 @@ async fn run<S: Store>(store: S, command: Command) -> anyhow::Result<()> {
                     tls_key: args.tls_key,
                     allow_plain_http: args.allow_plain_http,
                     rate_limit: args.rate_limit,
+                    header_timeout: std::time::Duration::from_secs(args.header_timeout_secs),
+                    body_timeout: std::time::Duration::from_secs(args.body_timeout_secs),
+                    max_connections: args.max_connections,
                 },
             )
             .await

@@ -1,18 +1,30 @@
 //! `serve`: binds, prints the address, serves until SIGTERM or Ctrl-C, then lets the
 //! requests in flight finish (up to [`SHUTDOWN_GRACE`]) before it exits.
+//!
+//! Connections are bounded (§6): HTTP/1.1 only, so that every connection is under
+//! hyper's header timeout from its first byte (the HTTP/2 detection of hyper's automatic
+//! mode reads without a timeout); a request's headers must arrive within the header
+//! timeout (an idle kept-alive connection is closed after it too), its body within the
+//! body timeout (checked where the body is read, in `api`), and at most
+//! `max_connections` connections are held ([`ConnectionCap`]). TLS handshakes have
+//! axum-server's own timeout (10 s).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use axum_server::Handle;
-use axum_server::tls_rustls::RustlsConfig;
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use tracing::{info, warn};
 
-use crate::api::{App, PASSWORD_CHECKS, SHUTDOWN_GRACE, router};
-use crate::rate::{ENROL_BURST, ENROL_RATE, RateLimiter};
+use crate::api::{App, SHUTDOWN_GRACE, router};
+use crate::connections::{ConnectionCap, open_files_limit};
 use crate::store::Store;
+
+/// By default, how long a client has to send a request's headers (§6: 30 seconds).
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How to serve.
 #[derive(Debug, Clone)]
@@ -27,6 +39,12 @@ pub struct ServeOptions {
     pub allow_plain_http: bool,
     /// Requests a device may make per second, sustained.
     pub rate_limit: f64,
+    /// How long a client has to send a request's headers.
+    pub header_timeout: Duration,
+    /// How long a client has to send a request's body.
+    pub body_timeout: Duration,
+    /// The most connections held at once.
+    pub max_connections: usize,
 }
 
 /// Serves until a shutdown signal.
@@ -67,34 +85,54 @@ pub async fn serve<S: Store>(store: S, options: ServeOptions) -> anyhow::Result<
     println!("listening on {scheme}://{address}");
     info!(%address, scheme, server_id = %store.server_id(), "serving");
 
-    let app = Arc::new(App {
-        store,
-        limiter: RateLimiter::new(options.rate_limit),
-        enrol_limiter: RateLimiter::with_burst(ENROL_RATE, ENROL_BURST),
-        password_checks: tokio::sync::Semaphore::new(PASSWORD_CHECKS),
-    });
-    let service = router(app).into_make_service();
+    if let Some(limit) = open_files_limit()
+        && limit < options.max_connections as u64 + 64
+    {
+        warn!(
+            max_connections = options.max_connections,
+            open_files_limit = limit,
+            "the process may open fewer files than --max-connections needs (one per \
+             connection, and some for the database): raise the limit (LimitNOFILE= in a \
+             systemd unit, ulimit -n) or lower --max-connections"
+        );
+    }
+
+    let app = Arc::new(App::new(store, options.rate_limit, options.body_timeout));
+    let service = router(app).into_make_service_with_connect_info::<SocketAddr>();
     let handle: Handle<SocketAddr> = Handle::new();
     tokio::spawn(shutdown_on_signal(handle.clone()));
+    let cap = ConnectionCap::new(options.max_connections);
+    let server = axum_server::from_tcp(listener).context("could not serve on the listener")?;
     match tls {
         Some(config) => {
-            axum_server::from_tcp_rustls(listener, config)
-                .context("could not serve on the listener")?
-                .handle(handle)
-                .serve(service)
-                .await
+            let acceptor = RustlsAcceptor::new(http1_only_alpn(&config)).acceptor(cap);
+            let mut server = server.acceptor(acceptor).http1_only().handle(handle);
+            server
+                .http_builder()
+                .http1()
+                .header_read_timeout(options.header_timeout);
+            server.serve(service).await
         }
         None => {
-            axum_server::from_tcp(listener)
-                .context("could not serve on the listener")?
-                .handle(handle)
-                .serve(service)
-                .await
+            let mut server = server.acceptor(cap).http1_only().handle(handle);
+            server
+                .http_builder()
+                .http1()
+                .header_read_timeout(options.header_timeout);
+            server.serve(service).await
         }
     }
     .context("the server stopped on an error")?;
     info!("stopped");
     Ok(())
+}
+
+/// The same TLS configuration, offering HTTP/1.1 only in ALPN: the server speaks no
+/// HTTP/2 (see the module doc), so a client must not be told it may.
+fn http1_only_alpn(config: &RustlsConfig) -> RustlsConfig {
+    let mut inner = (*config.get_inner()).clone();
+    inner.alpn_protocols = vec![b"http/1.1".to_vec()];
+    RustlsConfig::from_config(Arc::new(inner))
 }
 
 async fn shutdown_on_signal(handle: Handle<SocketAddr>) {

@@ -442,7 +442,7 @@ fn bulk(path: &Path, passphrase: &str, persons: usize) -> Result<()> {
             other,
             stamp(-30)?,
             named,
-        ))
+        )?)
     };
     let sites_count = (persons / 50).max(1);
     let mut page = Vec::new();

@@ -17,7 +17,8 @@ use crate::saving;
 use crate::state::{SyncCancel, Vault};
 use crate::view::{
     self, DashboardView, EvictionInput, EvictionReportView, KindSpecView, PersonFilterInput,
-    RecordView, ReplicaView, SiteSummaryView, SyncReportView, TimelineView, TodayView, record_id,
+    RecordView, ReplicaView, SetAsideView, SiteSummaryView, SyncReportView, TimelineView,
+    TodayView, record_id,
 };
 
 /// The setting the sync client reads the server's address from (`casefile` has no setter
@@ -403,6 +404,8 @@ pub struct SyncStatus {
     pub pending: u32,
     /// The most `pending` counts to.
     pub pending_limit: u32,
+    /// Records kept out of the last syncs, listed by `commands.setAside()`.
+    pub set_aside: u32,
 }
 
 /// Where sync stands.
@@ -418,6 +421,7 @@ pub async fn sync_status(vault: State<'_, Vault>) -> AppResult<SyncStatus> {
                 last_sync_at: file.last_sync_at()?,
                 pending: u32::try_from(pending).unwrap_or(u32::MAX),
                 pending_limit: u32::try_from(PENDING_COUNT_LIMIT).unwrap_or(u32::MAX),
+                set_aside: u32::try_from(file.set_aside()?.len()).unwrap_or(u32::MAX),
             })
         })
         .await
@@ -470,6 +474,26 @@ pub async fn sync(
                 let _ = SyncProgress::from(p).emit(&app);
             };
             Ok(SyncReportView::from(file.sync(&mut progress, flag)?))
+        })
+        .await
+}
+
+/// The records kept out of the last syncs, each with why: refused or held by the server,
+/// too large to send, or received states that could not be merged.
+#[tauri::command]
+#[specta::specta]
+pub async fn set_aside(vault: State<'_, Vault>) -> AppResult<Vec<SetAsideView>> {
+    set_aside_in(&vault).await
+}
+
+async fn set_aside_in(vault: &Vault) -> AppResult<Vec<SetAsideView>> {
+    vault
+        .with(|file| {
+            Ok(file
+                .set_aside()?
+                .into_iter()
+                .map(SetAsideView::from)
+                .collect())
         })
         .await
 }
@@ -577,4 +601,69 @@ pub async fn save_period_xlsx(
             saving::save(&dir, &stem, "xlsx", &xlsx)
         })
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use casefile::KdfParams;
+    use casefile::sync_protocol::RecordState;
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_set_aside_records_come_with_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let vault = Vault::new(dir.path().join("test.casefile"));
+        tauri::async_runtime::block_on(async {
+            let locked = set_aside_in(&vault).await;
+            assert!(matches!(locked, Err(AppError::Locked { .. })), "{locked:?}");
+            vault
+                .with_slot(|path, slot| {
+                    *slot = Some(CaseFile::init_with(
+                        path,
+                        "une phrase secrète",
+                        KdfParams::INSECURE_FOR_TESTS,
+                    )?);
+                    Ok(())
+                })
+                .await
+                .unwrap();
+            assert!(
+                set_aside_in(&vault).await.unwrap().is_empty(),
+                "a new case file sets nothing aside"
+            );
+            // A visit received under the id of a local person: set aside beside it.
+            let id = vault
+                .with(|file| {
+                    let id = file.create(
+                        "person",
+                        vec![
+                            ("family_name".to_owned(), json!("Popa")),
+                            ("given_names".to_owned(), json!("Ion")),
+                        ],
+                    )?;
+                    let other = "0193a1f0-0000-7000-8000-0000000000ab";
+                    let visit = RecordState::from_value(&json!({
+                        "id": id.to_string(), "kind": "visit", "vv": {other: 1},
+                        "fields": {"purpose": [{"dot": [other, 1], "at": "2026-11-02T10:14:00Z", "value": "Suivi"}]}
+                    }))
+                    .map_err(casefile::Error::from)?;
+                    file.apply_pulled(&[visit], 1)?;
+                    Ok(id)
+                })
+                .await
+                .unwrap();
+            let listed = set_aside_in(&vault).await.unwrap();
+            assert_eq!(listed.len(), 1, "{listed:?}");
+            assert_eq!(listed[0].id, Some(id.to_string()));
+            assert_eq!(listed[0].kind.as_deref(), Some("visit"));
+            assert_eq!(listed[0].why, "kind_clash");
+            let json = serde_json::to_value(&listed[0]).unwrap();
+            assert_eq!(
+                json["why"], "kind_clash",
+                "the UI reads `why` to explain it: {json}"
+            );
+        });
+    }
 }

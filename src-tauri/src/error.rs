@@ -54,6 +54,14 @@ pub enum AppError {
         /// Details for support.
         message: String,
     },
+    /// A change would pass the size one change may hold (256 KiB): nothing was changed.
+    #[error("{message}")]
+    TooLarge {
+        /// The largest field the change writes.
+        field: String,
+        /// Details for support.
+        message: String,
+    },
     /// No such record.
     #[error("{message}")]
     NotFound {
@@ -121,10 +129,22 @@ pub enum AppError {
         /// Details for support.
         message: String,
     },
-    /// The server no longer knows this device (revoked, or its password changed): enrol
-    /// again.
+    /// The server no longer recognises this device's token: enrol again.
     #[error("{message}")]
     Revoked {
+        /// Details for support.
+        message: String,
+    },
+    /// A coordinator revoked this device: it can no longer sync.
+    #[error("{message}")]
+    DeviceRevoked {
+        /// Details for support.
+        message: String,
+    },
+    /// A coordinator disabled the account of this device's user: the case file keeps its
+    /// data, and syncs again once the account is enabled.
+    #[error("{message}")]
+    UserDisabled {
         /// Details for support.
         message: String,
     },
@@ -222,6 +242,7 @@ impl From<casefile::Error> for AppError {
                 id: id.to_string(),
                 message,
             },
+            E::TooLarge { field, .. } => Self::TooLarge { field, message },
             E::Edit(_) | E::Merge(_) | E::InvalidState(_) => Self::Refused { message },
             E::KeyParams(_) | E::Database(_) | E::Migration(_) | E::Io(_) => {
                 Self::Storage { message }
@@ -246,6 +267,8 @@ impl From<casefile::SyncError> for AppError {
             E::BadUrl(_) => Self::BadUrl { message },
             E::WrongCredentials => Self::WrongCredentials { message },
             E::Revoked => Self::Revoked { message },
+            E::DeviceRevoked => Self::DeviceRevoked { message },
+            E::UserDisabled => Self::UserDisabled { message },
             E::DeviceIdTaken => Self::DeviceIdTaken { message },
             E::UpdateApp => Self::UpdateApp { message },
             E::Tls(_) => Self::Tls { message },
@@ -287,6 +310,8 @@ mod tests {
             (S::PlainHttp, "plain_http"),
             (S::BadUrl("x".into()), "bad_url"),
             (S::WrongCredentials, "wrong_credentials"),
+            (S::DeviceRevoked, "device_revoked"),
+            (S::UserDisabled, "user_disabled"),
             (S::DeviceIdTaken, "device_id_taken"),
             (S::UpdateApp, "update_app"),
             (S::Tls("x".into()), "tls"),
@@ -322,6 +347,14 @@ mod tests {
             json["kind"], "export",
             "an export error keeps its kind: {json}"
         );
+
+        let json = serde_json::to_value(AppError::from(casefile::Error::TooLarge {
+            field: "notes".into(),
+            bytes: 300_000,
+        }))
+        .unwrap();
+        assert_eq!(json["kind"], "too_large", "{json}");
+        assert_eq!(json["field"], "notes", "names the field: {json}");
 
         let json = serde_json::to_value(AppError::invalid("birth_date", "a date")).unwrap();
         assert_eq!(json["kind"], "invalid");

@@ -79,6 +79,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             enrol,
             sync,
             cancel_sync,
+            set_aside,
             dashboard,
             save_visit_sheet,
             save_person_sheet,

@@ -394,7 +394,8 @@ mod tests {
             replica(1),
             at("2026-11-01T10:00:00Z"),
             [(name("family_name"), json!("Lăcătuș"))],
-        );
+        )
+        .unwrap();
         let mut mine = base.clone();
         mine.edit(
             replica(1),
@@ -436,6 +437,7 @@ mod tests {
                 at("2026-11-01T10:00:00Z"),
                 [(name("title"), json!("Candidature"))],
             )
+            .unwrap()
         };
         let today = casefile::Today {
             visits_due: Vec::new(),
@@ -506,6 +508,9 @@ pub struct SyncReportView {
     pub pulled: u32,
     /// Records needing a person's choice afterwards.
     pub conflicts: u32,
+    /// Records set aside afterwards (refused, held, too large to send, or pulled states
+    /// that could not be merged): listed by `commands.setAside()`.
+    pub set_aside: u32,
 }
 
 impl From<casefile::SyncReport> for SyncReportView {
@@ -515,6 +520,34 @@ impl From<casefile::SyncReport> for SyncReportView {
             pushed: count(report.pushed),
             pulled: count(report.pulled),
             conflicts: count(report.conflicts),
+            set_aside: count(report.set_aside),
+        }
+    }
+}
+
+/// A record kept out of the sync, as the set-aside list shows it. The UI explains `why`
+/// in the person's language; `message` is the case file's (or the server's) English
+/// sentence, for support.
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct SetAsideView {
+    /// The record's id; absent for a received state whose id could not be read.
+    pub id: Option<String>,
+    /// The kind of the state set aside (for two records under one id, the server's).
+    pub kind: Option<String>,
+    /// Why, as a code: `kind_clash`, `too_large`, `record_too_large`, `held`, or the
+    /// server's refusal (`forged_dot`, `dropped_entry`, `invalid_record`…).
+    pub why: String,
+    /// Details for support.
+    pub message: String,
+}
+
+impl From<casefile::SetAside> for SetAsideView {
+    fn from(record: casefile::SetAside) -> Self {
+        Self {
+            id: record.id.map(|id| id.to_string()),
+            kind: record.kind,
+            why: record.why,
+            message: record.message,
         }
     }
 }

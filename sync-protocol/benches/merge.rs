@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::{Value, json};
-use sync_protocol::{FieldName, Kind, RecordId, RecordState, ReplicaId, check_no_drop, merge};
+use sync_protocol::{FieldName, Kind, RecordId, RecordState, ReplicaId, merge, merge_checked};
 
 const RECORDS: usize = 10_000;
 const FIELDS: usize = 30;
@@ -76,11 +76,10 @@ fn benches(c: &mut Criterion) {
             })
         })
     });
-    group.bench_function("merge_with_no_drop_check", |bench| {
+    group.bench_function("merge_checked_no_drop", |bench| {
         bench.iter(|| {
             pairs.iter().for_each(|(l, r)| {
-                check_no_drop(black_box(l), black_box(r)).unwrap();
-                black_box(merge(black_box(l), black_box(r)).unwrap());
+                black_box(merge_checked(black_box(l), black_box(r)).unwrap());
             })
         })
     });
@@ -138,7 +137,12 @@ fn benches(c: &mut Criterion) {
         .enumerate()
         .map(|(r, t)| {
             let mut v: Value = serde_json::from_str(t).unwrap();
-            for (i, entries) in v["fields"].as_object_mut().unwrap().values_mut().enumerate() {
+            for (i, entries) in v["fields"]
+                .as_object_mut()
+                .unwrap()
+                .values_mut()
+                .enumerate()
+            {
                 for e in entries.as_array_mut().unwrap() {
                     e["value"] = json!(50.0 + (r * 31 + i) as f64 / 7919.0 * 1e-3);
                 }
@@ -147,7 +151,9 @@ fn benches(c: &mut Criterion) {
         })
         .collect();
     let mut group = c.benchmark_group("decode_10k_numeric_records_30_fields");
-    group.throughput(Throughput::Bytes(numeric.iter().map(|t| t.len() as u64).sum()));
+    group.throughput(Throughput::Bytes(
+        numeric.iter().map(|t| t.len() as u64).sum(),
+    ));
     group.bench_function("validated_from_json", |bench| {
         bench.iter(|| {
             numeric.iter().for_each(|t| {

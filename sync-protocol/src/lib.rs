@@ -67,7 +67,7 @@ pub use edit::EditError;
 pub use forged::{ForgedDot, check_dots};
 pub use id::{InvalidUuid, RecordId, ReplicaId};
 pub use merge::{MergeError, merge};
-pub use no_drop::{DroppedEntry, check_no_drop};
+pub use no_drop::{DroppedEntry, MergeRefused, check_no_drop, merge_checked};
 pub use record::{
     DELETED_FIELD, Entry, FieldName, InvalidName, InvalidTimestamp, Kind, RecordState, Timestamp,
 };

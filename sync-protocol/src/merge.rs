@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::record::{Entry, FieldName, RecordState};
-use crate::{RecordId, VersionVector};
+use crate::{Dot, RecordId, VersionVector};
 
 /// Two states that are not copies of one record.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,6 +34,16 @@ pub enum MergeError {
 /// idempotent. Should two copies hold one dot with different values, the left one's is
 /// kept; the server refuses such pushes as forged (see [`check_dots`](crate::check_dots)).
 pub fn merge(left: &RecordState, right: &RecordState) -> Result<RecordState, MergeError> {
+    merge_noting_drops(left, right).map(|(merged, _)| merged)
+}
+
+/// [`merge`], also answering the first field (in name order) where an entry of `left`
+/// is dropped with no entry of `right` that `left.vv` does not cover: where the no-drop
+/// rule of §4 refuses `right` pushed onto `left`.
+pub(crate) fn merge_noting_drops(
+    left: &RecordState,
+    right: &RecordState,
+) -> Result<(RecordState, Option<(FieldName, Dot)>), MergeError> {
     if left.id != right.id {
         return Err(MergeError::DifferentIds(left.id, right.id));
     }
@@ -47,60 +57,76 @@ pub fn merge(left: &RecordState, right: &RecordState) -> Result<RecordState, Mer
     let mut vv = left.vv.clone();
     vv.join(&right.vv);
     if left.erased || right.erased {
-        return Ok(RecordState {
+        let erased = RecordState {
             id: left.id,
             kind: left.kind.clone(),
             vv,
             fields: BTreeMap::new(),
             erased: true,
-        });
+        };
+        return Ok((erased, None));
     }
     let mut fields = BTreeMap::new();
+    let mut unanswered = None;
     let names = left.fields.keys().chain(right.fields.keys());
     for name in names {
         if fields.contains_key(name) {
             continue;
         }
-        let merged = merge_field(
+        let (merged, drop) = merge_field(
             left.fields.get(name).map(Vec::as_slice).unwrap_or(&[]),
             &left.vv,
             right.fields.get(name).map(Vec::as_slice).unwrap_or(&[]),
             &right.vv,
         );
+        if let (None, Some(dot)) = (&unanswered, drop) {
+            unanswered = Some((FieldName::clone(name), dot));
+        }
         if !merged.is_empty() {
             fields.insert(FieldName::clone(name), merged);
         }
     }
-    Ok(RecordState {
+    let merged = RecordState {
         id: left.id,
         kind: left.kind.clone(),
         vv,
         fields,
         erased: false,
-    })
+    };
+    Ok((merged, unanswered))
 }
 
-/// The entries of one field after merge. Both inputs are sorted by dot.
+/// The entries of one field after merge (both inputs sorted by dot), and the first entry
+/// of `left` dropped with no new entry of `right` to answer for it (§4's no-drop rule).
 fn merge_field(
     left: &[Entry],
     left_vv: &VersionVector,
     right: &[Entry],
     right_vv: &VersionVector,
-) -> Vec<Entry> {
+) -> (Vec<Entry>, Option<Dot>) {
     let in_right = |e: &Entry| right.binary_search_by_key(&e.dot, |r| r.dot).is_ok();
     let in_left = |e: &Entry| left.binary_search_by_key(&e.dot, |l| l.dot).is_ok();
-    let mut out: Vec<Entry> = left
-        .iter()
-        .filter(|e| !right_vv.covers(e.dot) || in_right(e))
-        .chain(
-            right
-                .iter()
-                .filter(|e| !left_vv.covers(e.dot) && !in_left(e)),
-        )
-        .cloned()
-        .collect();
-    out.sort_by_key(|e| e.dot);
-    out
+    let mut dropped = None;
+    let mut out: Vec<Entry> = Vec::with_capacity(left.len().max(right.len()));
+    for e in left {
+        if !right_vv.covers(e.dot) || in_right(e) {
+            out.push(e.clone());
+        } else if dropped.is_none() {
+            dropped = Some(e.dot);
+        }
+    }
+    let kept = out.len();
+    out.extend(
+        right
+            .iter()
+            .filter(|e| !left_vv.covers(e.dot) && !in_left(e))
+            .cloned(),
+    );
+    let answered = right.iter().any(|e| !left_vv.covers(e.dot));
+    if out.len() > kept {
+        out.sort_by_key(|e| e.dot);
+    }
+    (out, dropped.filter(|_| !answered))
 }
 
 impl RecordState {

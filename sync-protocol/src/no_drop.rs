@@ -2,6 +2,7 @@
 //! state into the server's copy may drop an entry only where the push holds, in that
 //! field, the write that went over it.
 
+use crate::merge::{MergeError, merge_noting_drops};
 use crate::record::RecordState;
 use crate::{Dot, RecordId};
 
@@ -27,23 +28,38 @@ pub struct DroppedEntry {
 ///
 /// An erased copy holds no entries and so drops none. Honest replicas always pass: they
 /// only let an entry go by writing over it, and a cleared field is an entry whose value is
-/// `null`.
+/// `null`. Copies of different records drop nothing here (merge refuses them).
 pub fn check_no_drop(stored: &RecordState, pushed: &RecordState) -> Result<(), DroppedEntry> {
-    for (field, held) in stored.fields() {
-        let sent = pushed.entries(field.as_str());
-        let dropped = held.iter().find(|e| {
-            pushed.vv().covers(e.dot) && sent.binary_search_by_key(&e.dot, |s| s.dot).is_err()
-        });
-        let Some(dropped) = dropped else {
-            continue;
-        };
-        if !sent.iter().any(|s| !stored.vv().covers(s.dot)) {
-            return Err(DroppedEntry {
-                record: stored.id(),
-                field: field.to_string(),
-                dot: dropped.dot,
-            });
-        }
+    match merge_checked(stored, pushed) {
+        Err(MergeRefused::Dropped(dropped)) => Err(dropped),
+        _ => Ok(()),
     }
-    Ok(())
+}
+
+/// Merges `pushed` into the server's copy `stored` and checks the no-drop rule
+/// ([`check_no_drop`]) in the same pass: what the server does with a push.
+pub fn merge_checked(
+    stored: &RecordState,
+    pushed: &RecordState,
+) -> Result<RecordState, MergeRefused> {
+    match merge_noting_drops(stored, pushed) {
+        Ok((merged, None)) => Ok(merged),
+        Ok((_, Some((field, dot)))) => Err(MergeRefused::Dropped(DroppedEntry {
+            record: stored.id(),
+            field: field.to_string(),
+            dot,
+        })),
+        Err(e) => Err(MergeRefused::NotOneRecord(e)),
+    }
+}
+
+/// Why [`merge_checked`] refused a pushed state.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MergeRefused {
+    /// The copies are not of one record (other ids or kinds).
+    #[error(transparent)]
+    NotOneRecord(#[from] MergeError),
+    /// The push drops an entry without writing over it.
+    #[error(transparent)]
+    Dropped(#[from] DroppedEntry),
 }

@@ -102,7 +102,9 @@ pub(crate) fn oversized_edit(fields: &BTreeMap<FieldName, Vec<Entry>>) -> Option
     for entry in entries() {
         *per_dot.entry(entry.dot).or_default() += entry_bytes(&entry.dot, &entry.at, &entry.value);
     }
-    per_dot.into_iter().find(|&(_, bytes)| bytes > MAX_EDIT_BYTES)
+    per_dot
+        .into_iter()
+        .find(|&(_, bytes)| bytes > MAX_EDIT_BYTES)
 }
 
 #[cfg(test)]
@@ -142,8 +144,16 @@ mod tests {
             assert_eq!(exact, serde_json::to_string(&e).unwrap().len());
             assert!(entry_bound(&e) >= exact, "entry bound of {value}");
         }
-        for n in [json!(-1.7976931348623157e308), json!(u64::MAX), json!(i64::MIN), json!(5e-324)] {
-            assert!(value_bound(&n) >= serde_json::to_string(&n).unwrap().len(), "{n}");
+        for n in [
+            json!(-1.7976931348623157e308),
+            json!(u64::MAX),
+            json!(i64::MIN),
+            json!(5e-324),
+        ] {
+            assert!(
+                value_bound(&n) >= serde_json::to_string(&n).unwrap().len(),
+                "{n}"
+            );
         }
     }
 }

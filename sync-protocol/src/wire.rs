@@ -300,12 +300,15 @@ mod tests {
             serde_json::to_value(&body).unwrap(),
             serde_json::json!({"error": {"code": "dropped_entry", "message": "nope", "id": id.to_string()}})
         );
-        let newer: ErrorBody = serde_json::from_str(
-            r#"{"error": {"code": "something_newer", "message": "m"}}"#,
-        )
-        .unwrap();
+        let newer: ErrorBody =
+            serde_json::from_str(r#"{"error": {"code": "something_newer", "message": "m"}}"#)
+                .unwrap();
         assert_eq!(newer.error.code, ErrorCode::Unknown);
-        for code in [ErrorCode::RecordTooLarge, ErrorCode::DeviceRevoked, ErrorCode::QuotaFull] {
+        for code in [
+            ErrorCode::RecordTooLarge,
+            ErrorCode::DeviceRevoked,
+            ErrorCode::QuotaFull,
+        ] {
             assert_eq!(
                 serde_json::to_value(code).unwrap(),
                 serde_json::json!(code.as_str()),

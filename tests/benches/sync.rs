@@ -69,7 +69,7 @@ fn person(replica: ReplicaId, n: usize) -> RecordState {
     .into_iter()
     .map(|(k, v)| (k.parse().unwrap(), v))
     .collect();
-    RecordState::create(id, "person".parse::<Kind>().unwrap(), replica, at, fields)
+    RecordState::create(id, "person".parse::<Kind>().unwrap(), replica, at, fields).unwrap()
 }
 
 fn gzip_size(states: &[RecordState]) -> usize {

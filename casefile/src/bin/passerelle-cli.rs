@@ -150,9 +150,13 @@ enum Command {
         device_name: String,
     },
     /// Pushes local changes, then pulls until nothing is left; prints
-    /// `{"pushed", "pulled", "conflicts"}`. Progress goes to standard error when it
-    /// is a terminal.
+    /// `{"pushed", "pulled", "conflicts", "set_aside"}`. Exits 0 when the sync ran to its
+    /// end, even with records set aside (listed by `set-aside`). Progress goes to standard
+    /// error when it is a terminal.
     Sync,
+    /// Prints the records kept out of the last syncs, one JSON line each:
+    /// `{"id", "kind", "why", "message"}`.
+    SetAside,
     /// Changes the passphrase (the new one from PASSERELLE_NEW_PASSPHRASE, else asked).
     ChangePassphrase,
     /// Recomputes the derived tables from the record states.
@@ -378,7 +382,15 @@ fn run(cli: Cli) -> Result<()> {
                 }
             };
             let report = file.sync(&mut progress, &cancel)?;
+            if terminal {
+                eprintln!();
+            }
             writeln!(out, "{}", serde_json::to_string(&report)?)?;
+        }
+        Command::SetAside => {
+            for record in file.set_aside()? {
+                writeln!(out, "{}", serde_json::to_string(&record)?)?;
+            }
         }
         Command::Export(export) => run_export(&file, export)?,
         Command::Report { from, to } => {

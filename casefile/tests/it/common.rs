@@ -107,6 +107,7 @@ pub fn foreign(kind: &str, pairs: &[(&str, Value)]) -> RecordState {
             .iter()
             .map(|(k, v)| (k.parse::<FieldName>().unwrap(), v.clone())),
     )
+    .unwrap()
 }
 
 /// Puts `remote`'s phone in conflict: this file writes "0611" while the other replica,

@@ -14,5 +14,8 @@ mod logs;
 mod queries;
 mod rebuild;
 mod search;
+mod server;
+mod set_aside;
 mod storage;
+mod stub;
 mod sync;

@@ -180,18 +180,20 @@ fn erased_records_leave_no_local_trace() {
 
 #[test]
 fn a_failing_page_applies_nothing() {
-    let (_dir, mut file) = fresh();
-    let local = person(&mut file, "Popa", "Ion");
+    let (dir, mut file) = fresh();
     file.apply_pulled(&[], 3).unwrap();
     let good = foreign("person", &[("family_name", json!("Rusu"))]);
-    // Same id as a local person, another kind: merge refuses it.
-    let bad = RecordState::from_value(&json!({
-        "id": local.to_string(), "kind": "visit", "vv": {other_replica().to_string(): 1},
-        "fields": {"setting": [{"dot": [other_replica().to_string(), 1], "at": "2026-11-02T10:14:00Z", "value": "phone"}]}
-    }))
+    let visit = foreign("visit", &[("purpose", json!("Suivi"))]);
+    // The database refuses to store the visit, after the person of the same page.
+    let conn = raw(&db_path(&dir), PASS);
+    conn.execute_batch(
+        "CREATE TRIGGER refuse_visits BEFORE INSERT ON records WHEN NEW.kind = 'visit'
+         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
+    )
     .unwrap();
+    drop(conn);
     assert!(
-        file.apply_pulled(&[good.clone(), bad], 4).is_err(),
+        file.apply_pulled(&[good.clone(), visit], 4).is_err(),
         "the page must fail"
     );
     assert_eq!(

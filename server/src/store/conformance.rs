@@ -8,7 +8,7 @@ use sync_protocol::{RecordId, RecordState, ReplicaId};
 
 use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
-use super::{Caller, Enrolled, Enrolment, PushError, Role, Store, page};
+use super::{Caller, Enrolled, Enrolment, PAGE_BYTES, PushError, Role, Store, TokenOwner, page};
 
 fn admin_url() -> String {
     std::env::var("PASSERELLE_TEST_POSTGRES")
@@ -83,6 +83,7 @@ conformance!(
     enrolment_keeps_ids_to_their_user,
     organisations_share_nothing,
     erasure_keeps_id_kind_and_vv,
+    pull_rows_read_no_further_than_the_page_bytes,
 );
 
 /// Enrols a device of a new user; answers it as a caller.
@@ -103,7 +104,10 @@ async fn device<S: Store>(store: &S, org: &str, username: &str, role: Role) -> C
         .await
         .unwrap();
     assert!(matches!(enrolled, Enrolled::Device(_)), "{enrolled:?}");
-    store.caller(token_hash).await.unwrap().unwrap()
+    match store.caller(token_hash).await.unwrap() {
+        TokenOwner::Device(caller) => caller,
+        other => panic!("expected the enrolled device, got {other:?}"),
+    }
 }
 
 fn record(id: RecordId, kind: &str, replica: ReplicaId, n: u64, value: Value) -> RecordState {
@@ -149,16 +153,19 @@ async fn a_push_numbers_changes_and_a_repush_changes_nothing<S: Store>(store: S)
     assert_eq!(statuses(&merged), [PushStatus::Merged]);
     assert_eq!(merged.server_seq, 3);
 
-    let rows = store.pull_rows(marie.org, 0, 500).await.unwrap();
+    let rows = store
+        .pull_rows(marie.org, 0, 500, PAGE_BYTES)
+        .await
+        .unwrap();
     let seqs: Vec<u64> = rows.iter().map(|r| r.seq).collect();
     assert_eq!(seqs, [2, 3], "each record once, at its latest sequence");
-    let for_claire = page(rows.clone(), 0, 500, claire.device);
+    let for_claire = page(rows.clone(), 0, 500, PAGE_BYTES, claire.device);
     assert_eq!(
         for_claire.records,
         vec![batch[1].to_json()],
         "claire holds the merged person she pushed, exactly"
     );
-    let for_marie = page(rows, 0, 1, marie.device);
+    let for_marie = page(rows, 0, 1, PAGE_BYTES, marie.device);
     assert_eq!((for_marie.next, for_marie.more), (2, true));
     assert!(for_marie.records.is_empty(), "marie holds her own visit");
 }
@@ -175,14 +182,30 @@ async fn a_refused_push_stores_nothing<S: Store>(store: S) {
     let good = record(new_id(), "visit", claire.device, 1, json!(1));
     let forged = record(a, "person", marie.device, 2, json!(2));
     let refused = store.push(claire, vec![good.clone(), forged]).await;
-    assert!(matches!(refused, Err(PushError::Forged(_))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(PushError::Forged { id, .. }) if id == a),
+        "{refused:?}"
+    );
+    let emptied = RecordState::from_value(&json!({
+        "id": a, "kind": "person", "vv": {marie.device.to_string(): 1}, "fields": {}
+    }))
+    .unwrap();
+    let hers = record(new_id(), "visit", marie.device, 1, json!(1));
+    let refused = store.push(marie, vec![hers, emptied]).await;
+    assert!(
+        matches!(&refused, Err(PushError::Dropped(d)) if d.record == a && d.field == "x"),
+        "{refused:?}"
+    );
     let other_kind = record(a, "visit", claire.device, 1, json!(1));
     let refused = store.push(claire, vec![good, other_kind]).await;
     assert!(
         matches!(refused, Err(PushError::KindChanged(_))),
         "{refused:?}"
     );
-    let rows = store.pull_rows(marie.org, 0, 500).await.unwrap();
+    let rows = store
+        .pull_rows(marie.org, 0, 500, PAGE_BYTES)
+        .await
+        .unwrap();
     assert_eq!(rows.len(), 1, "nothing of the refused pushes was stored");
 }
 
@@ -216,12 +239,21 @@ async fn enrolment_keeps_ids_to_their_user<S: Store>(store: S) {
     );
     assert_eq!(
         store.caller(token).await.unwrap(),
-        Some(marie),
+        TokenOwner::Device(marie),
         "the new token"
+    );
+    assert_eq!(
+        store.caller(crate::auth::new_token().1).await.unwrap(),
+        TokenOwner::Unknown,
+        "a token never issued"
     );
 
     assert!(store.revoke(marie.device).await.unwrap());
-    assert_eq!(store.caller(token).await.unwrap(), None, "revoked");
+    assert_eq!(
+        store.caller(token).await.unwrap(),
+        TokenOwner::Revoked(marie.device),
+        "revoked, and told apart from an unknown token"
+    );
     let revoked = store
         .enrol(enrol(login.user_id, login.org, marie.device))
         .await
@@ -268,7 +300,7 @@ async fn organisations_share_nothing<S: Store>(store: S) {
         .unwrap();
     assert_eq!(statuses(&sud), [PushStatus::Created], "two records");
     assert_eq!(sud.server_seq, 1, "sequences are per organisation");
-    let rows = store.pull_rows(paul.org, 0, 500).await.unwrap();
+    let rows = store.pull_rows(paul.org, 0, 500, PAGE_BYTES).await.unwrap();
     assert_eq!(rows.len(), 1);
     assert!(rows[0].state.contains("\"sud\""), "sud's own record only");
     let replicas = store.replicas(paul.org).await.unwrap();
@@ -287,10 +319,44 @@ async fn erasure_keeps_id_kind_and_vv<S: Store>(store: S) {
         Some(2),
         "idempotent"
     );
-    let rows = store.pull_rows(marie.org, 1, 500).await.unwrap();
+    let rows = store
+        .pull_rows(marie.org, 1, 500, PAGE_BYTES)
+        .await
+        .unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].state, state.erase().to_json());
     assert_eq!(rows[0].pushed_by, None, "every device pulls the erasure");
+}
+
+async fn pull_rows_read_no_further_than_the_page_bytes<S: Store>(store: S) {
+    let marie = device(&store, "nord", "marie", Role::Counsellor).await;
+    let records: Vec<RecordState> = (0..6)
+        .map(|_| record(new_id(), "visit", marie.device, 1, json!("x".repeat(100))))
+        .collect();
+    store.push(marie, records.clone()).await.unwrap();
+    let size = records[0].to_json().len();
+    let seqs = |rows: &[super::PulledRow]| rows.iter().map(|r| r.seq).collect::<Vec<_>>();
+
+    let rows = store.pull_rows(marie.org, 0, 500, 2 * size).await.unwrap();
+    assert_eq!(
+        seqs(&rows),
+        [1, 2, 3],
+        "the rows whose preceding rows hold at most 2 states' bytes"
+    );
+    let cut = page(rows, 0, 500, 2 * size, new_replica());
+    assert_eq!((cut.records.len(), cut.next, cut.more), (2, 2, true));
+
+    let rows = store.pull_rows(marie.org, 0, 500, 1).await.unwrap();
+    assert_eq!(seqs(&rows), [1, 2], "always the first two rows");
+    let cut = page(rows, 0, 500, 1, new_replica());
+    assert_eq!((cut.records.len(), cut.next, cut.more), (1, 1, true));
+
+    let rows = store.pull_rows(marie.org, 4, 500, 1).await.unwrap();
+    assert_eq!(seqs(&rows), [5, 6]);
+    let rows = store.pull_rows(marie.org, 5, 500, 1).await.unwrap();
+    assert_eq!(seqs(&rows), [6], "the last row alone");
+    let cut = page(rows, 5, 500, 1, new_replica());
+    assert_eq!((cut.records.len(), cut.next, cut.more), (1, 6, false));
 }
 
 /// Several stores on one PostgreSQL database stand for several server processes: pushes
@@ -315,7 +381,10 @@ async fn several_processes_on_one_postgres_hand_out_each_sequence_once() {
     for task in tasks {
         task.await.unwrap();
     }
-    let rows = first.pull_rows(marie.org, 0, 1000).await.unwrap();
+    let rows = first
+        .pull_rows(marie.org, 0, 1000, PAGE_BYTES)
+        .await
+        .unwrap();
     let seqs: Vec<u64> = rows.iter().map(|r| r.seq).collect();
     assert_eq!(
         seqs,

@@ -8,16 +8,18 @@
 //!   holds its sequence counter (`orgs.last_seq`); sequences are handed out under that
 //!   lock and the lock is released only at commit, so no lower sequence can commit after
 //!   a higher one became visible, and a client paging by sequence never skips a change;
-//! - the forged-dot check reads the stored copy inside the same transaction.
+//! - the forged-dot and no-drop checks read the stored copy inside the same transaction.
 //!
-//! What a push does to each record is decided once, in [`plan_push`], for both backends.
-//! SQL lives in the backend modules only.
+//! What a push does to each record is decided once, in [`plan_push`], for both backends,
+//! and what a pull page holds, in [`page`]. SQL lives in the backend modules only.
 
 use std::future::Future;
 use std::path::PathBuf;
 
 use sync_protocol::wire::{PushResult, PushStatus, ReplicaInfo};
-use sync_protocol::{ForgedDot, MergeError, RecordId, RecordState, ReplicaId, merge};
+use sync_protocol::{
+    DroppedEntry, ForgedDot, MergeRefused, RecordId, RecordState, ReplicaId, merge_checked,
+};
 
 #[cfg(test)]
 mod conformance;
@@ -92,6 +94,17 @@ pub struct Caller {
     pub role: Role,
 }
 
+/// Whose a bearer token is, as the storage knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenOwner {
+    /// An enrolled device in service.
+    Device(Caller),
+    /// A device a coordinator revoked (§6 `device_revoked`): it must destroy its case file.
+    Revoked(ReplicaId),
+    /// No device holds this token: never issued, or replaced by a re-enrolment.
+    Unknown,
+}
+
 /// A user as enrolment sees it.
 #[derive(Debug, Clone)]
 pub struct Login {
@@ -136,6 +149,10 @@ pub struct DeviceRow {
     /// When it was (last) enrolled, RFC 3339.
     pub enrolled_at: String,
 }
+
+/// The most bytes of states one pull page holds (§6: 8 MiB), unless its first state alone
+/// is larger: a page always holds at least one row, so paging always moves on.
+pub const PAGE_BYTES: usize = 8 * 1024 * 1024;
 
 /// One row of a pull, as stored.
 #[derive(Debug, Clone)]
@@ -218,18 +235,38 @@ impl StoreError {
     }
 }
 
-/// Why a push was refused; nothing of it was stored.
+/// Why a push was refused; nothing of it was stored. Every variant but `Store` names the
+/// record at fault ([`PushError::record`]).
 #[derive(Debug, thiserror::Error)]
 pub enum PushError {
     /// A record's kind differs from the stored copy's (§2: a kind never changes).
     #[error("record {0} is stored with another kind: a record's kind never changes")]
     KindChanged(RecordId),
     /// A forged dot (§6).
+    #[error("{source}")]
+    Forged {
+        /// The record.
+        id: RecordId,
+        /// Which rule it breaks.
+        source: ForgedDot,
+    },
+    /// Merged, the record would drop entries of the server's copy (§4, no-drop rule).
     #[error(transparent)]
-    Forged(#[from] ForgedDot),
+    Dropped(#[from] DroppedEntry),
     /// The storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl PushError {
+    /// The record the refusal is about; `None` when the storage failed.
+    pub fn record(&self) -> Option<RecordId> {
+        match self {
+            Self::KindChanged(id) | Self::Forged { id, .. } => Some(*id),
+            Self::Dropped(dropped) => Some(dropped.record),
+            Self::Store(_) => None,
+        }
+    }
 }
 
 /// What enrolment did.
@@ -274,11 +311,11 @@ pub trait Store: Send + Sync + 'static {
         enrolment: Enrolment,
     ) -> impl Future<Output = Result<Enrolled, StoreError>> + Send;
 
-    /// The device holding the token with this hash, unless revoked.
+    /// The device holding the token with this hash, whether it is revoked, or nobody.
     fn caller(
         &self,
         token_hash: [u8; 32],
-    ) -> impl Future<Output = Result<Option<Caller>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<TokenOwner, StoreError>> + Send;
 
     /// Merges valid, pushable states into the caller's organisation, in one transaction.
     fn push(
@@ -288,12 +325,15 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<PushOutcome, PushError>> + Send;
 
     /// The rows of the organisation after `since`, in ascending sequence, at most
-    /// `limit + 1` of them (the extra one tells whether more are waiting).
+    /// `limit + 1` of them (the extra one tells whether more are waiting), and no more
+    /// bytes of states than [`page`] needs to cut a page at `max_bytes`: the rows whose
+    /// preceding rows hold at most `max_bytes`, and always the first two.
     fn pull_rows(
         &self,
         org: OrgId,
         since: u64,
         limit: u32,
+        max_bytes: usize,
     ) -> impl Future<Output = Result<Vec<PulledRow>, StoreError>> + Send;
 
     /// The devices of an organisation.
@@ -337,8 +377,9 @@ pub(crate) enum Planned {
 }
 
 /// Decides what a push does to each record, given the stored copies (same order), read
-/// inside the write transaction. Refuses the whole push on a changed kind (a broken §2
-/// rule, checked for every record first) or on a forged dot.
+/// inside the write transaction. Refuses the whole push on the first fault in the order
+/// of §6, each rule checked for every record before the next rule: a changed kind (a
+/// broken §2 rule), then a forged dot, then a dropped entry (§4's no-drop rule).
 pub(crate) fn plan_push(
     pushed: &[RecordState],
     stored: &[Option<RecordState>],
@@ -352,48 +393,70 @@ pub(crate) fn plan_push(
         }
     }
     for (new, old) in pushed.iter().zip(stored) {
-        sync_protocol::check_dots(new, old.as_ref(), pusher)?;
+        sync_protocol::check_dots(new, old.as_ref(), pusher).map_err(|source| {
+            PushError::Forged {
+                id: new.id(),
+                source,
+            }
+        })?;
     }
-    pushed
+    // The no-drop rule is checked by the merge itself, in one pass per record.
+    let merged = pushed
         .iter()
         .zip(stored)
         .map(|(new, old)| match old {
-            None => Ok(Planned::Write {
+            None => Ok(None),
+            Some(old) => merge_checked(old, new).map(Some).map_err(|e| match e {
+                MergeRefused::Dropped(dropped) => PushError::from(dropped),
+                MergeRefused::NotOneRecord(_) => PushError::KindChanged(new.id()),
+            }),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(pushed
+        .iter()
+        .zip(stored)
+        .zip(merged)
+        .map(|((new, old), merged)| match (old, merged) {
+            (Some(old), Some(merged)) if merged == *old => Planned::Unchanged,
+            (Some(_), Some(merged)) => Planned::Write {
+                exact: merged == *new,
+                state: merged,
+                status: PushStatus::Merged,
+            },
+            _ => Planned::Write {
                 state: new.clone(),
                 status: PushStatus::Created,
                 exact: true,
-            }),
-            Some(old) => {
-                let merged = merge(old, new).map_err(|e| match e {
-                    MergeError::DifferentIds(..) | MergeError::DifferentKinds { .. } => {
-                        PushError::KindChanged(new.id())
-                    }
-                })?;
-                if merged == *old {
-                    Ok(Planned::Unchanged)
-                } else {
-                    let exact = merged == *new;
-                    Ok(Planned::Write {
-                        state: merged,
-                        status: PushStatus::Merged,
-                        exact,
-                    })
-                }
-            }
+            },
         })
-        .collect()
+        .collect())
 }
 
-/// Makes a page from up to `limit + 1` rows read after `since`. The page covers the first
-/// `limit` rows; it leaves out a state that is exactly what `caller` pushed (the device
-/// holds it already), but `next` still moves past it.
-pub(crate) fn page(rows: Vec<PulledRow>, since: u64, limit: u32, caller: ReplicaId) -> Page {
+/// Makes a page from the rows [`Store::pull_rows`] read after `since`. The page covers
+/// the first `limit` rows, cut before the row that would take the states covered past
+/// `max_bytes` (the first row is always covered, however large); `more` is true when
+/// rows were cut or more than `limit` were read. It leaves out a state that is exactly
+/// what `caller` pushed (the device holds it already), but `next` still moves past it,
+/// and its bytes count, so that what is read per page stays bounded too.
+pub(crate) fn page(
+    rows: Vec<PulledRow>,
+    since: u64,
+    limit: u32,
+    max_bytes: usize,
+    caller: ReplicaId,
+) -> Page {
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    let more = rows.len() > limit;
+    let mut more = rows.len() > limit;
     let caller = caller.to_string();
     let mut next = since;
+    let mut bytes = 0usize;
     let mut records = Vec::with_capacity(rows.len().min(limit));
-    for row in rows.into_iter().take(limit) {
+    for (i, row) in rows.into_iter().take(limit).enumerate() {
+        bytes = bytes.saturating_add(row.state.len());
+        if i > 0 && bytes > max_bytes {
+            more = true;
+            break;
+        }
         next = row.seq;
         if row.pushed_by.as_deref() != Some(caller.as_str()) {
             records.push(row.state);
@@ -447,7 +510,7 @@ mod tests {
         let me = ReplicaId::from_u128(7);
         let mine = me.to_string();
         let rows = vec![row(3, Some(&mine)), row(5, None), row(9, Some(&mine))];
-        let page = page(rows, 1, 2, me);
+        let page = page(rows, 1, 2, PAGE_BYTES, me);
         assert_eq!(
             page,
             Page {
@@ -460,8 +523,94 @@ mod tests {
 
     #[test]
     fn an_empty_page_keeps_since() {
-        let page = page(vec![], 42, 10, ReplicaId::from_u128(1));
+        let page = page(vec![], 42, 10, PAGE_BYTES, ReplicaId::from_u128(1));
         assert_eq!((page.next, page.more, page.records.len()), (42, false, 0));
+    }
+
+    fn sized(seq: u64, bytes: usize) -> PulledRow {
+        PulledRow {
+            seq,
+            state: "x".repeat(bytes),
+            pushed_by: None,
+        }
+    }
+
+    #[test]
+    fn a_page_is_cut_before_it_passes_its_bytes() {
+        let me = ReplicaId::from_u128(7);
+        let rows = vec![sized(1, 40), sized(2, 40), sized(3, 40), sized(4, 40)];
+        let cut = page(rows.clone(), 0, 10, 100, me);
+        assert_eq!(
+            (cut.records.len(), cut.next, cut.more),
+            (2, 2, true),
+            "80 bytes fit in 100, the third row would pass them"
+        );
+        let exact = page(rows.clone(), 0, 10, 160, me);
+        assert_eq!((exact.records.len(), exact.next, exact.more), (4, 4, false));
+        let by_count = page(rows, 0, 3, 1000, me);
+        assert_eq!(
+            (by_count.records.len(), by_count.next, by_count.more),
+            (3, 3, true)
+        );
+    }
+
+    #[test]
+    fn a_page_holds_its_first_row_however_large() {
+        let me = ReplicaId::from_u128(7);
+        let alone = page(vec![sized(5, 500)], 0, 10, 100, me);
+        assert_eq!((alone.records.len(), alone.next, alone.more), (1, 5, false));
+        let first = page(vec![sized(5, 500), sized(6, 1)], 0, 10, 100, me);
+        assert_eq!(
+            (first.records.len(), first.next, first.more),
+            (1, 5, true),
+            "the large first row goes alone, the next page takes the rest"
+        );
+    }
+
+    #[test]
+    fn a_push_that_drops_an_entry_is_refused_after_forged_dots() {
+        let me = ReplicaId::from_u128(7);
+        let other = ReplicaId::from_u128(8);
+        let state = |id: u128, vv: serde_json::Value, fields: serde_json::Value| {
+            RecordState::from_value(&serde_json::json!({
+                "id": RecordId::from_u128(id), "kind": "person", "vv": vv, "fields": fields
+            }))
+            .unwrap()
+        };
+        let entry = |r: ReplicaId, n: u64, v: serde_json::Value| serde_json::json!([{"dot": [r, n], "at": "2026-11-02T10:14:00Z", "value": v}]);
+        let stored = state(
+            1,
+            serde_json::json!({me.to_string(): 1}),
+            serde_json::json!({"x": entry(me, 1, 1.into())}),
+        );
+        let emptied = state(
+            1,
+            serde_json::json!({me.to_string(): 1}),
+            serde_json::json!({}),
+        );
+        let forged = state(
+            2,
+            serde_json::json!({other.to_string(): 1}),
+            serde_json::json!({"y": entry(other, 1, 1.into())}),
+        );
+        let err =
+            plan_push(std::slice::from_ref(&emptied), &[Some(stored.clone())], me).unwrap_err();
+        assert!(matches!(err, PushError::Dropped(_)), "{err:?}");
+        assert_eq!(err.record(), Some(RecordId::from_u128(1)));
+        let err = plan_push(&[emptied, forged], &[Some(stored.clone()), None], me).unwrap_err();
+        assert!(
+            matches!(err, PushError::Forged { id, .. } if id == RecordId::from_u128(2)),
+            "a forged dot anywhere answers before a dropped entry: {err:?}"
+        );
+        let cleared = state(
+            1,
+            serde_json::json!({me.to_string(): 2}),
+            serde_json::json!({"x": entry(me, 2, serde_json::Value::Null)}),
+        );
+        assert!(
+            plan_push(&[cleared], &[Some(stored)], me).is_ok(),
+            "a cleared field writes over the entry"
+        );
     }
 
     #[test]

@@ -1,5 +1,8 @@
 //! `GET /v1/health` and `POST /v1/devices`.
 
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -12,8 +15,16 @@ on_both_backends!(
     enrolment_refusals_follow_the_status_table,
     re_enrolment_replaces_the_token,
     password_guessing_is_slowed_down,
+    failed_enrolments_are_limited_per_client_address,
+    a_long_username_is_refused_at_once_and_costs_no_memory,
+    enrolment_refusals_come_in_the_order_of_section_6,
     errors_are_json_on_every_path,
 );
+
+/// Another client address on loopback: the whole of 127.0.0.0/8 is this machine.
+fn elsewhere() -> IpAddr {
+    IpAddr::from([127, 0, 0, 2])
+}
 
 async fn password_guessing_is_slowed_down(backend: Backend) {
     let setup = Setup::new(backend);
@@ -29,12 +40,146 @@ async fn password_guessing_is_slowed_down(backend: Backend) {
     let answer = client.enrol("marie", PASSWORD, None).await;
     answer.expect_error(429, "slow_down");
     assert!(answer.headers.contains_key("retry-after"), "{answer:?}");
+    // The username's limit holds from every address: a guesser cannot just move.
+    let other_address = Client::from_address(&setup.server.base, Some(elsewhere()));
+    other_address
+        .enrol("marie", PASSWORD, None)
+        .await
+        .expect_error(429, "slow_down");
     let other = client.enrol("claire", PASSWORD, None).await;
     assert_eq!(
         other.status,
         StatusCode::CREATED,
         "another username is not slowed: {other:?}"
     );
+    // Successes do not count: claire enrols again and again.
+    for _ in 0..12 {
+        assert_eq!(client.enrol("claire", PASSWORD, None).await.status, 201);
+    }
+}
+
+async fn failed_enrolments_are_limited_per_client_address(backend: Backend) {
+    let setup = Setup::new(backend);
+    let client = setup.client();
+    // A new username each time: the username's own limit never applies.
+    let mut limited = None;
+    for i in 0..1000 {
+        let answer = client.enrol(&format!("nobody{i}"), "guess", None).await;
+        if answer.status.as_u16() == 429 {
+            limited = Some((i, answer));
+            break;
+        }
+        answer.expect_error(401, "unauthorized");
+    }
+    let (i, answer) = limited.expect("expected 429 within 1000 failed enrolments from one address");
+    assert!(i >= 10, "a few failures pass (refused at {i})");
+    answer.expect_error(429, "slow_down");
+    assert!(answer.headers.contains_key("retry-after"), "{answer:?}");
+    // Right credentials from that address wait too; another address enrols.
+    client
+        .enrol("marie", PASSWORD, None)
+        .await
+        .expect_error(429, "slow_down");
+    let other = Client::from_address(&setup.server.base, Some(elsewhere()));
+    let answer = other.enrol("marie", PASSWORD, None).await;
+    assert_eq!(
+        answer.status,
+        StatusCode::CREATED,
+        "another address is not slowed: {answer:?}"
+    );
+}
+
+async fn a_long_username_is_refused_at_once_and_costs_no_memory(backend: Backend) {
+    let setup = Setup::new(backend);
+    let client = setup.client();
+    let long = "m".repeat(4 * 1024 * 1024);
+    let send = || async {
+        let started = Instant::now();
+        let answer = client.enrol(&long, PASSWORD, None).await;
+        answer.expect_error(400, "bad_request");
+        assert!(
+            answer.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("64"),
+            "the message says the limit: {answer:?}"
+        );
+        started.elapsed()
+    };
+    for _ in 0..5 {
+        send().await;
+    }
+    let before = setup.server.rss_kib();
+    let mut slowest = Duration::ZERO;
+    for _ in 0..40 {
+        slowest = slowest.max(send().await);
+    }
+    let after = setup.server.rss_kib();
+    assert!(
+        slowest < Duration::from_secs(2),
+        "a long username is refused at once (slowest {slowest:?})"
+    );
+    assert!(
+        after < before + 16 * 1024,
+        "the server's memory does not grow with long usernames: {before} KiB, then {after} KiB"
+    );
+    // Neither limit was charged: 65 characters are refused, 64 go on to the password.
+    client
+        .enrol(&"m".repeat(65), PASSWORD, None)
+        .await
+        .expect_error(400, "bad_request");
+    client
+        .enrol(&"é".repeat(64), PASSWORD, None)
+        .await
+        .expect_error(401, "unauthorized");
+    assert_eq!(client.enrol("marie", PASSWORD, None).await.status, 201);
+}
+
+async fn enrolment_refusals_come_in_the_order_of_section_6(backend: Backend) {
+    let setup = Setup::new(backend);
+    let client = setup.client();
+    let url = format!("{}/v1/devices", client.base);
+    // 400 for a missing header, before 426 and before the body is looked at.
+    let answer = Client::send(client.http.post(&url).body("not json")).await;
+    answer.expect_error(400, "bad_request");
+    assert!(
+        answer.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Sync-Protocol"),
+        "{answer:?}"
+    );
+    // 426 before a body of the wrong shape.
+    Client::send(
+        client
+            .http
+            .post(&url)
+            .header("Sync-Protocol", "2")
+            .body("not json"),
+    )
+    .await
+    .expect_error(426, "unsupported_protocol");
+    // 413 before 400.
+    let huge = json!({"username": "m".repeat(9 * 1024 * 1024)}).to_string();
+    Client::send(client.request(Method::POST, "/v1/devices").body(huge))
+        .await
+        .expect_error(413, "too_large");
+    // With marie's username limited: 400 (shape, long username) before 429, 429 before
+    // 401.
+    for _ in 0..10 {
+        client.enrol("marie", "guess", None).await;
+    }
+    Client::send(
+        client
+            .request(Method::POST, "/v1/devices")
+            .json(&json!({"username": "marie"})),
+    )
+    .await
+    .expect_error(400, "bad_request");
+    client
+        .enrol("marie", "guess", None)
+        .await
+        .expect_error(429, "slow_down");
 }
 
 async fn errors_are_json_on_every_path(backend: Backend) {

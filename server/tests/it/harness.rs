@@ -110,12 +110,12 @@ impl Database {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
+        // A command that fails before it reads its standard input closes it: the write
+        // then fails with a broken pipe, and the command's own answer is what counts.
+        let written = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+        if let Err(e) = written {
+            assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
+        }
         child.wait_with_output().unwrap()
     }
 
@@ -230,6 +230,24 @@ impl Server {
     pub fn client(&self) -> Client {
         Client::new(&self.base)
     }
+
+    /// `host:port`, for raw TCP.
+    pub fn address(&self) -> String {
+        self.base
+            .trim_start_matches("http://")
+            .trim_start_matches("https://")
+            .to_owned()
+    }
+
+    /// The process's resident memory now, in KiB (Linux).
+    pub fn rss_kib(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS in /proc/PID/status")
+    }
 }
 
 impl Drop for Server {
@@ -287,11 +305,18 @@ pub struct Client {
 
 impl Client {
     pub fn new(base: &str) -> Self {
+        Self::from_address(base, None)
+    }
+
+    /// A client whose connections leave from `local` (e.g. 127.0.0.2: another client
+    /// address on loopback), or from the system's choice.
+    pub fn from_address(base: &str, local: Option<std::net::IpAddr>) -> Self {
         // Only the ring provider is compiled in; a second install fails harmlessly.
         let _ = rustls::crypto::ring::default_provider().install_default();
         Self {
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(60))
+                .local_address(local)
                 .build()
                 .unwrap(),
             base: base.to_owned(),

@@ -77,7 +77,12 @@ async fn a_revoked_device_is_refused_at_its_next_request(backend: Backend) {
     assert!(devices.iter().all(|d| d["revoked"] == json!(false)));
 
     setup.db.cli_ok(&["device", "revoke", marie.device()], "");
-    marie.pull(0, None).await.expect_error(401, "unauthorized");
+    // The revoked device is told so (it destroys its case file); a token nobody holds
+    // is only unknown (the device enrols again).
+    marie
+        .pull(0, None)
+        .await
+        .expect_error(401, "device_revoked");
     marie
         .push(&[state(
             &new_id(),
@@ -86,6 +91,17 @@ async fn a_revoked_device_is_refused_at_its_next_request(backend: Backend) {
             1,
             json!({"x": 1}),
         )])
+        .await
+        .expect_error(401, "device_revoked");
+    Client::send(marie.request(reqwest::Method::GET, "/v1/replicas"))
+        .await
+        .expect_error(401, "device_revoked");
+    let unknown = Client {
+        token: Some("ab".repeat(32)),
+        ..marie.clone()
+    };
+    unknown
+        .pull(0, None)
         .await
         .expect_error(401, "unauthorized");
     other.pull(0, None).await.expect_ok();

@@ -7,6 +7,7 @@
 mod harness;
 
 mod cli;
+mod connections;
 mod enrolment;
 mod erasure;
 mod isolation;

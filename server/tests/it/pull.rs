@@ -13,7 +13,58 @@ on_both_backends!(
     pages_cover_every_change_once_in_sequence,
     pull_query_refusals,
     paging_during_concurrent_pushes_misses_nothing,
+    a_page_stops_before_8_mib_and_the_next_continues,
 );
+
+/// §6: a page holds at most 8 MiB of states.
+const PAGE_BYTES: usize = 8 * 1024 * 1024;
+
+async fn a_page_stops_before_8_mib_and_the_next_continues(backend: Backend) {
+    let setup = Setup::new(backend);
+    let marie = setup.client().enrolled("marie").await;
+    let claire = setup.client().enrolled("claire").await;
+    // 40 records of ~250 KB (each one edit under the 256 KiB cap): ~10 MB in all, sent
+    // in two pushes under the 8 MiB a request may hold.
+    let records: Vec<Value> = (0..40)
+        .map(|i| {
+            let notes = format!("{i:02}{}", "x".repeat(250_000));
+            state(
+                &new_id(),
+                "visit",
+                marie.device(),
+                1,
+                json!({ "notes": notes }),
+            )
+        })
+        .collect();
+    for half in records.chunks(20) {
+        marie.push(half).await.expect_ok();
+    }
+    let sizes: Vec<usize> = records.iter().map(|r| r.to_string().len()).collect();
+    let fit = (1..=sizes.len())
+        .take_while(|&n| sizes[..n].iter().sum::<usize>() <= PAGE_BYTES)
+        .count();
+    assert!(fit < 40, "the records pass 8 MiB together ({fit} fit)");
+
+    let first = claire.pull(0, Some(1000)).await;
+    let body = first.expect_ok();
+    let page = body["records"].as_array().unwrap();
+    assert_eq!(
+        (page.len(), &body["more"], &body["next"]),
+        (fit, &json!(true), &json!(fit)),
+        "the page stops at the last state within 8 MiB, and says more is waiting"
+    );
+    let held: usize = page.iter().map(|r| r.to_string().len()).sum();
+    assert!(held <= PAGE_BYTES, "{held} bytes of states in one page");
+    let (rest, next) = claire.pull_all(fit as u64, 1000).await;
+    assert_eq!(next, 40);
+    let mut all = page.clone();
+    all.extend(rest);
+    assert_eq!(
+        all, records,
+        "the next pages continue where the first stopped, skipping none"
+    );
+}
 
 async fn pages_cover_every_change_once_in_sequence(backend: Backend) {
     let setup = Setup::new(backend);

@@ -6,7 +6,7 @@ use std::io::Write;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::harness::{Backend, Client, Setup, new_id, state};
+use crate::harness::{Backend, Client, Server, Setup, new_id, state};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -15,6 +15,11 @@ on_both_backends!(
     refusals_come_in_the_order_of_section_6,
     a_forged_dot_refuses_the_whole_push,
     bodies_may_be_gzip_and_a_gzip_bomb_is_refused,
+    a_push_that_drops_entries_is_refused_and_nothing_is_stored,
+    a_field_cleared_honestly_is_accepted,
+    an_edit_over_256_kib_is_record_too_large,
+    a_deletion_whose_seen_passes_the_vv_is_an_invalid_record,
+    every_refusal_about_one_record_names_it,
 );
 
 fn statuses(answer: &Value) -> Vec<&str> {
@@ -185,27 +190,63 @@ async fn push_refusals_follow_the_status_table(backend: Backend) {
     marie.push(&[forged]).await.expect_error(422, "forged_dot");
 }
 
+/// A 9 MiB body: over the 8 MiB a request may hold.
+fn oversized_body() -> String {
+    json!({"records": [], "pad": "x".repeat(9 * 1024 * 1024)}).to_string()
+}
+
 async fn refusals_come_in_the_order_of_section_6(backend: Backend) {
     let setup = Setup::new(backend);
     let marie = setup.client().enrolled("marie").await;
     let me = marie.device().to_owned();
+    let stranger = Client {
+        token: Some("00".repeat(32)),
+        ..setup.client()
+    };
     let many: Vec<Value> = (0..1001)
         .map(|_| state(&new_id(), "person", &me, 1, json!({"x": 1})))
         .collect();
 
-    // 401 before 413.
+    // 400 for a missing header before 426, 401 and everything else.
+    let request = stranger
+        .request_with_protocol(Method::POST, "/v1/push", None)
+        .body(oversized_body());
+    Client::send(request).await.expect_error(400, "bad_request");
+    Client::send(stranger.request_with_protocol(Method::GET, "/v1/pull?limit=0", None))
+        .await
+        .expect_error(400, "bad_request");
+    // 426 before 401.
+    let request = stranger
+        .request_with_protocol(Method::POST, "/v1/push", Some("2"))
+        .json(&json!({ "records": many }));
+    Client::send(request)
+        .await
+        .expect_error(426, "unsupported_protocol");
+    // 401 before 413, and the answer is read although the body was not.
+    let request = stranger
+        .request(Method::POST, "/v1/push")
+        .body(oversized_body());
+    Client::send(request)
+        .await
+        .expect_error(401, "unauthorized");
     setup
         .client()
         .push(&many)
         .await
         .expect_error(401, "unauthorized");
-    // 413 before 400 (no header, and the same id twice).
+    // 401 before a bad query.
+    Client::send(stranger.request(Method::GET, "/v1/pull?limit=0"))
+        .await
+        .expect_error(401, "unauthorized");
+    // 403 before 413: a counsellor may not erase, however large the request.
+    let request = marie
+        .request(Method::POST, "/v1/erase")
+        .body(oversized_body());
+    Client::send(request).await.expect_error(403, "forbidden");
+    // 413 before 400 (the same id twice).
     let mut twice = many.clone();
     twice[1] = twice[0].clone();
-    let request = marie
-        .request_with_protocol(Method::POST, "/v1/push", None)
-        .json(&json!({ "records": twice }));
-    Client::send(request).await.expect_error(413, "too_large");
+    marie.push(&twice).await.expect_error(413, "too_large");
     // 400 before 422.
     let mut invalid = state(&new_id(), "person", &me, 1, json!({"x": 1}));
     invalid["kind"] = json!("NOPE");
@@ -213,7 +254,11 @@ async fn refusals_come_in_the_order_of_section_6(backend: Backend) {
         .push(&[invalid.clone(), invalid.clone()])
         .await
         .expect_error(400, "bad_request");
-    // invalid_record before forged_dot, whatever their places in the push.
+    // 422: invalid_record before forged_dot before dropped_entry, whatever their places.
+    let kept = state(&new_id(), "person", &me, 1, json!({"x": 1}));
+    marie.push(std::slice::from_ref(&kept)).await.expect_ok();
+    let mut dropping = kept.clone();
+    dropping["fields"] = json!({});
     let forged = state(
         &new_id(),
         "person",
@@ -222,9 +267,34 @@ async fn refusals_come_in_the_order_of_section_6(backend: Backend) {
         json!({"x": 1}),
     );
     marie
-        .push(&[forged, invalid])
+        .push(&[dropping.clone(), forged.clone(), invalid])
         .await
         .expect_error(422, "invalid_record");
+    marie
+        .push(&[dropping.clone(), forged])
+        .await
+        .expect_error(422, "forged_dot");
+    marie
+        .push(&[dropping])
+        .await
+        .expect_error(422, "dropped_entry");
+
+    // 429 before 413: a second server on the same database, with a limit of one
+    // request a second (bursts of three).
+    let slow = Server::start(&setup.db, &["--rate-limit", "1"]);
+    let limited = Client {
+        base: slow.base.clone(),
+        ..marie.clone()
+    };
+    let mut answers = Vec::new();
+    for _ in 0..4 {
+        answers.push(limited.pull(0, None).await.status.as_u16());
+    }
+    assert_eq!(answers, [200, 200, 200, 429], "a burst of three requests");
+    let request = limited
+        .request(Method::POST, "/v1/push")
+        .body(oversized_body());
+    Client::send(request).await.expect_error(429, "slow_down");
 }
 
 async fn a_forged_dot_refuses_the_whole_push(backend: Backend) {
@@ -353,4 +423,212 @@ async fn bodies_may_be_gzip_and_a_gzip_bomb_is_refused(backend: Backend) {
         Some(&b"gzip"[..]),
         "expected a gzip answer"
     );
+}
+
+async fn a_push_that_drops_entries_is_refused_and_nothing_is_stored(backend: Backend) {
+    let setup = Setup::new(backend);
+    let marie = setup.client().enrolled("marie").await;
+    let claire = setup.client().enrolled("claire").await;
+    let id = new_id();
+    let original = state(
+        &id,
+        "person",
+        marie.device(),
+        1,
+        json!({"given_names": "Ion", "phone": "0600"}),
+    );
+    marie
+        .push(std::slice::from_ref(&original))
+        .await
+        .expect_ok();
+
+    // The server's vv and no fields: merged, it would empty the record.
+    let emptied = json!({"id": id, "kind": "person", "vv": {marie.device(): 1}, "fields": {}});
+    let answer = marie.push(std::slice::from_ref(&emptied)).await;
+    answer.expect_error(422, "dropped_entry");
+    assert_eq!(
+        answer.body["error"]["id"],
+        json!(id),
+        "the refusal names the record: {answer:?}"
+    );
+    // Claire, who has seen Marie's edit, covers it without holding it: refused too.
+    let mut covering = state(&id, "person", claire.device(), 1, json!({"phone": "0700"}));
+    covering["vv"][marie.device()] = json!(1);
+    let answer = claire.push(std::slice::from_ref(&covering)).await;
+    answer.expect_error(422, "dropped_entry");
+    assert_eq!(answer.body["error"]["id"], json!(id));
+
+    // Inside a batch of valid records, it refuses them all.
+    let valid: Vec<Value> = (0..3)
+        .map(|i| state(&new_id(), "visit", marie.device(), 1, json!({"i": i})))
+        .collect();
+    let mut batch = valid.clone();
+    batch.insert(1, emptied);
+    let answer = marie.push(&batch).await;
+    answer.expect_error(422, "dropped_entry");
+    assert_eq!(answer.body["error"]["id"], json!(id));
+
+    let (states, next) = claire.pull_all(0, 500).await;
+    assert_eq!(next, 1, "nothing of the refused pushes was stored");
+    assert_eq!(states, vec![original], "the record is untouched");
+    let answer = marie.push(&valid).await;
+    assert_eq!(
+        statuses(answer.expect_ok()),
+        ["created", "created", "created"],
+        "sent again without the faulty record, the others are stored"
+    );
+}
+
+async fn a_field_cleared_honestly_is_accepted(backend: Backend) {
+    let setup = Setup::new(backend);
+    let marie = setup.client().enrolled("marie").await;
+    let claire = setup.client().enrolled("claire").await;
+    let id = new_id();
+    let original = state(
+        &id,
+        "person",
+        marie.device(),
+        1,
+        json!({"given_names": "Ion", "phone": "0600"}),
+    );
+    marie
+        .push(std::slice::from_ref(&original))
+        .await
+        .expect_ok();
+
+    // Claire clears the phone: an entry whose value is null, under her own dot.
+    let mut cleared = original.clone();
+    cleared["vv"][claire.device()] = json!(1);
+    cleared["fields"]["phone"] =
+        json!([{"dot": [claire.device(), 1], "at": "2026-11-03T09:00:00Z", "value": null}]);
+    let answer = claire.push(&[cleared.clone()]).await;
+    assert_eq!(statuses(answer.expect_ok()), ["merged"]);
+    // Marie clears a field by a new edit of her own, which also drops nothing else.
+    let mut again = cleared.clone();
+    again["vv"][marie.device()] = json!(2);
+    again["fields"]["given_names"] =
+        json!([{"dot": [marie.device(), 2], "at": "2026-11-03T10:00:00Z", "value": null}]);
+    let answer = marie.push(&[again.clone()]).await;
+    assert_eq!(statuses(answer.expect_ok()), ["merged"]);
+
+    let (states, _) = claire.pull_all(0, 500).await;
+    assert_eq!(states, vec![again], "both clearings are kept");
+}
+
+async fn an_edit_over_256_kib_is_record_too_large(backend: Backend) {
+    let setup = Setup::new(backend);
+    let marie = setup.client().enrolled("marie").await;
+    let id = new_id();
+    let big = state(
+        &id,
+        "person",
+        marie.device(),
+        1,
+        json!({"notes": "x".repeat(256 * 1024)}),
+    );
+    let good = state(&new_id(), "person", marie.device(), 1, json!({"x": 1}));
+    let answer = marie.push(&[good.clone(), big]).await;
+    answer.expect_error(422, "record_too_large");
+    assert_eq!(answer.body["error"]["id"], json!(id), "{answer:?}");
+    // Two fields of one edit add up.
+    let halves = state(
+        &id,
+        "person",
+        marie.device(),
+        1,
+        json!({"a": "x".repeat(130 * 1024), "b": "x".repeat(130 * 1024)}),
+    );
+    marie
+        .push(&[halves])
+        .await
+        .expect_error(422, "record_too_large");
+    // Just under the cap is fine.
+    let fits = state(
+        &id,
+        "person",
+        marie.device(),
+        1,
+        json!({"notes": "x".repeat(250 * 1024)}),
+    );
+    assert_eq!(
+        statuses(marie.push(&[good, fits]).await.expect_ok()),
+        ["created", "created"]
+    );
+}
+
+async fn a_deletion_whose_seen_passes_the_vv_is_an_invalid_record(backend: Backend) {
+    let setup = Setup::new(backend);
+    let marie = setup.client().enrolled("marie").await;
+    let me = marie.device().to_owned();
+    let id = new_id();
+    let mut deleted = state(&id, "person", &me, 1, json!({"x": 1}));
+    deleted["vv"][&me] = json!(2);
+    deleted["fields"]["_deleted"] =
+        json!([{"dot": [&me, 2], "at": "2026-11-02T10:15:00Z", "value": {"seen": {&me: 7}}}]);
+    let answer = marie.push(std::slice::from_ref(&deleted)).await;
+    answer.expect_error(422, "invalid_record");
+    assert_eq!(answer.body["error"]["id"], json!(id));
+    // A seen that covers its own deletion is as invalid.
+    deleted["fields"]["_deleted"][0]["value"] = json!({"seen": {&me: 2}});
+    marie
+        .push(std::slice::from_ref(&deleted))
+        .await
+        .expect_error(422, "invalid_record");
+    // The honest deletion: seen is the vv before it.
+    deleted["fields"]["_deleted"][0]["value"] = json!({"seen": {&me: 1}});
+    assert_eq!(
+        statuses(marie.push(&[deleted]).await.expect_ok()),
+        ["created"]
+    );
+}
+
+async fn every_refusal_about_one_record_names_it(backend: Backend) {
+    let setup = Setup::new(backend);
+    let marie = setup.client().enrolled("marie").await;
+    let me = marie.device().to_owned();
+    let stored = state(&new_id(), "person", &me, 1, json!({"x": 1}));
+    marie.push(std::slice::from_ref(&stored)).await.expect_ok();
+    let id_of = |v: &Value| v["id"].clone();
+    let ok = state(&new_id(), "person", &me, 1, json!({"x": 1}));
+
+    let mut bad_kind = state(&new_id(), "person", &me, 1, json!({"x": 1}));
+    bad_kind["kind"] = json!("Person");
+    let mut other_kind = stored.clone();
+    other_kind["kind"] = json!("visit");
+    let forged = state(
+        &new_id(),
+        "person",
+        "0190b6a0-0000-7000-8000-00000000beef",
+        1,
+        json!({"x": 1}),
+    );
+    let mut dropping = stored.clone();
+    dropping["fields"] = json!({});
+    for (bad, code) in [
+        (bad_kind, "invalid_record"),
+        (other_kind, "invalid_record"),
+        (forged, "forged_dot"),
+        (dropping, "dropped_entry"),
+    ] {
+        let answer = marie.push(&[ok.clone(), bad.clone()]).await;
+        answer.expect_error(422, code);
+        assert_eq!(
+            answer.body["error"]["id"],
+            id_of(&bad),
+            "a {code} refusal names its record: {answer:?}"
+        );
+    }
+    // The same id twice: 400, naming it.
+    let answer = marie.push(&[ok.clone(), ok.clone()]).await;
+    answer.expect_error(400, "bad_request");
+    assert_eq!(answer.body["error"]["id"], id_of(&ok));
+    // An id that cannot be read is not named; errors about no record name none.
+    let mut unreadable = ok.clone();
+    unreadable["id"] = json!("NOT-AN-ID");
+    let answer = marie.push(&[unreadable]).await;
+    answer.expect_error(422, "invalid_record");
+    assert!(answer.body["error"].get("id").is_none(), "{answer:?}");
+    let answer = marie.pull(0, Some(0)).await;
+    answer.expect_error(400, "bad_request");
+    assert!(answer.body["error"].get("id").is_none(), "{answer:?}");
 }

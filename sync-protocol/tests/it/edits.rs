@@ -170,7 +170,10 @@ fn an_edit_over_256_kib_is_refused_naming_its_largest_field() {
         other => panic!("expected TooLarge, got {other:?}"),
     }
     assert!(err.to_string().contains("notes"), "{err}");
-    assert!(!err.to_string().contains("Observations"), "no value in {err}");
+    assert!(
+        !err.to_string().contains("Observations"),
+        "no value in {err}"
+    );
     assert_eq!(s, before, "a refused edit changes nothing");
     // The same text alone, just under the cap, is taken; a record grows past 256 KiB by
     // edits that each stay under it, and stays valid.
@@ -188,5 +191,8 @@ fn an_edit_over_256_kib_is_refused_naming_its_largest_field() {
         at(4),
         [(f("notes"), json!("n".repeat(300 * 1024)))],
     );
-    assert!(matches!(created, Err(EditError::TooLarge { .. })), "{created:?}");
+    assert!(
+        matches!(created, Err(EditError::TooLarge { .. })),
+        "{created:?}"
+    );
 }

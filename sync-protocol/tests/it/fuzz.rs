@@ -21,7 +21,8 @@ pub fn any_json() -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(Value::from),
         any::<i64>().prop_map(Value::from),
         any::<u64>().prop_map(Value::from),
-        any::<f64>().prop_filter_map("finite", |x| serde_json::Number::from_f64(x).map(Value::Number)),
+        any::<f64>().prop_filter_map("finite", |x| serde_json::Number::from_f64(x)
+            .map(Value::Number)),
         prop::sample::select(vec![
             "0190f3a2-0000-7000-8000-00000000000a",
             "0190f3a2-1111-7000-8000-000000000001",
@@ -39,8 +40,18 @@ pub fn any_json() -> impl Strategy<Value = Value> {
             proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
             proptest::collection::btree_map(
                 prop::sample::select(vec![
-                    "id", "kind", "vv", "fields", "erased", "dot", "at", "value", "seen",
-                    "_deleted", "notes", "0190f3a2-0000-7000-8000-00000000000a",
+                    "id",
+                    "kind",
+                    "vv",
+                    "fields",
+                    "erased",
+                    "dot",
+                    "at",
+                    "value",
+                    "seen",
+                    "_deleted",
+                    "notes",
+                    "0190f3a2-0000-7000-8000-00000000000a",
                 ])
                 .prop_map(str::to_owned),
                 inner,

@@ -212,10 +212,16 @@ fn one_edit_may_hold_256_kib_and_no_more() {
     assert!(at_cap(0).is_ok(), "an edit of exactly 256 KiB is valid");
     let err = at_cap(1).unwrap_err();
     assert_eq!(err.code(), "record_too_large", "{err}");
-    assert!(err.to_string().contains(A), "the error names the dot: {err}");
+    assert!(
+        err.to_string().contains(A),
+        "the error names the dot: {err}"
+    );
     // Several edits of 200 KiB each are one big record, and valid.
     let mut v = valid();
     v["fields"]["observations"][0]["value"] = json!("o".repeat(200 * 1024));
     v["fields"]["setting"][0]["value"] = json!("s".repeat(200 * 1024));
-    assert!(RecordState::from_value(&v).is_ok(), "two edits under the cap each");
+    assert!(
+        RecordState::from_value(&v).is_ok(),
+        "two edits under the cap each"
+    );
 }

@@ -72,15 +72,22 @@ fn run(step: &Value) -> (Value, Value) {
             (code, step["error"].clone())
         }
         "no_drop" => {
-            let result = sync_protocol::check_no_drop(&state(&step["stored"]), &state(&step["pushed"]));
-            let code = result.err().map(|_| Value::from("dropped_entry")).unwrap_or(Value::Null);
+            let result =
+                sync_protocol::check_no_drop(&state(&step["stored"]), &state(&step["pushed"]));
+            let code = result
+                .err()
+                .map(|_| Value::from("dropped_entry"))
+                .unwrap_or(Value::Null);
             (code, step["error"].clone())
         }
         "canonical" => {
             let text = step["input"].as_str().unwrap();
             let once = RecordState::from_json(text).unwrap().to_json();
             let twice = RecordState::from_json(&once).unwrap().to_json();
-            assert_eq!(once, twice, "a canonical text must read and write back to itself");
+            assert_eq!(
+                once, twice,
+                "a canonical text must read and write back to itself"
+            );
             (Value::from(once), step["expected"].clone())
         }
         other => panic!("unknown op {other}"),

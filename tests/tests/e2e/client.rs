@@ -163,18 +163,25 @@ fn an_unreachable_server_is_a_clear_error_and_the_sync_resumes_later() {
 }
 
 #[test]
-fn a_revoked_device_is_told_to_enrol_again() {
+fn a_revoked_device_is_told_so() {
     let server = Server::start(Backend::Sqlite);
     let (_org, user) = server.new_org();
     let mut a = Device::enrolled("marie", &server.url, &user);
     a.sync();
     server.cli(&["device", "revoke", &a.file.replica_id().to_string()], "");
     let error = a.try_sync().unwrap_err();
-    assert!(matches!(error, SyncError::Revoked), "got {error:?}");
-    assert_eq!(
-        error.to_string(),
-        "this device was revoked or its password changed: enrol again"
+    assert!(matches!(error, SyncError::DeviceRevoked), "got {error:?}");
+    assert!(
+        error.to_string().contains("revoked by a coordinator"),
+        "the message must say a coordinator revoked it: {error}"
     );
+    // A token the server never issued is not a revocation.
+    let mut b = Device::enrolled("ion", &server.url, &user);
+    b.file
+        .set_setting("sync.device_token", "not-a-token")
+        .unwrap();
+    let error = b.try_sync().unwrap_err();
+    assert!(matches!(error, SyncError::Revoked), "got {error:?}");
 }
 
 #[test]

@@ -1,15 +1,18 @@
-//! Randomised runs: schedules of random edits on random devices, syncs in random order,
-//! faults on and off; after each, convergence (identical states on every device and on
-//! the server) and no lost write. `PASSERELLE_E2E_SCHEDULES` sets how many (default 200
-//! per backend); a failure names the schedule's seed.
+//! Randomised runs: schedules of random edits (text, exact doubles, clears), deletes,
+//! restores, resolutions and erasures on random devices, syncs in random order, faults on
+//! and off, and a hostile device pushing crafted states among the honest ones; after each,
+//! convergence (every device byte-identical with the server's copy) and no acknowledged
+//! write lost. `PASSERELLE_E2E_SCHEDULES` sets how many (default 200 per backend); a
+//! failure names the schedule's seed.
 
 use passerelle_e2e::harness::{Backend, Device, Server, settle};
 use passerelle_e2e::ledger::Ledger;
 use passerelle_e2e::proxy::{FaultProxy, Rng};
-use serde_json::json;
+use serde_json::{Value, json};
 use sync_protocol::RecordId;
 
 use crate::fields;
+use crate::hostile::{CRAFTS, Hostile};
 
 fn schedules() -> u64 {
     std::env::var("PASSERELLE_E2E_SCHEDULES")
@@ -20,17 +23,62 @@ fn schedules() -> u64 {
 
 const FIELDS: [&str; 3] = ["given_names", "phone", "notes"];
 
+/// A latitude or longitude with an arbitrary mantissa, sometimes tiny: a double that
+/// only an exact reader keeps (`4.812319103551805e-16`).
+fn coordinate(rng: &mut Rng, max: f64) -> f64 {
+    let unit = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+    let x = unit * 2.0 * max - max;
+    if rng.below(4) == 0 {
+        x * 10f64.powi(-(rng.below(300) as i32))
+    } else {
+        x
+    }
+}
+
+/// A random change of one field of a record of `kind`: sites get exact doubles, persons
+/// text; one time in six the field is cleared (`null`).
+fn change(rng: &mut Rng, kind: &str) -> (&'static str, Value) {
+    if kind == "site" {
+        let (field, max) = [("lat", 90.0), ("lon", 180.0)][rng.below(2) as usize];
+        let value = if rng.below(6) == 0 {
+            Value::Null
+        } else {
+            json!(coordinate(rng, max))
+        };
+        return (field, value);
+    }
+    let field = FIELDS[rng.below(3) as usize];
+    let value = if rng.below(6) == 0 {
+        Value::Null
+    } else {
+        json!(format!("{field} {}", rng.below(1000)))
+    };
+    (field, value)
+}
+
 /// One local operation on `device`, noted in the ledger when it was acknowledged.
 fn operate(rng: &mut Rng, device: &mut Device, known: &mut Vec<RecordId>, ledger: &mut Ledger) {
     let replica = device.file.replica_id();
     let pick = |rng: &mut Rng, known: &[RecordId]| known[rng.below(known.len() as u64) as usize];
     let roll = rng.below(100);
     if known.is_empty() || roll < 15 {
-        let family = ["Lăcătuș", "Stoica", "Dumitru", "Petrova"][rng.below(4) as usize];
-        let id = device
-            .file
-            .create("person", fields(&[("family_name", json!(family))]))
-            .unwrap();
+        let id = if rng.below(3) == 0 {
+            let name = ["Lille-Sud", "Hellemmes", "Roubaix", "Tourcoing"][rng.below(4) as usize];
+            let lat = coordinate(rng, 90.0);
+            device
+                .file
+                .create(
+                    "site",
+                    fields(&[("name", json!(name)), ("lat", json!(lat))]),
+                )
+                .unwrap()
+        } else {
+            let family = ["Lăcătuș", "Stoica", "Dumitru", "Petrova"][rng.below(4) as usize];
+            device
+                .file
+                .create("person", fields(&[("family_name", json!(family))]))
+                .unwrap()
+        };
         ledger.note(replica, None, &device.file.get(id).unwrap());
         known.push(id);
         return;
@@ -43,8 +91,7 @@ fn operate(rng: &mut Rng, device: &mut Device, known: &mut Vec<RecordId>, ledger
         return;
     }
     let done = if roll < 60 {
-        let field = FIELDS[rng.below(3) as usize];
-        let value = json!(format!("{field} {}", rng.below(1000)));
+        let (field, value) = change(rng, before.kind().as_str());
         device.file.edit(id, fields(&[(field, value)])).is_ok()
     } else if roll < 70 {
         device.file.delete(id).is_ok()
@@ -74,10 +121,12 @@ fn randomised(backend: Backend) {
     let server = Server::start(backend);
     let proxy = FaultProxy::start(server.addr, 0x5eed_2000).unwrap();
     let mut writes = 0;
+    let (mut attacks, mut erasures) = ([0usize; CRAFTS.len()], 0);
     for schedule in 0..schedules() {
         let seed = 0xca5e_0000 + schedule;
         let mut rng = Rng::new(seed);
-        let (_org, user) = server.new_org();
+        let (org, user) = server.new_org();
+        let hostile = Hostile::enrol(&server.url, &user);
         let count = 2 + rng.below(3) as usize;
         let mut devices: Vec<Device> = (0..count)
             .map(|i| {
@@ -86,12 +135,28 @@ fn randomised(backend: Backend) {
                 d
             })
             .collect();
-        let mut known = Vec::new();
+        let mut known: Vec<RecordId> = Vec::new();
         let mut ledger = Ledger::default();
         for _ in 0..(10 + rng.below(20)) {
             proxy.set_faults(rng.below(3) == 0);
             let d = rng.below(count as u64) as usize;
-            if rng.below(100) < 35 {
+            let roll = rng.below(100);
+            if roll < 4 && !known.is_empty() {
+                // A coordinator erases a record; devices learn it at their next pull.
+                let id = known[rng.below(known.len() as u64) as usize];
+                if hostile
+                    .server_states()
+                    .iter()
+                    .any(|s| s.contains(&id.to_string()))
+                {
+                    server.erase(&org, &id.to_string());
+                    erasures += 1;
+                }
+            } else if roll < 12 {
+                if let Some(craft) = hostile.attack(&mut rng) {
+                    attacks[craft] += 1;
+                }
+            } else if roll < 47 {
                 // A sync may give up under faults; what it committed stays, and the next
                 // one goes on from there.
                 let _ = devices[d].try_sync();
@@ -104,16 +169,35 @@ fn randomised(backend: Backend) {
         let mut all: Vec<&mut Device> = devices.iter_mut().collect();
         all.push(&mut fresh);
         settle(&mut all);
+        assert_eq!(
+            fresh.states(),
+            hostile.server_states(),
+            "schedule {schedule} (seed {seed:#x}): every device must hold the server's copy, byte for byte"
+        );
+        for device in &devices {
+            assert_eq!(
+                device.file.set_aside().unwrap().len(),
+                0,
+                "schedule {schedule} (seed {seed:#x}): an honest device has nothing set aside"
+            );
+        }
         let states = fresh.file.all_states().unwrap();
         if let Err(lost) = ledger.check(&states) {
             panic!("schedule {schedule} (seed {seed:#x}): {lost}");
         }
         writes += ledger.len();
     }
+    eprintln!("{writes} writes, {erasures} erasures, crafted pushes refused: {attacks:?}");
     assert!(
         writes > schedules() as usize * 5,
         "expected real work, got {writes} writes"
     );
+    if schedules() >= 50 {
+        assert!(
+            attacks.iter().all(|&n| n > 0) && erasures > 0,
+            "every craft and erasures must be tried: {attacks:?}, {erasures} erasures"
+        );
+    }
 }
 
 #[test]

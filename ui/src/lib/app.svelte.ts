@@ -10,6 +10,7 @@ export type Route =
   | { name: "household"; id: string }
   | { name: "visit"; siteId?: string; personId?: string }
   | { name: "conflicts" }
+  | { name: "set_aside" }
   | { name: "settings" }
   | { name: "dashboard" }
   | { name: "form"; kind: string; id?: string; preset?: Record<string, Value>; back: Route };

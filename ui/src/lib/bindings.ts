@@ -87,6 +87,11 @@ export const commands = {
 	/**  Asks the running sync to stop at its next request. */
 	cancelSync: () => __TAURI_INVOKE<void>("cancel_sync"),
 	/**
+	 *  The records kept out of the last syncs, each with why: refused or held by the server,
+	 *  too large to send, or received states that could not be merged.
+	 */
+	setAside: () => typedError<SetAsideView[], AppError>(__TAURI_INVOKE("set_aside")),
+	/**
 	 *  The dashboard of the period `from`–`to` (`YYYY-MM-DD`, inclusive, in the organisation's
 	 *  time zone).
 	 */
@@ -151,6 +156,12 @@ field: string;
 expected: string; 
 /**  Details for support. */
 message: string } | 
+/**  A change would pass the size one change may hold (256 KiB): nothing was changed. */
+{ kind: "too_large"; 
+/**  The largest field the change writes. */
+field: string; 
+/**  Details for support. */
+message: string } | 
 /**  No such record. */
 { kind: "not_found"; 
 /**  The record's id. */
@@ -200,11 +211,19 @@ message: string } |
 { kind: "wrong_credentials"; 
 /**  Details for support. */
 message: string } | 
-/**
- *  The server no longer knows this device (revoked, or its password changed): enrol
- *  again.
- */
+/**  The server no longer recognises this device's token: enrol again. */
 { kind: "revoked"; 
+/**  Details for support. */
+message: string } | 
+/**  A coordinator revoked this device: it can no longer sync. */
+{ kind: "device_revoked"; 
+/**  Details for support. */
+message: string } | 
+/**
+ *  A coordinator disabled the account of this device's user: the case file keeps its
+ *  data, and syncs again once the account is enabled.
+ */
+{ kind: "user_disabled"; 
 /**  Details for support. */
 message: string } | 
 /**  This case file's device id is taken on the server (another user, or revoked). */
@@ -427,6 +446,25 @@ export type ReplicaView = {
 	user: string,
 };
 
+/**
+ *  A record kept out of the sync, as the set-aside list shows it. The UI explains `why`
+ *  in the person's language; `message` is the case file's (or the server's) English
+ *  sentence, for support.
+ */
+export type SetAsideView = {
+	/**  The record's id; absent for a received state whose id could not be read. */
+	id: string | null,
+	/**  The kind of the state set aside (for two records under one id, the server's). */
+	kind: string | null,
+	/**
+	 *  Why, as a code: `kind_clash`, `too_large`, `record_too_large`, `held`, or the
+	 *  server's refusal (`forged_dot`, `dropped_entry`, `invalid_record`…).
+	 */
+	why: string,
+	/**  Details for support. */
+	message: string,
+};
+
 /**  The settings kept in the case file. */
 export type SettingsView = {
 	/**  The sync server's address, if set. */
@@ -479,6 +517,11 @@ export type SyncReportView = {
 	pulled: number,
 	/**  Records needing a person's choice afterwards. */
 	conflicts: number,
+	/**
+	 *  Records set aside afterwards (refused, held, too large to send, or pulled states
+	 *  that could not be merged): listed by `commands.setAside()`.
+	 */
+	set_aside: number,
 };
 
 /**  Where sync stands. */
@@ -493,6 +536,8 @@ export type SyncStatus = {
 	pending: number,
 	/**  The most `pending` counts to. */
 	pending_limit: number,
+	/**  Records kept out of the last syncs, listed by `commands.setAside()`. */
+	set_aside: number,
 };
 
 /**  One dated item of a person's file. */

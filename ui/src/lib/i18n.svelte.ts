@@ -61,6 +61,8 @@ export function errorText(error: AppError | unknown): string {
   switch (e.kind) {
     case "invalid":
       return t("error.invalid", { field: fieldLabel("", e.field) });
+    case "too_large":
+      return t("error.too_large", { field: fieldLabel("", e.field) });
     case "save_failed":
       return t("error.save_failed", { path: e.path });
     case "newer_file":
@@ -68,6 +70,16 @@ export function errorText(error: AppError | unknown): string {
     default:
       return t(`error.${e.kind}` as MessageKey);
   }
+}
+
+/** Why a record was set aside, and what to do, for a `why` code of the set-aside list. */
+export function setAsideText(why: string, kind: string | null): { title: string; help: string } {
+  const known = ["kind_clash", "record_too_large", "too_large", "forged_dot", "dropped_entry", "invalid_record", "held"];
+  const key = known.includes(why) ? why : "other";
+  return {
+    title: t(`setaside.why.${key}` as MessageKey),
+    help: t(`setaside.help.${key}` as MessageKey, { code: why, kind: kind ? kindLabel(kind) : "" }),
+  };
 }
 
 /** A date `YYYY-MM-DD` (or `YYYY`, `YYYY-MM`) or a timestamp, in the language's format. */

@@ -6,7 +6,7 @@ use sync_protocol::wire::ReplicaInfo;
 use tokio_postgres::error::SqlState;
 
 use crate::store::{
-    Caller, DeviceRow, Enrolment, OrgId, Role, StoreError, now_rfc3339, parse_replica,
+    Caller, DeviceRow, Enrolment, OrgId, Role, StoreError, TokenOwner, now_rfc3339, parse_replica,
 };
 
 /// The owner of an enrolled id, and whether it is revoked; locks the row.
@@ -66,28 +66,32 @@ pub(super) async fn insert(
     }
 }
 
-/// The device holding this token hash, unless revoked.
+/// Whose this token hash is: a device in service, a revoked device, or nobody.
 pub(super) async fn by_token(
     db: &impl GenericClient,
     token_hash: &[u8; 32],
-) -> Result<Option<Caller>, StoreError> {
+) -> Result<TokenOwner, StoreError> {
     let hash: &[u8] = token_hash;
     let row = db
         .query_opt(
-            "SELECT devices.id, devices.org_id, users.role
+            "SELECT devices.id, devices.org_id, users.role, devices.revoked
              FROM devices JOIN users ON users.id = devices.user_id
-             WHERE devices.token_hash = $1 AND NOT devices.revoked",
+             WHERE devices.token_hash = $1",
             &[&hash],
         )
         .await?;
-    row.map(|r| {
-        Ok(Caller {
-            device: parse_replica(r.get(0))?,
-            org: r.get(1),
-            role: Role::parse(r.get(2))?,
-        })
-    })
-    .transpose()
+    let Some(row) = row else {
+        return Ok(TokenOwner::Unknown);
+    };
+    let device = parse_replica(row.get(0))?;
+    if row.get::<_, bool>(3) {
+        return Ok(TokenOwner::Revoked(device));
+    }
+    Ok(TokenOwner::Device(Caller {
+        device,
+        org: row.get(1),
+        role: Role::parse(row.get(2))?,
+    }))
 }
 
 /// The devices of an organisation, with their owners.

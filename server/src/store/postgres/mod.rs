@@ -6,7 +6,7 @@
 //! the order of the sequences they hand out. PostgreSQL makes a transaction visible
 //! before it releases its locks, so once a reader sees sequence n, every lower sequence
 //! is committed too: a pull never skips a change, even with several server processes.
-//! The forged-dot check reads the stored copies under the same lock.
+//! The forged-dot and no-drop checks read the stored copies under the same lock.
 //!
 //! The SQL lives in one module per table; this one holds the pool, the migrations and
 //! the transactions that compose them.
@@ -19,7 +19,7 @@ use tracing::instrument;
 
 use super::{
     Caller, DeviceRow, Enrolled, Enrolment, Login, OrgId, Planned, PulledRow, PushError,
-    PushOutcome, Role, Store, StoreError, new_replica_id, parse_replica, plan_push,
+    PushOutcome, Role, Store, StoreError, TokenOwner, new_replica_id, parse_replica, plan_push,
 };
 
 mod devices;
@@ -182,7 +182,7 @@ impl Store for PgStore {
     }
 
     #[instrument(name = "db.caller", skip_all)]
-    async fn caller(&self, token_hash: [u8; 32]) -> Result<Option<Caller>, StoreError> {
+    async fn caller(&self, token_hash: [u8; 32]) -> Result<TokenOwner, StoreError> {
         devices::by_token(&self.client().await?, &token_hash).await
     }
 
@@ -236,8 +236,9 @@ impl Store for PgStore {
         org: OrgId,
         since: u64,
         limit: u32,
+        max_bytes: usize,
     ) -> Result<Vec<PulledRow>, StoreError> {
-        records::after(&self.client().await?, org, since, limit).await
+        records::after(&self.client().await?, org, since, limit, max_bytes).await
     }
 
     #[instrument(name = "db.replicas", skip_all)]

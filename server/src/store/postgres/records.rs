@@ -51,18 +51,36 @@ pub(super) async fn put_many(
     Ok(())
 }
 
-/// Up to `limit + 1` rows after `since`, in ascending sequence.
+/// Up to `limit + 1` rows after `since`, in ascending sequence, leaving out the rows past
+/// the first two whose preceding rows hold more than `max_bytes` of states (see
+/// [`Store::pull_rows`](crate::store::Store::pull_rows)): the cut is made in the
+/// database, so states no page needs never cross the connection.
 pub(super) async fn after(
     db: &impl GenericClient,
     org: OrgId,
     since: u64,
     limit: u32,
+    max_bytes: usize,
 ) -> Result<Vec<PulledRow>, StoreError> {
+    let max_bytes = i64::try_from(max_bytes).unwrap_or(i64::MAX);
     let rows = db
         .query(
-            "SELECT seq, state, pushed_by FROM records
-             WHERE org_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-            &[&org, &seq_to_sql(since), &(i64::from(limit) + 1)],
+            "SELECT seq, state, pushed_by FROM (
+                 SELECT seq, state, pushed_by,
+                        SUM(octet_length(state)) OVER (ORDER BY seq) - octet_length(state)
+                            AS before,
+                        ROW_NUMBER() OVER (ORDER BY seq) AS n
+                 FROM (SELECT seq, state, pushed_by FROM records
+                       WHERE org_id = $1 AND seq > $2 ORDER BY seq LIMIT $3) AS candidates
+             ) AS sized
+             WHERE before <= $4 OR n <= 2
+             ORDER BY seq",
+            &[
+                &org,
+                &seq_to_sql(since),
+                &(i64::from(limit) + 1),
+                &max_bytes,
+            ],
         )
         .await?;
     rows.into_iter()

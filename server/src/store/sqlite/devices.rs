@@ -5,7 +5,7 @@ use sync_protocol::ReplicaId;
 use sync_protocol::wire::ReplicaInfo;
 
 use crate::store::{
-    Caller, DeviceRow, Enrolment, OrgId, Role, StoreError, now_rfc3339, parse_replica,
+    Caller, DeviceRow, Enrolment, OrgId, Role, StoreError, TokenOwner, now_rfc3339, parse_replica,
 };
 
 /// The owner of an enrolled id, and whether it is revoked.
@@ -54,27 +54,30 @@ pub(super) fn insert(conn: &Connection, id: ReplicaId, e: &Enrolment) -> Result<
     Ok(())
 }
 
-/// The device holding this token hash, unless revoked.
-pub(super) fn by_token(
-    conn: &Connection,
-    token_hash: &[u8; 32],
-) -> Result<Option<Caller>, StoreError> {
-    let row: Option<(String, i64, String)> = conn
+/// Whose this token hash is: a device in service, a revoked device, or nobody.
+pub(super) fn by_token(conn: &Connection, token_hash: &[u8; 32]) -> Result<TokenOwner, StoreError> {
+    let row: Option<(String, i64, String, bool)> = conn
         .prepare_cached(
-            "SELECT devices.id, devices.org_id, users.role
+            "SELECT devices.id, devices.org_id, users.role, devices.revoked
              FROM devices JOIN users ON users.id = devices.user_id
-             WHERE devices.token_hash = ?1 AND NOT devices.revoked",
+             WHERE devices.token_hash = ?1",
         )?
-        .query_row([&token_hash[..]], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .optional()?;
-    row.map(|(device, org, role)| {
-        Ok(Caller {
-            device: parse_replica(&device)?,
-            org,
-            role: Role::parse(&role)?,
+        .query_row([&token_hash[..]], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })
-    })
-    .transpose()
+        .optional()?;
+    let Some((device, org, role, revoked)) = row else {
+        return Ok(TokenOwner::Unknown);
+    };
+    let device = parse_replica(&device)?;
+    if revoked {
+        return Ok(TokenOwner::Revoked(device));
+    }
+    Ok(TokenOwner::Device(Caller {
+        device,
+        org,
+        role: Role::parse(&role)?,
+    }))
 }
 
 /// The devices of an organisation, with their owners.

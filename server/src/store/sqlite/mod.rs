@@ -21,7 +21,7 @@ use tracing::instrument;
 
 use super::{
     Caller, DeviceRow, Enrolled, Enrolment, Login, OrgId, Planned, PulledRow, PushError,
-    PushOutcome, Role, Store, StoreError, new_replica_id, parse_replica, plan_push,
+    PushOutcome, Role, Store, StoreError, TokenOwner, new_replica_id, parse_replica, plan_push,
 };
 
 mod devices;
@@ -219,7 +219,7 @@ impl Store for SqliteStore {
     }
 
     #[instrument(name = "db.caller", skip_all)]
-    async fn caller(&self, token_hash: [u8; 32]) -> Result<Option<Caller>, StoreError> {
+    async fn caller(&self, token_hash: [u8; 32]) -> Result<TokenOwner, StoreError> {
         self.read(move |conn| devices::by_token(conn, &token_hash))
             .await
     }
@@ -278,8 +278,9 @@ impl Store for SqliteStore {
         org: OrgId,
         since: u64,
         limit: u32,
+        max_bytes: usize,
     ) -> Result<Vec<PulledRow>, StoreError> {
-        self.read(move |conn| records::after(conn, org, since, limit))
+        self.read(move |conn| records::after(conn, org, since, limit, max_bytes))
             .await
     }
 

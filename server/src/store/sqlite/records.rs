@@ -44,27 +44,35 @@ pub(super) fn put(
     Ok(())
 }
 
-/// Up to `limit + 1` rows after `since`, in ascending sequence.
+/// Up to `limit + 1` rows after `since`, in ascending sequence, stopping at the first row
+/// past the first two whose preceding rows hold more than `max_bytes` of states (see
+/// [`Store::pull_rows`](crate::store::Store::pull_rows)): the rows are read one by one,
+/// so no more is read than the page may need.
 pub(super) fn after(
     conn: &Connection,
     org: OrgId,
     since: u64,
     limit: u32,
+    max_bytes: usize,
 ) -> Result<Vec<PulledRow>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT seq, state, pushed_by FROM records
          WHERE org_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
     )?;
-    let rows = stmt.query_map(params![org, seq_to_sql(since), i64::from(limit) + 1], |r| {
-        Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?))
-    })?;
-    rows.map(|row| {
-        let (seq, state, pushed_by) = row?;
-        Ok(PulledRow {
-            seq: seq_of(seq)?,
+    let mut rows = stmt.query(params![org, seq_to_sql(since), i64::from(limit) + 1])?;
+    let mut page = Vec::new();
+    let mut bytes = 0usize;
+    while let Some(row) = rows.next()? {
+        if page.len() >= 2 && bytes > max_bytes {
+            break;
+        }
+        let state: String = row.get(1)?;
+        bytes = bytes.saturating_add(state.len());
+        page.push(PulledRow {
+            seq: seq_of(row.get(0)?)?,
             state,
-            pushed_by,
-        })
-    })
-    .collect()
+            pushed_by: row.get(2)?,
+        });
+    }
+    Ok(page)
 }
