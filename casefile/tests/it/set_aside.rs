@@ -39,10 +39,10 @@ fn copied_unsynced_person(from: &mut Device, to: &mut Device, family: &str) -> R
 
 fn a_refused_record_is_set_aside_while_the_others_go_through(backend: Backend) {
     let server = Server::start(backend);
-    let user = server.new_user();
-    let mut a = Device::enrolled(&server, &user, "marie");
-    let mut b = Device::enrolled(&server, &user, "ion");
-    let mut c = Device::enrolled(&server, &user, "ana");
+    let (_org, user) = server.new_org();
+    let mut a = Device::enrolled("marie", &server.url, &user);
+    let mut b = Device::enrolled("ion", &server.url, &user);
+    let mut c = Device::enrolled("ana", &server.url, &user);
     let camp = site(&mut c.file, "Camp Nord");
     c.sync();
 
@@ -88,9 +88,9 @@ fn a_refused_record_is_set_aside_while_the_others_go_through(backend: Backend) {
 
 fn a_set_aside_record_is_sent_again_and_leaves_the_list_once_accepted(backend: Backend) {
     let server = Server::start(backend);
-    let user = server.new_user();
-    let mut a = Device::enrolled(&server, &user, "marie");
-    let mut b = Device::enrolled(&server, &user, "ion");
+    let (_org, user) = server.new_org();
+    let mut a = Device::enrolled("marie", &server.url, &user);
+    let mut b = Device::enrolled("ion", &server.url, &user);
     let kept = copied_unsynced_person(&mut a, &mut b, "Popa");
     let edited = copied_unsynced_person(&mut a, &mut b, "Dumitru");
     let report = b.sync();
@@ -133,9 +133,9 @@ fn a_set_aside_record_is_sent_again_and_leaves_the_list_once_accepted(backend: B
 
 fn a_kind_clash_on_pull_is_set_aside_and_the_pull_goes_on(backend: Backend) {
     let server = Server::start(backend);
-    let user = server.new_user();
-    let mut a = Device::enrolled(&server, &user, "marie");
-    let mut b = Device::enrolled(&server, &user, "ion");
+    let (_org, user) = server.new_org();
+    let mut a = Device::enrolled("marie", &server.url, &user);
+    let mut b = Device::enrolled("ion", &server.url, &user);
     let x = person(&mut b.file, "Lăcătuș", "Ștefan");
     let y = person(&mut b.file, "Rusu", "Ana");
     let camp = site(&mut a.file, "Camp Sud");
@@ -143,7 +143,7 @@ fn a_kind_clash_on_pull_is_set_aside_and_the_pull_goes_on(backend: Backend) {
     // Another device sends a visit under the id of B's person before B syncs.
     let replica = a.file.replica_id().to_string();
     let (status, answer) = a.push_raw(
-        &server,
+        &server.url,
         json!([{
             "id": x.to_string(), "kind": "visit", "vv": {&replica: 1},
             "fields": {"purpose": [{"dot": [&replica, 1], "at": "2026-11-02T10:14:00Z", "value": "Suivi"}]}
@@ -187,7 +187,7 @@ fn a_kind_clash_on_pull_is_set_aside_and_the_pull_goes_on(backend: Backend) {
     // The next sync neither fails nor lists the record twice.
     let report = b.sync();
     assert_eq!(report.set_aside, 1, "{report:?}");
-    let mut c = Device::enrolled(&server, &user, "ana");
+    let mut c = Device::enrolled("ana", &server.url, &user);
     c.sync();
     assert!(c.file.get(y).is_ok(), "B's other person reached the server");
     assert_eq!(
@@ -199,9 +199,9 @@ fn a_kind_clash_on_pull_is_set_aside_and_the_pull_goes_on(backend: Backend) {
 
 fn a_record_over_8_mib_is_set_aside_unsent_and_blocks_nothing(backend: Backend) {
     let server = Server::start(backend);
-    let user = server.new_user();
-    let mut a = Device::enrolled(&server, &user, "marie");
-    let mut b = Device::enrolled(&server, &user, "ion");
+    let (_org, user) = server.new_org();
+    let mut a = Device::enrolled("marie", &server.url, &user);
+    let mut b = Device::enrolled("ion", &server.url, &user);
     let big = person(&mut a.file, "Mare", "Dosar");
     a.sync();
     b.sync();
@@ -252,7 +252,7 @@ fn a_record_over_8_mib_is_set_aside_unsent_and_blocks_nothing(backend: Backend) 
         "still set aside, and the sync still runs: {report:?}"
     );
 
-    let mut c = Device::enrolled(&server, &user, "ana");
+    let mut c = Device::enrolled("ana", &server.url, &user);
     let report = c.sync();
     assert_eq!(
         report.pulled, 2,
@@ -291,8 +291,8 @@ fn ok(path: &std::path::Path, args: &[&str]) -> String {
 
 fn sync_and_set_aside_on_the_command_line(backend: Backend) {
     let server = Server::start(backend);
-    let user = server.new_user();
-    let a = Device::enrolled(&server, &user, "marie");
+    let (_org, user) = server.new_org();
+    let a = Device::enrolled("marie", &server.url, &user);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cli.db");
     ok(&path, &["init", "--insecure-kdf-for-tests"]);
@@ -331,7 +331,7 @@ fn sync_and_set_aside_on_the_command_line(backend: Backend) {
     let x = x.trim();
     let replica = a.file.replica_id().to_string();
     let (status, answer) = a.push_raw(
-        &server,
+        &server.url,
         json!([{
             "id": x, "kind": "visit", "vv": {&replica: 1},
             "fields": {"purpose": [{"dot": [&replica, 1], "at": "2026-11-02T10:14:00Z", "value": "Suivi"}]}
@@ -372,8 +372,8 @@ fn sync_and_set_aside_on_the_command_line(backend: Backend) {
 
 fn a_revoked_device_is_told_so(backend: Backend) {
     let server = Server::start(backend);
-    let user = server.new_user();
-    let mut a = Device::enrolled(&server, &user, "marie");
+    let (_org, user) = server.new_org();
+    let mut a = Device::enrolled("marie", &server.url, &user);
     a.sync();
     server.cli(&["device", "revoke", &a.file.replica_id().to_string()], "");
     let error = a.try_sync().unwrap_err();

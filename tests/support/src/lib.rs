@@ -1,6 +1,11 @@
-//! The parts of an end-to-end run: a real `passerelle-server` process on a fresh database
-//! (SQLite or the machine's PostgreSQL), and devices, each a real encrypted case file
-//! that enrols and syncs through the `casefile` sync client.
+//! Test support shared by the workspace's tests (the case file's client tests and the
+//! end-to-end scenarios): a real `passerelle-server` process on a fresh database (SQLite
+//! or the machine's PostgreSQL), and devices, each a real encrypted case file that enrols
+//! and syncs through the `casefile` sync client.
+
+#![forbid(unsafe_code)]
+// Test code: a failed set-up step should stop the test with its reason.
+#![allow(clippy::expect_used, clippy::panic)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -9,6 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 use casefile::{CaseFile, KdfParams, SyncError, SyncOptions, SyncReport};
+use serde_json::Value;
 use sync_protocol::RecordState;
 
 /// The password of every test user.
@@ -216,7 +222,7 @@ impl Server {
         self.cli(&["record", "erase", "--org", org, id], "");
     }
 
-    /// A new organisation with one counsellor; answers (org, username).
+    /// A new organisation with one coordinator; answers (org, username).
     pub fn new_org(&self) -> (String, String) {
         let org = unique("org");
         let user = unique("user");
@@ -278,6 +284,26 @@ impl Device {
         device
     }
 
+    /// Pushes `records` as this device, by hand (what another app, or a buggy one,
+    /// sends) to the server at `url`; answers the status and the JSON body.
+    pub fn push_raw(&self, url: &str, records: Value) -> (u16, Value) {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let token = self
+            .file
+            .setting("sync.device_token")
+            .expect("the case file's settings")
+            .expect("an enrolled device has a token");
+        let response = reqwest::blocking::Client::new()
+            .post(format!("{url}/v1/push"))
+            .header("Sync-Protocol", "1")
+            .header("Authorization", format!("Bearer {token}"))
+            .json(&serde_json::json!({ "records": records }))
+            .send()
+            .expect("the server answers");
+        let status = response.status().as_u16();
+        (status, response.json().unwrap_or(Value::Null))
+    }
+
     /// Syncs with patient retries.
     pub fn try_sync(&mut self) -> Result<SyncReport, SyncError> {
         let cancel = AtomicBool::new(false);
@@ -319,4 +345,24 @@ pub fn settle(devices: &mut [&mut Device]) {
             devices[0].name
         );
     }
+}
+
+/// One test per backend: `backends!(name, …)` makes `name::sqlite` and `name::postgres`
+/// calling `name(Backend)`.
+#[macro_export]
+macro_rules! backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[test]
+                fn sqlite() {
+                    super::$name($crate::Backend::Sqlite)
+                }
+                #[test]
+                fn postgres() {
+                    super::$name($crate::Backend::Postgres)
+                }
+            }
+        )*
+    };
 }
