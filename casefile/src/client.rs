@@ -1,8 +1,9 @@
 //! The sync client: enrolment with a server, then push and pull (SYNC-PROTOCOL.md §6).
 //!
 //! A sync pushes every locally changed state in batches of at most [`MAX_BATCH_RECORDS`]
-//! records and [`MAX_BATCH_BYTES`] of JSON once decompressed (the server's limits are
-//! 1,000 records and 8 MiB), moving the push cursor after each batch; then pulls pages
+//! records and 2 MiB of JSON (a larger state alone, up to [`MAX_BATCH_BYTES`] once
+//! decompressed; the server's limits are 1,000 records and 8 MiB), moving the push
+//! cursor after each batch (see `push.rs`); then pulls pages
 //! until `more` is false, each page merged, indexed and checkpointed in one transaction.
 //! Both cursors move only after a commit, so a sync cut at any point (network, app
 //! killed, cancel) resumes where it stopped: a batch sent twice is `unchanged` on the

@@ -2,16 +2,16 @@
 //! aside so that none of them stops the sync (SYNC-PROTOCOL.md §6).
 //!
 //! - New changes (above the push cursor) go first, in change order, in batches of at
-//!   most [`MAX_BATCH_RECORDS`] records and [`MAX_BATCH_BYTES`] of JSON once
-//!   decompressed. The cursor moves past a batch once each of its records is accepted or
-//!   set aside.
+//!   most [`MAX_BATCH_RECORDS`] records and 2 MiB of JSON once decompressed (a single
+//!   larger state goes alone, up to the server's [`MAX_BATCH_BYTES`]). The cursor moves
+//!   past a batch once each of its records is accepted or set aside.
 //! - A record the server refuses with a 422 naming it is set aside with the server's
 //!   code and sentence, and the rest of the batch is sent again. A refusal that names no
 //!   record of the batch (422), or a 413, halves the batch, down to one record, which is
 //!   then set aside. A record larger than one request may carry is set aside unsent.
-//! - Then the records set aside by earlier syncs are sent again; each leaves the list
-//!   when the server accepts it (or when, edited here since, it went with the new
-//!   changes). A record the server holds apart (§6a, status `held`) stays listed.
+//! - Then the records set aside by earlier syncs are sent again, 16 at a time; each
+//!   leaves the list when the server accepts it (or when, edited here since, it went with
+//!   the new changes). A record the server holds apart (§6a, status `held`) stays listed.
 //! - Any other refusal is the sync's error.
 
 use std::collections::HashSet;
@@ -28,6 +28,16 @@ use crate::client::{
 use crate::records::load;
 use crate::set_aside::{self, HELD, TOO_LARGE};
 use crate::store::CaseFile;
+
+/// The JSON a batch grows to before it is sent (a single larger state still goes alone,
+/// up to [`MAX_BATCH_BYTES`]): about 400 KB of gzip, which a poor mobile link carries well
+/// within one request's timeout.
+const BATCH_TARGET_BYTES: usize = 2 * 1024 * 1024;
+
+/// The records set aside by earlier syncs go in small batches: they are likely to be
+/// refused again, and the server names one refusal per answer, so a batch of r refused
+/// records is sent r + 1 times.
+const RETRY_BATCH_RECORDS: usize = 16;
 
 /// `{"records":[]}`: what a push body holds besides its states and their commas.
 const BODY_OVERHEAD: usize = r#"{"records":[]}"#.len();
@@ -71,7 +81,8 @@ impl Outgoing {
     }
 }
 
-/// States gathered for one push, within [`MAX_BATCH_RECORDS`] and [`MAX_BATCH_BYTES`].
+/// States gathered for one push, within [`MAX_BATCH_RECORDS`] and [`BATCH_TARGET_BYTES`]
+/// (one larger state alone).
 #[derive(Debug)]
 struct Batch {
     items: Vec<Outgoing>,
@@ -91,8 +102,11 @@ impl Batch {
         item.json.len() + usize::from(!self.items.is_empty())
     }
 
-    fn has_room_for(&self, item: &Outgoing) -> bool {
-        self.items.len() < MAX_BATCH_RECORDS && self.bytes + self.cost(item) <= MAX_BATCH_BYTES
+    /// Whether `item` joins this batch: an empty batch takes any state that may be sent
+    /// at all; then a batch grows to [`MAX_BATCH_RECORDS`] or [`BATCH_TARGET_BYTES`].
+    fn has_room_for(&self, item: &Outgoing, records: usize) -> bool {
+        self.items.is_empty()
+            || (self.items.len() < records && self.bytes + self.cost(item) <= BATCH_TARGET_BYTES)
     }
 
     fn add(&mut self, item: Outgoing) {
@@ -201,7 +215,7 @@ impl CaseFile {
                 let item = Outgoing::new(&pending.state);
                 if !item.fits_alone() {
                     self.too_large(run, &item)?;
-                } else if batch.has_room_for(&item) {
+                } else if batch.has_room_for(&item, MAX_BATCH_RECORDS) {
                     batch.add(item);
                 } else {
                     break;
@@ -232,7 +246,7 @@ impl CaseFile {
                 self.too_large(run, &item)?;
                 continue;
             }
-            if !batch.has_room_for(&item) {
+            if !batch.has_room_for(&item, RETRY_BATCH_RECORDS) {
                 self.push_batch(run, batch.take())?;
             }
             batch.add(item);

@@ -157,6 +157,10 @@ fn kept_state(conn: &Connection, id: RecordId) -> Result<Option<RecordState>> {
         .and_then(|text| RecordState::from_json(&text).ok()))
 }
 
+/// Writes the row of `id` on `side`, replacing the one it had, in one statement: a crash
+/// leaves either row, never none. A row whose id could not be read keeps no state (it
+/// could never be found again to erase) and replaces an identical earlier one, so pulling
+/// the same page again adds nothing.
 fn upsert(
     conn: &Connection,
     id: Option<RecordId>,
@@ -166,18 +170,27 @@ fn upsert(
     message: &str,
     state: Option<&str>,
 ) -> Result<()> {
-    let id = id.map(|id| id.to_string());
     let at = now();
-    if id.is_some() {
-        conn.prepare_cached("DELETE FROM set_aside WHERE id = ?1 AND side = ?2")?
-            .execute(params![id, side.as_str()])?;
-    }
+    let Some(id) = id else {
+        conn.prepare_cached(
+            "DELETE FROM set_aside WHERE id IS NULL AND side = ?1 AND why = ?2 AND message = ?3",
+        )?
+        .execute(params![side.as_str(), why, message])?;
+        conn.prepare_cached(
+            "INSERT INTO set_aside (id, side, kind, why, message, state, at)
+             VALUES (NULL, ?1, ?2, ?3, ?4, NULL, ?5)",
+        )?
+        .execute(params![side.as_str(), kind, why, message, at.as_str()])?;
+        return Ok(());
+    };
     conn.prepare_cached(
         "INSERT INTO set_aside (id, side, kind, why, message, state, at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (id, side) DO UPDATE SET kind = excluded.kind, why = excluded.why,
+           message = excluded.message, state = excluded.state, at = excluded.at",
     )?
     .execute(params![
-        id,
+        id.to_string(),
         side.as_str(),
         kind,
         why,

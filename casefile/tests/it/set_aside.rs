@@ -393,7 +393,7 @@ fn a_revoked_device_is_told_so(backend: Backend) {
 /// such state set aside (by id when it reads), and the checkpoint moves.
 #[test]
 fn pulled_states_that_break_the_rules_are_set_aside_and_the_page_applied() {
-    let (_dir, mut file) = crate::common::fresh();
+    let (dir, mut file) = crate::common::fresh();
     let good = crate::common::foreign("person", &[("family_name", json!("Rusu"))]);
     let other = crate::common::other_replica().to_string();
     let bad_id: RecordId = "0190a000-0000-7000-8000-0000000000b1".parse().unwrap();
@@ -447,6 +447,33 @@ fn pulled_states_that_break_the_rules_are_set_aside_and_the_page_applied() {
         [Some(big_id), None],
         "the fixed record leaves the list"
     );
+
+    // Pulled again from 0 (a restored server, a new epoch), the unreadable state is not
+    // listed twice, and its text, which no erasure could find by id, is not kept.
+    let again = [json!({"id": "not an id", "kind": "person"})];
+    file.apply_pulled_values(&again, 11).unwrap();
+    file.apply_pulled_values(&again, 12).unwrap();
+    let unreadable: Vec<_> = file
+        .set_aside()
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.id.is_none())
+        .collect();
+    assert_eq!(
+        unreadable.len(),
+        1,
+        "one row for one unreadable state: {unreadable:?}"
+    );
+    drop(file);
+    let conn = crate::common::raw(&crate::common::db_path(&dir), PASS);
+    let kept: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM set_aside WHERE id IS NULL AND state IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(kept, 0, "no state is kept without an id");
 }
 
 /// Without a server: a kind clash keeps the pulled state beside the local copy, a later
