@@ -145,6 +145,10 @@ async fn check_caller<S: Store>(app: &App<S>, headers: &HeaderMap) -> Result<Cal
             info!(device = %device, "revoked device refused");
             return Err(ApiError::device_revoked());
         }
+        TokenOwner::Disabled(device) => {
+            info!(device = %device, "device of a disabled user refused");
+            return Err(ApiError::user_disabled());
+        }
         TokenOwner::Unknown => return Err(ApiError::unauthorized()),
     };
     app.limiter
@@ -392,6 +396,11 @@ async fn enrol<S: Store>(
         ));
     };
     drop(attempt);
+    // Only someone who knows the password learns that the account is disabled.
+    if login.disabled {
+        info!("enrolment of a disabled user refused");
+        return Err(ApiError::user_disabled());
+    }
     let (token, token_hash) = auth::new_token();
     let enrolled = app
         .store

@@ -79,6 +79,15 @@ impl ApiError {
         )
     }
 
+    /// 401 `user_disabled`: the device of a user a coordinator disabled.
+    pub fn user_disabled() -> Self {
+        Self::new(
+            ErrorCode::UserDisabled,
+            "a coordinator disabled this account: the device keeps its data, locked, until \
+             the account is enabled again; ask your coordinator",
+        )
+    }
+
     /// 413.
     pub fn too_large() -> Self {
         Self::new(

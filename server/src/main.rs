@@ -90,6 +90,19 @@ enum UserCommand {
         #[arg(long, value_enum)]
         role: RoleArg,
     },
+    /// Disables a user: their devices are refused (they lock and keep their data) and
+    /// they cannot enrol, until `user enable`.
+    Disable {
+        /// The username.
+        #[arg(long)]
+        username: String,
+    },
+    /// Enables a disabled user again: their devices sync, and they may enrol.
+    Enable {
+        /// The username.
+        #[arg(long)]
+        username: String,
+    },
     /// Changes a user's password (one line of standard input). Devices already enrolled
     /// keep working; enrolling again takes the new password.
     Password {
@@ -210,6 +223,12 @@ async fn run<S: Store>(store: S, command: Command) -> anyhow::Result<()> {
                 },
         } => add_user(&store, &org, &username, role).await,
         Command::User {
+            command: UserCommand::Disable { username },
+        } => set_disabled(&store, &username, true).await,
+        Command::User {
+            command: UserCommand::Enable { username },
+        } => set_disabled(&store, &username, false).await,
+        Command::User {
             command: UserCommand::Password { username },
         } => {
             let hash = read_password_hash().await?;
@@ -294,6 +313,18 @@ fn check_name(what: &str, text: &str) -> anyhow::Result<()> {
     let length = text.chars().count();
     if !(1..=64).contains(&length) || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
         bail!("the {what} must be 1 to 64 characters, without spaces");
+    }
+    Ok(())
+}
+
+/// `user disable|enable`.
+async fn set_disabled<S: Store>(store: &S, username: &str, disabled: bool) -> anyhow::Result<()> {
+    if !store
+        .set_disabled(username, disabled)
+        .await
+        .context("could not change the user")?
+    {
+        bail!("there is no user {username:?}");
     }
     Ok(())
 }

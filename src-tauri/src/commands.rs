@@ -103,12 +103,7 @@ pub async fn lock(
     // A running sync holds the case file: it stops at its next request, then the lock
     // goes on.
     cancel.cancel();
-    vault
-        .with_slot(|_, slot| {
-            drop(slot.take());
-            Ok(())
-        })
-        .await?;
+    lock_now(&vault).await?;
     // The UI that asked is already locking; the event is for other windows.
     let _ = Locked { reason }.emit(&app);
     Ok(())
@@ -466,14 +461,34 @@ pub async fn sync(
     cancel: State<'_, SyncCancel>,
 ) -> AppResult<SyncReportView> {
     let flag = cancel.start();
-    vault
+    let events = app.clone();
+    let report = vault
         .with(move |file| {
             let flag: &AtomicBool = &flag;
             let mut progress = |p: casefile::Progress| {
                 // A window that stopped listening misses a step of the bar, nothing more.
-                let _ = SyncProgress::from(p).emit(&app);
+                let _ = SyncProgress::from(p).emit(&events);
             };
             Ok(SyncReportView::from(file.sync(&mut progress, flag)?))
+        })
+        .await;
+    if let Err(AppError::UserDisabled { .. }) = &report {
+        // A disabled account: the key leaves memory, the data stays (SYNC-PROTOCOL §6).
+        lock_now(&vault).await?;
+        let _ = Locked {
+            reason: LockReason::AccountDisabled,
+        }
+        .emit(&app);
+    }
+    report
+}
+
+/// Drops the open case file, and its key with it.
+async fn lock_now(vault: &Vault) -> AppResult<()> {
+    vault
+        .with_slot(|_, slot| {
+            drop(slot.take());
+            Ok(())
         })
         .await
 }

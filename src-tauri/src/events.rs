@@ -13,6 +13,9 @@ pub enum LockReason {
     Manual,
     /// Nobody touched the app for the idle delay.
     Idle,
+    /// The server said a coordinator disabled this device's user: the case file keeps
+    /// its data, locked, until the account is enabled again.
+    AccountDisabled,
 }
 
 /// The case file was locked: every window goes back to the unlock screen.

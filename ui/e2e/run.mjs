@@ -37,6 +37,13 @@ function cli(caseFile, ...args) {
     .trim();
 }
 
+/** The server's own command line (`passerelle-server …`) on the scenario's database. */
+function serverCli(...args) {
+  return execFileSync(process.env.PASSERELLE_E2E_SERVER_BIN, [...args, "--database", process.env.PASSERELLE_E2E_DATABASE])
+    .toString()
+    .trim();
+}
+
 /** Another device, by hand: enrols over HTTP and pushes a site under the id `id`. */
 async function clashOnServer(server, username, id) {
   const headers = { "Content-Type": "application/json", "Sync-Protocol": "1" };
@@ -346,6 +353,18 @@ async function e2e() {
       for (const expected of ["Deux fiches portent le même identifiant", "MITREA Radu", "LĂCĂTUȘ Ștefan", "forged_dot"]) {
         if (!listed.includes(expected)) throw new Error(`expected the set-aside list to show "${expected}": ${listed}`);
       }
+
+      step("lock when the server says the account was disabled, and unlock once enabled");
+      serverCli("user", "disable", "--username", username);
+      await s.click('[data-testid="nav-today"]');
+      await s.find('[data-testid="today"][data-ready="true"]');
+      await s.click('[data-testid="sync"]');
+      await s.waitText('[data-testid="locked-disabled"]', "désactivé par un coordinateur", 60000);
+      const stillOpen = await s.exec(`return Boolean(document.querySelector('[data-testid="today"]'));`);
+      if (stillOpen) throw new Error("expected the app to lock when the account is disabled");
+      serverCli("user", "enable", "--username", username);
+      await unlock(s);
+      await syncApp(s, "envoyé(s)");
 
       step("change the server's address in settings");
       await s.click('[data-testid="nav-settings"]');

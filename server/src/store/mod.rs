@@ -101,6 +101,8 @@ pub enum TokenOwner {
     Device(Caller),
     /// A device a coordinator revoked (§6 `device_revoked`): it must destroy its case file.
     Revoked(ReplicaId),
+    /// A device of a disabled user (§6 `user_disabled`): it locks and keeps its data.
+    Disabled(ReplicaId),
     /// No device holds this token: never issued, or replaced by a re-enrolment.
     Unknown,
 }
@@ -116,6 +118,8 @@ pub struct Login {
     pub org_name: String,
     /// The Argon2id PHC string.
     pub password_hash: String,
+    /// Whether a coordinator disabled the user: no enrolment until enabled again.
+    pub disabled: bool,
 }
 
 /// A device to enrol.
@@ -297,6 +301,14 @@ pub trait Store: Send + Sync + 'static {
         &self,
         username: &str,
         password_hash: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Disables or enables a user (§7 `user disable|enable`); `false` when there is no
+    /// such user.
+    fn set_disabled(
+        &self,
+        username: &str,
+        disabled: bool,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// The user with this username, for enrolment.

@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::harness::{Backend, Client, Database, Server, Setup, new_id, state};
+use crate::harness::{Backend, Client, Database, PASSWORD, Server, Setup, new_id, state};
 use crate::on_both_backends;
 
 on_both_backends!(
     a_revoked_device_is_refused_at_its_next_request,
+    a_disabled_user_is_refused_until_enabled_again,
     an_acknowledged_push_survives_kill_9,
     sigterm_finishes_the_request_in_flight,
     a_device_past_its_rate_is_told_to_slow_down,
@@ -60,6 +61,76 @@ async fn logs_hold_ids_and_counts_never_personal_data(backend: Backend) {
             "the log must not contain {secret:?}: {log}"
         );
     }
+}
+
+async fn a_disabled_user_is_refused_until_enabled_again(backend: Backend) {
+    let setup = Setup::new(backend);
+    let marie = setup.client().enrolled("marie").await;
+    let claire = setup.client().enrolled("claire").await;
+    let id = new_id();
+    marie
+        .push(&[state(&id, "person", marie.device(), 1, json!({"x_a": "1"}))])
+        .await
+        .expect_ok();
+
+    setup
+        .db
+        .cli_ok(&["user", "disable", "--username", "marie"], "");
+    // Her devices are told so (they lock and keep their data), on every call.
+    marie.pull(0, None).await.expect_error(401, "user_disabled");
+    marie
+        .push(&[state(
+            &new_id(),
+            "person",
+            marie.device(),
+            1,
+            json!({"x_a": "2"}),
+        )])
+        .await
+        .expect_error(401, "user_disabled");
+    Client::send(marie.request(reqwest::Method::GET, "/v1/replicas"))
+        .await
+        .expect_error(401, "user_disabled");
+    // She cannot enrol a new device; a wrong password still learns nothing.
+    let again = setup.client();
+    again
+        .enrol("marie", PASSWORD, None)
+        .await
+        .expect_error(401, "user_disabled");
+    again
+        .enrol("marie", "not her password", None)
+        .await
+        .expect_error(401, "unauthorized");
+    // Another user of the organisation is not affected.
+    claire.pull(0, None).await.expect_ok();
+
+    setup
+        .db
+        .cli_ok(&["user", "enable", "--username", "marie"], "");
+    marie.pull(0, None).await.expect_ok();
+    marie
+        .push(&[state(&id, "person", marie.device(), 2, json!({"x_a": "3"}))])
+        .await
+        .expect_ok();
+    assert_eq!(
+        again.enrol("marie", PASSWORD, None).await.status.as_u16(),
+        201,
+        "once enabled, she enrols again"
+    );
+    // Unknown users are refused by the command line.
+    let out = setup
+        .db
+        .cli(&["user", "disable", "--username", "personne"], "");
+    assert!(!out.status.success(), "disabling no one must fail");
+    // A revoked device of a disabled user hears that it is revoked: that decides.
+    setup
+        .db
+        .cli_ok(&["user", "disable", "--username", "claire"], "");
+    setup.db.cli_ok(&["device", "revoke", claire.device()], "");
+    claire
+        .pull(0, None)
+        .await
+        .expect_error(401, "device_revoked");
 }
 
 async fn a_revoked_device_is_refused_at_its_next_request(backend: Backend) {

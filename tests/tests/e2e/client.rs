@@ -185,6 +185,27 @@ fn a_revoked_device_is_told_so() {
 }
 
 #[test]
+fn a_disabled_user_is_told_so_and_syncs_again_once_enabled() {
+    let server = Server::start(Backend::Sqlite);
+    let (_org, user) = server.new_org();
+    let mut a = Device::enrolled("marie", &server.url, &user);
+    add_person(&mut a.file, "Stoica", "Mihai");
+    server.cli(&["user", "disable", "--username", &user], "");
+    let error = a.try_sync().unwrap_err();
+    assert!(matches!(error, SyncError::UserDisabled), "got {error:?}");
+    assert!(
+        a.file.pending_push(10).unwrap().len() == 1,
+        "the case file keeps what it had to send"
+    );
+    server.cli(&["user", "enable", "--username", &user], "");
+    assert_eq!(
+        a.sync().pushed,
+        1,
+        "once enabled, the device syncs what it kept"
+    );
+}
+
+#[test]
 fn wrong_passwords_plain_http_and_tls_failures_are_named() {
     let server = Server::start(Backend::Sqlite);
     let (_org, user) = server.new_org();

@@ -21,6 +21,8 @@ export const app = $state({
   /** The first-run screen shows until the person leaves it, even once the file exists. */
   firstRun: false,
   lockedByIdle: false,
+  /** The server said a coordinator disabled this device's user: the app locked. */
+  lockedByDisabledAccount: false,
   route: { name: "today" } as Route,
   schema: [] as KindSpecView[],
   replicaId: "",

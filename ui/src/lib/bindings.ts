@@ -403,7 +403,12 @@ export type LockReason =
 /**  The person locked it. */
 "manual" | 
 /**  Nobody touched the app for the idle delay. */
-"idle";
+"idle" | 
+/**
+ *  The server said a coordinator disabled this device's user: the case file keeps
+ *  its data, locked, until the account is enabled again.
+ */
+"account_disabled";
 
 /**  The case file was locked: every window goes back to the unlock screen. */
 export type Locked = {

@@ -74,7 +74,7 @@ pub(super) async fn by_token(
     let hash: &[u8] = token_hash;
     let row = db
         .query_opt(
-            "SELECT devices.id, devices.org_id, users.role, devices.revoked
+            "SELECT devices.id, devices.org_id, users.role, devices.revoked, users.disabled
              FROM devices JOIN users ON users.id = devices.user_id
              WHERE devices.token_hash = $1",
             &[&hash],
@@ -86,6 +86,9 @@ pub(super) async fn by_token(
     let device = parse_replica(row.get(0))?;
     if row.get::<_, bool>(3) {
         return Ok(TokenOwner::Revoked(device));
+    }
+    if row.get::<_, bool>(4) {
+        return Ok(TokenOwner::Disabled(device));
     }
     Ok(TokenOwner::Device(Caller {
         device,

@@ -28,7 +28,10 @@ mod records;
 mod users;
 
 /// The migrations, in order; `schema_version.version` is how many are applied.
-const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/postgres/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../../migrations/postgres/0001_init.sql"),
+    include_str!("../../../migrations/postgres/0002_user_disabled.sql"),
+];
 
 /// Any constant: the advisory lock that keeps two processes from migrating at once.
 const MIGRATION_LOCK: i64 = 0x7061_7373_6572;
@@ -153,6 +156,11 @@ impl Store for PgStore {
     #[instrument(name = "db.set_password", skip_all)]
     async fn set_password(&self, username: &str, password_hash: &str) -> Result<bool, StoreError> {
         users::set_password(&self.client().await?, username, password_hash).await
+    }
+
+    #[instrument(name = "db.set_disabled", skip_all)]
+    async fn set_disabled(&self, username: &str, disabled: bool) -> Result<bool, StoreError> {
+        users::set_disabled(&self.client().await?, username, disabled).await
     }
 
     #[instrument(name = "db.login", skip_all)]

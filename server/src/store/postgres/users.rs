@@ -37,6 +37,21 @@ pub(super) async fn set_password(
     Ok(changed > 0)
 }
 
+/// Disables or enables a user; `false` when there is no such user.
+pub(super) async fn set_disabled(
+    db: &impl GenericClient,
+    username: &str,
+    disabled: bool,
+) -> Result<bool, StoreError> {
+    let changed = db
+        .execute(
+            "UPDATE users SET disabled = $2 WHERE username = $1",
+            &[&username, &disabled],
+        )
+        .await?;
+    Ok(changed > 0)
+}
+
 /// The user with this username, with its organisation.
 pub(super) async fn login(
     db: &impl GenericClient,
@@ -44,7 +59,7 @@ pub(super) async fn login(
 ) -> Result<Option<Login>, StoreError> {
     let row = db
         .query_opt(
-            "SELECT users.id, users.org_id, orgs.name, users.password_hash
+            "SELECT users.id, users.org_id, orgs.name, users.password_hash, users.disabled
              FROM users JOIN orgs ON orgs.id = users.org_id
              WHERE users.username = $1",
             &[&username],
@@ -55,5 +70,6 @@ pub(super) async fn login(
         org: r.get(1),
         org_name: r.get(2),
         password_hash: r.get(3),
+        disabled: r.get(4),
     }))
 }

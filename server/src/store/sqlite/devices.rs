@@ -56,22 +56,25 @@ pub(super) fn insert(conn: &Connection, id: ReplicaId, e: &Enrolment) -> Result<
 
 /// Whose this token hash is: a device in service, a revoked device, or nobody.
 pub(super) fn by_token(conn: &Connection, token_hash: &[u8; 32]) -> Result<TokenOwner, StoreError> {
-    let row: Option<(String, i64, String, bool)> = conn
+    let row: Option<(String, i64, String, bool, bool)> = conn
         .prepare_cached(
-            "SELECT devices.id, devices.org_id, users.role, devices.revoked
+            "SELECT devices.id, devices.org_id, users.role, devices.revoked, users.disabled
              FROM devices JOIN users ON users.id = devices.user_id
              WHERE devices.token_hash = ?1",
         )?
         .query_row([&token_hash[..]], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
         })
         .optional()?;
-    let Some((device, org, role, revoked)) = row else {
+    let Some((device, org, role, revoked, disabled)) = row else {
         return Ok(TokenOwner::Unknown);
     };
     let device = parse_replica(&device)?;
     if revoked {
         return Ok(TokenOwner::Revoked(device));
+    }
+    if disabled {
+        return Ok(TokenOwner::Disabled(device));
     }
     Ok(TokenOwner::Device(Caller {
         device,

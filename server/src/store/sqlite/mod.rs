@@ -30,7 +30,10 @@ mod records;
 mod users;
 
 /// The migrations, in order; the database's `user_version` is how many are applied.
-const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/sqlite/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../../migrations/sqlite/0001_init.sql"),
+    include_str!("../../../migrations/sqlite/0002_user_disabled.sql"),
+];
 
 /// How many connections read (pulls, token look-ups) while one writes.
 const READERS: usize = 4;
@@ -187,6 +190,13 @@ impl Store for SqliteStore {
     async fn set_password(&self, username: &str, password_hash: &str) -> Result<bool, StoreError> {
         let (username, hash) = (username.to_owned(), password_hash.to_owned());
         self.write(move |conn| users::set_password(conn, &username, &hash))
+            .await
+    }
+
+    #[instrument(name = "db.set_disabled", skip_all)]
+    async fn set_disabled(&self, username: &str, disabled: bool) -> Result<bool, StoreError> {
+        let username = username.to_owned();
+        self.write(move |conn| users::set_disabled(conn, &username, disabled))
             .await
     }
 

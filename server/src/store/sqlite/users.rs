@@ -41,11 +41,24 @@ pub(super) fn set_password(
     Ok(changed > 0)
 }
 
+/// Disables or enables a user; `false` when there is no such user.
+pub(super) fn set_disabled(
+    conn: &Connection,
+    username: &str,
+    disabled: bool,
+) -> Result<bool, StoreError> {
+    let changed = conn.execute(
+        "UPDATE users SET disabled = ?2 WHERE username = ?1",
+        params![username, disabled],
+    )?;
+    Ok(changed > 0)
+}
+
 /// The user with this username, with its organisation.
 pub(super) fn login(conn: &Connection, username: &str) -> Result<Option<Login>, StoreError> {
     Ok(conn
         .query_row(
-            "SELECT users.id, users.org_id, orgs.name, users.password_hash
+            "SELECT users.id, users.org_id, orgs.name, users.password_hash, users.disabled
              FROM users JOIN orgs ON orgs.id = users.org_id
              WHERE users.username = ?1",
             [username],
@@ -55,6 +68,7 @@ pub(super) fn login(conn: &Connection, username: &str) -> Result<Option<Login>, 
                     org: r.get(1)?,
                     org_name: r.get(2)?,
                     password_hash: r.get(3)?,
+                    disabled: r.get(4)?,
                 })
             },
         )

@@ -1,0 +1,3 @@
+-- A coordinator may disable a user: their devices are refused (401 user_disabled, they
+-- lock and keep their data) and they cannot enrol, until the user is enabled again.
+ALTER TABLE users ADD COLUMN disabled BOOLEAN NOT NULL DEFAULT FALSE;
