@@ -201,6 +201,9 @@ pub enum StoreError {
     /// No PostgreSQL connection could be had.
     #[error("no PostgreSQL connection available: {0}")]
     Pool(String),
+    /// A file of the database could not be created.
+    #[error("could not create the database file: {0}")]
+    Io(String),
     /// A blocking task died.
     #[error("a database task failed: {0}")]
     Task(String),

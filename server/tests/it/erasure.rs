@@ -10,6 +10,64 @@ on_both_backends!(
     record_erase_on_the_command_line_is_the_same_erasure,
 );
 
+/// SQLite: the database and its WAL are the owner's alone, and after an erasure no byte of
+/// the erased content is left in them (secure_delete, then the WAL emptied).
+#[tokio::test]
+async fn the_sqlite_files_are_private_and_keep_nothing_erased() {
+    use std::os::unix::fs::PermissionsExt;
+    let setup = Setup::new(Backend::Sqlite);
+    let marie = setup.client().enrolled("marie").await;
+    let claire = setup.client().enrolled("claire").await;
+    let id = new_id();
+    let secret = "Zqxwvy Secretname 1-84-07-59-123-456";
+    for n in 1..=3 {
+        let person = state(
+            &id,
+            "person",
+            marie.device(),
+            n,
+            json!({"notes": format!("{secret} {n}")}),
+        );
+        marie.push(&[person]).await.expect_ok();
+    }
+    let dir = setup.db.dir.path();
+    let files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("server.db")
+        })
+        .collect();
+    assert!(files.len() >= 2, "the database and its WAL: {files:?}");
+    for file in &files {
+        let mode = std::fs::metadata(file).unwrap().permissions().mode() & 0o777;
+        assert!(
+            mode == 0o600,
+            "{} must be the owner's alone (0600), found {mode:o}",
+            file.display()
+        );
+    }
+    let holds = |needle: &str| {
+        files.iter().any(|f| {
+            std::fs::read(f)
+                .map(|bytes| bytes.windows(needle.len()).any(|w| w == needle.as_bytes()))
+                .unwrap_or(false)
+        })
+    };
+    assert!(
+        holds(secret),
+        "the test must see the content before the erasure"
+    );
+    claire.erase(&id).await.expect_ok();
+    assert!(
+        !holds("Zqxwvy"),
+        "no byte of the erased content may stay in the files"
+    );
+}
+
 async fn a_coordinator_erases_and_every_device_pulls_the_erased_state(backend: Backend) {
     let setup = Setup::new(backend);
     let marie = setup.client().enrolled("marie").await;

@@ -49,12 +49,30 @@ pub struct SqliteStore {
     server_id: ReplicaId,
 }
 
+/// Creates the database file readable by its owner alone (0600) when it does not exist
+/// yet; SQLite gives its WAL and shared-memory files the same mode.
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Io(e.to_string())),
+    }
+}
+
 fn connect(path: &Path) -> Result<Connection, StoreError> {
+    create_private(path)?;
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Deleted and overwritten content is zeroed in the file, not left in free pages: an
+    // erased person's data must not linger (§5).
+    conn.pragma_update(None, "secure_delete", "ON")?;
     Ok(conn)
 }
 
@@ -314,6 +332,9 @@ impl Store for SqliteStore {
             records::put(&tx, org, seq, &stored.erase(), None)?;
             orgs::set_last_seq(&tx, org, seq)?;
             tx.commit()?;
+            // Copy the zeroed pages into the file and empty the WAL, so no frame of the
+            // erased content stays beside it.
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
             Ok(Some(seq))
         })
         .await
