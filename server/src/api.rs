@@ -44,7 +44,10 @@ use tracing::{Level, info};
 use crate::auth;
 use crate::error::ApiError;
 use crate::rate::{EnrolLimited, EnrolLimits, RateLimiter};
-use crate::store::{Caller, Enrolled, Enrolment, PAGE_BYTES, Role, Store, TokenOwner, page};
+use crate::store::{
+    Caller, Capped, ERASURES_PER_HOUR, Enrolled, Enrolment, PAGE_BYTES, Role, Store, TokenOwner,
+    page,
+};
 
 /// What every handler shares.
 #[derive(Debug)]
@@ -620,16 +623,23 @@ async fn erase<S: Store>(
     let bytes = read_body(&headers, body, app.body_timeout).await?;
     let request: EraseRequest =
         serde_json::from_slice(&bytes).map_err(|_| bad_json("erasure request"))?;
-    let server_seq = app
-        .store
-        .erase(caller.org, request.id)
-        .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::NotFound,
-                "your organisation has no record with this id: check the id",
-            )
-        })?;
+    let server_seq =
+        match app.store.erase_capped(caller.org, request.id).await? {
+            Capped::Erased(seq) => seq,
+            Capped::NotFound => {
+                return Err(ApiError::new(
+                    ErrorCode::NotFound,
+                    "your organisation has no record with this id: check the id",
+                ));
+            }
+            Capped::OverCap(wait) => {
+                info!(device = %caller.device, "erasure over the hourly cap refused");
+                return Err(ApiError::slow_down(Duration::from_secs(wait)).with_message(format!(
+                "your organisation has erased {ERASURES_PER_HOUR} records in the last hour, \
+                 the most the app may: wait, or erase with the server's command line"
+            )));
+            }
+        };
     info!(device = %caller.device, record = %request.id, server_seq, "erase");
     Ok(axum::Json(EraseResponse { server_seq }))
 }

@@ -276,6 +276,35 @@ impl PushError {
     }
 }
 
+/// How many records an organisation may erase over HTTP in an hour (§6).
+pub const ERASURES_PER_HOUR: usize = 20;
+
+/// What a capped erasure did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capped {
+    /// Erased (or erased already); the organisation's highest sequence.
+    Erased(u64),
+    /// The organisation has no such record.
+    NotFound,
+    /// The hour's erasures are used up; the next is possible after this many seconds.
+    OverCap(u64),
+}
+
+/// Decides a capped erasure from the times of the hour's erasures (oldest first) and now
+/// (seconds since 1970): `None` to go on, or the seconds to wait.
+pub(crate) fn over_cap(recent: &[i64], now: i64) -> Option<u64> {
+    if recent.len() < ERASURES_PER_HOUR {
+        return None;
+    }
+    let frees = recent[recent.len() - ERASURES_PER_HOUR] + 3600;
+    Some(u64::try_from(frees - now).unwrap_or(0).max(1))
+}
+
+/// Now, in seconds since 1970.
+pub(crate) fn unix_now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
 /// What enrolment did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Enrolled {
@@ -358,12 +387,21 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<(ReplicaId, ReplicaInfo)>, StoreError>> + Send;
 
     /// Erases a record (§5); `None` when the organisation has no such record. Answers the
-    /// organisation's highest sequence.
+    /// organisation's highest sequence. The command line's erasure: not capped.
     fn erase(
         &self,
         org: OrgId,
         id: RecordId,
     ) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send;
+
+    /// The same erasure over HTTP, within [`ERASURES_PER_HOUR`] per organisation, counted
+    /// in the same transaction (so several server processes share the count). An
+    /// erasure that changes nothing (no such record, or erased already) is not counted.
+    fn erase_capped(
+        &self,
+        org: OrgId,
+        id: RecordId,
+    ) -> impl Future<Output = Result<Capped, StoreError>> + Send;
 
     /// The organisation with this name.
     fn org_id(&self, name: &str) -> impl Future<Output = Result<Option<OrgId>, StoreError>> + Send;
@@ -625,6 +663,24 @@ mod tests {
         assert!(
             plan_push(&[cleared], &[Some(stored)], me).is_ok(),
             "a cleared field writes over the entry"
+        );
+    }
+
+    #[test]
+    fn the_erasure_cap_counts_the_last_hour() {
+        let now = 1_000_000;
+        let recent: Vec<i64> = (0..19).map(|i| now - 3000 + i).collect();
+        assert_eq!(
+            over_cap(&recent, now),
+            None,
+            "19 in the hour: one more may go"
+        );
+        let mut full = recent.clone();
+        full.push(now - 10);
+        assert_eq!(
+            over_cap(&full, now),
+            Some(600),
+            "20 in the hour: the oldest leaves the hour in 600 s"
         );
     }
 

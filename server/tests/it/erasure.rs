@@ -2,13 +2,52 @@
 
 use serde_json::json;
 
-use crate::harness::{Backend, Setup, new_id, state};
+use crate::harness::{Backend, Client, Server, Setup, new_id, state};
 use crate::on_both_backends;
 
 on_both_backends!(
     a_coordinator_erases_and_every_device_pulls_the_erased_state,
     record_erase_on_the_command_line_is_the_same_erasure,
+    erasures_over_http_are_capped_at_20_an_hour,
 );
+
+/// A coordinator's token, stolen, cannot empty the organisation: 20 erasures an hour over
+/// HTTP, counted in the database (a second server process shares the count); the
+/// command line is not capped.
+async fn erasures_over_http_are_capped_at_20_an_hour(backend: Backend) {
+    let setup = Setup::new(backend);
+    let marie = setup.client().enrolled("marie").await;
+    let claire = setup.client().enrolled("claire").await;
+    let ids: Vec<String> = (0..23).map(|_| new_id()).collect();
+    let states: Vec<_> = ids
+        .iter()
+        .map(|id| state(id, "person", marie.device(), 1, json!({"x_n": "1"})))
+        .collect();
+    marie.push(&states).await.expect_ok();
+    // Erasing nothing, or what is erased already, counts for nothing.
+    claire.erase(&new_id()).await.expect_error(404, "not_found");
+    for id in &ids[..20] {
+        claire.erase(id).await.expect_ok();
+    }
+    claire.erase(&ids[0]).await.expect_error(429, "slow_down");
+    let refused = claire.erase(&ids[20]).await;
+    refused.expect_error(429, "slow_down");
+    assert!(refused.headers.contains_key("retry-after"), "{refused:?}");
+    // Another server process on the same database refuses as well.
+    let second = Server::start(&setup.db, &[]);
+    let other = Client {
+        base: second.base.clone(),
+        ..claire.clone()
+    };
+    other.erase(&ids[21]).await.expect_error(429, "slow_down");
+    // The command line is not capped.
+    setup
+        .db
+        .cli_ok(&["record", "erase", "--org", "nord", &ids[22]], "");
+    let (states, _) = claire.pull_all(0, 1000).await;
+    let erased = states.iter().filter(|s| s["erased"] == json!(true)).count();
+    assert_eq!(erased, 21, "20 over HTTP and one from the command line");
+}
 
 /// SQLite: the database and its WAL are the owner's alone, and after an erasure no byte of
 /// the erased content is left in them (secure_delete, then the WAL emptied).

@@ -18,11 +18,13 @@ use tokio_postgres::NoTls;
 use tracing::instrument;
 
 use super::{
-    Caller, DeviceRow, Enrolled, Enrolment, Login, OrgId, Planned, PulledRow, PushError,
-    PushOutcome, Role, Store, StoreError, TokenOwner, new_replica_id, parse_replica, plan_push,
+    Caller, Capped, DeviceRow, Enrolled, Enrolment, Login, OrgId, Planned, PulledRow, PushError,
+    PushOutcome, Role, Store, StoreError, TokenOwner, new_replica_id, over_cap, parse_replica,
+    plan_push, unix_now,
 };
 
 mod devices;
+mod erasures;
 mod orgs;
 mod records;
 mod users;
@@ -31,6 +33,7 @@ mod users;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0001_init.sql"),
     include_str!("../../../migrations/postgres/0002_user_disabled.sql"),
+    include_str!("../../../migrations/postgres/0003_erasures.sql"),
 ];
 
 /// Any constant: the advisory lock that keeps two processes from migrating at once.
@@ -127,6 +130,43 @@ impl PgStore {
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
         self.pool.get().await.map_err(pool_error)
+    }
+}
+
+impl PgStore {
+    /// An erasure, capped per hour when `capped` (HTTP), counted under the organisation's
+    /// row lock, so every server process shares the count.
+    async fn erase_within(
+        &self,
+        org: OrgId,
+        id: RecordId,
+        capped: bool,
+    ) -> Result<Capped, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let seq = orgs::lock_last_seq(&tx, org).await?;
+        let now = unix_now();
+        if capped && let Some(wait) = over_cap(&erasures::since(&tx, org, now - 3600).await?, now) {
+            return Ok(Capped::OverCap(wait));
+        }
+        let Some(stored) = records::get_many(&tx, org, &[id.to_string()])
+            .await?
+            .into_values()
+            .next()
+        else {
+            return Ok(Capped::NotFound);
+        };
+        if stored.is_erased() {
+            return Ok(Capped::Erased(seq));
+        }
+        let seq = seq + 1;
+        records::put_many(&tx, org, &[(seq, stored.erase(), None)]).await?;
+        orgs::set_last_seq(&tx, org, seq).await?;
+        if capped {
+            erasures::note(&tx, org, now).await?;
+        }
+        tx.commit().await?;
+        Ok(Capped::Erased(seq))
     }
 }
 
@@ -256,24 +296,15 @@ impl Store for PgStore {
 
     #[instrument(name = "db.erase", skip_all)]
     async fn erase(&self, org: OrgId, id: RecordId) -> Result<Option<u64>, StoreError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        let seq = orgs::lock_last_seq(&tx, org).await?;
-        let Some(stored) = records::get_many(&tx, org, &[id.to_string()])
-            .await?
-            .into_values()
-            .next()
-        else {
-            return Ok(None);
-        };
-        if stored.is_erased() {
-            return Ok(Some(seq));
+        match self.erase_within(org, id, false).await? {
+            Capped::Erased(seq) => Ok(Some(seq)),
+            Capped::NotFound | Capped::OverCap(_) => Ok(None),
         }
-        let seq = seq + 1;
-        records::put_many(&tx, org, &[(seq, stored.erase(), None)]).await?;
-        orgs::set_last_seq(&tx, org, seq).await?;
-        tx.commit().await?;
-        Ok(Some(seq))
+    }
+
+    #[instrument(name = "db.erase_capped", skip_all)]
+    async fn erase_capped(&self, org: OrgId, id: RecordId) -> Result<Capped, StoreError> {
+        self.erase_within(org, id, true).await
     }
 
     #[instrument(name = "db.org_id", skip_all)]

@@ -20,11 +20,13 @@ use sync_protocol::{RecordId, RecordState, ReplicaId};
 use tracing::instrument;
 
 use super::{
-    Caller, DeviceRow, Enrolled, Enrolment, Login, OrgId, Planned, PulledRow, PushError,
-    PushOutcome, Role, Store, StoreError, TokenOwner, new_replica_id, parse_replica, plan_push,
+    Caller, Capped, DeviceRow, Enrolled, Enrolment, Login, OrgId, Planned, PulledRow, PushError,
+    PushOutcome, Role, Store, StoreError, TokenOwner, new_replica_id, over_cap, parse_replica,
+    plan_push, unix_now,
 };
 
 mod devices;
+mod erasures;
 mod orgs;
 mod records;
 mod users;
@@ -33,6 +35,7 @@ mod users;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0001_init.sql"),
     include_str!("../../../migrations/sqlite/0002_user_disabled.sql"),
+    include_str!("../../../migrations/sqlite/0003_erasures.sql"),
 ];
 
 /// How many connections read (pulls, token look-ups) while one writes.
@@ -131,6 +134,41 @@ impl SqliteStore {
         })
         .await
         .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
+    /// An erasure, capped per hour when `capped` (HTTP), counted in its transaction.
+    async fn erase_within(
+        &self,
+        org: OrgId,
+        id: RecordId,
+        capped: bool,
+    ) -> Result<Capped, StoreError> {
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let seq = orgs::last_seq(&tx, org)?;
+            let now = unix_now();
+            if capped && let Some(wait) = over_cap(&erasures::since(&tx, org, now - 3600)?, now) {
+                return Ok(Capped::OverCap(wait));
+            }
+            let Some(stored) = records::get(&tx, org, id)? else {
+                return Ok(Capped::NotFound);
+            };
+            if stored.is_erased() {
+                return Ok(Capped::Erased(seq));
+            }
+            let seq = seq + 1;
+            records::put(&tx, org, seq, &stored.erase(), None)?;
+            orgs::set_last_seq(&tx, org, seq)?;
+            if capped {
+                erasures::note(&tx, org, now)?;
+            }
+            tx.commit()?;
+            // Copy the zeroed pages into the file and empty the WAL, so no frame of the
+            // erased content stays beside it.
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            Ok(Capped::Erased(seq))
+        })
+        .await
     }
 
     /// Runs `f` on a blocking thread once the connection is free. Waiting happens on the
@@ -319,25 +357,15 @@ impl Store for SqliteStore {
 
     #[instrument(name = "db.erase", skip_all)]
     async fn erase(&self, org: OrgId, id: RecordId) -> Result<Option<u64>, StoreError> {
-        self.write(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let seq = orgs::last_seq(&tx, org)?;
-            let Some(stored) = records::get(&tx, org, id)? else {
-                return Ok(None);
-            };
-            if stored.is_erased() {
-                return Ok(Some(seq));
-            }
-            let seq = seq + 1;
-            records::put(&tx, org, seq, &stored.erase(), None)?;
-            orgs::set_last_seq(&tx, org, seq)?;
-            tx.commit()?;
-            // Copy the zeroed pages into the file and empty the WAL, so no frame of the
-            // erased content stays beside it.
-            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
-            Ok(Some(seq))
-        })
-        .await
+        match self.erase_within(org, id, false).await? {
+            Capped::Erased(seq) => Ok(Some(seq)),
+            Capped::NotFound | Capped::OverCap(_) => Ok(None),
+        }
+    }
+
+    #[instrument(name = "db.erase_capped", skip_all)]
+    async fn erase_capped(&self, org: OrgId, id: RecordId) -> Result<Capped, StoreError> {
+        self.erase_within(org, id, true).await
     }
 
     #[instrument(name = "db.org_id", skip_all)]
