@@ -232,25 +232,28 @@ async fn read_body(
     body: Body,
     timeout: Duration,
 ) -> Result<Vec<u8>, ApiError> {
+    // An encoding this server cannot read answers 400, but only once the body is known
+    // not to be too large: 413 comes first in §6's order.
     let gzip = match headers
         .get(header::CONTENT_ENCODING)
         .map(|v| v.to_str().map(|v| v.trim().to_ascii_lowercase()))
     {
-        None => false,
-        Some(Ok(encoding)) if encoding == "gzip" || encoding == "x-gzip" => true,
-        Some(Ok(encoding)) if encoding == "identity" => false,
-        Some(_) => {
-            let error = ApiError::bad_request("the body's Content-Encoding must be gzip, or none");
-            return Err(refuse_unread(error, headers, body, timeout).await);
-        }
+        None => Some(false),
+        Some(Ok(encoding)) if encoding == "gzip" || encoding == "x-gzip" => Some(true),
+        Some(Ok(encoding)) if encoding == "identity" => Some(false),
+        Some(_) => None,
     };
-    let wire = read_wire(
-        headers,
-        body,
-        if gzip { MAX_WIRE_BYTES } else { MAX_BODY_BYTES },
-        timeout,
-    )
-    .await?;
+    let limit = if gzip == Some(true) {
+        MAX_WIRE_BYTES
+    } else {
+        MAX_BODY_BYTES
+    };
+    let wire = read_wire(headers, body, limit, timeout).await?;
+    let Some(gzip) = gzip else {
+        return Err(ApiError::bad_request(
+            "the body's Content-Encoding must be gzip, or none",
+        ));
+    };
     if !gzip {
         return Ok(wire);
     }

@@ -243,6 +243,18 @@ async fn refusals_come_in_the_order_of_section_6(backend: Backend) {
         .request(Method::POST, "/v1/erase")
         .body(oversized_body());
     Client::send(request).await.expect_error(403, "forbidden");
+    // 413 before 400: an oversized body in an encoding the server cannot read, and a
+    // small one.
+    let request = marie
+        .request(Method::POST, "/v1/push")
+        .header("Content-Encoding", "br")
+        .body(oversized_body());
+    Client::send(request).await.expect_error(413, "too_large");
+    let request = marie
+        .request(Method::POST, "/v1/push")
+        .header("Content-Encoding", "br")
+        .body(r#"{"records": []}"#);
+    Client::send(request).await.expect_error(400, "bad_request");
     // 413 before 400 (the same id twice).
     let mut twice = many.clone();
     twice[1] = twice[0].clone();
