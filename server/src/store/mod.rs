@@ -300,6 +300,42 @@ pub(crate) fn over_cap(recent: &[i64], now: i64) -> Option<u64> {
     Some(u64::try_from(frees - now).unwrap_or(0).max(1))
 }
 
+/// What an erasure does, decided once for both backends from what its transaction read.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum ErasePlan {
+    /// Nothing to write: answer this.
+    Answer(Capped),
+    /// Store the erased state under the sequence `seq`.
+    Write {
+        /// The new sequence.
+        seq: u64,
+        /// The erased state (§5).
+        state: RecordState,
+    },
+}
+
+/// Decides an erasure from the stored copy, the organisation's highest sequence and, for
+/// a capped erasure, the times of the hour's erasures: the cap first, then a missing
+/// record, then one erased already (which writes nothing and is not counted).
+pub(crate) fn plan_erasure(
+    stored: Option<RecordState>,
+    last_seq: u64,
+    recent: Option<&[i64]>,
+    now: i64,
+) -> ErasePlan {
+    if let Some(wait) = recent.and_then(|recent| over_cap(recent, now)) {
+        return ErasePlan::Answer(Capped::OverCap(wait));
+    }
+    match stored {
+        None => ErasePlan::Answer(Capped::NotFound),
+        Some(stored) if stored.is_erased() => ErasePlan::Answer(Capped::Erased(last_seq)),
+        Some(stored) => ErasePlan::Write {
+            seq: last_seq + 1,
+            state: stored.erase(),
+        },
+    }
+}
+
 /// Now, in seconds since 1970.
 pub(crate) fn unix_now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
@@ -663,6 +699,38 @@ mod tests {
         assert!(
             plan_push(&[cleared], &[Some(stored)], me).is_ok(),
             "a cleared field writes over the entry"
+        );
+    }
+
+    #[test]
+    fn an_erasure_checks_the_cap_first_and_writes_only_what_changes() {
+        let id: RecordId = "0190a000-0000-7000-8000-000000000001".parse().unwrap();
+        let a = ReplicaId::from_u128(1);
+        let at = "2026-11-30T10:00:00Z".parse().unwrap();
+        let fields = [("notes".parse().unwrap(), serde_json::json!("x"))];
+        let live = RecordState::create(id, "person".parse().unwrap(), a, at, fields).unwrap();
+        let full: Vec<i64> = (0..20).map(|i| 100 + i).collect();
+        assert_eq!(
+            plan_erasure(Some(live.clone()), 7, Some(&full), 200),
+            ErasePlan::Answer(Capped::OverCap(3500)),
+            "over the cap, even a real erasure waits"
+        );
+        assert_eq!(
+            plan_erasure(Some(live.clone()), 7, None, 200),
+            ErasePlan::Write {
+                seq: 8,
+                state: live.erase()
+            },
+            "the command line is not capped"
+        );
+        assert_eq!(
+            plan_erasure(None, 7, Some(&full[..3]), 200),
+            ErasePlan::Answer(Capped::NotFound)
+        );
+        assert_eq!(
+            plan_erasure(Some(live.erase()), 7, Some(&[]), 200),
+            ErasePlan::Answer(Capped::Erased(7)),
+            "erased already: nothing written, nothing counted"
         );
     }
 

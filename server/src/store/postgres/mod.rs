@@ -18,9 +18,9 @@ use tokio_postgres::NoTls;
 use tracing::instrument;
 
 use super::{
-    Caller, Capped, DeviceRow, Enrolled, Enrolment, Login, OrgId, Planned, PulledRow, PushError,
-    PushOutcome, Role, Store, StoreError, TokenOwner, new_replica_id, over_cap, parse_replica,
-    plan_push, unix_now,
+    Caller, Capped, DeviceRow, Enrolled, Enrolment, ErasePlan, Login, OrgId, Planned, PulledRow,
+    PushError, PushOutcome, Role, Store, StoreError, TokenOwner, new_replica_id, parse_replica,
+    plan_erasure, plan_push, unix_now,
 };
 
 mod devices;
@@ -144,23 +144,21 @@ impl PgStore {
     ) -> Result<Capped, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let seq = orgs::lock_last_seq(&tx, org).await?;
+        let last_seq = orgs::lock_last_seq(&tx, org).await?;
         let now = unix_now();
-        if capped && let Some(wait) = over_cap(&erasures::since(&tx, org, now - 3600).await?, now) {
-            return Ok(Capped::OverCap(wait));
-        }
-        let Some(stored) = records::get_many(&tx, org, &[id.to_string()])
+        let recent = match capped {
+            true => Some(erasures::since(&tx, org, now - 3600).await?),
+            false => None,
+        };
+        let stored = records::get_many(&tx, org, &[id.to_string()])
             .await?
             .into_values()
-            .next()
-        else {
-            return Ok(Capped::NotFound);
+            .next();
+        let (seq, erased) = match plan_erasure(stored, last_seq, recent.as_deref(), now) {
+            ErasePlan::Answer(answer) => return Ok(answer),
+            ErasePlan::Write { seq, state } => (seq, state),
         };
-        if stored.is_erased() {
-            return Ok(Capped::Erased(seq));
-        }
-        let seq = seq + 1;
-        records::put_many(&tx, org, &[(seq, stored.erase(), None)]).await?;
+        records::put_many(&tx, org, &[(seq, erased, None)]).await?;
         orgs::set_last_seq(&tx, org, seq).await?;
         if capped {
             erasures::note(&tx, org, now).await?;

@@ -20,9 +20,9 @@ use sync_protocol::{RecordId, RecordState, ReplicaId};
 use tracing::instrument;
 
 use super::{
-    Caller, Capped, DeviceRow, Enrolled, Enrolment, Login, OrgId, Planned, PulledRow, PushError,
-    PushOutcome, Role, Store, StoreError, TokenOwner, new_replica_id, over_cap, parse_replica,
-    plan_push, unix_now,
+    Caller, Capped, DeviceRow, Enrolled, Enrolment, ErasePlan, Login, OrgId, Planned, PulledRow,
+    PushError, PushOutcome, Role, Store, StoreError, TokenOwner, new_replica_id, parse_replica,
+    plan_erasure, plan_push, unix_now,
 };
 
 mod devices;
@@ -145,19 +145,18 @@ impl SqliteStore {
     ) -> Result<Capped, StoreError> {
         self.write(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let seq = orgs::last_seq(&tx, org)?;
+            let last_seq = orgs::last_seq(&tx, org)?;
             let now = unix_now();
-            if capped && let Some(wait) = over_cap(&erasures::since(&tx, org, now - 3600)?, now) {
-                return Ok(Capped::OverCap(wait));
-            }
-            let Some(stored) = records::get(&tx, org, id)? else {
-                return Ok(Capped::NotFound);
+            let recent = match capped {
+                true => Some(erasures::since(&tx, org, now - 3600)?),
+                false => None,
             };
-            if stored.is_erased() {
-                return Ok(Capped::Erased(seq));
-            }
-            let seq = seq + 1;
-            records::put(&tx, org, seq, &stored.erase(), None)?;
+            let stored = records::get(&tx, org, id)?;
+            let (seq, erased) = match plan_erasure(stored, last_seq, recent.as_deref(), now) {
+                ErasePlan::Answer(answer) => return Ok(answer),
+                ErasePlan::Write { seq, state } => (seq, state),
+            };
+            records::put(&tx, org, seq, &erased, None)?;
             orgs::set_last_seq(&tx, org, seq)?;
             if capped {
                 erasures::note(&tx, org, now)?;
