@@ -23,6 +23,14 @@
 //!   A page is read whatever its size (the server sends at least one record, however
 //!   large).
 //!
+//! ## Restores (§6a)
+//! Every push and pull answer names the server database's epoch. A new epoch, or a pull
+//! answered 409 `checkpoint_ahead` (the server was restored and forgot part of its
+//! conversation with this device), sets everything to be sent again and the sync starts
+//! over from its push; a second `checkpoint_ahead` in one sync is its error. A 409
+//! `replica_reused` (this case file was put back from a copy) re-keys the case file and
+//! re-dots its records before the sync starts over. See [`crate::recovery`].
+//!
 //! Network errors, timeouts, 429 and 5xx are retried with exponential backoff, then
 //! reported as [`SyncError`]. The device token lives in the encrypted case file.
 //!
@@ -44,14 +52,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sync_protocol::wire::{
     EnrolRequest, EnrolResponse, ErrorBody, ErrorCode, ErrorDetail, MAX_BODY_BYTES,
-    PROTOCOL_HEADER, PROTOCOL_VERSION, ReplicaInfo, Replicas,
+    PROTOCOL_HEADER, PROTOCOL_VERSION, RekeyRequest, RekeyResponse, ReplicaInfo, Replicas,
 };
-use sync_protocol::{RecordId, ReplicaId};
+use sync_protocol::{Epoch, RecordId, ReplicaId};
 use tracing::{info, info_span, warn};
 
 use crate::error::Error;
 use crate::push::PushRun;
-use crate::store::CaseFile;
+use crate::recovery::{self, note_epoch, send_everything_again};
+use crate::store::{CaseFile, clear_setting, set_setting};
 use crate::sync::Pulled;
 
 /// The most records one push carries: half the server's limit, so that each batch is a
@@ -64,7 +73,9 @@ pub const MAX_BATCH_BYTES: usize = MAX_BODY_BYTES;
 pub const PULL_PAGE: u32 = sync_protocol::wire::MAX_PULL_LIMIT;
 
 const SETTING_SERVER: &str = "sync.server_url";
-const SETTING_TOKEN: &str = "sync.device_token";
+pub(crate) const SETTING_TOKEN: &str = "sync.device_token";
+/// The epoch of the server's database, as its last answer named it (§6a).
+pub(crate) const SETTING_EPOCH: &str = "sync.epoch";
 const SETTING_SERVER_ID: &str = "sync.server_id";
 const SETTING_ORG: &str = "sync.org";
 const SETTING_REPLICAS: &str = "sync.replicas";
@@ -148,6 +159,27 @@ pub enum SyncError {
     /// The person cancelled the sync; what was committed stays.
     #[error("the sync was cancelled; the next sync goes on from where it stopped")]
     Cancelled,
+    /// 409 `checkpoint_ahead` again after this sync had sent everything again: the
+    /// server still says it forgot part of its conversation with this device.
+    #[error(
+        "the server was restored from a backup and still does not recognise what this \
+         device sent, even after it sent everything again: nothing is lost here; try again \
+         later, and if it happens again, tell your IT person"
+    )]
+    ServerStillBehind,
+    /// The server named a new epoch several times in one sync: its database is being
+    /// restored or replaced while the device syncs.
+    #[error(
+        "the server's database changed several times during this sync (it is being \
+         restored): nothing is lost here; sync again once your IT person has finished"
+    )]
+    ServerRestoring,
+    /// 409 `replica_reused` again after this sync took a new replica id.
+    #[error(
+        "the server still refuses this case file after it took a new device id (the file \
+         was restored from a copy): nothing is lost here; tell your IT person"
+    )]
+    ReplicaStillReused,
     /// The case file failed.
     #[error(transparent)]
     CaseFile(#[from] Error),
@@ -169,7 +201,19 @@ impl SyncError {
                 | Self::DeviceRevoked
                 | Self::UserDisabled
                 | Self::UpdateApp
-        )
+        ) && self.recovery().is_none()
+    }
+
+    /// The §6a code of a 409 that the sync answers by itself (`checkpoint_ahead`,
+    /// `replica_reused`), if this is one.
+    fn recovery(&self) -> Option<ErrorCode> {
+        match self {
+            Self::Refused {
+                code: code @ (ErrorCode::CheckpointAhead | ErrorCode::ReplicaReused),
+                ..
+            } => Some(*code),
+            _ => None,
+        }
     }
 }
 
@@ -449,6 +493,16 @@ impl Http {
     pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
+
+    /// The same client, sending `token`.
+    fn with_token(&self, token: String) -> Self {
+        Self {
+            client: self.client.clone(),
+            base: self.base.clone(),
+            token: Some(token),
+            options: self.options.clone(),
+        }
+    }
 }
 
 /// A gzip body of `text`.
@@ -467,11 +521,41 @@ struct PullPage {
     records: Vec<Value>,
     next: u64,
     more: bool,
+    /// The database's epoch (§6a); a server that names none is taken at its word.
+    #[serde(default)]
+    epoch: Option<Epoch>,
+}
+
+/// How many new epochs one sync takes before it gives up ([`SyncError::ServerRestoring`]).
+const MAX_NEW_EPOCHS: u32 = 2;
+
+/// What one pass of a sync (push, pull, replicas) ended with.
+enum Pass {
+    /// The sync ran to its end, with this many records received.
+    Done(u64),
+    /// The server named a new epoch: everything is set to be sent again, and the sync
+    /// starts over.
+    NewEpoch,
+}
+
+/// What a pull ended with.
+enum Pulling {
+    /// Every page is applied: whether a replica is new to the directory, and how many
+    /// records were received.
+    Done(bool, u64),
+    /// A page named a new epoch: it was not applied, and everything is set to be sent
+    /// again.
+    NewEpoch,
 }
 
 impl CaseFile {
     /// Enrols this case file's replica with the server at `server` as `username`, and
     /// keeps the device token inside the (encrypted) case file. Answers the device id.
+    ///
+    /// Enrolling with another server than the one kept (another address, or another
+    /// server id) sets everything to be sent again, forgets the replica directory, and
+    /// keeps the new server's epoch: the new server gets every record. Enrolling again
+    /// with the same server keeps the cursors, unless its epoch changed (§6a).
     pub fn enrol(
         &mut self,
         server: &str,
@@ -499,10 +583,25 @@ impl CaseFile {
                 "the server answered another device id than this case file's".into(),
             ));
         }
-        self.set_setting(SETTING_SERVER, &http.base)?;
-        self.set_setting(SETTING_TOKEN, &answer.token)?;
-        self.set_setting(SETTING_SERVER_ID, &answer.server_id.to_string())?;
-        self.set_setting(SETTING_ORG, &answer.org)?;
+        let kept_url = self.setting(SETTING_SERVER)?;
+        let kept_id = self.setting(SETTING_SERVER_ID)?;
+        let server_id = answer.server_id.to_string();
+        let another = kept_url.is_some_and(|url| url != http.base)
+            || kept_id.is_some_and(|id| id != server_id);
+        self.write(|tx| {
+            set_setting(tx, SETTING_SERVER, &http.base)?;
+            set_setting(tx, SETTING_TOKEN, &answer.token)?;
+            set_setting(tx, SETTING_SERVER_ID, &server_id)?;
+            set_setting(tx, SETTING_ORG, &answer.org)?;
+            if another {
+                info!("enrolled with another server: everything will be sent to it");
+                send_everything_again(tx, Some(answer.epoch))?;
+                clear_setting(tx, SETTING_REPLICAS)?;
+            } else {
+                note_epoch(tx, answer.epoch)?;
+            }
+            Ok(())
+        })?;
         info!("enrolled");
         Ok(answer.device_id)
     }
@@ -542,6 +641,13 @@ impl CaseFile {
     /// A sync that ran to its end answers its report, even with records set aside
     /// ([`SyncReport::set_aside`]). When the push failed for a reason that is not one
     /// record's, the pull still runs, and the push's error is answered after it.
+    ///
+    /// When the server was restored (a new epoch, or 409 `checkpoint_ahead`), or this case
+    /// file was (409 `replica_reused`), the sync sets everything to be sent again, and
+    /// re-keys in the latter case, then starts over (SYNC-PROTOCOL.md §6a); the report
+    /// counts every pass. Errors: [`SyncError::ServerStillBehind`],
+    /// [`SyncError::ServerRestoring`] and [`SyncError::ReplicaStillReused`] when that
+    /// does not settle it within the sync.
     pub fn sync_with(
         &mut self,
         options: SyncOptions,
@@ -554,8 +660,67 @@ impl CaseFile {
         else {
             return Err(SyncError::NotEnrolled);
         };
-        let http = Http::new(&server, Some(token), options)?;
+        let mut http = Http::new(&server, Some(token), options)?;
         let mut report = SyncReport::default();
+        let (mut sent_again, mut rekeyed, mut epochs) = (false, false, 0);
+        let received = loop {
+            let error = match self.sync_pass(&http, progress, cancel, &mut report) {
+                Ok(Pass::Done(received)) => break received,
+                Ok(Pass::NewEpoch) => {
+                    epochs += 1;
+                    if epochs > MAX_NEW_EPOCHS {
+                        return Err(SyncError::ServerRestoring);
+                    }
+                    continue;
+                }
+                Err(error) => error,
+            };
+            match error.recovery() {
+                Some(ErrorCode::CheckpointAhead) if sent_again => {
+                    return Err(SyncError::ServerStillBehind);
+                }
+                Some(ErrorCode::CheckpointAhead) => {
+                    warn!(
+                        "the server forgot part of this device's syncs: sending everything again"
+                    );
+                    sent_again = true;
+                    self.write(|tx| send_everything_again(tx, None))?;
+                }
+                Some(ErrorCode::ReplicaReused) if rekeyed => {
+                    return Err(SyncError::ReplicaStillReused);
+                }
+                Some(ErrorCode::ReplicaReused) => {
+                    warn!("this case file was restored from a copy: taking a new replica id");
+                    rekeyed = true;
+                    http = self.rekey(&http)?;
+                }
+                _ => return Err(error),
+            }
+        };
+        self.set_setting(SETTING_LAST_SYNC, crate::records::now().as_str())?;
+        report.conflicts = self.conflicts()?.len() as u64;
+        report.set_aside = self.set_aside()?.len() as u64;
+        progress(Progress {
+            phase: Phase::Done,
+            done: received,
+            expected: received,
+        });
+        Ok(report)
+    }
+
+    /// One pass of a sync: the end of a re-key under way, the push, the pull, the
+    /// replica directory.
+    fn sync_pass(
+        &mut self,
+        http: &Http,
+        progress: &mut dyn FnMut(Progress),
+        cancel: &AtomicBool,
+        report: &mut SyncReport,
+    ) -> Result<Pass, SyncError> {
+        let predecessors = self.rekeying()?;
+        if !predecessors.is_empty() {
+            self.redot_from_server(http, &predecessors, progress, cancel)?;
+        }
 
         let expected = self.count_pending_push()? + self.set_aside_to_send()?.len() as u64;
         progress(Progress {
@@ -563,11 +728,12 @@ impl CaseFile {
             done: 0,
             expected,
         });
-        let mut run = PushRun::new(&http, cancel, &mut *progress, expected);
+        let mut run = PushRun::new(http, cancel, &mut *progress, expected);
         let pushed = self.push_all(&mut run);
-        report.pushed = run.accepted;
+        report.pushed += run.accepted;
         let server_seq = run.server_seq;
         let push_error = match pushed {
+            Ok(()) if run.new_epoch => return Ok(Pass::NewEpoch),
             Ok(()) => None,
             Err(error) if error.pull_after() => {
                 warn!("the push failed: pulling all the same, then reporting it");
@@ -576,46 +742,112 @@ impl CaseFile {
             Err(error) => return Err(error),
         };
 
-        let pulled = self
-            .pull_all(&http, server_seq, progress, cancel, &mut report)
-            .and_then(|stranger| self.learn_replicas(&http, stranger, progress, cancel));
+        // After a failed push, an answer lost on the way may have left the count of what
+        // the server acknowledged behind: the pull declares it only after a clean push.
+        let pushed = match push_error {
+            None => Some(recovery::push_acked(&self.conn)?),
+            Some(_) => None,
+        };
+        let pulled = match self.pull_all(http, server_seq, pushed, progress, cancel, report) {
+            Ok(Pulling::NewEpoch) => return Ok(Pass::NewEpoch),
+            Ok(Pulling::Done(stranger, received)) => {
+                self.learn_replicas(http, (stranger, received), progress, cancel)
+            }
+            Err(error) => Err(error),
+        };
         match (pulled, push_error) {
-            (Err(SyncError::Cancelled), _) => return Err(SyncError::Cancelled),
+            (Err(SyncError::Cancelled), _) => Err(SyncError::Cancelled),
+            (Err(error), _) if error.recovery().is_some() => Err(error),
             (Err(_), Some(first)) => {
                 warn!("the pull failed too");
-                return Err(first);
+                Err(first)
             }
-            (Err(error), None) => return Err(error),
-            (Ok(_), Some(first)) => return Err(first),
-            (Ok(received), None) => {
-                self.set_setting(SETTING_LAST_SYNC, crate::records::now().as_str())?;
-                report.conflicts = self.conflicts()?.len() as u64;
-                report.set_aside = self.set_aside()?.len() as u64;
-                progress(Progress {
-                    phase: Phase::Done,
-                    done: received,
-                    expected: received,
-                });
+            (Err(error), None) => Err(error),
+            (Ok(_), Some(first)) => Err(first),
+            (Ok(received), None) => Ok(Pass::Done(received)),
+        }
+    }
+
+    /// Takes a new replica id from the server (`POST /v1/devices/rekey`, §6a) and keeps
+    /// it with its token at once; answers the client that sends the new token.
+    fn rekey(&mut self, http: &Http) -> Result<Http, SyncError> {
+        let _span = info_span!("casefile.rekey").entered();
+        let request = RekeyRequest {
+            predecessor: self.replica_id(),
+        };
+        let response = http.send(|c| c.post(http.url("/v1/devices/rekey")).json(&request))?;
+        let answer: RekeyResponse = Http::read(response)?;
+        if answer.device_id == request.predecessor {
+            return Err(SyncError::BadAnswer(
+                "the server answered a re-key with the device id it retires".into(),
+            ));
+        }
+        self.begin_rekey(answer.device_id, &answer.token, answer.epoch)?;
+        Ok(http.with_token(answer.token))
+    }
+
+    /// Re-dots every local record from `predecessors` to this case file's replica id,
+    /// against the server's pages from the re-key's checkpoint, then the records the
+    /// server did not send, and ends the re-key (§6a). Nothing is merged meanwhile.
+    fn redot_from_server(
+        &mut self,
+        http: &Http,
+        predecessors: &[ReplicaId],
+        progress: &mut dyn FnMut(Progress),
+        cancel: &AtomicBool,
+    ) -> Result<(), SyncError> {
+        let _span = info_span!("casefile.redot").entered();
+        let start = self.rekey_since()?;
+        loop {
+            if cancel.load(Ordering::SeqCst) {
+                return Err(SyncError::Cancelled);
+            }
+            let since = self.rekey_since()?;
+            let response = http
+                .send(|c| c.get(http.url(&format!("/v1/pull?since={since}&limit={PULL_PAGE}"))))?;
+            let page: PullPage = Http::read(response)?;
+            let changed = self.redot_page(predecessors, &page.records, page.next)?;
+            let done = page.next.saturating_sub(start);
+            progress(Progress {
+                phase: Phase::Pull,
+                done,
+                expected: done,
+            });
+            info!(
+                records = page.records.len(),
+                changed, "re-dotted against a page"
+            );
+            if !page.more {
+                break;
             }
         }
-        Ok(report)
+        if cancel.load(Ordering::SeqCst) {
+            return Err(SyncError::Cancelled);
+        }
+        self.finish_rekey(predecessors)?;
+        Ok(())
     }
 
     /// Pulls pages from the checkpoint until the server has no more, each applied and
-    /// committed. Answers whether a record names a replica the directory does not know.
+    /// committed; each request declares `pushed` when given (§6a). Answers whether a
+    /// record names a replica the directory does not know, and how many records came;
+    /// or, when a page names a new epoch, sets everything to be sent again and stops.
     fn pull_all(
         &mut self,
         http: &Http,
         server_seq: u64,
+        pushed: Option<u64>,
         progress: &mut dyn FnMut(Progress),
         cancel: &AtomicBool,
         report: &mut SyncReport,
-    ) -> Result<(bool, u64), SyncError> {
+    ) -> Result<Pulling, SyncError> {
         let directory = self.replica_directory()?;
         let mut stranger = directory.is_empty() || !directory.contains_key(&self.replica_id());
+        let mut kept_epoch = recovery::kept_epoch(&self.conn)?;
         let start = self.pull_checkpoint()?;
         let span = server_seq.saturating_sub(start);
         let mut received = 0u64;
+        let declared = pushed.map_or_else(String::new, |n| format!("&pushed={n}"));
         progress(Progress {
             phase: Phase::Pull,
             done: 0,
@@ -626,9 +858,20 @@ impl CaseFile {
                 return Err(SyncError::Cancelled);
             }
             let since = self.pull_checkpoint()?;
-            let response = http
-                .send(|c| c.get(http.url(&format!("/v1/pull?since={since}&limit={PULL_PAGE}"))))?;
+            let response = http.send(|c| {
+                c.get(http.url(&format!(
+                    "/v1/pull?since={since}&limit={PULL_PAGE}{declared}"
+                )))
+            })?;
             let page: PullPage = Http::read(response)?;
+            if let Some(epoch) = page.epoch
+                && kept_epoch != Some(epoch)
+            {
+                if self.write(|tx| note_epoch(tx, epoch))? {
+                    return Ok(Pulling::NewEpoch);
+                }
+                kept_epoch = Some(epoch);
+            }
             let states: Vec<Pulled> = page.records.iter().map(Pulled::read).collect();
             stranger = stranger
                 || states.iter().any(|pulled| match pulled {
@@ -658,7 +901,7 @@ impl CaseFile {
                 break;
             }
         }
-        Ok((stranger, received))
+        Ok(Pulling::Done(stranger, received))
     }
 
     /// Who made each edit: asked only when a replica is new to this case file, so a sync

@@ -27,7 +27,9 @@
 //! pulled state that cannot be merged here are **set aside** with why
 //! ([`CaseFile::set_aside`]), and the rest of the sync goes on; set-aside local records
 //! are sent again at every sync. A local change over the size cap of one edit is refused
-//! before it is stored ([`Error::TooLarge`]).
+//! before it is stored ([`Error::TooLarge`]). A server restored from a backup, and a case
+//! file restored from a copy, are handled by the sync itself (SYNC-PROTOCOL.md §6a): it
+//! sends everything again, re-keying the case file first in the latter case.
 //!
 //! ## Exports
 //! The visit sheet and a person's sheet as PDF, a kind as CSV, a period as XLSX, the
@@ -52,6 +54,7 @@ pub mod kinds;
 mod push;
 mod queries;
 mod records;
+mod recovery;
 pub mod schema;
 mod search;
 mod set_aside;

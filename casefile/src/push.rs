@@ -4,7 +4,10 @@
 //! - New changes (above the push cursor) go first, in change order, in batches of at
 //!   most [`MAX_BATCH_RECORDS`] records and 2 MiB of JSON once decompressed (a single
 //!   larger state goes alone, up to the server's [`MAX_BATCH_BYTES`]). The cursor moves
-//!   past a batch once each of its records is accepted or set aside.
+//!   past a batch once each of its records is accepted or set aside. Each such push
+//!   declares `through` (§6a): the highest local change sequence the batch covers, the
+//!   records set aside unsent in passing included, so that what the server acknowledged
+//!   reaches the cursor whenever the batch's last record could be sent.
 //! - A record the server refuses with a 422 naming it is set aside with the server's
 //!   code and sentence, and the rest of the batch is sent again. A refusal that names no
 //!   record of the batch (422), or a 413, halves the batch, down to one record, which is
@@ -13,19 +16,22 @@
 //!   leaves the list when the server accepts it (or when, edited here since, it went with
 //!   the new changes). A record the server holds apart (§6a, status `held`) stays listed.
 //! - Any other refusal is the sync's error.
+//! - An answer naming another epoch than the one kept (§6a) sets everything to be sent
+//!   again ([`crate::recovery`]); the push stops there, and the sync starts over.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE};
 use serde::Deserialize;
-use sync_protocol::{RecordId, RecordState};
+use sync_protocol::{Epoch, RecordId, RecordState};
 use tracing::{info, warn};
 
 use crate::client::{
     Http, MAX_BATCH_BYTES, MAX_BATCH_RECORDS, Phase, Progress, Refusal, SyncError, gzip,
 };
 use crate::records::load;
+use crate::recovery::{acknowledged_through, note_epoch};
 use crate::set_aside::{self, HELD, TOO_LARGE};
 use crate::store::CaseFile;
 
@@ -39,8 +45,9 @@ const BATCH_TARGET_BYTES: usize = 2 * 1024 * 1024;
 /// records is sent r + 1 times.
 const RETRY_BATCH_RECORDS: usize = 16;
 
-/// `{"records":[]}`: what a push body holds besides its states and their commas.
-const BODY_OVERHEAD: usize = r#"{"records":[]}"#.len();
+/// `{"records":[],"through":N}`: what a push body holds at most besides its states and
+/// their commas.
+const BODY_OVERHEAD: usize = r#"{"records":[],"through":18446744073709551615}"#.len();
 
 /// The `200` answer to a push, read loosely: a status this build does not know (a newer
 /// server's) counts as accepted, and `held` (§6a) sets the record aside.
@@ -49,6 +56,9 @@ struct PushAnswer {
     server_seq: u64,
     #[serde(default)]
     results: Vec<PushOutcome>,
+    /// The database's epoch (§6a); a server that names none is taken at its word.
+    #[serde(default)]
+    epoch: Option<Epoch>,
 }
 
 /// One record's result in a [`PushAnswer`].
@@ -120,8 +130,8 @@ impl Batch {
     }
 }
 
-/// `{"records":[…]}` of `items`.
-fn push_body(items: &[Outgoing]) -> String {
+/// `{"records":[…]}` of `items`, with `"through": N` when given.
+fn push_body(items: &[Outgoing], through: Option<u64>) -> String {
     let mut body = String::with_capacity(
         BODY_OVERHEAD + items.iter().map(|i| i.json.len() + 1).sum::<usize>(),
     );
@@ -132,7 +142,11 @@ fn push_body(items: &[Outgoing]) -> String {
         }
         body.push_str(&item.json);
     }
-    body.push_str("]}");
+    body.push(']');
+    if let Some(through) = through {
+        body.push_str(&format!(r#","through":{through}"#));
+    }
+    body.push('}');
     body
 }
 
@@ -151,6 +165,9 @@ pub(crate) struct PushRun<'a> {
     pub(crate) server_seq: u64,
     /// Records accepted or set aside by this sync: not sent again before the next.
     handled: HashSet<RecordId>,
+    /// An answer named another epoch than the one kept: everything is set to be sent
+    /// again, and the push stopped (§6a).
+    pub(crate) new_epoch: bool,
 }
 
 impl<'a> PushRun<'a> {
@@ -170,6 +187,7 @@ impl<'a> PushRun<'a> {
             expected,
             server_seq: 0,
             handled: HashSet::new(),
+            new_epoch: false,
         }
     }
 }
@@ -199,7 +217,8 @@ impl PushRun<'_> {
 
 impl CaseFile {
     /// Pushes the local changes above the push cursor, batch by batch, then the records
-    /// set aside by earlier syncs.
+    /// set aside by earlier syncs. Stops early, with [`PushRun::new_epoch`] set, when the
+    /// server names a new epoch.
     pub(crate) fn push_all(&mut self, run: &mut PushRun<'_>) -> Result<(), SyncError> {
         loop {
             run.check()?;
@@ -222,7 +241,11 @@ impl CaseFile {
                 }
                 through = pending.seq;
             }
-            self.push_batch(run, batch.take())?;
+            self.push_batch(run, batch.take(), Some(through))?;
+            if run.new_epoch {
+                // The cursors went back to 0: this batch is sent again with the rest.
+                return Ok(());
+            }
             self.mark_pushed(through)?;
         }
 
@@ -247,23 +270,32 @@ impl CaseFile {
                 continue;
             }
             if !batch.has_room_for(&item, RETRY_BATCH_RECORDS) {
-                self.push_batch(run, batch.take())?;
+                self.push_batch(run, batch.take(), None)?;
+                if run.new_epoch {
+                    return Ok(());
+                }
             }
             batch.add(item);
         }
-        self.push_batch(run, batch.take())
+        self.push_batch(run, batch.take(), None)
     }
 
     /// Sends `items`, setting aside each record the server refuses, until every one is
     /// accepted or set aside. A refusal naming one of them sets it aside and sends the
     /// rest again; one that names none (422), or a 413, halves the batch, and a single
-    /// record refused so is set aside. Any other refusal is the sync's error.
-    fn push_batch(&mut self, run: &mut PushRun<'_>, items: Vec<Outgoing>) -> Result<(), SyncError> {
+    /// record refused so is set aside. Any other refusal is the sync's error. Each request
+    /// declares `through` when given (new changes; not the records sent again).
+    fn push_batch(
+        &mut self,
+        run: &mut PushRun<'_>,
+        items: Vec<Outgoing>,
+        through: Option<u64>,
+    ) -> Result<(), SyncError> {
         let mut groups = vec![items];
         while let Some(mut group) = groups.pop() {
             while !group.is_empty() {
                 run.check()?;
-                let body = gzip(&push_body(&group))?;
+                let body = gzip(&push_body(&group, through))?;
                 let http = run.http;
                 let response = http.send(|c| {
                     c.post(http.url("/v1/push"))
@@ -273,7 +305,7 @@ impl CaseFile {
                 })?;
                 let refusal = match Http::answer::<PushAnswer>(response)? {
                     Ok(answer) => {
-                        self.acknowledged(run, &group, &answer)?;
+                        self.acknowledged(run, &group, &answer, through)?;
                         break;
                     }
                     Err(refusal) => refusal,
@@ -309,12 +341,14 @@ impl CaseFile {
     }
 
     /// The server accepted `group`: its records leave the set-aside list, except those it
-    /// holds apart (§6a).
+    /// holds apart (§6a), and the case file keeps `through` as acknowledged. An answer
+    /// naming a new epoch sets everything to be sent again first, in the same transaction.
     fn acknowledged(
         &mut self,
         run: &mut PushRun<'_>,
         group: &[Outgoing],
         answer: &PushAnswer,
+        through: Option<u64>,
     ) -> Result<(), SyncError> {
         let held: HashSet<RecordId> = answer
             .results
@@ -322,7 +356,14 @@ impl CaseFile {
             .filter(|r| r.status == HELD)
             .map(|r| r.id)
             .collect();
-        self.write(|tx| {
+        let new_epoch = self.write(|tx| {
+            let new_epoch = match answer.epoch {
+                Some(epoch) => note_epoch(tx, epoch)?,
+                None => false,
+            };
+            if let Some(through) = through {
+                acknowledged_through(tx, through)?;
+            }
             for item in group {
                 if held.contains(&item.id) {
                     set_aside::set_aside_local(
@@ -338,8 +379,9 @@ impl CaseFile {
                     set_aside::accepted(tx, item.id)?;
                 }
             }
-            Ok(())
+            Ok(new_epoch)
         })?;
+        run.new_epoch |= new_epoch;
         run.server_seq = run.server_seq.max(answer.server_seq);
         run.accepted +=
             (group.len() - group.iter().filter(|i| held.contains(&i.id)).count()) as u64;
@@ -374,5 +416,41 @@ impl CaseFile {
         set_aside::set_aside_local(&self.conn, item.id, &item.kind, TOO_LARGE, &message)?;
         run.handled([item.id]);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sync_protocol::wire::{PushRequest, PushStatus};
+
+    use super::*;
+
+    #[test]
+    fn the_held_status_is_read_as_the_wire_writes_it() {
+        assert_eq!(
+            serde_json::to_value(PushStatus::Held).unwrap(),
+            serde_json::json!(HELD),
+            "a held record is recognised by the status the server writes"
+        );
+    }
+
+    #[test]
+    fn a_push_body_declares_through_only_when_given_and_fits_the_overhead() {
+        let id: RecordId = "0190a000-0000-7000-8000-000000000001".parse().unwrap();
+        let state = RecordState::create(
+            id,
+            "person".parse().unwrap(),
+            "0190a000-0000-7000-8000-0000000000a1".parse().unwrap(),
+            "2026-11-02T10:14:00Z".parse().unwrap(),
+            [("family_name".parse().unwrap(), serde_json::json!("Popa"))],
+        )
+        .unwrap();
+        let items = [Outgoing::new(&state)];
+        let with: PushRequest = serde_json::from_str(&push_body(&items, Some(u64::MAX))).unwrap();
+        assert_eq!(with.through, Some(u64::MAX));
+        assert_eq!(with.records, std::slice::from_ref(&state));
+        assert!(push_body(&items, Some(u64::MAX)).len() <= BODY_OVERHEAD + items[0].json.len());
+        let without: PushRequest = serde_json::from_str(&push_body(&items, None)).unwrap();
+        assert_eq!(without.through, None, "records sent again declare nothing");
     }
 }

@@ -31,10 +31,11 @@ use crate::error::{Error, Result};
 static MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../migrations/001_init.sql")),
     M::up(include_str!("../migrations/002_set_aside.sql")),
+    M::up(include_str!("../migrations/003_rekey.sql")),
 ];
 
 /// The highest schema version this build knows.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// The fewest characters a new passphrase may have.
 pub const MIN_PASSPHRASE_CHARS: usize = 8;
@@ -173,9 +174,16 @@ impl CaseFile {
         Ok(())
     }
 
-    /// This case file's replica id, made at [`init`](Self::init).
+    /// This case file's replica id, made at [`init`](Self::init), and replaced when the
+    /// sync re-keys the case file (SYNC-PROTOCOL.md §6a).
     pub fn replica_id(&self) -> ReplicaId {
         self.replica
+    }
+
+    /// Takes `replica` as this case file's replica id. The caller writes it to `meta`
+    /// (key `replica_id`) in the same transaction as what goes with it, then calls this.
+    pub(crate) fn adopt_replica_id(&mut self, replica: ReplicaId) {
+        self.replica = replica;
     }
 
     /// Where the case file lives.
@@ -205,12 +213,12 @@ impl CaseFile {
 
     /// A setting kept in the case file (server URL, device token, …): `None` when unset.
     pub fn setting(&self, key: &str) -> Result<Option<String>> {
-        get_meta(&self.conn, &format!("setting.{key}"))
+        get_setting(&self.conn, key)
     }
 
     /// Keeps a setting in the case file (encrypted with the rest).
     pub fn set_setting(&mut self, key: &str, value: &str) -> Result<()> {
-        set_meta(&self.conn, &format!("setting.{key}"), &value)
+        set_setting(&self.conn, key, value)
     }
 
     /// Runs SQLite's `PRAGMA integrity_check`: `Ok(())` when the file is sound, else the
@@ -292,6 +300,28 @@ pub(crate) fn set_meta(conn: &Connection, key: &str, value: &dyn rusqlite::ToSql
          ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     )?
     .execute(rusqlite::params![key, value])?;
+    Ok(())
+}
+
+/// A setting (`meta` key `setting.KEY`), read within `conn`'s transaction.
+pub(crate) fn get_setting(conn: &Connection, key: &str) -> Result<Option<String>> {
+    get_meta(conn, &format!("setting.{key}"))
+}
+
+/// Keeps a setting within `conn`'s transaction.
+pub(crate) fn set_setting(conn: &Connection, key: &str, value: &str) -> Result<()> {
+    set_meta(conn, &format!("setting.{key}"), &value)
+}
+
+/// Forgets a setting within `conn`'s transaction.
+pub(crate) fn clear_setting(conn: &Connection, key: &str) -> Result<()> {
+    clear_meta(conn, &format!("setting.{key}"))
+}
+
+/// Removes a `meta` key.
+pub(crate) fn clear_meta(conn: &Connection, key: &str) -> Result<()> {
+    conn.prepare_cached("DELETE FROM meta WHERE key = ?1")?
+        .execute([key])?;
     Ok(())
 }
 

@@ -5,7 +5,9 @@
 //! the highest sequence the server has acknowledged or set aside: the states to push are
 //! those whose sequence is above it, and the records set aside for sending
 //! ([`crate::set_aside`]). A record edited again while a push is in flight gets a higher
-//! sequence, so it is pushed again.
+//! sequence, so it is pushed again. A record pulled and never edited here has no
+//! sequence, until the server must get everything again (SYNC-PROTOCOL.md §6a): then it
+//! takes one, and both cursors go back to 0 ([`crate::recovery`]).
 //!
 //! A pulled page is read state by state: a state that cannot be merged with the local
 //! copy (another kind) or that breaks the protocol's rules is set aside, never failing

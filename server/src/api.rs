@@ -34,19 +34,20 @@ use serde_json::Value;
 use sync_protocol::wire::{
     DEFAULT_PULL_LIMIT, EnrolRequest, EnrolResponse, EraseRequest, EraseResponse, ErrorCode,
     Health, MAX_BODY_BYTES, MAX_PULL_LIMIT, MAX_PUSH_RECORDS, PROTOCOL_HEADER, PROTOCOL_VERSION,
-    PushRequest, PushResponse, PushStatus, Replicas,
+    PushRequest, PushResponse, PushStatus, RekeyRequest, RekeyResponse, Replicas,
 };
 use sync_protocol::{RecordId, RecordState, ValidationError};
 use tower_http::compression::CompressionLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
-use tracing::{Level, info};
+use tracing::{Level, info, warn};
 
 use crate::auth;
 use crate::error::ApiError;
+use crate::journal::{self, Entry, Journal};
 use crate::rate::{EnrolLimited, EnrolLimits, RateLimiter};
 use crate::store::{
-    Caller, Capped, ERASURES_PER_HOUR, Enrolled, Enrolment, PAGE_BYTES, Role, Store, TokenOwner,
-    page,
+    Caller, Capped, Conversation, ERASURES_PER_HOUR, Enrolled, Enrolment, PAGE_BYTES, Role, Store,
+    TokenOwner, page,
 };
 
 /// What every handler shares.
@@ -64,18 +65,21 @@ pub struct App<S> {
     pub password_checks: tokio::sync::Semaphore,
     /// How long a request body may take to arrive, from when the server starts reading it.
     pub body_timeout: Duration,
+    /// What a restore must not roll back (§6a).
+    pub journal: Journal,
 }
 
 impl<S> App<S> {
     /// The shared state of a server on `store`, with the default limits but the
     /// per-device `rate` and the `body_timeout`.
-    pub fn new(store: S, rate: f64, body_timeout: Duration) -> Self {
+    pub fn new(store: S, journal: Journal, rate: f64, body_timeout: Duration) -> Self {
         Self {
             store,
             limiter: RateLimiter::new(rate),
             enrol_limits: EnrolLimits::default(),
             password_checks: tokio::sync::Semaphore::new(PASSWORD_CHECKS),
             body_timeout,
+            journal,
         }
     }
 }
@@ -96,6 +100,7 @@ pub fn router<S: Store>(app: Arc<App<S>>) -> Router {
     Router::new()
         .route("/v1/health", get(health::<S>))
         .route("/v1/devices", post(enrol::<S>))
+        .route("/v1/devices/rekey", post(rekey::<S>))
         .route("/v1/push", post(push::<S>))
         .route("/v1/pull", get(pull::<S>))
         .route("/v1/replicas", get(replicas::<S>))
@@ -330,12 +335,13 @@ fn bad_json(what: &str) -> ApiError {
     ))
 }
 
-async fn health<S: Store>(State(app): Shared<S>) -> axum::Json<Health> {
-    axum::Json(Health {
+async fn health<S: Store>(State(app): Shared<S>) -> Result<axum::Json<Health>, ApiError> {
+    Ok(axum::Json(Health {
         status: "ok".into(),
         protocol: PROTOCOL_VERSION,
         server_id: app.store.server_id(),
-    })
+        epoch: app.store.epoch().await?,
+    }))
 }
 
 async fn enrol<S: Store>(
@@ -425,12 +431,20 @@ async fn enrol<S: Store>(
              create a new case file on this device, or ask your coordinator",
         ));
     };
+    app.journal
+        .append(Entry::Enrolled {
+            user: app.journal.user(&request.username),
+            device: device_id,
+            token_hash: journal::hex(&token_hash),
+        })
+        .map_err(|e| ApiError::journal(&e))?;
     info!(device = %device_id, "device enrolled");
     let answer = EnrolResponse {
         device_id,
         token,
         server_id: app.store.server_id(),
         org: login.org_name,
+        epoch: app.store.epoch().await?,
     };
     Ok((StatusCode::CREATED, axum::Json(answer)).into_response())
 }
@@ -493,6 +507,9 @@ async fn push<S: Store>(
             .about(record_id(record)));
         }
     }
+    if caller.retired {
+        return Err(ApiError::replica_reused());
+    }
     let records = request
         .records
         .iter()
@@ -510,8 +527,9 @@ async fn push<S: Store>(
             return Err(error);
         }
     };
+    let through = request.through;
     drop(request);
-    let outcome = match app.store.push(caller, records).await {
+    let outcome = match app.store.push(caller, records, through).await {
         Ok(outcome) => outcome,
         Err(error) => {
             let error = ApiError::from(error);
@@ -531,14 +549,26 @@ async fn push<S: Store>(
     );
     Ok(axum::Json(PushResponse {
         server_seq: outcome.server_seq,
+        epoch: outcome.epoch,
         results: outcome.results,
     }))
 }
 
-/// `since` (default 0) and `limit` (default 500, 1 to 1000); other parameters are ignored.
-fn pull_query(query: Option<&str>) -> Result<(u64, u32), ApiError> {
+/// A pull's parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PullQuery {
+    since: u64,
+    limit: u32,
+    /// The device's push cursor (§6a), when it sends one.
+    pushed: Option<u64>,
+}
+
+/// `since` (default 0), `limit` (default 500, 1 to 1000) and `pushed` (§6a, optional);
+/// other parameters are ignored.
+fn pull_query(query: Option<&str>) -> Result<PullQuery, ApiError> {
     let mut since = 0;
     let mut limit = DEFAULT_PULL_LIMIT;
+    let mut pushed = None;
     for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         match key {
@@ -546,6 +576,11 @@ fn pull_query(query: Option<&str>) -> Result<(u64, u32), ApiError> {
                 since = value.parse().map_err(|_| {
                     ApiError::bad_request("since must be a sequence number (0 or more)")
                 })?;
+            }
+            "pushed" => {
+                pushed = Some(value.parse().map_err(|_| {
+                    ApiError::bad_request("pushed must be a local change sequence (0 or more)")
+                })?);
             }
             "limit" => {
                 limit = value
@@ -561,7 +596,11 @@ fn pull_query(query: Option<&str>) -> Result<(u64, u32), ApiError> {
             _ => {}
         }
     }
-    Ok((since, limit))
+    Ok(PullQuery {
+        since,
+        limit,
+        pushed,
+    })
 }
 
 async fn pull<S: Store>(
@@ -570,12 +609,28 @@ async fn pull<S: Store>(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let caller = check_caller(&app, &headers).await?;
-    let (since, limit) = pull_query(query.as_deref())?;
+    let PullQuery {
+        since,
+        limit,
+        pushed,
+    } = pull_query(query.as_deref())?;
+    let epoch = match app.store.pull_check(caller, since, pushed).await? {
+        Conversation::InStep(epoch) => epoch,
+        Conversation::Ahead => {
+            warn!(device = %caller.device, since, "pull ahead of the server: recovery");
+            return Err(ApiError::checkpoint_ahead());
+        }
+        Conversation::Reused => {
+            warn!(device = %caller.device, "pull from a reused replica");
+            return Err(ApiError::replica_reused());
+        }
+    };
     let rows = app
         .store
         .pull_rows(caller.org, since, limit, PAGE_BYTES)
         .await?;
     let page = page(rows, since, limit, PAGE_BYTES, caller.device);
+    app.store.note_answered(caller.device, page.next).await?;
     info!(device = %caller.device, since, records = page.records.len(), next = page.next, more = page.more, "pull");
     // The stored states are canonical JSON already: the answer is put together from
     // them without parsing them again.
@@ -589,10 +644,48 @@ async fn pull<S: Store>(
         json.push_str(record);
     }
     json.push_str(&format!(
-        "],\"next\":{},\"more\":{}}}",
+        "],\"next\":{},\"more\":{},\"epoch\":\"{epoch}\"}}",
         page.next, page.more
     ));
     Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response())
+}
+
+/// `POST /v1/devices/rekey` (§6a): a new replica id for a device whose case file was put
+/// back from a copy. Its predecessor (the caller) is retired.
+async fn rekey<S: Store>(
+    State(app): Shared<S>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let caller = match check_caller(&app, &headers).await {
+        Ok(caller) => caller,
+        Err(error) => return Err(refuse_unread(error, &headers, body, app.body_timeout).await),
+    };
+    let bytes = read_body(&headers, body, app.body_timeout).await?;
+    let request: RekeyRequest =
+        serde_json::from_slice(&bytes).map_err(|_| bad_json("re-key request"))?;
+    if request.predecessor != caller.device {
+        return Err(ApiError::bad_request(
+            "predecessor must be the replica id of the device whose token authenticates the \
+             request",
+        ));
+    }
+    let (token, hash) = auth::new_token();
+    let device_id = app.store.rekey(caller, hash).await?;
+    app.journal
+        .append(Entry::Rekeyed {
+            predecessor: caller.device,
+            device: device_id,
+            token_hash: journal::hex(&hash),
+        })
+        .map_err(|e| ApiError::journal(&e))?;
+    info!(predecessor = %caller.device, device = %device_id, "device re-keyed");
+    let answer = RekeyResponse {
+        device_id,
+        token,
+        epoch: app.store.epoch().await?,
+    };
+    Ok((StatusCode::CREATED, axum::Json(answer)).into_response())
 }
 
 async fn replicas<S: Store>(
@@ -628,7 +721,15 @@ async fn erase<S: Store>(
         serde_json::from_slice(&bytes).map_err(|_| bad_json("erasure request"))?;
     let server_seq =
         match app.store.erase_capped(caller.org, request.id).await? {
-            Capped::Erased(seq) => seq,
+            Capped::Erased(seq, state) => {
+                app.journal
+                    .append(Entry::Erased {
+                        org: caller.org,
+                        state: *state,
+                    })
+                    .map_err(|e| ApiError::journal(&e))?;
+                seq
+            }
             Capped::NotFound => {
                 return Err(ApiError::new(
                     ErrorCode::NotFound,
@@ -659,9 +760,31 @@ mod tests {
 
     #[test]
     fn pull_query_defaults_and_bounds() {
-        assert_eq!(pull_query(None).unwrap(), (0, DEFAULT_PULL_LIMIT));
-        assert_eq!(pull_query(Some("since=7&limit=1000")).unwrap(), (7, 1000));
-        for bad in ["limit=0", "limit=1001", "limit=x", "since=-1", "since="] {
+        let query = |since, limit, pushed| PullQuery {
+            since,
+            limit,
+            pushed,
+        };
+        assert_eq!(
+            pull_query(None).unwrap(),
+            query(0, DEFAULT_PULL_LIMIT, None)
+        );
+        assert_eq!(
+            pull_query(Some("since=7&limit=1000")).unwrap(),
+            query(7, 1000, None)
+        );
+        assert_eq!(
+            pull_query(Some("since=7&pushed=12")).unwrap(),
+            query(7, DEFAULT_PULL_LIMIT, Some(12))
+        );
+        for bad in [
+            "limit=0",
+            "limit=1001",
+            "limit=x",
+            "since=-1",
+            "since=",
+            "pushed=-3",
+        ] {
             assert!(pull_query(Some(bad)).is_err(), "{bad} must be refused");
         }
     }

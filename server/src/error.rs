@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use sync_protocol::RecordId;
 use sync_protocol::wire::{ErrorBody, ErrorCode, PROTOCOL_VERSION};
 
+use crate::store::recovery::Discard;
 use crate::store::{PushError, StoreError};
 
 /// The longest message an answer carries: a message may quote a part of what the client
@@ -88,6 +89,27 @@ impl ApiError {
         )
     }
 
+    /// 409 `checkpoint_ahead` (§6a): the server was restored and forgot part of its
+    /// conversation with the device.
+    pub fn checkpoint_ahead() -> Self {
+        Self::new(
+            ErrorCode::CheckpointAhead,
+            "the server was restored from a backup and lacks part of what this device sent \
+             or received: send every record again and pull from the start",
+        )
+    }
+
+    /// 409 `replica_reused` (§6a): the device's case file was put back from a copy, or
+    /// copied, or the device was re-keyed.
+    pub fn replica_reused() -> Self {
+        Self::new(
+            ErrorCode::ReplicaReused,
+            "this case file gave one of its edit numbers to two different edits (it was put \
+             back from an older copy, or copied to another machine): take a new device id \
+             with POST /v1/devices/rekey, then send every record again",
+        )
+    }
+
     /// 413.
     pub fn too_large() -> Self {
         Self::new(
@@ -148,6 +170,18 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// 500 when the journal could not be written: the change is in the database, but it
+    /// is not answered as done (the client tries again, which is harmless).
+    pub fn journal(error: &crate::journal::JournalError) -> Self {
+        tracing::error!(error = %error, "the journal could not be written");
+        Self::new(
+            ErrorCode::Internal,
+            "the server could not record the change durably: try again later",
+        )
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         Self::internal(&error)
@@ -160,6 +194,13 @@ impl From<PushError> for ApiError {
             PushError::KindChanged(_) => ErrorCode::InvalidRecord,
             PushError::Forged { .. } => ErrorCode::ForgedDot,
             PushError::Dropped(_) => ErrorCode::DroppedEntry,
+            PushError::HeldFull(_) => ErrorCode::ForgedDot,
+            PushError::HeldRefused { why, .. } => match why {
+                Discard::DroppedEntry => ErrorCode::DroppedEntry,
+                Discard::KindClash => ErrorCode::InvalidRecord,
+                Discard::AlteredEntry | Discard::RecoveryEnded => ErrorCode::ForgedDot,
+            },
+            PushError::Reused { .. } => return Self::replica_reused(),
             PushError::Store(e) => return Self::internal(e),
         };
         Self::new(

@@ -16,6 +16,7 @@ mod api;
 mod auth;
 mod connections;
 mod error;
+mod journal;
 mod rate;
 mod serve;
 mod store;
@@ -29,6 +30,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use sync_protocol::{RecordId, ReplicaId};
 
+use crate::journal::Journal;
 use crate::serve::ServeOptions;
 use crate::store::postgres::PgStore;
 use crate::store::sqlite::SqliteStore;
@@ -49,6 +51,11 @@ struct Cli {
         default_value = "sqlite:passerelle-server.db"
     )]
     database: DatabaseUrl,
+    /// The journal of what a restore must not roll back (SYNC-PROTOCOL.md §6a); keep it
+    /// on another disk than the database's backups. Default: beside a SQLite database
+    /// (PATH.journal), or passerelle-server.journal for PostgreSQL.
+    #[arg(long, global = true, env = "PASSERELLE_JOURNAL")]
+    journal: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -72,8 +79,55 @@ enum Command {
         #[command(subcommand)]
         command: RecordCommand,
     },
+    /// Writes a consistent copy of the database (a SQLite file, whatever the database),
+    /// while the server serves.
+    Backup {
+        /// The file to write; it must not exist. Readable by its owner alone: it holds
+        /// every record.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Puts a backup into an empty database (a new SQLite file, or an empty PostgreSQL
+    /// database): a new epoch, every organisation in recovery, then the journal applied.
+    Restore {
+        /// The backup file, as `backup` wrote it.
+        #[arg(long)]
+        from: PathBuf,
+    },
+    /// An organisation's recovery after a restore (SYNC-PROTOCOL.md §6a).
+    Recovery {
+        #[command(subcommand)]
+        command: RecoveryCommand,
+    },
     /// Serves the sync API.
     Serve(ServeArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum RecoveryCommand {
+    /// Prints, as one JSON object, whether the organisation is in recovery, what is held
+    /// and whose sync it waits on, the devices accepted, and what was discarded.
+    Status {
+        /// The organisation.
+        #[arg(long)]
+        org: String,
+    },
+    /// Releases what waits on a device that will never sync again (or, without --device,
+    /// everything waiting); altered or dropped entries are still refused.
+    Accept {
+        /// The organisation.
+        #[arg(long)]
+        org: String,
+        /// The device that will never come back (see recovery status and device list).
+        #[arg(long)]
+        device: Option<String>,
+    },
+    /// Ends recovery: what still waits is discarded, and listed.
+    End {
+        /// The organisation.
+        #[arg(long)]
+        org: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -189,6 +243,10 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tokio_postgres=warn")),
         )
         .init();
+    let journal_path = cli
+        .journal
+        .clone()
+        .unwrap_or_else(|| journal::default_path(&cli.database));
     let runtime = tokio::runtime::Runtime::new().context("could not start the async runtime")?;
     runtime.block_on(async {
         match cli.database.clone() {
@@ -196,19 +254,30 @@ fn main() -> anyhow::Result<()> {
                 let store = SqliteStore::open(&path).await.with_context(|| {
                     format!("could not open the SQLite database {}", path.display())
                 })?;
-                run(store, cli.command).await
+                run(store, journal_path, cli.command).await
             }
             DatabaseUrl::Postgres(url) => {
                 let store = PgStore::connect(&url)
                     .await
                     .context("could not open the PostgreSQL database")?;
-                run(store, cli.command).await
+                run(store, journal_path, cli.command).await
             }
         }
     })
 }
 
-async fn run<S: Store>(store: S, command: Command) -> anyhow::Result<()> {
+/// Opens the journal at `path` with the database's key.
+async fn open_journal<S: Store>(store: &S, path: &std::path::Path) -> anyhow::Result<Journal> {
+    let key = store
+        .journal_key()
+        .await
+        .context("could not read the journal key")?;
+    Journal::open(path, key)
+        .with_context(|| format!("could not open the journal {}", path.display()))
+}
+
+async fn run<S: Store>(store: S, journal_path: PathBuf, command: Command) -> anyhow::Result<()> {
+    let journal = open_journal(&store, &journal_path).await?;
     match command {
         Command::Init => {
             println!("{}", store.server_id());
@@ -224,10 +293,10 @@ async fn run<S: Store>(store: S, command: Command) -> anyhow::Result<()> {
         } => add_user(&store, &org, &username, role).await,
         Command::User {
             command: UserCommand::Disable { username },
-        } => set_disabled(&store, &username, true).await,
+        } => set_disabled(&store, &journal, &username, true).await,
         Command::User {
             command: UserCommand::Enable { username },
-        } => set_disabled(&store, &username, false).await,
+        } => set_disabled(&store, &journal, &username, false).await,
         Command::User {
             command: UserCommand::Password { username },
         } => {
@@ -269,6 +338,7 @@ async fn run<S: Store>(store: S, command: Command) -> anyhow::Result<()> {
             {
                 bail!("there is no device {id}: see device list");
             }
+            journal.append(journal::Entry::Revoked { device: id })?;
             Ok(())
         }
         Command::Record {
@@ -282,17 +352,50 @@ async fn run<S: Store>(store: S, command: Command) -> anyhow::Result<()> {
                 .await
                 .context("could not read the organisations")?
                 .with_context(|| format!("there is no organisation {org:?}"))?;
-            let seq = store
+            let (seq, state) = store
                 .erase(org_id, id)
                 .await
                 .context("could not erase the record")?
                 .with_context(|| format!("the organisation {org:?} has no record {id}"))?;
+            journal.append(journal::Entry::Erased { org: org_id, state })?;
             println!("{}", serde_json::json!({ "server_seq": seq }));
             Ok(())
         }
+        Command::Recovery { command } => recovery(&store, command).await,
+        Command::Backup { out } => {
+            let copied = store.backup(&out).await.context("the backup failed")?;
+            println!("{}", serde_json::to_string(&copied)?);
+            Ok(())
+        }
+        Command::Restore { from } => {
+            let copied = store.restore(&from).await.context("the restore failed")?;
+            // The journal names users by an HMAC under the database's key, which the
+            // restore has just replaced by the backup's: open it again under that key, or
+            // no enrolment or disable of the journal would match its user.
+            let journal = open_journal(&store, &journal_path).await?;
+            let applied = journal
+                .replay(&store)
+                .await
+                .context("could not apply the journal")?;
+            println!(
+                "{}",
+                serde_json::json!({
+                    "orgs": copied.orgs,
+                    "records": copied.records,
+                    "journal_applied": applied,
+                    "epoch": store.epoch().await?,
+                })
+            );
+            Ok(())
+        }
         Command::Serve(args) => {
+            journal
+                .replay(&store)
+                .await
+                .context("could not apply the journal")?;
             serve::serve(
                 store,
+                journal,
                 ServeOptions {
                     listen: args.listen,
                     tls_cert: args.tls_cert,
@@ -309,6 +412,51 @@ async fn run<S: Store>(store: S, command: Command) -> anyhow::Result<()> {
     }
 }
 
+/// The organisation named `org`, or a clear error.
+async fn org_named<S: Store>(store: &S, org: &str) -> anyhow::Result<store::OrgId> {
+    store
+        .org_id(org)
+        .await
+        .context("could not read the organisations")?
+        .with_context(|| format!("there is no organisation {org:?}"))
+}
+
+/// `recovery status|accept|end`.
+async fn recovery<S: Store>(store: &S, command: RecoveryCommand) -> anyhow::Result<()> {
+    match command {
+        RecoveryCommand::Status { org } => {
+            let status = store
+                .recovery_status(org_named(store, &org).await?)
+                .await
+                .context("could not read the recovery")?;
+            println!("{}", serde_json::to_string(&status)?);
+        }
+        RecoveryCommand::Accept { org, device } => {
+            let device: Option<ReplicaId> = device
+                .map(|d| d.parse())
+                .transpose()
+                .context("the device id must be a UUID, as recovery status prints it")?;
+            let org_id = org_named(store, &org).await?;
+            if !store.recovery_status(org_id).await?.in_recovery {
+                bail!("the organisation {org:?} is not in recovery: nothing waits");
+            }
+            let released = store
+                .recovery_accept(org_id, device)
+                .await
+                .context("could not release the held records")?;
+            println!("{}", serde_json::json!({ "released": released }));
+        }
+        RecoveryCommand::End { org } => {
+            let discarded = store
+                .recovery_end(org_named(store, &org).await?)
+                .await
+                .context("could not end the recovery")?;
+            println!("{}", serde_json::json!({ "discarded": discarded }));
+        }
+    }
+    Ok(())
+}
+
 fn check_name(what: &str, text: &str) -> anyhow::Result<()> {
     let length = text.chars().count();
     if !(1..=64).contains(&length) || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -318,7 +466,12 @@ fn check_name(what: &str, text: &str) -> anyhow::Result<()> {
 }
 
 /// `user disable|enable`.
-async fn set_disabled<S: Store>(store: &S, username: &str, disabled: bool) -> anyhow::Result<()> {
+async fn set_disabled<S: Store>(
+    store: &S,
+    journal: &Journal,
+    username: &str,
+    disabled: bool,
+) -> anyhow::Result<()> {
     if !store
         .set_disabled(username, disabled)
         .await
@@ -326,6 +479,10 @@ async fn set_disabled<S: Store>(store: &S, username: &str, disabled: bool) -> an
     {
         bail!("there is no user {username:?}");
     }
+    journal.append(journal::Entry::Disabled {
+        user: journal.user(username),
+        disabled,
+    })?;
     Ok(())
 }
 

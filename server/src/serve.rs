@@ -21,6 +21,7 @@ use tracing::{info, warn};
 
 use crate::api::{App, SHUTDOWN_GRACE, router};
 use crate::connections::{ConnectionCap, open_files_limit};
+use crate::journal::Journal;
 use crate::store::Store;
 
 /// By default, how long a client has to send a request's headers (§6: 30 seconds).
@@ -48,7 +49,11 @@ pub struct ServeOptions {
 }
 
 /// Serves until a shutdown signal.
-pub async fn serve<S: Store>(store: S, options: ServeOptions) -> anyhow::Result<()> {
+pub async fn serve<S: Store>(
+    store: S,
+    journal: Journal,
+    options: ServeOptions,
+) -> anyhow::Result<()> {
     let tls = match (&options.tls_cert, &options.tls_key) {
         (Some(cert), Some(key)) => {
             // Only the ring provider is compiled in; installing it can only fail when
@@ -97,7 +102,12 @@ pub async fn serve<S: Store>(store: S, options: ServeOptions) -> anyhow::Result<
         );
     }
 
-    let app = Arc::new(App::new(store, options.rate_limit, options.body_timeout));
+    let app = Arc::new(App::new(
+        store,
+        journal,
+        options.rate_limit,
+        options.body_timeout,
+    ));
     let service = router(app).into_make_service_with_connect_info::<SocketAddr>();
     let handle: Handle<SocketAddr> = Handle::new();
     tokio::spawn(shutdown_on_signal(handle.clone()));

@@ -275,6 +275,13 @@ impl From<casefile::SyncError> for AppError {
             E::Unreachable { .. } => Self::Unreachable { message },
             E::ServerBusy { .. } => Self::ServerBusy { message },
             E::Refused { .. } | E::BadAnswer(_) => Self::ServerRefused { message },
+            // A server restored from a backup, or a case file restored from a copy, that
+            // the sync could not settle by sending everything again (§6a): the UI's
+            // "the server refused the sync; try again, and if it happens again, contact
+            // support" fits; `message` says which, for support.
+            E::ServerStillBehind | E::ServerRestoring | E::ReplicaStillReused => {
+                Self::ServerRefused { message }
+            }
             E::Cancelled => Self::Cancelled { message },
             E::CaseFile(inner) => inner.into(),
             // A kind the sync client learns later: the server refused, in the UI's words,
@@ -330,6 +337,9 @@ mod tests {
                 "server_busy",
             ),
             (S::BadAnswer("x".into()), "server_refused"),
+            (S::ServerStillBehind, "server_refused"),
+            (S::ServerRestoring, "server_refused"),
+            (S::ReplicaStillReused, "server_refused"),
             (S::Cancelled, "cancelled"),
             (
                 S::CaseFile(casefile::Error::WrongPassphrase),

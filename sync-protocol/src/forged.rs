@@ -80,3 +80,30 @@ pub fn check_dots(
     }
     Ok(())
 }
+
+/// The first dot of `pusher`'s own that `pushed` holds with another content than the
+/// server's copy `stored` holds it in the same field: one dot given to two edits, which
+/// happens when a case file was put back from an older copy, or copied and used on two
+/// machines (§6a, 409 `replica_reused`). `None` when every own dot the server holds
+/// matches.
+pub fn reused_dot(
+    pushed: &RecordState,
+    stored: Option<&RecordState>,
+    pusher: ReplicaId,
+) -> Option<Dot> {
+    let stored = stored?;
+    if stored.vv().get(pusher) == 0 {
+        return None;
+    }
+    pushed.fields().find_map(|(name, entries)| {
+        let held = stored.entries(name.as_str());
+        entries
+            .iter()
+            .filter(|entry| entry.dot.replica == pusher)
+            .find(|entry| {
+                held.binary_search_by_key(&entry.dot, |e| e.dot)
+                    .is_ok_and(|i| held[i] != **entry)
+            })
+            .map(|entry| entry.dot)
+    })
+}

@@ -116,6 +116,12 @@ uuid_type!(
     RecordId
 );
 
+uuid_type!(
+    /// A server database's epoch (§6a): made by `init`, replaced by `restore`. A device
+    /// that sees another epoch than the last one sends everything again.
+    Epoch
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,7 +20,9 @@
 //! - [`RecordState::conflicts`]: fields with several entries and deletions concurrent
 //!   with edits.
 //! - [`check_dots`]: the server's forged-dot rule; [`check_no_drop`]: its no-drop rule
-//!   (§4).
+//!   (§4); [`reused_dot`]: one dot given to two edits (§6a).
+//! - [`redot`]: after a re-key (§6a), the edits of a replica's reused id that the server
+//!   does not hold take dots of the new id, so that both lives of a case file survive.
 //! - The size cap of one edit, [`MAX_EDIT_BYTES`], checked by every decode and refused by
 //!   every local edit that would pass it.
 //! - The wire messages of §6 in [`wire`].
@@ -57,6 +59,7 @@ mod id;
 mod merge;
 mod no_drop;
 mod record;
+mod rekey;
 mod size;
 mod validate;
 mod vv;
@@ -64,13 +67,14 @@ pub mod wire;
 
 pub use conflict::Conflicts;
 pub use edit::EditError;
-pub use forged::{ForgedDot, check_dots};
-pub use id::{InvalidUuid, RecordId, ReplicaId};
+pub use forged::{ForgedDot, check_dots, reused_dot};
+pub use id::{Epoch, InvalidUuid, RecordId, ReplicaId};
 pub use merge::{MergeError, merge};
 pub use no_drop::{DroppedEntry, MergeRefused, check_no_drop, merge_checked};
 pub use record::{
     DELETED_FIELD, Entry, FieldName, InvalidName, InvalidTimestamp, Kind, RecordState, Timestamp,
 };
+pub use rekey::redot;
 pub use size::MAX_EDIT_BYTES;
 pub use validate::ValidationError;
 pub use vv::{Dot, MAX_COUNTER, VersionVector};

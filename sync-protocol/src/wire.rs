@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{RecordId, RecordState, ReplicaId};
+use crate::{Epoch, RecordId, RecordState, ReplicaId};
 
 /// The protocol version this crate speaks, sent in the `Sync-Protocol` header.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -33,6 +33,8 @@ pub struct Health {
     pub protocol: u32,
     /// The server's replica id.
     pub server_id: ReplicaId,
+    /// The database's epoch (§6a).
+    pub epoch: Epoch,
 }
 
 /// `POST /v1/devices`: enrolment.
@@ -61,6 +63,29 @@ pub struct EnrolResponse {
     pub server_id: ReplicaId,
     /// The user's organisation.
     pub org: String,
+    /// The database's epoch (§6a).
+    pub epoch: Epoch,
+}
+
+/// `POST /v1/devices/rekey` (§6a): a device whose case file was restored from a copy
+/// (409 `replica_reused`) takes a new replica id. Authenticated by the predecessor's token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RekeyRequest {
+    /// The replica id the device had, which the server retires; the new one vouches for
+    /// its edits.
+    pub predecessor: ReplicaId,
+}
+
+/// `201` answer to a re-key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RekeyResponse {
+    /// The device's new replica id.
+    pub device_id: ReplicaId,
+    /// Its token, shown once; the predecessor's token now serves only to re-key.
+    pub token: String,
+    /// The database's epoch.
+    pub epoch: Epoch,
 }
 
 /// `POST /v1/push`.
@@ -69,6 +94,10 @@ pub struct EnrolResponse {
 pub struct PushRequest<R = RecordState> {
     /// The states, each id at most once.
     pub records: Vec<R>,
+    /// The device's highest local change sequence in this push (§6a): once the push is
+    /// acknowledged, the server remembers it as the device's `acked`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub through: Option<u64>,
 }
 
 /// What a push did to one record.
@@ -81,6 +110,9 @@ pub enum PushStatus {
     Merged,
     /// The server's copy already held everything pushed.
     Unchanged,
+    /// In recovery, the record holds edits of other devices that the server lacks: it is
+    /// kept apart until they vouch for them (§6a), and the device sends it again.
+    Held,
 }
 
 /// One record's result in a push answer.
@@ -97,6 +129,8 @@ pub struct PushResult {
 pub struct PushResponse {
     /// The organisation's highest sequence after the push.
     pub server_seq: u64,
+    /// The database's epoch (§6a).
+    pub epoch: Epoch,
     /// One result per pushed record, in the order pushed.
     pub results: Vec<PushResult>,
 }
@@ -110,6 +144,8 @@ pub struct PullResponse {
     pub next: u64,
     /// Whether another page is waiting.
     pub more: bool,
+    /// The database's epoch (§6a).
+    pub epoch: Epoch,
 }
 
 /// Who a replica is, in `GET /v1/replicas`.

@@ -17,60 +17,11 @@ use std::time::{Duration, Instant};
 use casefile::PULL_PAGE;
 use flate2::Compression;
 use flate2::write::GzEncoder;
+use passerelle_e2e::bench::{arg, person, seed};
 use passerelle_e2e::harness::{Backend, Device, Server};
 use passerelle_e2e::proxy::{Fault, FaultProxy, Link};
-use serde_json::{Value, json};
-use sync_protocol::{FieldName, Kind, RecordId, RecordState, ReplicaId, Timestamp};
-
-const NOTES: &str = "Rencontré sur le lieu de vie avec sa famille. Cherche un emploi dans le \
-bâtiment ou le maraîchage ; a été maçon six ans. Inscription à France Travail à faire.";
-
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
-
-/// A person of about 1 KB of canonical JSON, made by `replica`.
-fn person(replica: ReplicaId, n: usize) -> RecordState {
-    let id = RecordId::from_u128(0x0193_0000_0000_7000_8000_0000_0000_0000 + n as u128);
-    let at: Timestamp = "2026-11-02T10:14:00Z".parse().unwrap();
-    let family = [
-        "Lăcătuș",
-        "Stoica",
-        "Dumitru",
-        "Petrova",
-        "Rădulescu",
-        "Ionescu",
-    ][n % 6];
-    let fields: Vec<(FieldName, Value)> = [
-        ("family_name", json!(family)),
-        ("given_names", json!(format!("Ștefan {n}"))),
-        ("aliases", json!(["Stefan", "Stefane"])),
-        ("sex", json!("m")),
-        ("birth_date", json!(format!("{}", 1960 + n % 45))),
-        ("nationality", json!("RO")),
-        ("languages", json!(["ro", "fr"])),
-        ("french_level", json!("a2")),
-        (
-            "phone",
-            json!(format!(
-                "06 {:02} {:02} {:02} {:02}",
-                n % 97,
-                n % 89,
-                n % 83,
-                n % 79
-            )),
-        ),
-        ("status", json!("active")),
-        ("notes", json!(NOTES)),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.parse().unwrap(), v))
-    .collect();
-    RecordState::create(id, "person".parse::<Kind>().unwrap(), replica, at, fields).unwrap()
-}
+use serde_json::json;
+use sync_protocol::RecordState;
 
 fn gzip_size(states: &[RecordState]) -> usize {
     let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
@@ -81,30 +32,6 @@ fn gzip_size(states: &[RecordState]) -> usize {
 
 /// Pushes `states` as `device`'s own, straight over HTTP (the server's push, without the
 /// device's storage: a fast way to fill the server).
-fn seed(server: &Server, device: &Device, states: &[RecordState]) {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let token = device.file.setting("sync.device_token").unwrap().unwrap();
-    let http = reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(120))
-        .build()
-        .unwrap();
-    for chunk in states.chunks(1000) {
-        let body = json!({ "records": chunk });
-        let response = http
-            .post(format!("{}/v1/push", server.url))
-            .header("Sync-Protocol", "1")
-            .bearer_auth(&token)
-            .json(&body)
-            .send()
-            .unwrap();
-        assert!(
-            response.status().is_success(),
-            "seeding push: {}",
-            response.status()
-        );
-    }
-}
-
 struct Measure {
     seconds: f64,
     requests: u64,

@@ -10,5 +10,6 @@
 #![allow(clippy::expect_used, clippy::panic)]
 
 pub use passerelle_test_support as harness;
+pub mod bench;
 pub mod ledger;
 pub mod proxy;

@@ -13,6 +13,7 @@ mod kinds;
 mod logs;
 mod queries;
 mod rebuild;
+mod recovery;
 mod search;
 mod server;
 mod set_aside;

@@ -584,7 +584,7 @@ fn a_version_1_case_file_gains_the_set_aside_table() {
     let id = person(&mut file, "Popa", "Ion");
     drop(file);
     let conn = crate::common::raw(&crate::common::db_path(&dir), PASS);
-    conn.execute_batch("DROP TABLE set_aside; PRAGMA user_version = 1;")
+    conn.execute_batch("DROP TABLE set_aside; DROP TABLE rekey_done; PRAGMA user_version = 1;")
         .unwrap();
     drop(conn);
     let file = CaseFile::open(crate::common::db_path(&dir), PASS).unwrap();

@@ -1,7 +1,8 @@
 //! A tiny HTTP server that answers what a test says, for the answers the real server
 //! never gives: a 422 naming no record, a 413 for a batch within the limits, a failing
 //! push followed by a pull, a page holding a state that breaks §2. Everything the real
-//! server can produce is tested against it (`set_aside.rs`).
+//! server can produce is tested against it (`set_aside.rs`). `recovery.rs` builds on it a
+//! small in-memory server that can be restored from a snapshot.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -9,10 +10,11 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
-/// One request as the stub read it: path and query, JSON body (inflated).
+/// One request as the stub read it: path and query, bearer token, JSON body (inflated).
 #[derive(Debug, Clone)]
 pub struct Request {
     pub path: String,
+    pub token: Option<String>,
     pub body: Value,
 }
 
@@ -71,6 +73,7 @@ fn read(stream: &mut std::net::TcpStream) -> Option<Request> {
     let path = line.split_whitespace().nth(1)?.to_owned();
     let mut length = 0;
     let mut gzip = false;
+    let mut token = None;
     loop {
         let mut header = String::new();
         reader.read_line(&mut header).ok()?;
@@ -82,6 +85,9 @@ fn read(stream: &mut std::net::TcpStream) -> Option<Request> {
         match name.to_ascii_lowercase().as_str() {
             "content-length" => length = value.trim().parse().ok()?,
             "content-encoding" => gzip = value.trim() == "gzip",
+            "authorization" => {
+                token = value.trim().strip_prefix("Bearer ").map(str::to_owned);
+            }
             _ => {}
         }
     }
@@ -95,5 +101,5 @@ fn read(stream: &mut std::net::TcpStream) -> Option<Request> {
         bytes = inflated;
     }
     let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    Some(Request { path, body })
+    Some(Request { path, token, body })
 }

@@ -101,8 +101,10 @@ impl Harness {
                     .unwrap()
                 })
                 .collect();
-            store.push(other, known).await.unwrap();
-            let app = App::new(store, 1e9, Duration::from_secs(5));
+            store.push(other, known, None).await.unwrap();
+            let journal =
+                crate::journal::Journal::open(&dir.path().join("journal"), [0; 32]).unwrap();
+            let app = App::new(store, journal, 1e9, Duration::from_secs(5));
             (router(Arc::new(app)), token, me.device)
         });
         Self {

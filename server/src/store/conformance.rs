@@ -134,10 +134,10 @@ async fn a_push_numbers_changes_and_a_repush_changes_nothing<S: Store>(store: S)
         record(a, "person", marie.device, 1, json!(1)),
         record(b, "visit", marie.device, 1, json!(2)),
     ];
-    let first = store.push(marie, batch.clone()).await.unwrap();
+    let first = store.push(marie, batch.clone(), None).await.unwrap();
     assert_eq!(first.server_seq, 2);
     assert_eq!(statuses(&first), [PushStatus::Created, PushStatus::Created]);
-    let again = store.push(marie, batch.clone()).await.unwrap();
+    let again = store.push(marie, batch.clone(), None).await.unwrap();
     assert_eq!(
         again.server_seq, 2,
         "a re-push does not advance the sequence"
@@ -149,7 +149,7 @@ async fn a_push_numbers_changes_and_a_repush_changes_nothing<S: Store>(store: S)
 
     let mut hers = batch[0].clone();
     hers = sync_protocol::merge(&hers, &record(a, "person", claire.device, 1, json!(3))).unwrap();
-    let merged = store.push(claire, vec![hers.clone()]).await.unwrap();
+    let merged = store.push(claire, vec![hers.clone()], None).await.unwrap();
     assert_eq!(statuses(&merged), [PushStatus::Merged]);
     assert_eq!(merged.server_seq, 3);
 
@@ -175,13 +175,17 @@ async fn a_refused_push_stores_nothing<S: Store>(store: S) {
     let claire = device(&store, "nord", "claire", Role::Counsellor).await;
     let a = new_id();
     store
-        .push(marie, vec![record(a, "person", marie.device, 1, json!(1))])
+        .push(
+            marie,
+            vec![record(a, "person", marie.device, 1, json!(1))],
+            None,
+        )
         .await
         .unwrap();
 
     let good = record(new_id(), "visit", claire.device, 1, json!(1));
     let forged = record(a, "person", marie.device, 2, json!(2));
-    let refused = store.push(claire, vec![good.clone(), forged]).await;
+    let refused = store.push(claire, vec![good.clone(), forged], None).await;
     assert!(
         matches!(refused, Err(PushError::Forged { id, .. }) if id == a),
         "{refused:?}"
@@ -190,14 +194,21 @@ async fn a_refused_push_stores_nothing<S: Store>(store: S) {
         "id": a, "kind": "person", "vv": {marie.device.to_string(): 1}, "fields": {}
     }))
     .unwrap();
-    let hers = record(new_id(), "visit", marie.device, 1, json!(1));
-    let refused = store.push(marie, vec![hers, emptied]).await;
+    let theirs = record(new_id(), "visit", claire.device, 1, json!(1));
+    let refused = store
+        .push(claire, vec![theirs, emptied.clone()], None)
+        .await;
     assert!(
         matches!(&refused, Err(PushError::Dropped(d)) if d.record == a && d.field == "x"),
         "{refused:?}"
     );
+    let refused = store.push(marie, vec![emptied], None).await;
+    assert!(
+        matches!(&refused, Err(PushError::Reused { id, .. }) if *id == a),
+        "marie leaving out her own edit is a second life of her case file: {refused:?}"
+    );
     let other_kind = record(a, "visit", claire.device, 1, json!(1));
-    let refused = store.push(claire, vec![good, other_kind]).await;
+    let refused = store.push(claire, vec![good, other_kind], None).await;
     assert!(
         matches!(refused, Err(PushError::KindChanged(_))),
         "{refused:?}"
@@ -288,6 +299,7 @@ async fn organisations_share_nothing<S: Store>(store: S) {
         .push(
             marie,
             vec![record(id, "person", marie.device, 1, json!("nord"))],
+            None,
         )
         .await
         .unwrap();
@@ -295,6 +307,7 @@ async fn organisations_share_nothing<S: Store>(store: S) {
         .push(
             paul,
             vec![record(id, "visit", paul.device, 1, json!("sud"))],
+            None,
         )
         .await
         .unwrap();
@@ -312,11 +325,14 @@ async fn erasure_keeps_id_kind_and_vv<S: Store>(store: S) {
     let marie = device(&store, "nord", "marie", Role::Counsellor).await;
     let id = new_id();
     let state = record(id, "person", marie.device, 1, json!("Ion"));
-    store.push(marie, vec![state.clone()]).await.unwrap();
-    assert_eq!(store.erase(marie.org, id).await.unwrap(), Some(2));
+    store.push(marie, vec![state.clone()], None).await.unwrap();
     assert_eq!(
         store.erase(marie.org, id).await.unwrap(),
-        Some(2),
+        Some((2, state.erase()))
+    );
+    assert_eq!(
+        store.erase(marie.org, id).await.unwrap(),
+        Some((2, state.erase())),
         "idempotent"
     );
     let rows = store
@@ -333,7 +349,7 @@ async fn pull_rows_read_no_further_than_the_page_bytes<S: Store>(store: S) {
     let records: Vec<RecordState> = (0..6)
         .map(|_| record(new_id(), "visit", marie.device, 1, json!("x".repeat(100))))
         .collect();
-    store.push(marie, records.clone()).await.unwrap();
+    store.push(marie, records.clone(), None).await.unwrap();
     let size = records[0].to_json().len();
     let seqs = |rows: &[super::PulledRow]| rows.iter().map(|r| r.seq).collect::<Vec<_>>();
 
@@ -374,7 +390,7 @@ async fn several_processes_on_one_postgres_hand_out_each_sequence_once() {
                 let batch = (0..5)
                     .map(|_| record(new_id(), "visit", marie.device, 1, json!(0)))
                     .collect();
-                store.push(marie, batch).await.unwrap();
+                store.push(marie, batch, None).await.unwrap();
             }
         }));
     }

@@ -14,16 +14,21 @@
 //! and what a pull page holds, in [`page`]. SQL lives in the backend modules only.
 
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use sync_protocol::wire::{PushResult, PushStatus, ReplicaInfo};
 use sync_protocol::{
-    DroppedEntry, ForgedDot, MergeRefused, RecordId, RecordState, ReplicaId, merge_checked,
+    Dot, DroppedEntry, Epoch, ForgedDot, MergeRefused, RecordId, RecordState, ReplicaId,
+    merge_checked,
 };
 
+use recovery::{Arrival, OrgDevices};
+
+pub(crate) mod backup;
 #[cfg(test)]
 mod conformance;
 pub mod postgres;
+pub(crate) mod recovery;
 pub mod sqlite;
 
 /// An organisation's row id. Never leaves the server.
@@ -92,6 +97,8 @@ pub struct Caller {
     pub org: OrgId,
     /// Its user's role.
     pub role: Role,
+    /// Whether the device was re-keyed (§6a): its token serves only to re-key again.
+    pub retired: bool,
 }
 
 /// Whose a bearer token is, as the storage knows it.
@@ -185,6 +192,8 @@ pub struct Page {
 pub struct PushOutcome {
     /// The organisation's highest sequence.
     pub server_seq: u64,
+    /// The database's epoch.
+    pub epoch: Epoch,
     /// One result per record, in the order pushed.
     pub results: Vec<PushResult>,
 }
@@ -224,6 +233,24 @@ pub enum StoreError {
     /// `user add` with a username already used.
     #[error("that username is already taken (usernames are unique across the server)")]
     UsernameTaken,
+    /// `restore` into a database that holds data.
+    #[error(
+        "the database to restore into is not empty: restore into a new, empty database (a new \
+         SQLite file, or a new PostgreSQL database)"
+    )]
+    NotEmpty,
+    /// A backup or restore file could not be used.
+    #[error("{0}")]
+    File(String),
+}
+
+/// What a backup or a restore copied.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Copied {
+    /// Organisations.
+    pub orgs: u64,
+    /// Records.
+    pub records: u64,
 }
 
 impl StoreError {
@@ -260,30 +287,140 @@ pub enum PushError {
     /// Merged, the record would drop entries of the server's copy (§4, no-drop rule).
     #[error(transparent)]
     Dropped(#[from] DroppedEntry),
+    /// The device gave one of its dots to another edit than the one the server holds: its
+    /// case file was put back from an older copy, or copied (§6a, 409 `replica_reused`).
+    #[error("record {id} holds the edit {dot} of this device with another content than before")]
+    Reused {
+        /// The record.
+        id: RecordId,
+        /// The dot given twice.
+        dot: Dot,
+    },
+    /// In recovery, the device holds apart as many records or bytes as it may (§6a).
+    #[error(
+        "the server already holds apart {HELD_MAX_RECORDS} records or {HELD_MAX_BYTES} bytes \
+         of this device until other devices sync: record {0} waits on this device"
+    )]
+    HeldFull(RecordId),
+    /// In recovery, the device's held state was refused on release: it holds another
+    /// device's edit with another content, drops an entry, or changes the kind (§6a).
+    #[error("record {id} was refused on release from recovery ({})", why.as_str())]
+    HeldRefused {
+        /// The record.
+        id: RecordId,
+        /// Why.
+        why: recovery::Discard,
+    },
     /// The storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<rusqlite::Error> for PushError {
+    fn from(error: rusqlite::Error) -> Self {
+        Self::Store(error.into())
+    }
+}
+
+impl From<tokio_postgres::Error> for PushError {
+    fn from(error: tokio_postgres::Error) -> Self {
+        Self::Store(error.into())
+    }
 }
 
 impl PushError {
     /// The record the refusal is about; `None` when the storage failed.
     pub fn record(&self) -> Option<RecordId> {
         match self {
-            Self::KindChanged(id) | Self::Forged { id, .. } => Some(*id),
+            Self::KindChanged(id)
+            | Self::Forged { id, .. }
+            | Self::HeldFull(id)
+            | Self::HeldRefused { id, .. } => Some(*id),
             Self::Dropped(dropped) => Some(dropped.record),
-            Self::Store(_) => None,
+            Self::Reused { .. } | Self::Store(_) => None,
         }
     }
+}
+
+/// The most records one device may have held apart in recovery (§6a).
+pub const HELD_MAX_RECORDS: u64 = 10_000;
+/// The most bytes of states one device may have held apart in recovery (§6a).
+pub const HELD_MAX_BYTES: u64 = 64 * 1024 * 1024;
+/// How long recovery lasts unless a coordinator ends it (§6a): 30 days.
+pub const RECOVERY_SECONDS: i64 = 30 * 24 * 3600;
+
+/// What a pull learns of the server's conversation with the device (§6a).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conversation {
+    /// In step: serve the page. The database's epoch.
+    InStep(Epoch),
+    /// The pull's `since` is above what the server ever answered this device, or its
+    /// `pushed` above what it acknowledged: the database was restored (409
+    /// `checkpoint_ahead`); the organisation is now in recovery.
+    Ahead,
+    /// The pull's `pushed` is below what the server acknowledged, or the device was
+    /// re-keyed: its case file was put back from a copy (409 `replica_reused`).
+    Reused,
+}
+
+/// Decides a pull's [`Conversation`] from what the server remembers of the device
+/// (`answered`, `acked`, `retired`) and what the pull declares (`since`, `pushed`).
+pub(crate) fn conversation(
+    answered: u64,
+    acked: u64,
+    retired: bool,
+    since: u64,
+    pushed: Option<u64>,
+) -> Option<Conversation> {
+    if retired || pushed.is_some_and(|p| p < acked) {
+        return Some(Conversation::Reused);
+    }
+    if since > answered || pushed.is_some_and(|p| p > acked) {
+        return Some(Conversation::Ahead);
+    }
+    None
+}
+
+/// An organisation's recovery, as `recovery status` shows it.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct RecoveryStatus {
+    /// Whether the organisation is in recovery.
+    pub in_recovery: bool,
+    /// When recovery ends by itself, RFC 3339.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+    /// Held records, per device that pushed them: `{device: count}`.
+    pub held: std::collections::BTreeMap<String, u64>,
+    /// For each held record, the devices whose vouching it waits on.
+    pub waiting_on: std::collections::BTreeMap<String, u64>,
+    /// Devices accepted for the rest of the recovery.
+    pub accepted: Vec<String>,
+    /// Held states discarded so far: `{"id", "device", "why", "at"}`.
+    pub discarded: Vec<Discarded>,
+}
+
+/// A held state that was discarded (§6a), as listed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Discarded {
+    /// The record's id.
+    pub id: String,
+    /// The device that pushed it.
+    pub device: String,
+    /// Why: `altered_entry`, `dropped_entry`, `kind_clash` or `recovery_ended`.
+    pub why: String,
+    /// When, RFC 3339.
+    pub at: String,
 }
 
 /// How many records an organisation may erase over HTTP in an hour (§6).
 pub const ERASURES_PER_HOUR: usize = 20;
 
 /// What a capped erasure did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Capped {
-    /// Erased (or erased already); the organisation's highest sequence.
-    Erased(u64),
+    /// Erased (or erased already): the organisation's highest sequence, and the erased
+    /// state (for the journal).
+    Erased(u64, Box<RecordState>),
     /// The organisation has no such record.
     NotFound,
     /// The hour's erasures are used up; the next is possible after this many seconds.
@@ -328,7 +465,9 @@ pub(crate) fn plan_erasure(
     }
     match stored {
         None => ErasePlan::Answer(Capped::NotFound),
-        Some(stored) if stored.is_erased() => ErasePlan::Answer(Capped::Erased(last_seq)),
+        Some(stored) if stored.is_erased() => {
+            ErasePlan::Answer(Capped::Erased(last_seq, Box::new(stored)))
+        }
         Some(stored) => ErasePlan::Write {
             seq: last_seq + 1,
             state: stored.erase(),
@@ -397,12 +536,110 @@ pub trait Store: Send + Sync + 'static {
         token_hash: [u8; 32],
     ) -> impl Future<Output = Result<TokenOwner, StoreError>> + Send;
 
-    /// Merges valid, pushable states into the caller's organisation, in one transaction.
+    /// The database's epoch (§6a).
+    fn epoch(&self) -> impl Future<Output = Result<Epoch, StoreError>> + Send;
+
+    /// Merges valid, pushable states into the caller's organisation, in one transaction;
+    /// in recovery, holds apart and releases records (§6a). `through`, the device's
+    /// highest local change sequence in the push, becomes its `acked` once committed.
     fn push(
         &self,
         caller: Caller,
         records: Vec<RecordState>,
+        through: Option<u64>,
     ) -> impl Future<Output = Result<PushOutcome, PushError>> + Send;
+
+    /// Checks a pull's `since` and `pushed` against what the server remembers of the
+    /// device (§6a, [`conversation`]). When the server forgot part of the conversation,
+    /// the organisation enters recovery, committed before the answer.
+    fn pull_check(
+        &self,
+        caller: Caller,
+        since: u64,
+        pushed: Option<u64>,
+    ) -> impl Future<Output = Result<Conversation, StoreError>> + Send;
+
+    /// Remembers, before the page is sent, that a pull answered `next` to the device.
+    fn note_answered(
+        &self,
+        device: ReplicaId,
+        next: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Re-keys a device (§6a): a new replica id for the same user, with the token whose
+    /// hash is `token_hash`; the caller's replica is retired and its successor vouches for
+    /// its edits.
+    fn rekey(
+        &self,
+        caller: Caller,
+        token_hash: [u8; 32],
+    ) -> impl Future<Output = Result<ReplicaId, StoreError>> + Send;
+
+    /// The organisation's recovery (§7 `recovery status`); ends it first if its 30 days
+    /// are over.
+    fn recovery_status(
+        &self,
+        org: OrgId,
+    ) -> impl Future<Output = Result<RecoveryStatus, StoreError>> + Send;
+
+    /// Releases what waits on `device` (for the rest of the recovery), or everything
+    /// waiting when `None` (§7 `recovery accept`); the release still refuses altered and
+    /// dropped entries. Answers how many held states were released.
+    fn recovery_accept(
+        &self,
+        org: OrgId,
+        device: Option<ReplicaId>,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Ends the organisation's recovery: what still waits is discarded, and listed.
+    fn recovery_end(
+        &self,
+        org: OrgId,
+    ) -> impl Future<Output = Result<Vec<Discarded>, StoreError>> + Send;
+
+    /// Every user: row id, organisation and username (to read the journal's HMACs).
+    fn users(&self) -> impl Future<Output = Result<Vec<(i64, OrgId, String)>, StoreError>> + Send;
+
+    /// The database's secret key for the journal's HMACs.
+    fn journal_key(&self) -> impl Future<Output = Result<[u8; 32], StoreError>> + Send;
+
+    /// The journal's enrolment (§6a): the device of this user, with this token hash,
+    /// enrolled if the database lacks it, its token replaced if it has it (not revoked).
+    /// Answers whether anything changed.
+    fn restore_device(
+        &self,
+        user_id: i64,
+        org: OrgId,
+        device: ReplicaId,
+        token_hash: [u8; 32],
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// The journal's re-keying (§6a): `device` enrolled as the successor of
+    /// `predecessor`, which is retired. Answers whether anything changed.
+    fn restore_rekey(
+        &self,
+        predecessor: ReplicaId,
+        device: ReplicaId,
+        token_hash: [u8; 32],
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// The journal's erasure (§6a): the erased state merged into the stored copy (or
+    /// stored, when the database lacks the record), so an erased record stays erased.
+    /// Answers whether anything changed.
+    fn restore_erased(
+        &self,
+        org: OrgId,
+        state: RecordState,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Writes a consistent copy of the whole database to `out`, a new SQLite file readable
+    /// by its owner alone, while the server serves (§7 `backup`, see [`backup`]).
+    fn backup(&self, out: &Path) -> impl Future<Output = Result<Copied, StoreError>> + Send;
+
+    /// Copies the backup `from` into this database, which must be empty, with a new epoch,
+    /// and puts every organisation into recovery (§7 `restore`, see [`backup`]). The
+    /// caller applies the journal next.
+    fn restore(&self, from: &Path) -> impl Future<Output = Result<Copied, StoreError>> + Send;
 
     /// The rows of the organisation after `since`, in ascending sequence, at most
     /// `limit + 1` of them (the extra one tells whether more are waiting), and no more
@@ -423,12 +660,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<(ReplicaId, ReplicaInfo)>, StoreError>> + Send;
 
     /// Erases a record (§5); `None` when the organisation has no such record. Answers the
-    /// organisation's highest sequence. The command line's erasure: not capped.
+    /// organisation's highest sequence and the erased state. The command line's erasure:
+    /// not capped.
     fn erase(
         &self,
         org: OrgId,
         id: RecordId,
-    ) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<(u64, RecordState)>, StoreError>> + Send;
 
     /// The same erasure over HTTP, within [`ERASURES_PER_HOUR`] per organisation, counted
     /// in the same transaction (so several server processes share the count). An
@@ -454,6 +692,9 @@ pub trait Store: Send + Sync + 'static {
 pub(crate) enum Planned {
     /// The stored copy already holds everything pushed.
     Unchanged,
+    /// In recovery: keep the pushed state apart, held until other devices vouch for it
+    /// (§6a).
+    Hold,
     /// Store this state under a new sequence.
     Write {
         /// The new state.
@@ -466,14 +707,24 @@ pub(crate) enum Planned {
 }
 
 /// Decides what a push does to each record, given the stored copies (same order), read
-/// inside the write transaction. Refuses the whole push on the first fault in the order
-/// of §6, each rule checked for every record before the next rule: a changed kind (a
-/// broken §2 rule), then a forged dot, then a dropped entry (§4's no-drop rule).
+/// inside the write transaction, and, when the organisation is in recovery, its devices.
+/// Refuses the whole push on the first fault in the order of §6, each rule checked for
+/// every record before the next rule: one of the pusher's own dots given to another edit
+/// (409 `replica_reused`), a changed kind (a broken §2 rule), then a forged dot, then a
+/// dropped entry (§4's no-drop rule). In recovery, a record holding edits of other
+/// devices of the organisation that the stored copy lacks is held instead of refused
+/// (§6a); the no-drop rule waits for its release.
 pub(crate) fn plan_push(
     pushed: &[RecordState],
     stored: &[Option<RecordState>],
     pusher: ReplicaId,
+    recovery: Option<&OrgDevices>,
 ) -> Result<Vec<Planned>, PushError> {
+    for (new, old) in pushed.iter().zip(stored) {
+        if let Some(dot) = sync_protocol::reused_dot(new, old.as_ref(), pusher) {
+            return Err(PushError::Reused { id: new.id(), dot });
+        }
+    }
     for (new, old) in pushed.iter().zip(stored) {
         if let Some(old) = old
             && old.kind() != new.kind()
@@ -481,21 +732,39 @@ pub(crate) fn plan_push(
             return Err(PushError::KindChanged(new.id()));
         }
     }
-    for (new, old) in pushed.iter().zip(stored) {
-        sync_protocol::check_dots(new, old.as_ref(), pusher).map_err(|source| {
-            PushError::Forged {
-                id: new.id(),
-                source,
-            }
-        })?;
+    let mut held = vec![false; pushed.len()];
+    for ((new, old), held) in pushed.iter().zip(stored).zip(&mut held) {
+        let forged = |source| PushError::Forged {
+            id: new.id(),
+            source,
+        };
+        match recovery.map(|org| recovery::arrival(new, old.as_ref(), pusher, org)) {
+            Some(Arrival::Hold) => *held = true,
+            Some(Arrival::Forged(source)) => return Err(forged(source)),
+            Some(Arrival::Ordinary) | None => {}
+        }
+        if !*held {
+            sync_protocol::check_dots(new, old.as_ref(), pusher).map_err(forged)?;
+        }
     }
     // The no-drop rule is checked by the merge itself, in one pass per record.
     let merged = pushed
         .iter()
         .zip(stored)
-        .map(|(new, old)| match old {
+        .zip(&held)
+        .map(|((new, old), &held)| match old {
+            _ if held => Ok(None),
             None => Ok(None),
             Some(old) => merge_checked(old, new).map(Some).map_err(|e| match e {
+                // Covering one's own edit without holding it or a write over it is what
+                // a second life of the case file does, having given that dot to another
+                // edit (in another field): honest devices never do it (§6a).
+                MergeRefused::Dropped(dropped) if dropped.dot.replica == pusher => {
+                    PushError::Reused {
+                        id: new.id(),
+                        dot: dropped.dot,
+                    }
+                }
                 MergeRefused::Dropped(dropped) => PushError::from(dropped),
                 MergeRefused::NotOneRecord(_) => PushError::KindChanged(new.id()),
             }),
@@ -505,7 +774,9 @@ pub(crate) fn plan_push(
         .iter()
         .zip(stored)
         .zip(merged)
-        .map(|((new, old), merged)| match (old, merged) {
+        .zip(held)
+        .map(|(((new, old), merged), held)| match (old, merged) {
+            _ if held => Planned::Hold,
             (Some(old), Some(merged)) if merged == *old => Planned::Unchanged,
             (Some(_), Some(merged)) => Planned::Write {
                 exact: merged == *new,
@@ -519,6 +790,80 @@ pub(crate) fn plan_push(
             },
         })
         .collect())
+}
+
+/// Whom the state `held` by `holder` waits on (§7 `recovery status`): the replicas whose
+/// counters in it are covered neither by the stored copy nor by the held state of a
+/// device that vouches for them (among `record`, every held state of that record), and
+/// that neither the holder vouches for nor an accepted device does. A replica whose own
+/// held state already covers what it wrote is not waited on: its vouching is there.
+pub(crate) fn waits_on(
+    stored: Option<&RecordState>,
+    held: &RecordState,
+    holder: ReplicaId,
+    record: &[(ReplicaId, &RecordState)],
+    org: &OrgDevices,
+) -> std::collections::BTreeSet<ReplicaId> {
+    let covered = |r: ReplicaId, n: u64| {
+        stored.is_some_and(|s| s.vv().get(r) >= n)
+            || record.iter().any(|&(device, state)| {
+                device != holder && org.vouches(device, r) && state.vv().get(r) >= n
+            })
+    };
+    let accepted = |r: ReplicaId| org.accepted.iter().any(|&a| org.vouches(a, r));
+    held.vv()
+        .iter()
+        .filter(|&(r, n)| !org.vouches(holder, r) && !accepted(r) && !covered(r, n))
+        .map(|(r, _)| r)
+        .collect()
+}
+
+/// What a push or an accepted recovery must write for one record's release (§6a).
+#[derive(Debug, Clone)]
+pub(crate) struct Settled {
+    /// The record's new state and the device whose held state is exactly it, if any.
+    pub write: Option<(RecordState, Option<ReplicaId>)>,
+    /// Held states to delete (released or discarded).
+    pub unhold: Vec<ReplicaId>,
+    /// Held states discarded, and why.
+    pub discarded: Vec<(ReplicaId, recovery::Discard)>,
+}
+
+/// Decides one record's release from its stored copy and held states: see
+/// [`recovery::release`].
+pub(crate) fn settle(
+    stored: Option<&RecordState>,
+    held: &[(ReplicaId, RecordState)],
+    org: &OrgDevices,
+    accept_all: bool,
+) -> Settled {
+    let release = recovery::release(stored, held, org, accept_all);
+    let mut unhold = release.released.clone();
+    unhold.extend(release.discarded.iter().map(|(d, _)| *d));
+    Settled {
+        write: release.merged.map(|m| (m, release.exact)),
+        unhold,
+        discarded: release.discarded,
+    }
+}
+
+/// A pushed record's status once its held states were settled: the pusher's held state
+/// released is `created` or `merged`; refused on release, the push is refused (`Err`).
+pub(crate) fn released_status(
+    status: PushStatus,
+    settled: &Settled,
+    pusher: ReplicaId,
+    had_copy: bool,
+) -> Result<PushStatus, recovery::Discard> {
+    if let Some((_, why)) = settled.discarded.iter().find(|(d, _)| *d == pusher) {
+        return Err(*why);
+    }
+    let released = settled.unhold.contains(&pusher);
+    Ok(match (status, released) {
+        (PushStatus::Held, true) if had_copy => PushStatus::Merged,
+        (PushStatus::Held, true) => PushStatus::Created,
+        (status, _) => status,
+    })
 }
 
 /// Makes a page from the rows [`Store::pull_rows`] read after `since`. The page covers
@@ -573,6 +918,79 @@ pub(crate) fn parse_replica(text: &str) -> Result<ReplicaId, StoreError> {
 /// A fresh random replica id (UUID v4).
 pub(crate) fn new_replica_id() -> ReplicaId {
     ReplicaId::from_u128(uuid::Uuid::new_v4().as_u128())
+}
+
+/// A time in seconds since 1970, RFC 3339.
+pub(crate) fn rfc3339(at: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(at)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// Creates `path` for its owner alone (0600); refuses a file that exists.
+pub(crate) fn create_private_new(path: &Path) -> Result<std::fs::File, StoreError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => StoreError::File(format!(
+            "{} exists already: choose a new file name",
+            path.display()
+        )),
+        _ => StoreError::File(format!("could not create {}: {e}", path.display())),
+    })
+}
+
+/// A private working copy of the backup `from`, beside it, removed when dropped: the
+/// backup itself is never written.
+pub(crate) struct WorkingCopy(PathBuf);
+
+impl WorkingCopy {
+    /// Copies `from`.
+    pub(crate) fn of(from: &Path) -> Result<Self, StoreError> {
+        let mut source = std::fs::File::open(from)
+            .map_err(|e| StoreError::File(format!("could not read {}: {e}", from.display())))?;
+        let mut name = from.as_os_str().to_owned();
+        name.push(format!(".restoring-{}", std::process::id()));
+        let path = PathBuf::from(name);
+        let _ = std::fs::remove_file(&path);
+        let copy = Self(path);
+        let mut target = create_private_new(&copy.0)?;
+        std::io::copy(&mut source, &mut target)
+            .map_err(|e| StoreError::File(format!("could not copy {}: {e}", from.display())))?;
+        Ok(copy)
+    }
+
+    /// Its path.
+    pub(crate) fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for WorkingCopy {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut name = self.0.as_os_str().to_owned();
+            name.push(suffix);
+            let _ = std::fs::remove_file(PathBuf::from(name));
+        }
+    }
+}
+
+/// A fresh random epoch (UUID v4).
+pub(crate) fn new_epoch() -> Epoch {
+    Epoch::from_u128(uuid::Uuid::new_v4().as_u128())
+}
+
+/// Reads a stored epoch.
+pub(crate) fn parse_epoch(text: &str) -> Result<Epoch, StoreError> {
+    text.parse()
+        .map_err(|_| StoreError::Corrupt("the stored epoch is not a UUID".into()))
 }
 
 /// Now, RFC 3339, for `enrolled_at`.
@@ -682,11 +1100,28 @@ mod tests {
             serde_json::json!({other.to_string(): 1}),
             serde_json::json!({"y": entry(other, 1, 1.into())}),
         );
-        let err =
-            plan_push(std::slice::from_ref(&emptied), &[Some(stored.clone())], me).unwrap_err();
+        // Another device drops my entry: a dropped entry.
+        let err = plan_push(
+            std::slice::from_ref(&emptied),
+            &[Some(stored.clone())],
+            other,
+            None,
+        )
+        .unwrap_err();
         assert!(matches!(err, PushError::Dropped(_)), "{err:?}");
         assert_eq!(err.record(), Some(RecordId::from_u128(1)));
-        let err = plan_push(&[emptied, forged], &[Some(stored.clone()), None], me).unwrap_err();
+        // I drop my own entry without writing over it: a second life of my case file
+        // gave that dot to another edit.
+        let err = plan_push(
+            std::slice::from_ref(&emptied),
+            &[Some(stored.clone())],
+            me,
+            None,
+        )
+        .unwrap_err();
+        assert!(matches!(err, PushError::Reused { .. }), "{err:?}");
+        let err =
+            plan_push(&[emptied, forged], &[Some(stored.clone()), None], me, None).unwrap_err();
         assert!(
             matches!(err, PushError::Forged { id, .. } if id == RecordId::from_u128(2)),
             "a forged dot anywhere answers before a dropped entry: {err:?}"
@@ -697,7 +1132,7 @@ mod tests {
             serde_json::json!({"x": entry(me, 2, serde_json::Value::Null)}),
         );
         assert!(
-            plan_push(&[cleared], &[Some(stored)], me).is_ok(),
+            plan_push(&[cleared], &[Some(stored)], me, None).is_ok(),
             "a cleared field writes over the entry"
         );
     }
@@ -729,7 +1164,7 @@ mod tests {
         );
         assert_eq!(
             plan_erasure(Some(live.erase()), 7, Some(&[]), 200),
-            ErasePlan::Answer(Capped::Erased(7)),
+            ErasePlan::Answer(Capped::Erased(7, Box::new(live.erase()))),
             "erased already: nothing written, nothing counted"
         );
     }
@@ -750,6 +1185,43 @@ mod tests {
             Some(600),
             "20 in the hour: the oldest leaves the hour in 600 s"
         );
+    }
+
+    #[test]
+    fn a_held_state_does_not_wait_on_a_device_whose_held_state_vouches() {
+        let (a, b, c, d) = (
+            ReplicaId::from_u128(1),
+            ReplicaId::from_u128(2),
+            ReplicaId::from_u128(3),
+            ReplicaId::from_u128(4),
+        );
+        let with_vv = |vv: serde_json::Value| {
+            RecordState::from_value(&serde_json::json!({
+                "id": RecordId::from_u128(9), "kind": "person", "vv": vv, "fields": {}
+            }))
+            .unwrap()
+        };
+        let stored = with_vv(serde_json::json!({a.to_string(): 1}));
+        // C holds edits of A, B and D; B's held state covers B's edit, not A's.
+        let held_c = with_vv(serde_json::json!({
+            a.to_string(): 2, b.to_string(): 1, c.to_string(): 1, d.to_string(): 1
+        }));
+        let held_b = with_vv(serde_json::json!({a.to_string(): 2, b.to_string(): 1}));
+        let record = [(b, &held_b), (c, &held_c)];
+        let mut org = OrgDevices {
+            devices: [a, b, c, d].into(),
+            ..OrgDevices::default()
+        };
+        let on = |org: &OrgDevices| waits_on(Some(&stored), &held_c, c, &record, org);
+        assert_eq!(on(&org), [a, d].into(), "B has pushed what C holds of it");
+        assert_eq!(
+            waits_on(Some(&stored), &held_b, b, &record, &org),
+            [a].into()
+        );
+        org.accepted.insert(d);
+        assert_eq!(on(&org), [a].into(), "D was accepted");
+        org.predecessor.insert(c, a);
+        assert_eq!(on(&org), [].into(), "C vouches for A, its predecessor");
     }
 
     #[test]

@@ -215,9 +215,14 @@ async fn health_names_the_server_created_at_init(backend: Backend) {
     let setup = Setup::new(backend);
     let server_id = setup.db.cli_ok(&["init"], "");
     let health = setup.client().health().await;
+    let epoch = health.body["epoch"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        epoch.parse::<sync_protocol::Epoch>().is_ok(),
+        "health names the database's epoch: {health:?}"
+    );
     assert_eq!(
         health.body,
-        json!({"status": "ok", "protocol": 1, "server_id": server_id.trim()}),
+        json!({"status": "ok", "protocol": 1, "server_id": server_id.trim(), "epoch": epoch}),
         "expected health to name the server id that init printed"
     );
 }

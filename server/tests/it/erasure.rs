@@ -127,7 +127,7 @@ async fn a_coordinator_erases_and_every_device_pulls_the_erased_state(backend: B
     assert_eq!(erased.expect_ok(), &json!({"server_seq": 2}));
 
     let expected = json!({"id": id, "kind": "person", "vv": {marie.device(): 1}, "erased": true, "fields": {}});
-    let (states, next) = marie.pull_all(1, 500).await;
+    let (states, next) = marie.pull_all(0, 500).await;
     assert_eq!(states, vec![expected.clone()], "the erased state of §5");
     assert_eq!(next, 2);
 

@@ -38,6 +38,16 @@ pub enum Backend {
     Postgres,
 }
 
+impl Backend {
+    /// The other backend (a backup of one restores into the other).
+    pub fn other(self) -> Self {
+        match self {
+            Self::Sqlite => Self::Postgres,
+            Self::Postgres => Self::Sqlite,
+        }
+    }
+}
+
 /// A fresh, empty database, dropped (PostgreSQL) or deleted (SQLite) at the end.
 pub struct Database {
     pub url: String,
@@ -131,6 +141,16 @@ impl Database {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// The journal (§6a) that `serve` and the command line use on this database unless
+    /// told otherwise: `PATH.journal` beside a SQLite file, `passerelle-server.journal`
+    /// in the working directory (this database's directory) for PostgreSQL.
+    pub fn journal(&self) -> PathBuf {
+        match self.url.strip_prefix("sqlite:") {
+            Some(path) => PathBuf::from(format!("{path}.journal")),
+            None => self.dir.path().join("passerelle-server.journal"),
+        }
+    }
+
     pub fn add_user(&self, org: &str, username: &str, role: &str) {
         self.cli_ok(
             &[
@@ -210,6 +230,16 @@ impl Server {
             .status()
             .unwrap();
         assert!(status.success(), "kill -TERM must reach the server");
+    }
+
+    /// Sends SIGTERM and waits for a clean exit (at most 20 s).
+    pub fn stop(&mut self) {
+        self.terminate();
+        let status = self.wait_exit(Duration::from_secs(20));
+        assert!(
+            status.success(),
+            "the server exits cleanly on SIGTERM: {status:?}"
+        );
     }
 
     /// Waits for the process to end, at most `timeout`.
@@ -398,10 +428,46 @@ impl Client {
         self.device_id.as_deref().unwrap()
     }
 
+    /// The same device (same token) talking to `server`: a restarted or restored one.
+    pub fn on(&self, server: &Server) -> Client {
+        Client {
+            base: server.base.clone(),
+            ..self.clone()
+        }
+    }
+
     pub async fn push(&self, records: &[Value]) -> Answer {
         Self::send(
             self.request(Method::POST, "/v1/push")
                 .json(&json!({ "records": records })),
+        )
+        .await
+    }
+
+    /// A push that declares `through`, the device's highest local change sequence in it
+    /// (§6a): once acknowledged, the server remembers it as the device's `acked`.
+    pub async fn push_through(&self, records: &[Value], through: u64) -> Answer {
+        Self::send(
+            self.request(Method::POST, "/v1/push")
+                .json(&json!({ "records": records, "through": through })),
+        )
+        .await
+    }
+
+    /// A pull that declares `pushed`, the device's count of acknowledged pushes (§6a).
+    pub async fn pull_pushed(&self, since: u64, pushed: u64) -> Answer {
+        Self::send(self.request(
+            Method::GET,
+            &format!("/v1/pull?since={since}&pushed={pushed}"),
+        ))
+        .await
+    }
+
+    /// `POST /v1/devices/rekey` naming `predecessor` (§6a).
+    pub async fn rekey(&self, predecessor: &str) -> Answer {
+        Self::send(
+            self.request(Method::POST, "/v1/devices/rekey")
+                .json(&json!({ "predecessor": predecessor })),
         )
         .await
     }

@@ -14,3 +14,4 @@ mod isolation;
 mod lifecycle;
 mod pull;
 mod push;
+mod restore;

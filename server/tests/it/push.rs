@@ -75,7 +75,7 @@ async fn a_push_creates_merges_and_a_repush_changes_nothing(backend: Backend) {
     assert_eq!(statuses(merged.expect_ok()), ["merged"]);
     assert_eq!(merged.body["server_seq"], json!(3));
 
-    let (states, next) = marie.pull_all(2, 500).await;
+    let (states, next) = marie.pull_all(0, 500).await;
     assert_eq!(next, 3);
     assert_eq!(states.len(), 1, "marie gets the merged person: {states:?}");
     assert_eq!(states[0]["fields"]["phone"][0]["value"], json!("0600"));
@@ -286,7 +286,10 @@ async fn refusals_come_in_the_order_of_section_6(backend: Backend) {
         .push(&[dropping.clone(), forged])
         .await
         .expect_error(422, "forged_dot");
-    marie
+    // Another device of the organisation: dropping marie's entry is a dropped entry (marie
+    // dropping her own would be a reused replica, 409).
+    let claire = setup.client().enrolled("claire").await;
+    claire
         .push(&[dropping])
         .await
         .expect_error(422, "dropped_entry");
@@ -456,13 +459,19 @@ async fn a_push_that_drops_entries_is_refused_and_nothing_is_stored(backend: Bac
 
     // The server's vv and no fields: merged, it would empty the record.
     let emptied = json!({"id": id, "kind": "person", "vv": {marie.device(): 1}, "fields": {}});
-    let answer = marie.push(std::slice::from_ref(&emptied)).await;
+    let answer = claire.push(std::slice::from_ref(&emptied)).await;
     answer.expect_error(422, "dropped_entry");
     assert_eq!(
         answer.body["error"]["id"],
         json!(id),
         "the refusal names the record: {answer:?}"
     );
+    // Marie leaving out her own edit without writing over it: only a second life of her
+    // case file, which gave that edit's number to another edit, does that (§6a).
+    marie
+        .push(std::slice::from_ref(&emptied))
+        .await
+        .expect_error(409, "replica_reused");
     // Claire, who has seen Marie's edit, covers it without holding it: refused too.
     let mut covering = state(&id, "person", claire.device(), 1, json!({"phone": "0700"}));
     covering["vv"][marie.device()] = json!(1);
@@ -472,18 +481,28 @@ async fn a_push_that_drops_entries_is_refused_and_nothing_is_stored(backend: Bac
 
     // Inside a batch of valid records, it refuses them all.
     let valid: Vec<Value> = (0..3)
-        .map(|i| state(&new_id(), "visit", marie.device(), 1, json!({"i": i})))
+        .map(|i| state(&new_id(), "visit", claire.device(), 1, json!({"i": i})))
         .collect();
     let mut batch = valid.clone();
     batch.insert(1, emptied);
-    let answer = marie.push(&batch).await;
+    let answer = claire.push(&batch).await;
     answer.expect_error(422, "dropped_entry");
     assert_eq!(answer.body["error"]["id"], json!(id));
 
-    let (states, next) = claire.pull_all(0, 500).await;
+    let (states, next) = marie.pull_all(0, 500).await;
     assert_eq!(next, 1, "nothing of the refused pushes was stored");
+    assert!(
+        states.is_empty(),
+        "the record is untouched: marie's own push, left out: {states:?}"
+    );
+    let (states, _) = setup
+        .client()
+        .enrolled("marie")
+        .await
+        .pull_all(0, 500)
+        .await;
     assert_eq!(states, vec![original], "the record is untouched");
-    let answer = marie.push(&valid).await;
+    let answer = claire.push(&valid).await;
     assert_eq!(
         statuses(answer.expect_ok()),
         ["created", "created", "created"],
@@ -616,13 +635,16 @@ async fn every_refusal_about_one_record_names_it(backend: Backend) {
     );
     let mut dropping = stored.clone();
     dropping["fields"] = json!({});
-    for (bad, code) in [
-        (bad_kind, "invalid_record"),
-        (other_kind, "invalid_record"),
-        (forged, "forged_dot"),
-        (dropping, "dropped_entry"),
+    // Dropping marie's entry is claire's fault to make (marie's own would be 409).
+    let claire = setup.client().enrolled("claire").await;
+    let claires = state(&new_id(), "person", claire.device(), 1, json!({"x": 1}));
+    for (pusher, ok, bad, code) in [
+        (&marie, &ok, bad_kind, "invalid_record"),
+        (&marie, &ok, other_kind, "invalid_record"),
+        (&marie, &ok, forged, "forged_dot"),
+        (&claire, &claires, dropping, "dropped_entry"),
     ] {
-        let answer = marie.push(&[ok.clone(), bad.clone()]).await;
+        let answer = pusher.push(&[ok.clone(), bad.clone()]).await;
         answer.expect_error(422, code);
         assert_eq!(
             answer.body["error"]["id"],

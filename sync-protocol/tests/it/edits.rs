@@ -3,7 +3,7 @@
 use serde_json::json;
 use sync_protocol::{
     Dot, EditError, FieldName, ForgedDot, Kind, RecordId, RecordState, ReplicaId, Timestamp,
-    check_dots, merge,
+    check_dots, merge, reused_dot,
 };
 
 fn a() -> ReplicaId {
@@ -144,6 +144,34 @@ fn forged_dots_are_refused() {
         check_dots(&altered, Some(&stored), b()),
         Err(ForgedDot::AlteredEntry { .. })
     ));
+}
+
+#[test]
+fn one_dot_given_to_two_edits_is_found() {
+    let stored = person();
+    // A's case file, put back from a copy taken before this record's second edit, gives
+    // the dot [a, 2] to another edit.
+    let mut pushed_first = stored.clone();
+    pushed_first
+        .edit(a(), at(1), [(f("phone"), json!("0612"))])
+        .unwrap();
+    let mut second_life = stored.clone();
+    second_life
+        .edit(a(), at(2), [(f("phone"), json!("0799"))])
+        .unwrap();
+    assert_eq!(reused_dot(&pushed_first, Some(&pushed_first), a()), None);
+    assert_eq!(reused_dot(&pushed_first, Some(&stored), a()), None);
+    assert_eq!(reused_dot(&second_life, None, a()), None);
+    let dot = reused_dot(&second_life, Some(&pushed_first), a()).expect("the reused dot");
+    assert_eq!((dot.replica, dot.counter), (a(), 2));
+    // Another replica's dot with another content is a forged entry, not a reused dot.
+    assert_eq!(reused_dot(&second_life, Some(&pushed_first), b()), None);
+    // The same dot on another field: the server may have seen it written over there.
+    let mut elsewhere = stored.clone();
+    elsewhere
+        .edit(a(), at(2), [(f("notes"), json!("…"))])
+        .unwrap();
+    assert_eq!(reused_dot(&elsewhere, Some(&pushed_first), a()), None);
 }
 
 #[test]

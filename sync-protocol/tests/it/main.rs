@@ -8,6 +8,7 @@ mod fuzz;
 mod laws;
 mod no_drop;
 mod numbers;
+mod rekey;
 mod sim;
 mod validation;
 mod vectors;

@@ -119,6 +119,63 @@ impl ServerDatabase {
     }
 }
 
+impl ServerDatabase {
+    /// Makes the database empty again, as for a restore: the SQLite file and its WAL are
+    /// removed (the journal beside them stays); the PostgreSQL database is dropped and
+    /// created anew.
+    pub fn empty_again(&self) {
+        match &self.pg_name {
+            Some(name) => {
+                psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+                psql(&format!("CREATE DATABASE {name}"));
+            }
+            None => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ =
+                        std::fs::remove_file(self.dir.path().join(format!("server.db{suffix}")));
+                }
+            }
+        }
+    }
+
+    /// A database this crate did not make (another PostgreSQL cluster's), with a new
+    /// working folder; nothing is dropped at the end.
+    pub fn external(url: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            dir: tempfile::tempdir().expect("a temporary folder"),
+            pg_name: None,
+        }
+    }
+}
+
+impl ServerDatabase {
+    /// Runs a command of the server's command line on this database, in its working folder; answers stdout.
+    pub fn cli(&self, args: &[&str], stdin: &str) -> String {
+        let mut child = Command::new(workspace_binary("passerelle-server", "passerelle-server"))
+            .args(args)
+            .args(["--database", &self.url])
+            .env("PASSERELLE_INSECURE_FAST_PASSWORD_HASH", "1")
+            .current_dir(self.dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the server's command line must start");
+        if let Some(mut input) = child.stdin.take() {
+            input.write_all(stdin.as_bytes()).expect("stdin");
+        }
+        let out = child.wait_with_output().expect("the command ends");
+        assert!(
+            out.status.success(),
+            "expected `passerelle-server {}` to succeed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
 impl Drop for ServerDatabase {
     fn drop(&mut self) {
         if let Some(name) = &self.pg_name {
@@ -142,8 +199,17 @@ pub struct Server {
 impl Server {
     /// Starts the real binary on `127.0.0.1:0` over a fresh database of `backend`.
     pub fn start(backend: Backend) -> Server {
-        let db = ServerDatabase::new(backend);
-        let log = std::fs::File::create(db.dir.path().join("server.log")).expect("a log file");
+        Self::start_on(ServerDatabase::new(backend))
+    }
+
+    /// Starts the real binary on `127.0.0.1:0` over `db`, in its working folder (where
+    /// its log goes, and its journal unless the database is a SQLite file).
+    pub fn start_on(db: ServerDatabase) -> Server {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(db.dir.path().join("server.log"))
+            .expect("a log file");
         let mut child = Command::new(workspace_binary("passerelle-server", "passerelle-server"))
             .args(["serve", "--listen", "127.0.0.1:0", "--database", &db.url])
             .args(["--rate-limit", "100000"])
@@ -179,27 +245,7 @@ impl Server {
 
     /// Runs a command of the server's command line on its database; answers stdout.
     pub fn cli(&self, args: &[&str], stdin: &str) -> String {
-        let mut child = Command::new(workspace_binary("passerelle-server", "passerelle-server"))
-            .args(args)
-            .args(["--database", &self.db.url])
-            .env("PASSERELLE_INSECURE_FAST_PASSWORD_HASH", "1")
-            .current_dir(self.db.dir.path())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the server's command line must start");
-        if let Some(mut input) = child.stdin.take() {
-            input.write_all(stdin.as_bytes()).expect("stdin");
-        }
-        let out = child.wait_with_output().expect("the command ends");
-        assert!(
-            out.status.success(),
-            "expected `passerelle-server {}` to succeed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        self.db.cli(args, stdin)
     }
 
     /// Adds a user (password [`PASSWORD`]) to `org`, creating the organisation.
@@ -228,6 +274,17 @@ impl Server {
         let user = unique("user");
         self.add_user(&org, &user, "coordinator");
         (org, user)
+    }
+}
+
+impl Server {
+    /// Kills the server (as a crash or a power cut would) and answers its database, to
+    /// start another server on it, or on what replaces it.
+    pub fn kill(mut self) -> ServerDatabase {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let db = ServerDatabase::external("");
+        std::mem::replace(&mut self.db, db)
     }
 }
 
@@ -282,6 +339,31 @@ impl Device {
             .enrol(url, user, PASSWORD, name)
             .unwrap_or_else(|e| panic!("expected {name} to enrol: {e}"));
         device
+    }
+
+    /// A copy of this device's case file (its database, its write-ahead log and its key
+    /// parameters), as a backup or a cloned disk takes it between two of its writes.
+    pub fn copy_files(&self) -> tempfile::TempDir {
+        let copy = tempfile::tempdir().expect("a temporary folder");
+        for name in ["case.file", "case.file-wal", "case.file.keyparams"] {
+            let from = self._dir.path().join(name);
+            if from.exists() {
+                std::fs::copy(&from, copy.path().join(name)).expect("a copy of the case file");
+            }
+        }
+        copy
+    }
+
+    /// A device running on a copy made by [`copy_files`](Self::copy_files): another
+    /// machine the case file was copied to, or this one after the copy was put back.
+    pub fn from_copy(name: &str, copy: tempfile::TempDir) -> Device {
+        let file = CaseFile::open(copy.path().join("case.file"), "phrase de passe")
+            .expect("the copied case file opens");
+        Device {
+            file,
+            name: name.to_owned(),
+            _dir: copy,
+        }
     }
 
     /// Pushes `records` as this device, by hand (what another app, or a buggy one,

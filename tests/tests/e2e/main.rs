@@ -5,9 +5,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod client;
+mod failover;
 mod faults;
 mod hostile;
 mod random;
+mod restore;
 mod scenarios;
 
 use casefile::CaseFile;

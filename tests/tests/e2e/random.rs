@@ -57,7 +57,12 @@ fn change(rng: &mut Rng, kind: &str) -> (&'static str, Value) {
 }
 
 /// One local operation on `device`, noted in the ledger when it was acknowledged.
-fn operate(rng: &mut Rng, device: &mut Device, known: &mut Vec<RecordId>, ledger: &mut Ledger) {
+pub(crate) fn operate(
+    rng: &mut Rng,
+    device: &mut Device,
+    known: &mut Vec<RecordId>,
+    ledger: &mut Ledger,
+) {
     let replica = device.file.replica_id();
     let pick = |rng: &mut Rng, known: &[RecordId]| known[rng.below(known.len() as u64) as usize];
     let roll = rng.below(100);

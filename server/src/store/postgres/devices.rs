@@ -5,6 +5,7 @@ use sync_protocol::ReplicaId;
 use sync_protocol::wire::ReplicaInfo;
 use tokio_postgres::error::SqlState;
 
+use super::{seq_of, seq_to_sql};
 use crate::store::{
     Caller, DeviceRow, Enrolment, OrgId, Role, StoreError, TokenOwner, now_rfc3339, parse_replica,
 };
@@ -74,7 +75,8 @@ pub(super) async fn by_token(
     let hash: &[u8] = token_hash;
     let row = db
         .query_opt(
-            "SELECT devices.id, devices.org_id, users.role, devices.revoked, users.disabled
+            "SELECT devices.id, devices.org_id, users.role, devices.revoked, users.disabled,
+                    devices.retired
              FROM devices JOIN users ON users.id = devices.user_id
              WHERE devices.token_hash = $1",
             &[&hash],
@@ -94,6 +96,7 @@ pub(super) async fn by_token(
         device,
         org: row.get(1),
         role: Role::parse(row.get(2))?,
+        retired: row.get(5),
     }))
 }
 
@@ -154,6 +157,103 @@ pub(super) async fn revoke(db: &impl GenericClient, id: ReplicaId) -> Result<boo
         .execute(
             "UPDATE devices SET revoked = TRUE WHERE id = $1",
             &[&id.to_string()],
+        )
+        .await?;
+    Ok(changed > 0)
+}
+
+/// What the server remembers of a device's conversation (§6a): `answered`, `acked`.
+pub(super) async fn progress(
+    db: &impl GenericClient,
+    id: ReplicaId,
+) -> Result<(u64, u64), StoreError> {
+    let row = db
+        .query_one(
+            "SELECT answered, acked FROM devices WHERE id = $1",
+            &[&id.to_string()],
+        )
+        .await?;
+    Ok((seq_of(row.get(0))?, seq_of(row.get(1))?))
+}
+
+/// Raises the device's `answered` to `next`.
+pub(super) async fn note_answered(
+    db: &impl GenericClient,
+    id: ReplicaId,
+    next: u64,
+) -> Result<(), StoreError> {
+    db.execute(
+        "UPDATE devices SET answered = $2 WHERE id = $1 AND answered < $2",
+        &[&id.to_string(), &seq_to_sql(next)],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Raises the device's `acked` to `through`.
+pub(super) async fn note_acked(
+    db: &impl GenericClient,
+    id: ReplicaId,
+    through: u64,
+) -> Result<(), StoreError> {
+    db.execute(
+        "UPDATE devices SET acked = $2 WHERE id = $1 AND acked < $2",
+        &[&id.to_string(), &seq_to_sql(through)],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Enrols `successor` for the user of `predecessor`, with its own token, and retires
+/// `predecessor` (§6a re-keying); a successor enrolled already is left as it is. Answers
+/// whether anything changed.
+pub(super) async fn rekey(
+    db: &impl GenericClient,
+    predecessor: ReplicaId,
+    successor: ReplicaId,
+    token_hash: &[u8; 32],
+) -> Result<bool, StoreError> {
+    let hash: &[u8] = token_hash;
+    let inserted = db
+        .execute(
+            "INSERT INTO devices (id, user_id, org_id, name, token_hash, enrolled_at, predecessor)
+             SELECT $2, user_id, org_id, name, $3, $4, id FROM devices WHERE id = $1
+             ON CONFLICT (id) DO NOTHING",
+            &[
+                &predecessor.to_string(),
+                &successor.to_string(),
+                &hash,
+                &now_rfc3339(),
+            ],
+        )
+        .await?;
+    let retired = db
+        .execute(
+            "UPDATE devices SET retired = TRUE WHERE id = $1 AND NOT retired",
+            &[&predecessor.to_string()],
+        )
+        .await?;
+    Ok(inserted + retired > 0)
+}
+
+/// The journal's enrolment: inserts the device, or replaces its token (same user, not
+/// revoked). Answers whether anything changed.
+pub(super) async fn restore(
+    db: &impl GenericClient,
+    user_id: i64,
+    org: OrgId,
+    id: ReplicaId,
+    token_hash: &[u8; 32],
+) -> Result<bool, StoreError> {
+    let hash: &[u8] = token_hash;
+    let changed = db
+        .execute(
+            "INSERT INTO devices (id, user_id, org_id, name, token_hash, enrolled_at)
+             VALUES ($1, $2, $3, 'enrolled after the backup', $4, $5)
+             ON CONFLICT (id) DO UPDATE SET token_hash = excluded.token_hash
+             WHERE devices.user_id = excluded.user_id AND NOT devices.revoked
+               AND devices.token_hash <> excluded.token_hash",
+            &[&id.to_string(), &user_id, &org, &hash, &now_rfc3339()],
         )
         .await?;
     Ok(changed > 0)

@@ -11,22 +11,30 @@
 //! The SQL lives in one module per table; this one holds the pool, the migrations and
 //! the transactions that compose them.
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use sync_protocol::wire::{PushResult, PushStatus, ReplicaInfo};
-use sync_protocol::{RecordId, RecordState, ReplicaId};
-use tokio_postgres::NoTls;
-use tracing::instrument;
+use std::path::Path;
 
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
+use sync_protocol::wire::{PushResult, PushStatus, ReplicaInfo};
+use sync_protocol::{Epoch, RecordId, RecordState, ReplicaId};
+use tokio_postgres::{IsolationLevel, NoTls};
+use tracing::{instrument, warn};
+
+use super::backup::{self, BATCH_ROWS, SERVER, TABLES};
+use super::recovery::OrgDevices;
+use super::sqlite::{count, open_backup};
 use super::{
-    Caller, Capped, DeviceRow, Enrolled, Enrolment, ErasePlan, Login, OrgId, Planned, PulledRow,
-    PushError, PushOutcome, Role, Store, StoreError, TokenOwner, new_replica_id, parse_replica,
-    plan_erasure, plan_push, unix_now,
+    Caller, Capped, Conversation, Copied, DeviceRow, Discarded, Enrolled, Enrolment, ErasePlan,
+    Login, OrgId, Planned, PulledRow, PushError, PushOutcome, RecoveryStatus, Role, Settled, Store,
+    StoreError, TokenOwner, WorkingCopy, conversation, create_private_new, new_epoch,
+    new_replica_id, parse_epoch, parse_replica, plan_erasure, plan_push, released_status, rfc3339,
+    settle, unix_now, waits_on,
 };
 
 mod devices;
 mod erasures;
 mod orgs;
 mod records;
+mod recovery;
 mod users;
 
 /// The migrations, in order; `schema_version.version` is how many are applied.
@@ -34,6 +42,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0001_init.sql"),
     include_str!("../../../migrations/postgres/0002_user_disabled.sql"),
     include_str!("../../../migrations/postgres/0003_erasures.sql"),
+    include_str!("../../../migrations/postgres/0004_recovery.sql"),
 ];
 
 /// Any constant: the advisory lock that keeps two processes from migrating at once.
@@ -116,6 +125,17 @@ impl PgStore {
             &[&new_replica_id().to_string()],
         )
         .await?;
+        tx.execute(
+            "UPDATE server SET epoch = $1 WHERE epoch IS NULL",
+            &[&new_epoch().to_string()],
+        )
+        .await?;
+        let key: &[u8] = &rand::random::<[u8; 32]>();
+        tx.execute(
+            "UPDATE server SET journal_key = $1 WHERE journal_key IS NULL",
+            &[&key],
+        )
+        .await?;
         let server_id: String = tx
             .query_one("SELECT server_id FROM server", &[])
             .await?
@@ -131,6 +151,75 @@ impl PgStore {
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
         self.pool.get().await.map_err(pool_error)
     }
+}
+
+/// The database's epoch.
+async fn epoch(db: &impl GenericClient) -> Result<Epoch, StoreError> {
+    parse_epoch(db.query_one("SELECT epoch FROM server", &[]).await?.get(0))
+}
+
+/// Releases what can be released of one record's held states (§6a), writing the merged
+/// state under the next sequence; answers what it decided.
+async fn release_record(
+    db: &impl GenericClient,
+    org: OrgId,
+    id: RecordId,
+    devices: &OrgDevices,
+    accept_all: bool,
+    seq: &mut u64,
+    now: i64,
+) -> Result<Settled, StoreError> {
+    let held = recovery::of_record(db, org, id).await?;
+    if held.is_empty() {
+        return Ok(Settled {
+            write: None,
+            unhold: Vec::new(),
+            discarded: Vec::new(),
+        });
+    }
+    let stored = records::get_many(db, org, &[id.to_string()])
+        .await?
+        .into_values()
+        .next();
+    let settled = settle(stored.as_ref(), &held, devices, accept_all);
+    if let Some((state, exact)) = &settled.write
+        && stored.as_ref() != Some(state)
+    {
+        *seq += 1;
+        records::put_many(
+            db,
+            org,
+            &[(*seq, state.clone(), exact.map(|d| d.to_string()))],
+        )
+        .await?;
+    }
+    for device in &settled.unhold {
+        recovery::unhold(db, org, id, *device).await?;
+    }
+    for (device, why) in &settled.discarded {
+        warn!(device = %device, why = why.as_str(), "a held state was discarded");
+        recovery::note_discarded(db, org, id, *device, *why, now).await?;
+    }
+    Ok(settled)
+}
+
+/// Releases what can be released of every held record of the organisation, under its
+/// row lock.
+async fn release_all(
+    db: &impl GenericClient,
+    org: OrgId,
+    devices: &OrgDevices,
+    accept_all: bool,
+    now: i64,
+) -> Result<u64, StoreError> {
+    let mut seq = orgs::lock_last_seq(db, org).await?;
+    let mut released = 0;
+    for id in recovery::held_ids(db, org).await? {
+        let settled = release_record(db, org, id, devices, accept_all, &mut seq, now).await?;
+        released += (settled.unhold.len() - settled.discarded.len()) as u64;
+    }
+    orgs::set_last_seq(db, org, seq).await?;
+    Ok(released)
 }
 
 impl PgStore {
@@ -158,13 +247,13 @@ impl PgStore {
             ErasePlan::Answer(answer) => return Ok(answer),
             ErasePlan::Write { seq, state } => (seq, state),
         };
-        records::put_many(&tx, org, &[(seq, erased, None)]).await?;
+        records::put_many(&tx, org, &[(seq, erased.clone(), None)]).await?;
         orgs::set_last_seq(&tx, org, seq).await?;
         if capped {
             erasures::note(&tx, org, now).await?;
         }
         tx.commit().await?;
-        Ok(Capped::Erased(seq))
+        Ok(Capped::Erased(seq, Box::new(erased)))
     }
 }
 
@@ -232,26 +321,41 @@ impl Store for PgStore {
         devices::by_token(&self.client().await?, &token_hash).await
     }
 
+    #[instrument(name = "db.epoch", skip_all)]
+    async fn epoch(&self) -> Result<Epoch, StoreError> {
+        epoch(&self.client().await?).await
+    }
+
     #[instrument(name = "db.push", skip_all, fields(records = records.len()))]
     async fn push(
         &self,
         caller: Caller,
         records: Vec<RecordState>,
+        through: Option<u64>,
     ) -> Result<PushOutcome, PushError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(StoreError::from)?;
         // First, the organisation's counter row: held until commit (see the module doc).
         let mut seq = orgs::lock_last_seq(&tx, caller.org).await?;
+        let now = unix_now();
+        let devices = match recovery::active(&tx, caller.org, now).await? {
+            true => Some(recovery::org_devices(&tx, caller.org).await?),
+            false => None,
+        };
         let ids: Vec<String> = records.iter().map(|r| r.id().to_string()).collect();
         let mut by_id = records::get_many(&tx, caller.org, &ids).await?;
         let stored: Vec<Option<RecordState>> = ids.iter().map(|id| by_id.remove(id)).collect();
-        let plan = plan_push(&records, &stored, caller.device)?;
+        let plan = plan_push(&records, &stored, caller.device, devices.as_ref())?;
         let device = caller.device.to_string();
         let mut writes = Vec::new();
-        let mut results = Vec::with_capacity(records.len());
+        let mut statuses = Vec::with_capacity(records.len());
         for (record, planned) in records.iter().zip(plan) {
-            let status = match planned {
+            statuses.push(match planned {
                 Planned::Unchanged => PushStatus::Unchanged,
+                Planned::Hold => {
+                    recovery::hold(&tx, caller.org, caller.device, record, now).await?;
+                    PushStatus::Held
+                }
                 Planned::Write {
                     state,
                     status,
@@ -261,19 +365,305 @@ impl Store for PgStore {
                     writes.push((seq, state, exact.then(|| device.clone())));
                     status
                 }
+            });
+        }
+        records::put_many(&tx, caller.org, &writes).await?;
+        let mut results = Vec::with_capacity(records.len());
+        for ((record, status), old) in records.iter().zip(statuses).zip(&stored) {
+            // A push in recovery may release held states of its records, the pusher's
+            // among them.
+            let status = match &devices {
+                Some(devices) => {
+                    let settled =
+                        release_record(&tx, caller.org, record.id(), devices, false, &mut seq, now)
+                            .await?;
+                    released_status(status, &settled, caller.device, old.is_some()).map_err(
+                        |why| PushError::HeldRefused {
+                            id: record.id(),
+                            why,
+                        },
+                    )?
+                }
+                None => status,
             };
             results.push(PushResult {
                 id: record.id(),
                 status,
             });
         }
-        records::put_many(&tx, caller.org, &writes).await?;
+        if let Some(through) = through {
+            devices::note_acked(&tx, caller.device, through).await?;
+        }
         orgs::set_last_seq(&tx, caller.org, seq).await?;
+        let epoch = epoch(&tx).await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(PushOutcome {
             server_seq: seq,
+            epoch,
             results,
         })
+    }
+
+    #[instrument(name = "db.pull_check", skip_all)]
+    async fn pull_check(
+        &self,
+        caller: Caller,
+        since: u64,
+        pushed: Option<u64>,
+    ) -> Result<Conversation, StoreError> {
+        let client = self.client().await?;
+        let (answered, acked) = devices::progress(&client, caller.device).await?;
+        match conversation(answered, acked, caller.retired, since, pushed) {
+            None => Ok(Conversation::InStep(epoch(&client).await?)),
+            Some(Conversation::Ahead) => {
+                recovery::enter(&client, Some(caller.org), unix_now()).await?;
+                Ok(Conversation::Ahead)
+            }
+            Some(other) => Ok(other),
+        }
+    }
+
+    #[instrument(name = "db.note_answered", skip_all)]
+    async fn note_answered(&self, device: ReplicaId, next: u64) -> Result<(), StoreError> {
+        devices::note_answered(&self.client().await?, device, next).await
+    }
+
+    #[instrument(name = "db.rekey", skip_all)]
+    async fn rekey(&self, caller: Caller, token_hash: [u8; 32]) -> Result<ReplicaId, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let successor = new_replica_id();
+        devices::rekey(&tx, caller.device, successor, &token_hash).await?;
+        tx.commit().await?;
+        Ok(successor)
+    }
+
+    #[instrument(name = "db.recovery_status", skip_all)]
+    async fn recovery_status(&self, org: OrgId) -> Result<RecoveryStatus, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        orgs::lock_last_seq(&tx, org).await?;
+        let mut status = RecoveryStatus {
+            in_recovery: recovery::active(&tx, org, unix_now()).await?,
+            until: recovery::until(&tx, org).await?.map(rfc3339),
+            accepted: recovery::accepted(&tx, org)
+                .await?
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            discarded: recovery::discarded(&tx, org).await?,
+            ..RecoveryStatus::default()
+        };
+        let devices = recovery::org_devices(&tx, org).await?;
+        let held = recovery::all_held(&tx, org).await?;
+        // Ordered by record: one chunk per record.
+        for chunk in held.chunk_by(|a, b| a.0 == b.0) {
+            let stored = records::get_many(&tx, org, &[chunk[0].0.to_string()])
+                .await?
+                .into_values()
+                .next();
+            let record: Vec<(ReplicaId, &RecordState)> = chunk
+                .iter()
+                .map(|(_, device, state)| (*device, state))
+                .collect();
+            for &(device, state) in &record {
+                *status.held.entry(device.to_string()).or_default() += 1;
+                for on in waits_on(stored.as_ref(), state, device, &record, &devices) {
+                    *status.waiting_on.entry(on.to_string()).or_default() += 1;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(status)
+    }
+
+    #[instrument(name = "db.recovery_accept", skip_all)]
+    async fn recovery_accept(
+        &self,
+        org: OrgId,
+        device: Option<ReplicaId>,
+    ) -> Result<u64, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        orgs::lock_last_seq(&tx, org).await?;
+        if !recovery::active(&tx, org, unix_now()).await? {
+            tx.commit().await?;
+            return Ok(0);
+        }
+        if let Some(device) = device {
+            recovery::accept(&tx, org, device).await?;
+        }
+        let devices = recovery::org_devices(&tx, org).await?;
+        let released = release_all(&tx, org, &devices, device.is_none(), unix_now()).await?;
+        tx.commit().await?;
+        Ok(released)
+    }
+
+    #[instrument(name = "db.recovery_end", skip_all)]
+    async fn recovery_end(&self, org: OrgId) -> Result<Vec<Discarded>, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        orgs::lock_last_seq(&tx, org).await?;
+        let discarded = recovery::end(&tx, org, unix_now()).await?;
+        tx.commit().await?;
+        Ok(discarded)
+    }
+
+    #[instrument(name = "db.users", skip_all)]
+    async fn users(&self) -> Result<Vec<(i64, OrgId, String)>, StoreError> {
+        Ok(self
+            .client()
+            .await?
+            .query("SELECT id, org_id, username FROM users", &[])
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect())
+    }
+
+    #[instrument(name = "db.journal_key", skip_all)]
+    async fn journal_key(&self) -> Result<[u8; 32], StoreError> {
+        let key: Vec<u8> = self
+            .client()
+            .await?
+            .query_one("SELECT journal_key FROM server", &[])
+            .await?
+            .get(0);
+        key.try_into()
+            .map_err(|_| StoreError::Corrupt("the journal key is not 32 bytes".into()))
+    }
+
+    #[instrument(name = "db.restore_device", skip_all)]
+    async fn restore_device(
+        &self,
+        user_id: i64,
+        org: OrgId,
+        device: ReplicaId,
+        token_hash: [u8; 32],
+    ) -> Result<bool, StoreError> {
+        devices::restore(&self.client().await?, user_id, org, device, &token_hash).await
+    }
+
+    #[instrument(name = "db.restore_rekey", skip_all)]
+    async fn restore_rekey(
+        &self,
+        predecessor: ReplicaId,
+        device: ReplicaId,
+        token_hash: [u8; 32],
+    ) -> Result<bool, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let changed = devices::rekey(&tx, predecessor, device, &token_hash).await?;
+        tx.commit().await?;
+        Ok(changed)
+    }
+
+    #[instrument(name = "db.restore_erased", skip_all)]
+    async fn restore_erased(&self, org: OrgId, state: RecordState) -> Result<bool, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let seq = orgs::lock_last_seq(&tx, org).await? + 1;
+        let stored = records::get_many(&tx, org, &[state.id().to_string()])
+            .await?
+            .into_values()
+            .next();
+        let merged = match &stored {
+            Some(stored) => sync_protocol::merge(stored, &state)
+                .map_err(|_| StoreError::Corrupt("a journaled erasure of another kind".into()))?,
+            None => state,
+        };
+        if stored.as_ref() == Some(&merged) {
+            return Ok(false);
+        }
+        records::put_many(&tx, org, &[(seq, merged, None)]).await?;
+        orgs::set_last_seq(&tx, org, seq).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    #[instrument(name = "db.backup", skip_all)]
+    async fn backup(&self, out: &Path) -> Result<Copied, StoreError> {
+        drop(create_private_new(out)?);
+        let target = open_backup(out)?;
+        let mut client = self.client().await?;
+        // One snapshot: every table is read as of the same moment, while pushes go on.
+        let snapshot = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        // A plain BEGIN: a rusqlite transaction borrows the connection, which may not be
+        // held across an await.
+        target.execute_batch("BEGIN IMMEDIATE")?;
+        target.execute("DELETE FROM server", [])?;
+        let server = backup::postgres_side::read(&snapshot, &SERVER, 0, 1).await?;
+        backup::sqlite_side::write(&target, &SERVER, &server)?;
+        for table in TABLES {
+            let mut offset = 0;
+            loop {
+                let rows =
+                    backup::postgres_side::read(&snapshot, table, offset, BATCH_ROWS).await?;
+                backup::sqlite_side::write(&target, table, &rows)?;
+                if rows.len() < BATCH_ROWS {
+                    break;
+                }
+                offset += rows.len();
+            }
+        }
+        let copied = count(&target)?;
+        target.execute_batch("COMMIT")?;
+        snapshot.commit().await?;
+        target.pragma_update(None, "journal_mode", "DELETE")?;
+        Ok(copied)
+    }
+
+    #[instrument(name = "db.restore", skip_all)]
+    async fn restore(&self, from: &Path) -> Result<Copied, StoreError> {
+        let copy = WorkingCopy::of(from)?;
+        let source = open_backup(copy.path())?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        tx.execute("LOCK TABLE orgs IN EXCLUSIVE MODE", &[]).await?;
+        let orgs: i64 = tx.query_one("SELECT count(*) FROM orgs", &[]).await?.get(0);
+        if orgs > 0 {
+            return Err(StoreError::NotEmpty);
+        }
+        let (server_id, key): (String, Vec<u8>) =
+            source.query_row("SELECT server_id, journal_key FROM server", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+        tx.execute(
+            "UPDATE server SET server_id = $1, journal_key = $2, epoch = $3",
+            &[&server_id, &key, &new_epoch().to_string()],
+        )
+        .await?;
+        for table in TABLES {
+            let mut offset = 0;
+            loop {
+                let rows = backup::sqlite_side::read(&source, table, offset, BATCH_ROWS)?;
+                backup::postgres_side::write(&tx, table, &rows).await?;
+                if rows.len() < BATCH_ROWS {
+                    break;
+                }
+                offset += rows.len();
+            }
+            if table.identity {
+                tx.execute(
+                    &format!(
+                        "SELECT setval(pg_get_serial_sequence('{0}', 'id'), max(id)) FROM {0}
+                         HAVING max(id) IS NOT NULL",
+                        table.name
+                    ),
+                    &[],
+                )
+                .await?;
+            }
+        }
+        recovery::enter(&tx, None, unix_now()).await?;
+        let copied = count(&source)?;
+        tx.commit().await?;
+        Ok(copied)
     }
 
     #[instrument(name = "db.pull", skip_all)]
@@ -293,9 +683,13 @@ impl Store for PgStore {
     }
 
     #[instrument(name = "db.erase", skip_all)]
-    async fn erase(&self, org: OrgId, id: RecordId) -> Result<Option<u64>, StoreError> {
+    async fn erase(
+        &self,
+        org: OrgId,
+        id: RecordId,
+    ) -> Result<Option<(u64, RecordState)>, StoreError> {
         match self.erase_within(org, id, false).await? {
-            Capped::Erased(seq) => Ok(Some(seq)),
+            Capped::Erased(seq, state) => Ok(Some((seq, *state))),
             Capped::NotFound | Capped::OverCap(_) => Ok(None),
         }
     }

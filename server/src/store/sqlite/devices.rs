@@ -4,6 +4,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use sync_protocol::ReplicaId;
 use sync_protocol::wire::ReplicaInfo;
 
+use super::seq_to_sql;
 use crate::store::{
     Caller, DeviceRow, Enrolment, OrgId, Role, StoreError, TokenOwner, now_rfc3339, parse_replica,
 };
@@ -56,17 +57,25 @@ pub(super) fn insert(conn: &Connection, id: ReplicaId, e: &Enrolment) -> Result<
 
 /// Whose this token hash is: a device in service, a revoked device, or nobody.
 pub(super) fn by_token(conn: &Connection, token_hash: &[u8; 32]) -> Result<TokenOwner, StoreError> {
-    let row: Option<(String, i64, String, bool, bool)> = conn
+    let row: Option<(String, i64, String, bool, bool, bool)> = conn
         .prepare_cached(
-            "SELECT devices.id, devices.org_id, users.role, devices.revoked, users.disabled
+            "SELECT devices.id, devices.org_id, users.role, devices.revoked, users.disabled,
+                    devices.retired
              FROM devices JOIN users ON users.id = devices.user_id
              WHERE devices.token_hash = ?1",
         )?
         .query_row([&token_hash[..]], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
         })
         .optional()?;
-    let Some((device, org, role, revoked, disabled)) = row else {
+    let Some((device, org, role, revoked, disabled, retired)) = row else {
         return Ok(TokenOwner::Unknown);
     };
     let device = parse_replica(&device)?;
@@ -80,6 +89,7 @@ pub(super) fn by_token(conn: &Connection, token_hash: &[u8; 32]) -> Result<Token
         device,
         org,
         role: Role::parse(&role)?,
+        retired,
     }))
 }
 
@@ -130,6 +140,75 @@ pub(super) fn revoke(conn: &Connection, id: ReplicaId) -> Result<bool, StoreErro
     let changed = conn.execute(
         "UPDATE devices SET revoked = 1 WHERE id = ?1",
         [id.to_string()],
+    )?;
+    Ok(changed > 0)
+}
+
+/// What the server remembers of a device's conversation (§6a): `answered`, `acked`.
+pub(super) fn progress(conn: &Connection, id: ReplicaId) -> Result<(u64, u64), StoreError> {
+    let (answered, acked): (i64, i64) = conn
+        .prepare_cached("SELECT answered, acked FROM devices WHERE id = ?1")?
+        .query_row([id.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok((answered.max(0) as u64, acked.max(0) as u64))
+}
+
+/// Raises the device's `answered` to `next`.
+pub(super) fn note_answered(conn: &Connection, id: ReplicaId, next: u64) -> Result<(), StoreError> {
+    conn.prepare_cached("UPDATE devices SET answered = ?2 WHERE id = ?1 AND answered < ?2")?
+        .execute(params![id.to_string(), seq_to_sql(next)])?;
+    Ok(())
+}
+
+/// Raises the device's `acked` to `through`.
+pub(super) fn note_acked(conn: &Connection, id: ReplicaId, through: u64) -> Result<(), StoreError> {
+    conn.prepare_cached("UPDATE devices SET acked = ?2 WHERE id = ?1 AND acked < ?2")?
+        .execute(params![id.to_string(), seq_to_sql(through)])?;
+    Ok(())
+}
+
+/// Enrols `successor` for the user of `predecessor`, with its own token, and retires
+/// `predecessor` (§6a re-keying); a successor enrolled already is left as it is. Answers
+/// whether anything changed.
+pub(super) fn rekey(
+    conn: &Connection,
+    predecessor: ReplicaId,
+    successor: ReplicaId,
+    token_hash: &[u8; 32],
+) -> Result<bool, StoreError> {
+    let inserted = conn.execute(
+        "INSERT OR IGNORE INTO devices
+             (id, user_id, org_id, name, token_hash, enrolled_at, predecessor)
+         SELECT ?2, user_id, org_id, name, ?3, ?4, id FROM devices WHERE id = ?1",
+        params![
+            predecessor.to_string(),
+            successor.to_string(),
+            &token_hash[..],
+            now_rfc3339()
+        ],
+    )?;
+    let retired = conn.execute(
+        "UPDATE devices SET retired = 1 WHERE id = ?1 AND retired = 0",
+        [predecessor.to_string()],
+    )?;
+    Ok(inserted + retired > 0)
+}
+
+/// The journal's enrolment: inserts the device, or replaces its token (same user, not
+/// revoked). Answers whether anything changed.
+pub(super) fn restore(
+    conn: &Connection,
+    user_id: i64,
+    org: i64,
+    id: ReplicaId,
+    token_hash: &[u8; 32],
+) -> Result<bool, StoreError> {
+    let changed = conn.execute(
+        "INSERT INTO devices (id, user_id, org_id, name, token_hash, enrolled_at)
+         VALUES (?1, ?2, ?3, 'enrolled after the backup', ?4, ?5)
+         ON CONFLICT (id) DO UPDATE SET token_hash = excluded.token_hash
+         WHERE devices.user_id = excluded.user_id AND devices.revoked = 0
+           AND devices.token_hash <> excluded.token_hash",
+        params![id.to_string(), user_id, org, &token_hash[..], now_rfc3339()],
     )?;
     Ok(changed > 0)
 }

@@ -16,19 +16,24 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rusqlite::{Connection, TransactionBehavior};
 use sync_protocol::wire::{PushResult, PushStatus, ReplicaInfo};
-use sync_protocol::{RecordId, RecordState, ReplicaId};
-use tracing::instrument;
+use sync_protocol::{Epoch, RecordId, RecordState, ReplicaId};
+use tracing::{instrument, warn};
 
+use super::backup::{self, BATCH_ROWS, TABLES};
+use super::recovery::OrgDevices;
 use super::{
-    Caller, Capped, DeviceRow, Enrolled, Enrolment, ErasePlan, Login, OrgId, Planned, PulledRow,
-    PushError, PushOutcome, Role, Store, StoreError, TokenOwner, new_replica_id, parse_replica,
-    plan_erasure, plan_push, unix_now,
+    Caller, Capped, Conversation, Copied, DeviceRow, Discarded, Enrolled, Enrolment, ErasePlan,
+    Login, OrgId, Planned, PulledRow, PushError, PushOutcome, RecoveryStatus, Role, Store,
+    StoreError, TokenOwner, WorkingCopy, conversation, create_private_new, new_epoch,
+    new_replica_id, parse_epoch, parse_replica, plan_erasure, plan_push, released_status, rfc3339,
+    settle, unix_now, waits_on,
 };
 
 mod devices;
 mod erasures;
 mod orgs;
 mod records;
+mod recovery;
 mod users;
 
 /// The migrations, in order; the database's `user_version` is how many are applied.
@@ -36,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0001_init.sql"),
     include_str!("../../../migrations/sqlite/0002_user_disabled.sql"),
     include_str!("../../../migrations/sqlite/0003_erasures.sql"),
+    include_str!("../../../migrations/sqlite/0004_recovery.sql"),
 ];
 
 /// How many connections read (pulls, token look-ups) while one writes.
@@ -100,8 +106,136 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         "INSERT OR IGNORE INTO server (singleton, server_id) VALUES (1, ?1)",
         [new_replica_id().to_string()],
     )?;
+    tx.execute(
+        "UPDATE server SET epoch = ?1 WHERE epoch IS NULL",
+        [new_epoch().to_string()],
+    )?;
+    tx.execute(
+        "UPDATE server SET journal_key = ?1 WHERE journal_key IS NULL",
+        [&rand::random::<[u8; 32]>()[..]],
+    )?;
     tx.commit()?;
     Ok(())
+}
+
+/// Opens a backup file (or a new one, to write a backup into), in this server's schema:
+/// a backup made by an older server is brought up to date in its working copy.
+pub(crate) fn open_backup(path: &Path) -> Result<Connection, StoreError> {
+    let mut conn = connect(path)?;
+    migrate(&mut conn)?;
+    Ok(conn)
+}
+
+/// Counts what a database holds.
+pub(crate) fn count(conn: &Connection) -> Result<Copied, StoreError> {
+    let (orgs, records): (i64, i64) = conn.query_row(
+        "SELECT (SELECT count(*) FROM orgs), (SELECT count(*) FROM records)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    Ok(Copied {
+        orgs: orgs.max(0) as u64,
+        records: records.max(0) as u64,
+    })
+}
+
+/// Copies every table of `from` into `to` (empty), in one transaction of `to`: the
+/// server id and journal key of `from`, a new epoch, and every organisation in recovery.
+fn copy_into(from: &Connection, to: &mut Connection) -> Result<Copied, StoreError> {
+    let tx = to.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    if count(&tx)?.orgs > 0 {
+        return Err(StoreError::NotEmpty);
+    }
+    let (server_id, key): (String, Vec<u8>) =
+        from.query_row("SELECT server_id, journal_key FROM server", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    tx.execute(
+        "UPDATE server SET server_id = ?1, journal_key = ?2, epoch = ?3",
+        rusqlite::params![server_id, key, new_epoch().to_string()],
+    )?;
+    for table in TABLES {
+        let mut offset = 0;
+        loop {
+            let rows = backup::sqlite_side::read(from, table, offset, BATCH_ROWS)?;
+            backup::sqlite_side::write(&tx, table, &rows)?;
+            if rows.len() < BATCH_ROWS {
+                break;
+            }
+            offset += rows.len();
+        }
+    }
+    recovery::enter(&tx, None, unix_now())?;
+    let copied = count(&tx)?;
+    tx.commit()?;
+    Ok(copied)
+}
+
+/// The database's epoch.
+fn epoch(conn: &Connection) -> Result<Epoch, StoreError> {
+    let text: String = conn.query_row("SELECT epoch FROM server", [], |r| r.get(0))?;
+    parse_epoch(&text)
+}
+
+/// Releases what can be released of one record's held states (§6a), writing the merged
+/// state under the next sequence; answers what it decided.
+fn release_record(
+    conn: &Connection,
+    org: OrgId,
+    id: RecordId,
+    devices: &OrgDevices,
+    accept_all: bool,
+    seq: &mut u64,
+    now: i64,
+) -> Result<super::Settled, StoreError> {
+    let held = recovery::of_record(conn, org, id)?;
+    if held.is_empty() {
+        return Ok(super::Settled {
+            write: None,
+            unhold: Vec::new(),
+            discarded: Vec::new(),
+        });
+    }
+    let stored = records::get(conn, org, id)?;
+    let settled = settle(stored.as_ref(), &held, devices, accept_all);
+    if let Some((state, exact)) = &settled.write
+        && stored.as_ref() != Some(state)
+    {
+        *seq += 1;
+        records::put(
+            conn,
+            org,
+            *seq,
+            state,
+            exact.map(|d| d.to_string()).as_deref(),
+        )?;
+    }
+    for device in &settled.unhold {
+        recovery::unhold(conn, org, id, *device)?;
+    }
+    for (device, why) in &settled.discarded {
+        warn!(device = %device, why = why.as_str(), "a held state was discarded");
+        recovery::note_discarded(conn, org, id, *device, *why, now)?;
+    }
+    Ok(settled)
+}
+
+/// Releases what can be released of every held record of the organisation.
+fn release_all(
+    conn: &Connection,
+    org: OrgId,
+    devices: &OrgDevices,
+    accept_all: bool,
+    now: i64,
+) -> Result<u64, StoreError> {
+    let mut seq = orgs::last_seq(conn, org)?;
+    let mut released = 0;
+    for id in recovery::held_ids(conn, org)? {
+        let settled = release_record(conn, org, id, devices, accept_all, &mut seq, now)?;
+        released += (settled.unhold.len() - settled.discarded.len()) as u64;
+    }
+    orgs::set_last_seq(conn, org, seq)?;
+    Ok(released)
 }
 
 fn seq_of(value: i64) -> Result<u64, StoreError> {
@@ -165,7 +299,7 @@ impl SqliteStore {
             // Copy the zeroed pages into the file and empty the WAL, so no frame of the
             // erased content stays beside it.
             conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
-            Ok(Capped::Erased(seq))
+            Ok(Capped::Erased(seq, Box::new(erased)))
         })
         .await
     }
@@ -289,11 +423,17 @@ impl Store for SqliteStore {
             .await
     }
 
+    #[instrument(name = "db.epoch", skip_all)]
+    async fn epoch(&self) -> Result<Epoch, StoreError> {
+        self.read(|conn| epoch(conn)).await
+    }
+
     #[instrument(name = "db.push", skip_all, fields(records = records.len()))]
     async fn push(
         &self,
         caller: Caller,
         records: Vec<RecordState>,
+        through: Option<u64>,
     ) -> Result<PushOutcome, PushError> {
         self.write(move |conn| {
             // BEGIN IMMEDIATE takes SQLite's write lock at once: the counter read below
@@ -302,16 +442,25 @@ impl Store for SqliteStore {
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(StoreError::from)?;
             let mut seq = orgs::last_seq(&tx, caller.org)?;
+            let now = unix_now();
+            let devices = match recovery::active(&tx, caller.org, now)? {
+                true => Some(recovery::org_devices(&tx, caller.org)?),
+                false => None,
+            };
             let stored = records
                 .iter()
                 .map(|r| records::get(&tx, caller.org, r.id()))
                 .collect::<Result<Vec<_>, _>>()?;
-            let plan = plan_push(&records, &stored, caller.device)?;
+            let plan = plan_push(&records, &stored, caller.device, devices.as_ref())?;
             let device = caller.device.to_string();
             let mut results = Vec::with_capacity(records.len());
-            for (record, planned) in records.iter().zip(plan) {
+            for ((record, planned), old) in records.iter().zip(plan).zip(&stored) {
                 let status = match planned {
                     Planned::Unchanged => PushStatus::Unchanged,
+                    Planned::Hold => {
+                        recovery::hold(&tx, caller.org, caller.device, record, now)?;
+                        PushStatus::Held
+                    }
                     Planned::Write {
                         state,
                         status,
@@ -324,15 +473,252 @@ impl Store for SqliteStore {
                 };
                 results.push(PushResult {
                     id: record.id(),
-                    status,
+                    status: match (status, &devices) {
+                        // A push in recovery may release held states of this record,
+                        // the pusher's among them.
+                        (status, Some(devices)) => {
+                            let settled = release_record(
+                                &tx,
+                                caller.org,
+                                record.id(),
+                                devices,
+                                false,
+                                &mut seq,
+                                now,
+                            )?;
+                            released_status(status, &settled, caller.device, old.is_some())
+                                .map_err(|why| PushError::HeldRefused {
+                                    id: record.id(),
+                                    why,
+                                })?
+                        }
+                        (status, None) => status,
+                    },
                 });
             }
+            if let Some(through) = through {
+                devices::note_acked(&tx, caller.device, through)?;
+            }
             orgs::set_last_seq(&tx, caller.org, seq)?;
+            let epoch = epoch(&tx)?;
             tx.commit().map_err(StoreError::from)?;
             Ok(PushOutcome {
                 server_seq: seq,
+                epoch,
                 results,
             })
+        })
+        .await
+    }
+
+    #[instrument(name = "db.pull_check", skip_all)]
+    async fn pull_check(
+        &self,
+        caller: Caller,
+        since: u64,
+        pushed: Option<u64>,
+    ) -> Result<Conversation, StoreError> {
+        let (answered, acked) = self
+            .read(move |conn| devices::progress(conn, caller.device))
+            .await?;
+        match conversation(answered, acked, caller.retired, since, pushed) {
+            None => Ok(Conversation::InStep(self.epoch().await?)),
+            Some(Conversation::Ahead) => {
+                self.write(move |conn| recovery::enter(conn, Some(caller.org), unix_now()))
+                    .await?;
+                Ok(Conversation::Ahead)
+            }
+            Some(other) => Ok(other),
+        }
+    }
+
+    #[instrument(name = "db.note_answered", skip_all)]
+    async fn note_answered(&self, device: ReplicaId, next: u64) -> Result<(), StoreError> {
+        self.write(move |conn| devices::note_answered(conn, device, next))
+            .await
+    }
+
+    #[instrument(name = "db.rekey", skip_all)]
+    async fn rekey(&self, caller: Caller, token_hash: [u8; 32]) -> Result<ReplicaId, StoreError> {
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let successor = new_replica_id();
+            devices::rekey(&tx, caller.device, successor, &token_hash)?;
+            tx.commit()?;
+            Ok(successor)
+        })
+        .await
+    }
+
+    #[instrument(name = "db.recovery_status", skip_all)]
+    async fn recovery_status(&self, org: OrgId) -> Result<RecoveryStatus, StoreError> {
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let now = unix_now();
+            let mut status = RecoveryStatus {
+                in_recovery: recovery::active(&tx, org, now)?,
+                until: recovery::until(&tx, org)?.map(rfc3339),
+                accepted: recovery::accepted(&tx, org)?
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
+                discarded: recovery::discarded(&tx, org)?,
+                ..RecoveryStatus::default()
+            };
+            let devices = recovery::org_devices(&tx, org)?;
+            let held = recovery::all_held(&tx, org)?;
+            // Ordered by record: one chunk per record.
+            for chunk in held.chunk_by(|a, b| a.0 == b.0) {
+                let stored = records::get(&tx, org, chunk[0].0)?;
+                let record: Vec<(ReplicaId, &RecordState)> = chunk
+                    .iter()
+                    .map(|(_, device, state)| (*device, state))
+                    .collect();
+                for &(device, state) in &record {
+                    *status.held.entry(device.to_string()).or_default() += 1;
+                    for on in waits_on(stored.as_ref(), state, device, &record, &devices) {
+                        *status.waiting_on.entry(on.to_string()).or_default() += 1;
+                    }
+                }
+            }
+            tx.commit()?;
+            Ok(status)
+        })
+        .await
+    }
+
+    #[instrument(name = "db.recovery_accept", skip_all)]
+    async fn recovery_accept(
+        &self,
+        org: OrgId,
+        device: Option<ReplicaId>,
+    ) -> Result<u64, StoreError> {
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            if !recovery::active(&tx, org, unix_now())? {
+                return Ok(0);
+            }
+            if let Some(device) = device {
+                recovery::accept(&tx, org, device)?;
+            }
+            let devices = recovery::org_devices(&tx, org)?;
+            let released = release_all(&tx, org, &devices, device.is_none(), unix_now())?;
+            tx.commit()?;
+            Ok(released)
+        })
+        .await
+    }
+
+    #[instrument(name = "db.recovery_end", skip_all)]
+    async fn recovery_end(&self, org: OrgId) -> Result<Vec<Discarded>, StoreError> {
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let discarded = recovery::end(&tx, org, unix_now())?;
+            tx.commit()?;
+            Ok(discarded)
+        })
+        .await
+    }
+
+    #[instrument(name = "db.users", skip_all)]
+    async fn users(&self) -> Result<Vec<(i64, OrgId, String)>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare("SELECT id, org_id, username FROM users")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    #[instrument(name = "db.journal_key", skip_all)]
+    async fn journal_key(&self) -> Result<[u8; 32], StoreError> {
+        self.read(|conn| {
+            let key: Vec<u8> =
+                conn.query_row("SELECT journal_key FROM server", [], |r| r.get(0))?;
+            key.try_into()
+                .map_err(|_| StoreError::Corrupt("the journal key is not 32 bytes".into()))
+        })
+        .await
+    }
+
+    #[instrument(name = "db.restore_device", skip_all)]
+    async fn restore_device(
+        &self,
+        user_id: i64,
+        org: OrgId,
+        device: ReplicaId,
+        token_hash: [u8; 32],
+    ) -> Result<bool, StoreError> {
+        self.write(move |conn| devices::restore(conn, user_id, org, device, &token_hash))
+            .await
+    }
+
+    #[instrument(name = "db.restore_rekey", skip_all)]
+    async fn restore_rekey(
+        &self,
+        predecessor: ReplicaId,
+        device: ReplicaId,
+        token_hash: [u8; 32],
+    ) -> Result<bool, StoreError> {
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let changed = devices::rekey(&tx, predecessor, device, &token_hash)?;
+            tx.commit()?;
+            Ok(changed)
+        })
+        .await
+    }
+
+    #[instrument(name = "db.restore_erased", skip_all)]
+    async fn restore_erased(&self, org: OrgId, state: RecordState) -> Result<bool, StoreError> {
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let stored = records::get(&tx, org, state.id())?;
+            let merged = match &stored {
+                Some(stored) => sync_protocol::merge(stored, &state).map_err(|_| {
+                    StoreError::Corrupt("a journaled erasure of another kind".into())
+                })?,
+                None => state,
+            };
+            if stored.as_ref() == Some(&merged) {
+                return Ok(false);
+            }
+            let seq = orgs::last_seq(&tx, org)? + 1;
+            records::put(&tx, org, seq, &merged, None)?;
+            orgs::set_last_seq(&tx, org, seq)?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    #[instrument(name = "db.backup", skip_all)]
+    async fn backup(&self, out: &Path) -> Result<Copied, StoreError> {
+        let out = out.to_owned();
+        // A reader: the online backup copies every page in one step, inside one read
+        // transaction, so the copy is one consistent state while the writer goes on.
+        self.read(move |conn| {
+            drop(create_private_new(&out)?);
+            let mut target = Connection::open(&out)?;
+            let done = rusqlite::backup::Backup::new(conn, &mut target)?.step(-1)?;
+            if done != rusqlite::backup::StepResult::Done {
+                return Err(StoreError::File(
+                    "the database stayed busy during the backup: try again".into(),
+                ));
+            }
+            target.pragma_update(None, "journal_mode", "DELETE")?;
+            count(&target)
+        })
+        .await
+    }
+
+    #[instrument(name = "db.restore", skip_all)]
+    async fn restore(&self, from: &Path) -> Result<Copied, StoreError> {
+        let from = from.to_owned();
+        self.write(move |conn| {
+            let copy = WorkingCopy::of(&from)?;
+            let source = open_backup(copy.path())?;
+            copy_into(&source, conn)
         })
         .await
     }
@@ -355,9 +741,13 @@ impl Store for SqliteStore {
     }
 
     #[instrument(name = "db.erase", skip_all)]
-    async fn erase(&self, org: OrgId, id: RecordId) -> Result<Option<u64>, StoreError> {
+    async fn erase(
+        &self,
+        org: OrgId,
+        id: RecordId,
+    ) -> Result<Option<(u64, RecordState)>, StoreError> {
         match self.erase_within(org, id, false).await? {
-            Capped::Erased(seq) => Ok(Some(seq)),
+            Capped::Erased(seq, state) => Ok(Some((seq, *state))),
             Capped::NotFound | Capped::OverCap(_) => Ok(None),
         }
     }

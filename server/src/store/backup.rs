@@ -1,0 +1,354 @@
+//! Backups and restores (SYNC-PROTOCOL.md §6a, §7 `backup`, `restore`).
+//!
+//! A backup is always a SQLite database file in the SQLite backend's schema, whatever
+//! the database it was taken from: SQLite's online backup API copies a SQLite database
+//! while it serves; a PostgreSQL database is read in one `REPEATABLE READ` snapshot and
+//! written table by table. So a backup of either kind restores into an empty database of
+//! either kind.
+//!
+//! `restore` copies every table of the backup into an empty database (the server id and
+//! the journal key stay, so the server replica's edits and the journal's HMACs still
+//! match), gives the database a **new epoch**, and puts every organisation into recovery;
+//! the caller then applies the journal. The backup file is never written: it is copied
+//! to a temporary file, brought to this server's schema there, and read.
+
+/// How a column is typed in PostgreSQL (SQLite stores booleans as 0 or 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Col {
+    /// `INTEGER` (PostgreSQL `INTEGER`).
+    Int4,
+    /// `BIGINT`.
+    Int,
+    /// `TEXT`.
+    Text,
+    /// `BYTEA` (SQLite `BLOB`).
+    Blob,
+    /// `BOOLEAN` (SQLite `INTEGER` 0 or 1).
+    Bool,
+}
+
+/// One table to copy.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Table {
+    /// Its name.
+    pub name: &'static str,
+    /// Its columns, in order.
+    pub columns: &'static [(&'static str, Col)],
+    /// Whether PostgreSQL makes its `id` (GENERATED ALWAYS AS IDENTITY): a restore then
+    /// writes the ids of the backup and moves the identity past them.
+    pub identity: bool,
+}
+
+impl Table {
+    /// `a, b, c`.
+    pub fn column_list(&self) -> String {
+        self.columns
+            .iter()
+            .map(|(name, _)| *name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Every table, parents before children. The `server` row is copied apart.
+pub(crate) const TABLES: &[Table] = &[
+    Table {
+        name: "orgs",
+        columns: &[
+            ("id", Col::Int),
+            ("name", Col::Text),
+            ("last_seq", Col::Int),
+            ("recovery_until", Col::Int),
+        ],
+        identity: true,
+    },
+    Table {
+        name: "users",
+        columns: &[
+            ("id", Col::Int),
+            ("org_id", Col::Int),
+            ("username", Col::Text),
+            ("password_hash", Col::Text),
+            ("role", Col::Text),
+            ("disabled", Col::Bool),
+        ],
+        identity: true,
+    },
+    Table {
+        name: "devices",
+        columns: &[
+            ("id", Col::Text),
+            ("user_id", Col::Int),
+            ("org_id", Col::Int),
+            ("name", Col::Text),
+            ("token_hash", Col::Blob),
+            ("revoked", Col::Bool),
+            ("enrolled_at", Col::Text),
+            ("answered", Col::Int),
+            ("acked", Col::Int),
+            ("predecessor", Col::Text),
+            ("retired", Col::Bool),
+        ],
+        identity: false,
+    },
+    Table {
+        name: "records",
+        columns: &[
+            ("org_id", Col::Int),
+            ("id", Col::Text),
+            ("seq", Col::Int),
+            ("kind", Col::Text),
+            ("state", Col::Text),
+            ("pushed_by", Col::Text),
+        ],
+        identity: false,
+    },
+    Table {
+        name: "erasures",
+        columns: &[("org_id", Col::Int), ("at", Col::Int)],
+        identity: false,
+    },
+    Table {
+        name: "held",
+        columns: &[
+            ("org_id", Col::Int),
+            ("id", Col::Text),
+            ("device_id", Col::Text),
+            ("kind", Col::Text),
+            ("state", Col::Text),
+            ("held_at", Col::Int),
+        ],
+        identity: false,
+    },
+    Table {
+        name: "recovery_accepted",
+        columns: &[("org_id", Col::Int), ("device_id", Col::Text)],
+        identity: false,
+    },
+    Table {
+        name: "recovery_discarded",
+        columns: &[
+            ("org_id", Col::Int),
+            ("id", Col::Text),
+            ("device_id", Col::Text),
+            ("why", Col::Text),
+            ("at", Col::Int),
+        ],
+        identity: false,
+    },
+];
+
+/// The `server` row: the server id and journal key travel with the data; the epoch is
+/// made anew by a restore.
+pub(crate) const SERVER: Table = Table {
+    name: "server",
+    columns: &[
+        ("singleton", Col::Int4),
+        ("server_id", Col::Text),
+        ("epoch", Col::Text),
+        ("journal_key", Col::Blob),
+    ],
+    identity: false,
+};
+
+/// One value of a row being copied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Cell {
+    /// NULL.
+    Null,
+    /// An integer (booleans as 0 or 1).
+    Int(i64),
+    /// Text.
+    Text(String),
+    /// Bytes.
+    Blob(Vec<u8>),
+}
+
+/// How many rows a copy reads and writes at a time.
+pub(crate) const BATCH_ROWS: usize = 1000;
+
+/// The rows of a table are copied in batches of [`BATCH_ROWS`], in the order of this
+/// key (each table's primary key, or all its columns).
+pub(crate) fn order_key(table: &Table) -> String {
+    match table.name {
+        "orgs" | "users" => "id".into(),
+        "devices" => "id".into(),
+        "records" | "held" => "org_id, id".into(),
+        _ => table.column_list(),
+    }
+}
+
+/// The SQLite side of a copy.
+pub(crate) mod sqlite_side {
+    use rusqlite::Connection;
+    use rusqlite::types::{Value, ValueRef};
+
+    use super::{Cell, Table};
+    use crate::store::StoreError;
+
+    /// A page of a table's rows, `limit` from `offset`.
+    pub(crate) fn read(
+        conn: &Connection,
+        table: &Table,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<Vec<Cell>>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM {} ORDER BY {} LIMIT {limit} OFFSET {offset}",
+            table.column_list(),
+            table.name,
+            super::order_key(table)
+        );
+        let mut stmt = conn.prepare(&sql)?;
+        let width = table.columns.len();
+        let rows = stmt.query_map([], |row| {
+            (0..width)
+                .map(|i| {
+                    Ok(match row.get_ref(i)? {
+                        ValueRef::Null => Cell::Null,
+                        ValueRef::Integer(n) => Cell::Int(n),
+                        ValueRef::Real(x) => Cell::Text(x.to_string()),
+                        ValueRef::Text(t) => Cell::Text(String::from_utf8_lossy(t).into_owned()),
+                        ValueRef::Blob(b) => Cell::Blob(b.to_vec()),
+                    })
+                })
+                .collect::<Result<Vec<_>, rusqlite::Error>>()
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Writes rows into a table.
+    pub(crate) fn write(
+        conn: &Connection,
+        table: &Table,
+        rows: &[Vec<Cell>],
+    ) -> Result<(), StoreError> {
+        let marks = (1..=table.columns.len())
+            .map(|i| format!("?{i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "INSERT INTO {} ({}) VALUES ({marks})",
+            table.name,
+            table.column_list()
+        );
+        let mut stmt = conn.prepare_cached(&sql)?;
+        for row in rows {
+            let values = row.iter().map(|cell| match cell {
+                Cell::Null => Value::Null,
+                Cell::Int(n) => Value::Integer(*n),
+                Cell::Text(t) => Value::Text(t.clone()),
+                Cell::Blob(b) => Value::Blob(b.clone()),
+            });
+            stmt.execute(rusqlite::params_from_iter(values))?;
+        }
+        Ok(())
+    }
+}
+
+/// The PostgreSQL side of a copy.
+pub(crate) mod postgres_side {
+    use deadpool_postgres::GenericClient;
+    use tokio_postgres::types::ToSql;
+
+    use super::{Cell, Col, Table};
+    use crate::store::StoreError;
+
+    /// A page of a table's rows, `limit` from `offset`.
+    pub(crate) async fn read(
+        db: &impl GenericClient,
+        table: &Table,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<Vec<Cell>>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM {} ORDER BY {} LIMIT {limit} OFFSET {offset}",
+            table.column_list(),
+            table.name,
+            super::order_key(table)
+        );
+        let rows = db.query(&sql, &[]).await?;
+        rows.iter()
+            .map(|row| {
+                table
+                    .columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (_, col))| {
+                        Ok(match col {
+                            Col::Int4 => row
+                                .try_get::<_, Option<i32>>(i)?
+                                .map_or(Cell::Null, |n| Cell::Int(n.into())),
+                            Col::Int => row
+                                .try_get::<_, Option<i64>>(i)?
+                                .map_or(Cell::Null, Cell::Int),
+                            Col::Bool => row
+                                .try_get::<_, Option<bool>>(i)?
+                                .map_or(Cell::Null, |b| Cell::Int(b.into())),
+                            Col::Text => row
+                                .try_get::<_, Option<String>>(i)?
+                                .map_or(Cell::Null, Cell::Text),
+                            Col::Blob => row
+                                .try_get::<_, Option<Vec<u8>>>(i)?
+                                .map_or(Cell::Null, Cell::Blob),
+                        })
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// One value, typed as PostgreSQL expects the column.
+    fn param(cell: &Cell, col: Col) -> Result<Box<dyn ToSql + Sync + Send>, StoreError> {
+        let wrong = || StoreError::Corrupt("a backup cell does not fit its column".into());
+        Ok(match (col, cell) {
+            (Col::Int4, Cell::Null) => Box::new(None::<i32>),
+            (Col::Int, Cell::Null) => Box::new(None::<i64>),
+            (Col::Bool, Cell::Null) => Box::new(None::<bool>),
+            (Col::Text, Cell::Null) => Box::new(None::<String>),
+            (Col::Blob, Cell::Null) => Box::new(None::<Vec<u8>>),
+            (Col::Int4, Cell::Int(n)) => Box::new(i32::try_from(*n).map_err(|_| wrong())?),
+            (Col::Int, Cell::Int(n)) => Box::new(*n),
+            (Col::Bool, Cell::Int(n)) => Box::new(*n != 0),
+            (Col::Text, Cell::Text(t)) => Box::new(t.clone()),
+            (Col::Blob, Cell::Blob(b)) => Box::new(b.clone()),
+            _ => return Err(wrong()),
+        })
+    }
+
+    /// Writes rows into a table; an identity table keeps the ids of the backup.
+    pub(crate) async fn write(
+        db: &impl GenericClient,
+        table: &Table,
+        rows: &[Vec<Cell>],
+    ) -> Result<(), StoreError> {
+        let marks = (1..=table.columns.len())
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let overriding = if table.identity {
+            " OVERRIDING SYSTEM VALUE"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "INSERT INTO {} ({}){overriding} VALUES ({marks})",
+            table.name,
+            table.column_list()
+        );
+        let stmt = db.prepare(&sql).await?;
+        for row in rows {
+            let params = row
+                .iter()
+                .zip(table.columns)
+                .map(|(cell, (_, col))| param(cell, *col))
+                .collect::<Result<Vec<_>, _>>()?;
+            let refs: Vec<&(dyn ToSql + Sync)> = params
+                .iter()
+                .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+                .collect();
+            db.execute(&stmt, &refs).await?;
+        }
+        Ok(())
+    }
+}
