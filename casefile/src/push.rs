@@ -249,13 +249,17 @@ impl CaseFile {
             self.mark_pushed(through)?;
         }
 
-        let waiting: Vec<RecordId> = self
+        // Records the server holds apart (§6a) come back in full batches: it answers them
+        // all `held` at once. Records it refused come 16 at a time: it names one refusal
+        // per answer.
+        let waiting: Vec<(RecordId, bool)> = self
             .set_aside_to_send()?
             .into_iter()
-            .filter(|id| !run.handled.contains(id))
+            .filter(|(id, _)| !run.handled.contains(id))
             .collect();
         let mut batch = Batch::new();
-        for id in waiting {
+        let mut held_batch = true;
+        for (id, held) in waiting {
             let state = match load(&self.conn, id)? {
                 Some(state) if !state.is_erased() => state,
                 // Erased or gone: nothing is left to send.
@@ -269,12 +273,18 @@ impl CaseFile {
                 self.too_large(run, &item)?;
                 continue;
             }
-            if !batch.has_room_for(&item, RETRY_BATCH_RECORDS) {
+            let limit = if held {
+                MAX_BATCH_RECORDS
+            } else {
+                RETRY_BATCH_RECORDS
+            };
+            if held != held_batch || !batch.has_room_for(&item, limit) {
                 self.push_batch(run, batch.take(), None)?;
                 if run.new_epoch {
                     return Ok(());
                 }
             }
+            held_batch = held;
             batch.add(item);
         }
         self.push_batch(run, batch.take(), None)

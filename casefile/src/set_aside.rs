@@ -236,16 +236,20 @@ impl CaseFile {
         Ok(out)
     }
 
-    /// The local records set aside for sending, in id order: what each sync sends again.
-    pub(crate) fn set_aside_to_send(&self) -> Result<Vec<RecordId>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT id FROM set_aside WHERE side = 'push' ORDER BY id")?;
-        let rows = stmt.query_map([], |r| r.get::<_, Option<String>>(0))?;
+    /// The local records set aside for sending, with whether the server holds each apart
+    /// (§6a): held ones first, each part in id order. What each sync sends again.
+    pub(crate) fn set_aside_to_send(&self) -> Result<Vec<(RecordId, bool)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, why = ?1 FROM set_aside WHERE side = 'push' ORDER BY why = ?1 DESC, id",
+        )?;
+        let rows = stmt.query_map([HELD], |r| {
+            Ok((r.get::<_, Option<String>>(0)?, r.get::<_, bool>(1)?))
+        })?;
         let mut out = Vec::new();
-        for id in rows {
-            if let Some(id) = id?.and_then(|text| text.parse().ok()) {
-                out.push(id);
+        for row in rows {
+            let (id, held) = row?;
+            if let Some(id) = id.and_then(|text| text.parse().ok()) {
+                out.push((id, held));
             }
         }
         Ok(out)

@@ -8,7 +8,9 @@ use sync_protocol::{RecordId, RecordState, ReplicaId};
 
 use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
-use super::{Caller, Enrolled, Enrolment, PAGE_BYTES, PushError, Role, Store, TokenOwner, page};
+use super::{
+    Caller, Enrolled, Enrolment, PAGE_BYTES, PulledRow, PushError, Role, Store, TokenOwner, page,
+};
 
 fn admin_url() -> String {
     std::env::var("PASSERELLE_TEST_POSTGRES")
@@ -84,7 +86,33 @@ conformance!(
     organisations_share_nothing,
     erasure_keeps_id_kind_and_vv,
     pull_rows_read_no_further_than_the_page_bytes,
+    an_exact_repush_is_left_out_of_the_pushers_pulls,
 );
+
+/// A device sending again exactly what the server holds (after a restore, it sends
+/// everything) is not sent it back by its pulls, and no sequence moves.
+async fn an_exact_repush_is_left_out_of_the_pushers_pulls<S: Store>(store: S) {
+    let marie = device(&store, "nord", "marie", Role::Counsellor).await;
+    let claire = device(&store, "nord", "claire", Role::Counsellor).await;
+    let state = record(new_id(), "person", marie.device, 1, json!("Ion"));
+    store.push(marie, vec![state.clone()], None).await.unwrap();
+    let page_for = |rows: Vec<PulledRow>, who: &Caller| page(rows, 0, 500, PAGE_BYTES, who.device);
+    let rows = store
+        .pull_rows(claire.org, 0, 500, PAGE_BYTES)
+        .await
+        .unwrap();
+    assert_eq!(page_for(rows, &claire).records.len(), 1, "claire lacks it");
+    let again = store.push(claire, vec![state.clone()], None).await.unwrap();
+    assert_eq!(statuses(&again), [PushStatus::Unchanged]);
+    assert_eq!(again.server_seq, 1, "no sequence moves");
+    let rows = store
+        .pull_rows(claire.org, 0, 500, PAGE_BYTES)
+        .await
+        .unwrap();
+    let claires = page_for(rows, &claire);
+    assert!(claires.records.is_empty(), "claire holds it exactly now");
+    assert_eq!(claires.next, 1, "the page still moves past it");
+}
 
 /// Enrols a device of a new user; answers it as a caller.
 async fn device<S: Store>(store: &S, org: &str, username: &str, role: Role) -> Caller {

@@ -346,6 +346,12 @@ impl PushError {
 pub const HELD_MAX_RECORDS: u64 = 10_000;
 /// The most bytes of states one device may have held apart in recovery (§6a).
 pub const HELD_MAX_BYTES: u64 = 64 * 1024 * 1024;
+/// Whether holding one more state of `bytes` passes a device's caps (§6a), when it holds
+/// `count` other states of `held_bytes` already.
+pub(crate) fn over_held_cap(count: u64, held_bytes: u64, bytes: u64) -> bool {
+    count + 1 > HELD_MAX_RECORDS || held_bytes + bytes > HELD_MAX_BYTES
+}
+
 /// How long recovery lasts unless a coordinator ends it (§6a): 30 days.
 pub const RECOVERY_SECONDS: i64 = 30 * 24 * 3600;
 
@@ -690,8 +696,14 @@ pub trait Store: Send + Sync + 'static {
 /// What to write for one pushed record.
 #[derive(Debug, Clone)]
 pub(crate) enum Planned {
-    /// The stored copy already holds everything pushed.
-    Unchanged,
+    /// The stored copy already holds everything pushed; `exact` when it is exactly the
+    /// pushed state: the device holds it, so its pulls may leave it out (noted without a
+    /// new sequence). A device that sends everything again after a restore then pulls
+    /// only what it lacks.
+    Unchanged {
+        /// Whether the stored copy is exactly the pushed state.
+        exact: bool,
+    },
     /// In recovery: keep the pushed state apart, held until other devices vouch for it
     /// (§6a).
     Hold,
@@ -777,7 +789,9 @@ pub(crate) fn plan_push(
         .zip(held)
         .map(|(((new, old), merged), held)| match (old, merged) {
             _ if held => Planned::Hold,
-            (Some(old), Some(merged)) if merged == *old => Planned::Unchanged,
+            (Some(old), Some(merged)) if merged == *old => Planned::Unchanged {
+                exact: *old == *new,
+            },
             (Some(_), Some(merged)) => Planned::Write {
                 exact: merged == *new,
                 state: merged,
@@ -1167,6 +1181,14 @@ mod tests {
             ErasePlan::Answer(Capped::Erased(7, Box::new(live.erase()))),
             "erased already: nothing written, nothing counted"
         );
+    }
+
+    #[test]
+    fn a_device_holds_at_most_10000_states_or_64_mib() {
+        assert!(!over_held_cap(9_999, 0, 10));
+        assert!(over_held_cap(10_000, 0, 10), "the 10,001st state");
+        assert!(!over_held_cap(0, HELD_MAX_BYTES - 10, 10), "exactly 64 MiB");
+        assert!(over_held_cap(0, HELD_MAX_BYTES - 10, 11));
     }
 
     #[test]

@@ -348,10 +348,16 @@ impl Store for PgStore {
         let plan = plan_push(&records, &stored, caller.device, devices.as_ref())?;
         let device = caller.device.to_string();
         let mut writes = Vec::new();
+        let mut exactly = Vec::new();
         let mut statuses = Vec::with_capacity(records.len());
         for (record, planned) in records.iter().zip(plan) {
             statuses.push(match planned {
-                Planned::Unchanged => PushStatus::Unchanged,
+                Planned::Unchanged { exact } => {
+                    if exact {
+                        exactly.push(record.id().to_string());
+                    }
+                    PushStatus::Unchanged
+                }
                 Planned::Hold => {
                     recovery::hold(&tx, caller.org, caller.device, record, now).await?;
                     PushStatus::Held
@@ -368,6 +374,7 @@ impl Store for PgStore {
             });
         }
         records::put_many(&tx, caller.org, &writes).await?;
+        records::note_pushed_by(&tx, caller.org, &exactly, &device).await?;
         let mut results = Vec::with_capacity(records.len());
         for ((record, status), old) in records.iter().zip(statuses).zip(&stored) {
             // A push in recovery may release held states of its records, the pusher's

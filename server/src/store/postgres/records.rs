@@ -25,6 +25,26 @@ pub(super) async fn get_many(
         .collect()
 }
 
+/// Notes that `device` pushed exactly the stored states of these records (their
+/// sequences stay), in one statement.
+pub(super) async fn note_pushed_by(
+    db: &impl GenericClient,
+    org: OrgId,
+    ids: &[String],
+    device: &str,
+) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    db.execute(
+        "UPDATE records SET pushed_by = $3
+         WHERE org_id = $1 AND id = ANY($2) AND pushed_by IS DISTINCT FROM $3",
+        &[&org, &ids, &device],
+    )
+    .await?;
+    Ok(())
+}
+
 /// Stores states, each under its sequence and with the device whose push it is exactly,
 /// in one statement.
 pub(super) async fn put_many(

@@ -6,8 +6,8 @@ use sync_protocol::{RecordId, RecordState, ReplicaId};
 
 use crate::store::recovery::{Discard, OrgDevices};
 use crate::store::{
-    Discarded, HELD_MAX_BYTES, HELD_MAX_RECORDS, OrgId, PushError, RECOVERY_SECONDS, StoreError,
-    parse_replica, parse_stored, rfc3339,
+    Discarded, OrgId, PushError, RECOVERY_SECONDS, StoreError, over_held_cap, parse_replica,
+    parse_stored, rfc3339,
 };
 
 /// When the organisation's recovery ends, if it is in one.
@@ -182,7 +182,7 @@ pub(super) async fn hold(
         .map_err(StoreError::from)?;
     let count = u64::try_from(row.get::<_, i64>(0)).unwrap_or(0);
     let bytes = u64::try_from(row.get::<_, i64>(1)).unwrap_or(0);
-    if count + 1 > HELD_MAX_RECORDS || bytes + json.len() as u64 > HELD_MAX_BYTES {
+    if over_held_cap(count, bytes, json.len() as u64) {
         return Err(PushError::HeldFull(state.id()));
     }
     db.execute(

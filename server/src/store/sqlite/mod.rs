@@ -456,7 +456,12 @@ impl Store for SqliteStore {
             let mut results = Vec::with_capacity(records.len());
             for ((record, planned), old) in records.iter().zip(plan).zip(&stored) {
                 let status = match planned {
-                    Planned::Unchanged => PushStatus::Unchanged,
+                    Planned::Unchanged { exact } => {
+                        if exact {
+                            records::note_pushed_by(&tx, caller.org, record.id(), &device)?;
+                        }
+                        PushStatus::Unchanged
+                    }
                     Planned::Hold => {
                         recovery::hold(&tx, caller.org, caller.device, record, now)?;
                         PushStatus::Held

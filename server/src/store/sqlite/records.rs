@@ -44,6 +44,21 @@ pub(super) fn put(
     Ok(())
 }
 
+/// Notes that `device` pushed exactly the stored state of a record (its sequence stays).
+pub(super) fn note_pushed_by(
+    conn: &Connection,
+    org: OrgId,
+    id: RecordId,
+    device: &str,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE records SET pushed_by = ?3
+         WHERE org_id = ?1 AND id = ?2 AND pushed_by IS NOT ?3",
+    )?
+    .execute(params![org, id.to_string(), device])?;
+    Ok(())
+}
+
 /// Up to `limit + 1` rows after `since`, in ascending sequence, stopping at the first row
 /// past the first two whose preceding rows hold more than `max_bytes` of states (see
 /// [`Store::pull_rows`](crate::store::Store::pull_rows)): the rows are read one by one,

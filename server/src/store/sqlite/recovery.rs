@@ -6,8 +6,8 @@ use sync_protocol::{RecordId, RecordState, ReplicaId};
 
 use crate::store::recovery::{Discard, OrgDevices};
 use crate::store::{
-    Discarded, HELD_MAX_BYTES, HELD_MAX_RECORDS, OrgId, PushError, RECOVERY_SECONDS, StoreError,
-    parse_replica, parse_stored, rfc3339,
+    Discarded, OrgId, PushError, RECOVERY_SECONDS, StoreError, over_held_cap, parse_replica,
+    parse_stored, rfc3339,
 };
 
 /// When the organisation's recovery ends, if it is in one.
@@ -135,7 +135,7 @@ pub(super) fn hold(
             Ok((r.get(0)?, r.get(1)?))
         })?;
     let (count, bytes) = (count.max(0) as u64, bytes.max(0) as u64);
-    if count + 1 > HELD_MAX_RECORDS || bytes + json.len() as u64 > HELD_MAX_BYTES {
+    if over_held_cap(count, bytes, json.len() as u64) {
         return Err(PushError::HeldFull(state.id()));
     }
     conn.prepare_cached(
@@ -254,4 +254,48 @@ pub(super) fn all_held(
         Ok((state.id(), parse_replica(&device)?, state))
     })
     .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recovery_ends_by_itself_after_its_time_and_discards_what_waits() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = super::super::open_backup(&dir.path().join("db")).unwrap();
+        conn.execute("INSERT INTO orgs (id, name) VALUES (1, 'nord')", [])
+            .unwrap();
+        let now = 1_000_000;
+        enter(&conn, Some(1), now).unwrap();
+        assert_eq!(until(&conn, 1).unwrap(), Some(now + RECOVERY_SECONDS));
+        conn.execute(
+            "INSERT INTO held (org_id, id, device_id, kind, state, held_at)
+             VALUES (1, 'r', 'd', 'person', '{}', ?1)",
+            [now],
+        )
+        .unwrap();
+        assert!(active(&conn, 1, now + RECOVERY_SECONDS - 1).unwrap());
+        assert!(discarded(&conn, 1).unwrap().is_empty());
+
+        assert!(
+            !active(&conn, 1, now + RECOVERY_SECONDS).unwrap(),
+            "30 days on"
+        );
+        assert_eq!(until(&conn, 1).unwrap(), None);
+        let listed = discarded(&conn, 1).unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(
+            (
+                listed[0].id.as_str(),
+                listed[0].device.as_str(),
+                listed[0].why.as_str()
+            ),
+            ("r", "d", "recovery_ended")
+        );
+        let held: i64 = conn
+            .query_row("SELECT count(*) FROM held", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(held, 0, "what waited is gone");
+    }
 }
