@@ -375,12 +375,18 @@ impl Store for PgStore {
         }
         records::put_many(&tx, caller.org, &writes).await?;
         records::note_pushed_by(&tx, caller.org, &exactly, &device).await?;
+        // The records of this push that have held states, in one query: a device sending
+        // everything again after a restore pushes thousands, few of them held.
+        let with_held = match &devices {
+            Some(_) => recovery::held_among(&tx, caller.org, &ids).await?,
+            None => Default::default(),
+        };
         let mut results = Vec::with_capacity(records.len());
         for ((record, status), old) in records.iter().zip(statuses).zip(&stored) {
             // A push in recovery may release held states of its records, the pusher's
             // among them.
             let status = match &devices {
-                Some(devices) => {
+                Some(devices) if with_held.contains(&record.id().to_string()) => {
                     let settled =
                         release_record(&tx, caller.org, record.id(), devices, false, &mut seq, now)
                             .await?;
@@ -391,7 +397,7 @@ impl Store for PgStore {
                         },
                     )?
                 }
-                None => status,
+                Some(_) | None => status,
             };
             results.push(PushResult {
                 id: record.id(),

@@ -212,6 +212,23 @@ pub(super) async fn of_record(
     .collect()
 }
 
+/// Which of these records have held states.
+pub(super) async fn held_among(
+    db: &impl GenericClient,
+    org: OrgId,
+    ids: &[String],
+) -> Result<std::collections::HashSet<String>, StoreError> {
+    Ok(db
+        .query(
+            "SELECT DISTINCT id FROM held WHERE org_id = $1 AND id = ANY($2)",
+            &[&org, &ids],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
+}
+
 /// The ids of the records that have held states.
 pub(super) async fn held_ids(
     db: &impl GenericClient,
