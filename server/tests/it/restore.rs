@@ -1102,10 +1102,20 @@ async fn the_journal_keeps_what_a_restore_must_not_roll_back(backend: Backend) {
         )])
         .await
         .expect_ok();
+    let rekeyed = setup.client().enrolled("marie").await;
     let backup = take_backup(&setup.db);
 
     let late = setup.client().enrolled("marie").await;
     late.pull(0, None).await.expect_ok();
+    // A device re-keyed after the backup (its case file was copied): the successor keeps
+    // working after the restore, the predecessor stays retired.
+    let answer = rekeyed.rekey(rekeyed.device()).await;
+    assert_eq!(answer.status.as_u16(), 201, "{answer:?}");
+    let successor = Client {
+        token: Some(answer.body["token"].as_str().unwrap().to_owned()),
+        device_id: Some(answer.body["device_id"].as_str().unwrap().to_owned()),
+        ..rekeyed.clone()
+    };
     claire.erase(&person).await.expect_ok();
     setup.db.cli_ok(&["device", "revoke", claire.device()], "");
     setup
@@ -1118,9 +1128,9 @@ async fn the_journal_keeps_what_a_restore_must_not_roll_back(backend: Backend) {
     let (db, printed) = restore_into(backend, &backup, Some(&journal));
     assert_eq!(
         printed["journal_applied"],
-        json!(4),
-        "the enrolment, the erasure, the revocation and the disable after the backup: \
-         {printed}"
+        json!(5),
+        "the enrolment, the re-key, the erasure, the revocation and the disable after the \
+         backup: {printed}"
     );
     assert_ne!(printed["epoch"], json!(old_epoch));
     let devices = db.cli_ok(&["device", "list", "--org", "nord"], "");
@@ -1137,6 +1147,12 @@ async fn the_journal_keeps_what_a_restore_must_not_roll_back(backend: Backend) {
         late.on(&server),
     );
     late.pull(0, None).await.expect_ok();
+    successor.on(&server).pull(0, None).await.expect_ok();
+    rekeyed
+        .on(&server)
+        .pull(0, None)
+        .await
+        .expect_error(409, "replica_reused");
     claire
         .pull(0, None)
         .await
