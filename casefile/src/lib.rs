@@ -76,6 +76,6 @@ pub use history::HistoryEntry;
 pub use kinds::Record;
 pub use queries::{PersonFilter, SiteSummary, Timeline, TimelineItem, Today};
 pub use set_aside::SetAside;
-pub use store::{CaseFile, MIN_PASSPHRASE_CHARS, SCHEMA_VERSION};
+pub use store::{CaseFile, EXPORTS_FOLDER, MIN_PASSPHRASE_CHARS, SCHEMA_VERSION};
 pub use sync::{Applied, Pending};
 pub use sync_protocol;

@@ -40,6 +40,9 @@ pub const SCHEMA_VERSION: i64 = 3;
 /// The fewest characters a new passphrase may have.
 pub const MIN_PASSPHRASE_CHARS: usize = 8;
 
+/// The folder beside the case file where the app keeps its exports: destroyed with it.
+pub const EXPORTS_FOLDER: &str = "exports";
+
 /// Refuses a new passphrase too short to protect anything.
 fn check_new_passphrase(passphrase: &str) -> Result<()> {
     if passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
@@ -189,6 +192,36 @@ impl CaseFile {
     /// Where the case file lives.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Destroys this case file, as a revoked device must (SYNC-PROTOCOL.md §6,
+    /// `device_revoked`): the key material first (the key parameters are overwritten with
+    /// zeros, synced, then removed: without their salt no passphrase opens the file again),
+    /// then the database, its WAL and its shared-memory file, and the exports folder
+    /// beside it when there is one. Nothing of it is left to open.
+    pub fn destroy(self) -> Result<()> {
+        let path = self.path.clone();
+        drop(self);
+        for key in [
+            KeyParams::path_for(&path),
+            KeyParams::pending_path_for(&path),
+        ] {
+            overwrite_and_remove(&key)?;
+        }
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            match std::fs::remove_file(PathBuf::from(name)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                _ => {}
+            }
+        }
+        if let Some(exports) = path.parent().map(|dir| dir.join(EXPORTS_FOLDER))
+            && exports.is_dir()
+        {
+            std::fs::remove_dir_all(exports)?;
+        }
+        Ok(())
     }
 
     /// The schema version of the open file.
@@ -419,4 +452,20 @@ mod tests {
             "one version per migration"
         );
     }
+}
+
+/// Overwrites a file with zeros, syncs it, and removes it; a missing file is fine.
+fn overwrite_and_remove(path: &Path) -> Result<()> {
+    use std::io::Write;
+    let length = match std::fs::metadata(path) {
+        Ok(meta) => meta.len(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    let mut file = std::fs::OpenOptions::new().write(true).open(path)?;
+    file.write_all(&vec![0u8; usize::try_from(length).unwrap_or(0)])?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::remove_file(path)?;
+    Ok(())
 }

@@ -472,13 +472,30 @@ pub async fn sync(
             Ok(SyncReportView::from(file.sync(&mut progress, flag)?))
         })
         .await;
-    if let Err(AppError::UserDisabled { .. }) = &report {
-        // A disabled account: the key leaves memory, the data stays (SYNC-PROTOCOL §6).
-        lock_now(&vault).await?;
-        let _ = Locked {
-            reason: LockReason::AccountDisabled,
+    match &report {
+        Err(AppError::UserDisabled { .. }) => {
+            // A disabled account: the key leaves memory, the data stays (SYNC-PROTOCOL §6).
+            lock_now(&vault).await?;
+            let _ = Locked {
+                reason: LockReason::AccountDisabled,
+            }
+            .emit(&app);
         }
-        .emit(&app);
+        Err(AppError::DeviceRevoked { .. }) => {
+            // A revoked device destroys its case file: key material first, then the data
+            // (SYNC-PROTOCOL §6).
+            vault
+                .with_slot(|_, slot| match slot.take() {
+                    Some(file) => Ok(file.destroy()?),
+                    None => Ok(()),
+                })
+                .await?;
+            let _ = Locked {
+                reason: LockReason::DeviceRevoked,
+            }
+            .emit(&app);
+        }
+        _ => {}
     }
     report
 }

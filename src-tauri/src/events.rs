@@ -16,6 +16,9 @@ pub enum LockReason {
     /// The server said a coordinator disabled this device's user: the case file keeps
     /// its data, locked, until the account is enabled again.
     AccountDisabled,
+    /// The server said a coordinator revoked this device: its case file was destroyed
+    /// (key, data, exports beside it), and the app is back at its first screen.
+    DeviceRevoked,
 }
 
 /// The case file was locked: every window goes back to the unlock screen.

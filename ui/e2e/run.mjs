@@ -415,6 +415,25 @@ async function e2e() {
       await s.type('[data-testid="search"]', "stefan");
       await s.waitText('[data-testid="search-results"]', "LĂCĂTUȘ Ștefan");
     });
+
+    await withApp({ PASSERELLE_CASE_FILE: caseFile }, async (s) => {
+      step("a revoked device destroys its case file at its next sync, and says so");
+      await unlock(s, NEW_PASSPHRASE);
+      const devices = serverCli("device", "list")
+        .split("\n")
+        .map((line) => JSON.parse(line))
+        .filter((d) => d.user === username && d.name === "Tablette de Marie" && !d.revoked);
+      if (devices.length !== 1) throw new Error(`expected the app's one device: ${JSON.stringify(devices)}`);
+      serverCli("device", "revoke", devices[0].id);
+      await s.click('[data-testid="nav-today"]');
+      await s.find('[data-testid="today"][data-ready="true"]');
+      await s.click('[data-testid="sync"]');
+      await s.waitText('[data-testid="revoked-destroyed"]', "son dossier a été détruit", 60000);
+      await s.find('[data-testid="first-run"]');
+      for (const gone of [caseFile, caseFile + "-wal", caseFile + ".keyparams"]) {
+        if (existsSync(gone)) throw new Error(`expected ${gone} destroyed`);
+      }
+    });
     console.log("e2e: every step passed");
   } finally {
     rmSync(dir, { recursive: true, force: true });

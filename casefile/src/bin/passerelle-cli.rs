@@ -381,7 +381,18 @@ fn run(cli: Cli) -> Result<()> {
                     eprint!("\r{:?}: {} / {}   ", p.phase, p.done, p.expected);
                 }
             };
-            let report = file.sync(&mut progress, &cancel)?;
+            let report = match file.sync(&mut progress, &cancel) {
+                Err(casefile::SyncError::DeviceRevoked) => {
+                    // SYNC-PROTOCOL.md §6: a revoked device destroys its case file.
+                    file.destroy()?;
+                    bail!(
+                        "a coordinator revoked this device: its case file was destroyed \
+                         (key, data and exports); ask your coordinator before using \
+                         Passerelle on it again"
+                    );
+                }
+                other => other?,
+            };
             if terminal {
                 eprintln!();
             }

@@ -19,6 +19,7 @@ backends!(
     a_record_over_8_mib_is_set_aside_unsent_and_blocks_nothing,
     sync_and_set_aside_on_the_command_line,
     a_revoked_device_is_told_so,
+    a_revoked_device_destroys_its_case_file,
 );
 
 /// A person that `from` made and never synced, copied into `to` outside the sync (as a
@@ -386,6 +387,55 @@ fn a_revoked_device_is_told_so(backend: Backend) {
             .to_string()
             .starts_with("this device was revoked by a coordinator"),
         "{error}"
+    );
+}
+
+/// `passerelle-cli sync` on a revoked device destroys its case file: the key parameters,
+/// the database, its WAL, and the exports folder beside it (SYNC-PROTOCOL.md §6).
+fn a_revoked_device_destroys_its_case_file(backend: Backend) {
+    let server = Server::start(backend);
+    let (_org, user) = server.new_org();
+    let mut a = Device::enrolled("marie", &server.url, &user);
+    a.file
+        .create("person", fields(&[("family_name", json!("Lăcătuș"))]))
+        .unwrap();
+    a.sync();
+    let path = a.file.path().to_owned();
+    let dir = path.parent().unwrap().to_owned();
+    let exports = dir.join(casefile::EXPORTS_FOLDER);
+    std::fs::create_dir_all(&exports).unwrap();
+    std::fs::write(exports.join("fiche.pdf"), b"%PDF").unwrap();
+    let sidecar = |suffix: &str| {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        std::path::PathBuf::from(name)
+    };
+    assert!(sidecar(".keyparams").exists() && path.exists());
+    server.cli(&["device", "revoke", &a.file.replica_id().to_string()], "");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_passerelle-cli"))
+        .args(["--case-file", path.to_str().unwrap(), "sync"])
+        .env("PASSERELLE_PASSPHRASE", "phrase de passe")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("its case file was destroyed"),
+        "the device says so: {stderr}"
+    );
+    for gone in [
+        sidecar(".keyparams"),
+        path.clone(),
+        sidecar("-wal"),
+        exports,
+    ] {
+        assert!(!gone.exists(), "{} must be gone", gone.display());
+    }
+    drop(a);
+    assert!(
+        CaseFile::open(&path, "phrase de passe").is_err(),
+        "nothing is left to open"
     );
 }
 

@@ -23,6 +23,8 @@ export const app = $state({
   lockedByIdle: false,
   /** The server said a coordinator disabled this device's user: the app locked. */
   lockedByDisabledAccount: false,
+  /** A coordinator revoked this device: its case file was destroyed. */
+  revokedAndDestroyed: false,
   route: { name: "today" } as Route,
   schema: [] as KindSpecView[],
   replicaId: "",
