@@ -358,6 +358,22 @@ pub(crate) fn clear_meta(conn: &Connection, key: &str) -> Result<()> {
     Ok(())
 }
 
+/// Overwrites a file with zeros, syncs it, and removes it; a missing file is fine.
+fn overwrite_and_remove(path: &Path) -> Result<()> {
+    use std::io::Write;
+    let length = match std::fs::metadata(path) {
+        Ok(meta) => meta.len(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    let mut file = std::fs::OpenOptions::new().write(true).open(path)?;
+    file.write_all(&vec![0u8; usize::try_from(length).unwrap_or(0)])?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::remove_file(path)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -452,20 +468,4 @@ mod tests {
             "one version per migration"
         );
     }
-}
-
-/// Overwrites a file with zeros, syncs it, and removes it; a missing file is fine.
-fn overwrite_and_remove(path: &Path) -> Result<()> {
-    use std::io::Write;
-    let length = match std::fs::metadata(path) {
-        Ok(meta) => meta.len(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e.into()),
-    };
-    let mut file = std::fs::OpenOptions::new().write(true).open(path)?;
-    file.write_all(&vec![0u8; usize::try_from(length).unwrap_or(0)])?;
-    file.sync_all()?;
-    drop(file);
-    std::fs::remove_file(path)?;
-    Ok(())
 }
