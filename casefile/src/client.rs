@@ -882,7 +882,16 @@ impl CaseFile {
                     Pulled::Invalid { .. } => false,
                 });
             let count = states.len();
-            let applied = self.apply_page(states, page.next)?;
+            let applied = match self.apply_page(states, page.next) {
+                // Another copy of this file used its dots: re-key before receiving anything.
+                Err(Error::ReplicaReused) => {
+                    return Err(SyncError::Refused {
+                        code: ErrorCode::ReplicaReused,
+                        message: Error::ReplicaReused.to_string(),
+                    });
+                }
+                other => other?,
+            };
             received += count as u64;
             report.pulled += applied.changed as u64;
             let done = page.next.saturating_sub(start);

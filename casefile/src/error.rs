@@ -64,6 +64,15 @@ pub enum Error {
     /// Two states could not be merged.
     #[error(transparent)]
     Merge(#[from] MergeError),
+    /// A pulled state holds one of this case file's own edits with another content, or
+    /// leaves one out without writing over it: another copy of this case file gave the
+    /// same edit number to another edit (SYNC-PROTOCOL.md §6a). Nothing of the page was
+    /// applied; the sync takes a new replica id first.
+    #[error(
+        "another copy of this case file synced edits under the same device id: this device \
+         takes a new id before it receives anything"
+    )]
+    ReplicaReused,
     /// A stored or received state breaks the rules of the sync protocol.
     #[error("a record state is invalid: {0}")]
     InvalidState(#[from] ValidationError),

@@ -15,10 +15,10 @@
 
 use rusqlite::params;
 use serde_json::Value;
-use sync_protocol::{Kind, RecordId, RecordState, ValidationError, merge};
+use sync_protocol::{Kind, MergeRefused, RecordId, RecordState, ReplicaId, ValidationError, merge};
 use tracing::{info_span, warn};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::records::{load, save};
 use crate::set_aside;
 use crate::store::{CaseFile, get_meta, set_meta};
@@ -133,6 +133,7 @@ impl CaseFile {
     /// Applies a page read by [`Pulled::read`]: see [`apply_pulled`](Self::apply_pulled).
     pub(crate) fn apply_page(&mut self, page: Vec<Pulled>, next: u64) -> Result<Applied> {
         let _span = info_span!("casefile.apply_pulled", records = page.len(), next).entered();
+        let me = self.replica_id();
         let applied = self.write(|tx| {
             let mut applied = Applied::default();
             for pulled in page {
@@ -178,6 +179,10 @@ impl CaseFile {
                         continue;
                     }
                     Some(local) => {
+                        if reused_by_another_copy(&local, &pulled, me) {
+                            warn!(%id, "a pulled state holds an edit of this device's id that it never made");
+                            return Err(Error::ReplicaReused);
+                        }
                         let merged = merge(&local, &pulled)?;
                         if merged == local {
                             set_aside::pulled_cleanly(tx, id)?;
@@ -208,6 +213,23 @@ impl CaseFile {
         }
         Ok(applied)
     }
+}
+
+/// Whether `pulled` shows that another copy of this case file used `me`'s dots: it holds
+/// one of them with another content than `local` in the same field, or leaves out one of
+/// `local`'s own entries without a write over it. An honest server never sends either;
+/// merging would silently lose one of the two edits (§6a).
+fn reused_by_another_copy(local: &RecordState, pulled: &RecordState, me: ReplicaId) -> bool {
+    if pulled.is_erased() {
+        return false;
+    }
+    if sync_protocol::reused_dot(pulled, Some(local), me).is_some() {
+        return true;
+    }
+    matches!(
+        sync_protocol::merge_checked(local, pulled),
+        Err(MergeRefused::Dropped(dropped)) if dropped.dot.replica == me
+    )
 }
 
 /// One state of a pulled page, read on its own.

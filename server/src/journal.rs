@@ -149,6 +149,23 @@ fn unhex(text: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
+/// Cuts a last line that a crash left unfinished (no newline at its end), so that the next
+/// entry starts a line of its own and stays readable.
+fn cut_partial_line(path: &Path) -> std::io::Result<()> {
+    let text = std::fs::read(path)?;
+    if text.is_empty() || text.ends_with(b"\n") {
+        return Ok(());
+    }
+    let keep = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    warn!(
+        bytes = text.len() - keep,
+        "the journal's last line was cut by a crash: it is removed"
+    );
+    let file = OpenOptions::new().write(true).open(path)?;
+    file.set_len(keep as u64)?;
+    file.sync_all()
+}
+
 impl Journal {
     /// Opens (creating, for its owner alone) the journal at `path`, keyed by the
     /// database's journal key.
@@ -158,6 +175,9 @@ impl Journal {
             error,
         };
         let existed = path.exists();
+        if existed {
+            cut_partial_line(path).map_err(io)?;
+        }
         let mut options = OpenOptions::new();
         options.append(true).create(true);
         #[cfg(unix)]
@@ -280,6 +300,45 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_line_cut_by_a_crash_is_removed_before_the_next_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal");
+        let journal = Journal::open(&path, [1; 32]).unwrap();
+        journal
+            .append(Entry::Revoked {
+                device: ReplicaId::from_u128(1),
+            })
+            .unwrap();
+        drop(journal);
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str(r#"{"at":"2026-11-30T10:00:00Z","entry":"revo"#);
+        std::fs::write(&path, &text).unwrap();
+        let journal = Journal::open(&path, [1; 32]).unwrap();
+        journal
+            .append(Entry::Revoked {
+                device: ReplicaId::from_u128(2),
+            })
+            .unwrap();
+        let lines: Vec<Line> = std::fs::read_to_string(&path)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(
+            lines.iter().map(|l| l.entry.clone()).collect::<Vec<_>>(),
+            [
+                Entry::Revoked {
+                    device: ReplicaId::from_u128(1)
+                },
+                Entry::Revoked {
+                    device: ReplicaId::from_u128(2)
+                }
+            ],
+            "every whole entry reads, the one after the cut line too"
+        );
+    }
 
     #[test]
     fn a_user_is_named_by_a_keyed_hash_and_lines_round_trip() {

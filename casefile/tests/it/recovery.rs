@@ -945,3 +945,50 @@ fn a_version_2_case_file_gains_the_rekey_table() {
     assert_eq!(file.schema_version().unwrap(), casefile::SCHEMA_VERSION);
     assert!(file.get(id).is_ok(), "the records are kept");
 }
+
+/// A pulled page showing that another copy of this case file used its edit numbers (the
+/// same dot with another content, or one of its own entries left out without a write over
+/// it) is refused whole, before anything merges: merging would lose one of the edits.
+#[test]
+fn a_page_showing_another_copy_of_this_file_is_refused_before_merging() {
+    let (_dir, mut file) = crate::common::fresh();
+    let id = file
+        .create("person", fields(&[("family_name", json!("Lăcătuș"))]))
+        .unwrap();
+    let me = file.replica_id().to_string();
+    let local = file.get(id).unwrap();
+    let at = "2026-11-30T10:00:00Z";
+    // The other copy gave the same dot to another family name.
+    let altered = RecordState::from_value(&json!({
+        "id": id, "kind": "person", "vv": {&me: 1},
+        "fields": {"family_name": [{"dot": [&me, 1], "at": at, "value": "Stoica"}]}
+    }))
+    .unwrap();
+    // The other copy gave the same dot to another field.
+    let elsewhere = RecordState::from_value(&json!({
+        "id": id, "kind": "person", "vv": {&me: 1},
+        "fields": {"phone": [{"dot": [&me, 1], "at": at, "value": "0600"}]}
+    }))
+    .unwrap();
+    for pulled in [altered, elsewhere] {
+        let error = file.apply_pulled(&[pulled], 7).unwrap_err();
+        assert!(matches!(error, casefile::Error::ReplicaReused), "{error:?}");
+        assert_eq!(
+            file.pull_checkpoint().unwrap(),
+            0,
+            "nothing of the page applied"
+        );
+        assert_eq!(file.get(id).unwrap(), local, "the local edit is intact");
+    }
+    // An honest state of another device merges as always.
+    let mut honest = local.clone();
+    honest
+        .edit(
+            crate::common::other_replica(),
+            at.parse().unwrap(),
+            [("phone".parse().unwrap(), json!("0700"))],
+        )
+        .unwrap();
+    file.apply_pulled(&[honest], 8).unwrap();
+    assert_eq!(file.pull_checkpoint().unwrap(), 8);
+}

@@ -173,7 +173,8 @@ pub(crate) fn order_key(table: &Table) -> String {
     match table.name {
         "orgs" | "users" => "id".into(),
         "devices" => "id".into(),
-        "records" | "held" => "org_id, id".into(),
+        "records" => "org_id, id".into(),
+        "held" => "org_id, id, device_id".into(),
         _ => table.column_list(),
     }
 }

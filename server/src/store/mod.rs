@@ -746,6 +746,12 @@ pub(crate) fn plan_push(
     }
     let mut held = vec![false; pushed.len()];
     for ((new, old), held) in pushed.iter().zip(stored).zip(&mut held) {
+        if old.as_ref().is_some_and(RecordState::is_erased) {
+            // Merged with an erased record, anything gives the erased record (§5), with the
+            // joined vv and no field: nothing of the push can enter, so nothing is held
+            // or refused.
+            continue;
+        }
         let forged = |source| PushError::Forged {
             id: new.id(),
             source,
@@ -1181,6 +1187,42 @@ mod tests {
             ErasePlan::Answer(Capped::Erased(7, Box::new(live.erase()))),
             "erased already: nothing written, nothing counted"
         );
+    }
+
+    #[test]
+    fn an_erased_record_absorbs_any_push_in_recovery_or_not() {
+        let id: RecordId = "0190a000-0000-7000-8000-000000000001".parse().unwrap();
+        let (a, b) = (ReplicaId::from_u128(1), ReplicaId::from_u128(2));
+        let at: sync_protocol::Timestamp = "2026-11-30T10:00:00Z".parse().unwrap();
+        let fields = [("notes".parse().unwrap(), serde_json::json!("x"))];
+        let mut theirs =
+            RecordState::create(id, "person".parse().unwrap(), a, at.clone(), fields).unwrap();
+        let erased = theirs.clone().erase();
+        // b pushes a state holding a's later edit, which the erased copy never saw.
+        theirs
+            .edit(
+                a,
+                at,
+                [("phone".parse().unwrap(), serde_json::json!("0600"))],
+            )
+            .unwrap();
+        let org = OrgDevices {
+            devices: [a, b].into(),
+            ..OrgDevices::default()
+        };
+        for recovery in [None, Some(&org)] {
+            let plan = plan_push(
+                std::slice::from_ref(&theirs),
+                &[Some(erased.clone())],
+                b,
+                recovery,
+            )
+            .unwrap();
+            assert!(
+                matches!(&plan[..], [Planned::Write { state, .. }] if state.is_erased() && state.fields().count() == 0),
+                "nothing enters (only the joined vv of an erased state), nothing is held: {plan:?}"
+            );
+        }
     }
 
     #[test]

@@ -248,6 +248,8 @@ impl PgStore {
             ErasePlan::Write { seq, state } => (seq, state),
         };
         records::put_many(&tx, org, &[(seq, erased.clone(), None)]).await?;
+        // No held copy of an erased record stays either (§5).
+        recovery::unhold_all(&tx, org, id).await?;
         orgs::set_last_seq(&tx, org, seq).await?;
         if capped {
             erasures::note(&tx, org, now).await?;
@@ -588,6 +590,7 @@ impl Store for PgStore {
         if stored.as_ref() == Some(&merged) {
             return Ok(false);
         }
+        recovery::unhold_all(&tx, org, merged.id()).await?;
         records::put_many(&tx, org, &[(seq, merged, None)]).await?;
         orgs::set_last_seq(&tx, org, seq).await?;
         tx.commit().await?;

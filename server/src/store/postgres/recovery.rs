@@ -263,6 +263,20 @@ pub(super) async fn unhold(
     Ok(())
 }
 
+/// Deletes every held state of a record (it was erased).
+pub(super) async fn unhold_all(
+    db: &impl GenericClient,
+    org: OrgId,
+    id: RecordId,
+) -> Result<(), StoreError> {
+    db.execute(
+        "DELETE FROM held WHERE org_id = $1 AND id = $2",
+        &[&org, &id.to_string()],
+    )
+    .await?;
+    Ok(())
+}
+
 /// Lists a discarded held state.
 pub(super) async fn note_discarded(
     db: &impl GenericClient,

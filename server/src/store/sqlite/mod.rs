@@ -291,6 +291,8 @@ impl SqliteStore {
                 ErasePlan::Write { seq, state } => (seq, state),
             };
             records::put(&tx, org, seq, &erased, None)?;
+            // No held copy of an erased record stays either (§5).
+            recovery::unhold_all(&tx, org, id)?;
             orgs::set_last_seq(&tx, org, seq)?;
             if capped {
                 erasures::note(&tx, org, now)?;
@@ -690,6 +692,7 @@ impl Store for SqliteStore {
             }
             let seq = orgs::last_seq(&tx, org)? + 1;
             records::put(&tx, org, seq, &merged, None)?;
+            recovery::unhold_all(&tx, org, merged.id())?;
             orgs::set_last_seq(&tx, org, seq)?;
             tx.commit()?;
             Ok(true)

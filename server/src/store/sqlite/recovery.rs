@@ -197,6 +197,13 @@ pub(super) fn unhold(
     Ok(())
 }
 
+/// Deletes every held state of a record (it was erased).
+pub(super) fn unhold_all(conn: &Connection, org: OrgId, id: RecordId) -> Result<(), StoreError> {
+    conn.prepare_cached("DELETE FROM held WHERE org_id = ?1 AND id = ?2")?
+        .execute(params![org, id.to_string()])?;
+    Ok(())
+}
+
 /// Lists a discarded held state.
 pub(super) fn note_discarded(
     conn: &Connection,
