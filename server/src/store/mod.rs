@@ -966,6 +966,59 @@ pub(crate) fn create_private_new(path: &Path) -> Result<std::fs::File, StoreErro
     })
 }
 
+/// A backup being written: under `OUT.partial` until it is complete, then renamed to
+/// `OUT`, whose name is reserved at once (an empty file, which `restore` refuses), so a
+/// backup cut by a crash never looks finished. A failed backup leaves nothing behind.
+pub(crate) struct PartialBackup {
+    out: PathBuf,
+    partial: PathBuf,
+    done: bool,
+}
+
+impl PartialBackup {
+    /// Reserves `out` (it must not exist) and starts `OUT.partial`.
+    pub(crate) fn start(out: &Path) -> Result<Self, StoreError> {
+        drop(create_private_new(out)?);
+        let mut name = out.as_os_str().to_owned();
+        name.push(".partial");
+        let partial = PathBuf::from(name);
+        let _ = std::fs::remove_file(&partial);
+        let backup = Self {
+            out: out.to_owned(),
+            partial,
+            done: false,
+        };
+        drop(create_private_new(&backup.partial)?);
+        Ok(backup)
+    }
+
+    /// Where the backup is being written.
+    pub(crate) fn path(&self) -> &Path {
+        &self.partial
+    }
+
+    /// The backup is complete: it takes its name.
+    pub(crate) fn finish(mut self) -> Result<(), StoreError> {
+        std::fs::rename(&self.partial, &self.out).map_err(|e| {
+            StoreError::File(format!(
+                "could not name the backup {}: {e}",
+                self.out.display()
+            ))
+        })?;
+        self.done = true;
+        Ok(())
+    }
+}
+
+impl Drop for PartialBackup {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = std::fs::remove_file(&self.partial);
+            let _ = std::fs::remove_file(&self.out);
+        }
+    }
+}
+
 /// A private working copy of the backup `from`, beside it, removed when dropped: the
 /// backup itself is never written.
 pub(crate) struct WorkingCopy(PathBuf);

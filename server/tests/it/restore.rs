@@ -584,6 +584,23 @@ async fn restore_refuses_a_database_that_is_not_empty_and_backup_an_existing_fil
     assert_eq!(after, before, "the refused restore changed nothing");
     assert_eq!(before.1.len(), 2);
 
+    // A finished backup leaves no partial file; an empty one (what a backup cut by a crash
+    // leaves under its name) is refused, and the empty database stays empty.
+    let mut partial = backup.as_os_str().to_owned();
+    partial.push(".partial");
+    assert!(!std::path::PathBuf::from(partial).exists());
+    let empty = backup.with_file_name("cut-short.db");
+    std::fs::write(&empty, b"").unwrap();
+    let fresh = Database::new(backend);
+    let refused = fresh.cli(&["restore", "--from", empty.to_str().unwrap()], "");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && stderr.contains("holds no organisation"),
+        "an empty backup is refused, saying why: {stderr}"
+    );
+    let orgs = fresh.cli_ok(&["device", "list"], "");
+    assert!(orgs.trim().is_empty(), "nothing was restored: {orgs}");
+
     // Nor twice into the same database.
     let (restored, _) = restore_into(backend.other(), &backup, None);
     let twice = restored.cli(&["restore", "--from", backup.to_str().unwrap()], "");

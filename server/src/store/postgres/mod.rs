@@ -21,13 +21,13 @@ use tracing::{instrument, warn};
 
 use super::backup::{self, BATCH_ROWS, SERVER, TABLES};
 use super::recovery::OrgDevices;
-use super::sqlite::{count, open_backup};
+use super::sqlite::{check_backup, count, open_backup};
 use super::{
     Caller, Capped, Conversation, Copied, DeviceRow, Discarded, Enrolled, Enrolment, ErasePlan,
-    Login, OrgId, Planned, PulledRow, PushError, PushOutcome, RecoveryStatus, Role, Settled, Store,
-    StoreError, TokenOwner, WorkingCopy, conversation, create_private_new, new_epoch,
-    new_replica_id, parse_epoch, parse_replica, plan_erasure, plan_push, released_status, rfc3339,
-    settle, unix_now, waits_on,
+    Login, OrgId, PartialBackup, Planned, PulledRow, PushError, PushOutcome, RecoveryStatus, Role,
+    Settled, Store, StoreError, TokenOwner, WorkingCopy, conversation, new_epoch, new_replica_id,
+    parse_epoch, parse_replica, plan_erasure, plan_push, released_status, rfc3339, settle,
+    unix_now, waits_on,
 };
 
 mod devices;
@@ -599,8 +599,8 @@ impl Store for PgStore {
 
     #[instrument(name = "db.backup", skip_all)]
     async fn backup(&self, out: &Path) -> Result<Copied, StoreError> {
-        drop(create_private_new(out)?);
-        let target = open_backup(out)?;
+        let partial = PartialBackup::start(out)?;
+        let target = open_backup(partial.path())?;
         let mut client = self.client().await?;
         // One snapshot: every table is read as of the same moment, while pushes go on.
         let snapshot = client
@@ -631,6 +631,8 @@ impl Store for PgStore {
         target.execute_batch("COMMIT")?;
         snapshot.commit().await?;
         target.pragma_update(None, "journal_mode", "DELETE")?;
+        drop(target);
+        partial.finish()?;
         Ok(copied)
     }
 
@@ -638,6 +640,7 @@ impl Store for PgStore {
     async fn restore(&self, from: &Path) -> Result<Copied, StoreError> {
         let copy = WorkingCopy::of(from)?;
         let source = open_backup(copy.path())?;
+        check_backup(&source)?;
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         tx.execute("LOCK TABLE orgs IN EXCLUSIVE MODE", &[]).await?;

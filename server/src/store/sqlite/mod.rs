@@ -23,10 +23,10 @@ use super::backup::{self, BATCH_ROWS, TABLES};
 use super::recovery::OrgDevices;
 use super::{
     Caller, Capped, Conversation, Copied, DeviceRow, Discarded, Enrolled, Enrolment, ErasePlan,
-    Login, OrgId, Planned, PulledRow, PushError, PushOutcome, RecoveryStatus, Role, Store,
-    StoreError, TokenOwner, WorkingCopy, conversation, create_private_new, new_epoch,
-    new_replica_id, parse_epoch, parse_replica, plan_erasure, plan_push, released_status, rfc3339,
-    settle, unix_now, waits_on,
+    Login, OrgId, PartialBackup, Planned, PulledRow, PushError, PushOutcome, RecoveryStatus, Role,
+    Store, StoreError, TokenOwner, WorkingCopy, conversation, new_epoch, new_replica_id,
+    parse_epoch, parse_replica, plan_erasure, plan_push, released_status, rfc3339, settle,
+    unix_now, waits_on,
 };
 
 mod devices;
@@ -137,6 +137,18 @@ pub(crate) fn count(conn: &Connection) -> Result<Copied, StoreError> {
         orgs: orgs.max(0) as u64,
         records: records.max(0) as u64,
     })
+}
+
+/// Refuses a backup that holds no organisation: an empty file, or one a crash cut short.
+pub(crate) fn check_backup(source: &Connection) -> Result<(), StoreError> {
+    if count(source)?.orgs == 0 {
+        return Err(StoreError::File(
+            "this backup holds no organisation: it is empty, or its writing was cut short; \
+             choose another backup"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Copies every table of `from` into `to` (empty), in one transaction of `to`: the
@@ -706,8 +718,8 @@ impl Store for SqliteStore {
         // A reader: the online backup copies every page in one step, inside one read
         // transaction, so the copy is one consistent state while the writer goes on.
         self.read(move |conn| {
-            drop(create_private_new(&out)?);
-            let mut target = Connection::open(&out)?;
+            let partial = PartialBackup::start(&out)?;
+            let mut target = Connection::open(partial.path())?;
             let done = rusqlite::backup::Backup::new(conn, &mut target)?.step(-1)?;
             if done != rusqlite::backup::StepResult::Done {
                 return Err(StoreError::File(
@@ -715,7 +727,10 @@ impl Store for SqliteStore {
                 ));
             }
             target.pragma_update(None, "journal_mode", "DELETE")?;
-            count(&target)
+            let copied = count(&target)?;
+            drop(target);
+            partial.finish()?;
+            Ok(copied)
         })
         .await
     }
@@ -726,6 +741,7 @@ impl Store for SqliteStore {
         self.write(move |conn| {
             let copy = WorkingCopy::of(&from)?;
             let source = open_backup(copy.path())?;
+            check_backup(&source)?;
             copy_into(&source, conn)
         })
         .await
