@@ -277,6 +277,7 @@ async fn open_journal<S: Store>(store: &S, path: &std::path::Path) -> anyhow::Re
 }
 
 async fn run<S: Store>(store: S, journal_path: PathBuf, command: Command) -> anyhow::Result<()> {
+    let journal_found = journal_path.exists();
     let journal = open_journal(&store, &journal_path).await?;
     match command {
         Command::Init => {
@@ -382,10 +383,21 @@ async fn run<S: Store>(store: S, journal_path: PathBuf, command: Command) -> any
                 serde_json::json!({
                     "orgs": copied.orgs,
                     "records": copied.records,
+                    "journal": journal_path,
+                    "journal_found": journal_found,
                     "journal_applied": applied,
                     "epoch": store.epoch().await?,
                 })
             );
+            if !journal_found {
+                eprintln!(
+                    "warning: no journal was found at {}: what happened after the backup \
+                     (enrolments, revocations, disables, erasures) was not applied. If the \
+                     journal is elsewhere, restore again into an empty database with \
+                     --journal FILE.",
+                    journal_path.display()
+                );
+            }
             Ok(())
         }
         Command::Serve(args) => {

@@ -501,6 +501,11 @@ async fn a_backup_taken_while_serving_restores_into_an_empty_database_of_either_
             (&json!(2), &json!(records)),
             "{target:?}: restore counts what the backup holds: {printed}"
         );
+        assert_eq!(
+            printed["journal_found"],
+            json!(false),
+            "a new database's journal did not exist: restore says so: {printed}"
+        );
         let server = Server::start(&db, FAST);
         let health = server.client().health().await.body;
         assert_eq!(
@@ -1150,6 +1155,7 @@ async fn the_journal_keeps_what_a_restore_must_not_roll_back(backend: Backend) {
          backup: {printed}"
     );
     assert_ne!(printed["epoch"], json!(old_epoch));
+    assert_eq!(printed["journal_found"], json!(true), "{printed}");
     let devices = db.cli_ok(&["device", "list", "--org", "nord"], "");
     assert!(
         devices.contains(late.device()),
