@@ -614,8 +614,8 @@ async fn pull<S: Store>(
         limit,
         pushed,
     } = pull_query(query.as_deref())?;
-    let epoch = match app.store.pull_check(caller, since, pushed).await? {
-        Conversation::InStep(epoch) => epoch,
+    let (epoch, answered) = match app.store.pull_check(caller, since, pushed).await? {
+        Conversation::InStep { epoch, answered } => (epoch, answered),
         Conversation::Ahead => {
             warn!(device = %caller.device, since, "pull ahead of the server: recovery");
             return Err(ApiError::checkpoint_ahead());
@@ -630,7 +630,11 @@ async fn pull<S: Store>(
         .pull_rows(caller.org, since, limit, PAGE_BYTES)
         .await?;
     let page = page(rows, since, limit, PAGE_BYTES, caller.device);
-    app.store.note_answered(caller.device, page.next).await?;
+    if page.next > answered {
+        // Noted before the page is sent: a restore of the database forgets it with the
+        // rest, which is how the next pull finds out (§6a).
+        app.store.note_answered(caller.device, page.next).await?;
+    }
     info!(device = %caller.device, since, records = page.records.len(), next = page.next, more = page.more, "pull");
     // The stored states are canonical JSON already: the answer is put together from
     // them without parsing them again.

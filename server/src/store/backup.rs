@@ -171,8 +171,7 @@ pub(crate) const BATCH_ROWS: usize = 1000;
 /// key (each table's primary key, or all its columns).
 pub(crate) fn order_key(table: &Table) -> String {
     match table.name {
-        "orgs" | "users" => "id".into(),
-        "devices" => "id".into(),
+        "orgs" | "users" | "devices" => "id".into(),
         "records" => "org_id, id".into(),
         "held" => "org_id, id, device_id".into(),
         _ => table.column_list(),

@@ -358,8 +358,14 @@ pub const RECOVERY_SECONDS: i64 = 30 * 24 * 3600;
 /// What a pull learns of the server's conversation with the device (§6a).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Conversation {
-    /// In step: serve the page. The database's epoch.
-    InStep(Epoch),
+    /// In step: serve the page.
+    InStep {
+        /// The database's epoch.
+        epoch: Epoch,
+        /// The highest `next` answered to the device so far: a page that ends no further
+        /// needs no note (most pulls of a device with nothing new).
+        answered: u64,
+    },
     /// The pull's `since` is above what the server ever answered this device, or its
     /// `pushed` above what it acknowledged: the database was restored (409
     /// `checkpoint_ahead`); the organisation is now in recovery.

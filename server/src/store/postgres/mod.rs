@@ -429,7 +429,10 @@ impl Store for PgStore {
         let client = self.client().await?;
         let (answered, acked) = devices::progress(&client, caller.device).await?;
         match conversation(answered, acked, caller.retired, since, pushed) {
-            None => Ok(Conversation::InStep(epoch(&client).await?)),
+            None => Ok(Conversation::InStep {
+                epoch: epoch(&client).await?,
+                answered,
+            }),
             Some(Conversation::Ahead) => {
                 recovery::enter(&client, Some(caller.org), unix_now()).await?;
                 Ok(Conversation::Ahead)

@@ -537,11 +537,14 @@ impl Store for SqliteStore {
         since: u64,
         pushed: Option<u64>,
     ) -> Result<Conversation, StoreError> {
-        let (answered, acked) = self
-            .read(move |conn| devices::progress(conn, caller.device))
+        let (answered, acked, epoch) = self
+            .read(move |conn| {
+                let (answered, acked) = devices::progress(conn, caller.device)?;
+                Ok((answered, acked, epoch(conn)?))
+            })
             .await?;
         match conversation(answered, acked, caller.retired, since, pushed) {
-            None => Ok(Conversation::InStep(self.epoch().await?)),
+            None => Ok(Conversation::InStep { epoch, answered }),
             Some(Conversation::Ahead) => {
                 self.write(move |conn| recovery::enter(conn, Some(caller.org), unix_now()))
                     .await?;
