@@ -45,7 +45,7 @@ use std::time::Duration;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use reqwest::StatusCode;
-use reqwest::blocking::{Client, RequestBuilder, Response};
+use reqwest::blocking::{Client, RequestBuilder};
 use reqwest::header::{AUTHORIZATION, RETRY_AFTER};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -97,8 +97,21 @@ pub enum SyncError {
     #[error("the server address is not a valid URL: {0}")]
     BadUrl(String),
     /// 401 on enrolment.
-    #[error("the username or the password is wrong")]
+    #[error(
+        "the username, the password or the enrolment code is wrong (a code serves once, for a \
+         limited time: ask your coordinator for a new one)"
+    )]
     WrongCredentials,
+    /// 429 on enrolment: too many failed enrolments for this username or from this
+    /// network. Not retried: waiting is the point.
+    #[error(
+        "too many failed enrolments for this username or from this network: wait \
+         {wait_seconds} seconds, check the username, password and code, and try again"
+    )]
+    EnrolmentLimited {
+        /// What the server's `Retry-After` asked for.
+        wait_seconds: u64,
+    },
     /// 401 `unauthorized` on a sync: the server does not know this device's token (the
     /// device was enrolled again elsewhere, or the server was set up anew).
     #[error("the server no longer recognises this device: enrol it again")]
@@ -266,6 +279,9 @@ pub struct SyncOptions {
     pub backoff: Duration,
     /// Timeout of one request.
     pub timeout: Duration,
+    /// Whether a 429 is waited out and retried (a sync), or answered at once (an
+    /// enrolment, whose 429 counts failed passwords: waiting is for the person).
+    pub retry_slow_down: bool,
 }
 
 impl Default for SyncOptions {
@@ -274,6 +290,7 @@ impl Default for SyncOptions {
             attempts: 6,
             backoff: Duration::from_millis(250),
             timeout: Duration::from_secs(60),
+            retry_slow_down: true,
         }
     }
 }
@@ -302,11 +319,45 @@ pub fn check_server_url(url: &str) -> Result<String, SyncError> {
 
 /// A client of one server.
 #[derive(Debug)]
-pub(crate) struct Http {
+pub(crate) struct Http<'c> {
     client: Client,
     base: String,
     token: Option<String>,
     options: SyncOptions,
+    /// The sync's cancel flag: once set, a request under way or a pause between retries
+    /// is abandoned within [`CANCEL_POLL`], so a lock that cancels the sync gets the case
+    /// file back at once rather than after a 60 s timeout or a 30 s backoff.
+    cancel: Option<&'c AtomicBool>,
+}
+
+/// How often a request under way, or a pause between retries, looks at the cancel flag.
+const CANCEL_POLL: Duration = Duration::from_millis(50);
+
+/// A server's answer, read whole (status, `Retry-After`, body).
+#[derive(Debug)]
+pub(crate) struct Reply {
+    status: StatusCode,
+    retry_after: Option<Duration>,
+    body: Vec<u8>,
+}
+
+/// Sends `request` and reads its answer whole; a failure of either is a transport error.
+fn exchange(request: RequestBuilder) -> Result<Reply, reqwest::Error> {
+    let mut response = request.send()?;
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let mut body = Vec::new();
+    response.copy_to(&mut body)?;
+    Ok(Reply {
+        status,
+        retry_after,
+        body,
+    })
 }
 
 /// An error answer of the server: its status and, when it sent one, the §6 body.
@@ -392,7 +443,8 @@ fn tls_failure(error: &reqwest::Error) -> Option<String> {
     find(error)
 }
 
-impl Http {
+impl Http<'static> {
+    /// A client that no cancel flag stops (enrolment); see [`Http::cancelled_by`].
     fn new(base: &str, token: Option<String>, options: SyncOptions) -> Result<Self, SyncError> {
         install_crypto_provider();
         let client = Client::builder()
@@ -406,30 +458,48 @@ impl Http {
             base: check_server_url(base)?,
             token,
             options,
+            cancel: None,
         })
     }
 
+    /// The same client, stopped by `cancel`: a request under way, or a pause between
+    /// retries, ends in [`SyncError::Cancelled`] within [`CANCEL_POLL`] of it being set.
+    fn cancelled_by(self, cancel: &AtomicBool) -> Http<'_> {
+        Http {
+            client: self.client,
+            base: self.base,
+            token: self.token,
+            options: self.options,
+            cancel: Some(cancel),
+        }
+    }
+}
+
+impl<'c> Http<'c> {
     /// Sends the request `make` builds, retrying transport errors, timeouts, 429 and 5xx
-    /// with backoff. Answers the first other response.
+    /// with backoff. Answers the first other reply, read whole.
     pub(crate) fn send(
         &self,
         make: impl Fn(&Client) -> RequestBuilder,
-    ) -> Result<Response, SyncError> {
+    ) -> Result<Reply, SyncError> {
         let mut pause = self.options.backoff;
         let mut attempt = 0;
         loop {
             attempt += 1;
+            self.check_cancel()?;
             let mut request = make(&self.client).header(PROTOCOL_HEADER, PROTOCOL_VERSION);
             if let Some(token) = &self.token {
                 request = request.header(AUTHORIZATION, format!("Bearer {token}"));
             }
             let last = attempt >= self.options.attempts;
-            match request.send() {
-                Ok(response) => {
-                    let status = response.status();
-                    let retry = status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
+            match self.exchange(request)? {
+                Ok(reply) => {
+                    let status = reply.status;
+                    let retry = (status == StatusCode::TOO_MANY_REQUESTS
+                        && self.options.retry_slow_down)
+                        || status.is_server_error();
                     if !retry {
-                        return Ok(response);
+                        return Ok(reply);
                     }
                     if last {
                         return Err(SyncError::ServerBusy {
@@ -437,14 +507,13 @@ impl Http {
                             attempts: attempt,
                         });
                     }
-                    let asked = response
-                        .headers()
-                        .get(RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.parse::<u64>().ok())
-                        .map(Duration::from_secs);
                     warn!(status = status.as_u16(), attempt, "server busy, retrying");
-                    std::thread::sleep(asked.unwrap_or(pause).min(Duration::from_secs(30)));
+                    self.pause(
+                        reply
+                            .retry_after
+                            .unwrap_or(pause)
+                            .min(Duration::from_secs(30)),
+                    )?;
                 }
                 Err(error) => {
                     if let Some(reason) = tls_failure(&error) {
@@ -457,37 +526,98 @@ impl Http {
                         });
                     }
                     warn!(attempt, "request failed, retrying");
-                    std::thread::sleep(pause);
+                    self.pause(pause)?;
                 }
             }
             pause = (pause * 2).min(Duration::from_secs(30));
         }
     }
 
-    /// Reads a 2xx answer's JSON, or the server's refusal.
+    /// Sends `request` and reads its reply. With a cancel flag, on a thread of its own
+    /// that this one waits for while watching the flag: a blocking request cannot be
+    /// interrupted, so a cancelled one is abandoned, and its thread ends by itself at the
+    /// request's timeout, holding nothing of the case file.
+    fn exchange(
+        &self,
+        request: RequestBuilder,
+    ) -> Result<Result<Reply, reqwest::Error>, SyncError> {
+        let Some(cancel) = self.cancel else {
+            return Ok(exchange(request));
+        };
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        std::thread::Builder::new()
+            .name("sync-request".into())
+            .spawn(move || {
+                // The sync may have stopped waiting: then nobody hears the answer.
+                let _ = tx.send(exchange(request));
+            })
+            .map_err(|e| SyncError::Unreachable {
+                attempts: 0,
+                reason: format!("could not start a request: {e}"),
+            })?;
+        loop {
+            match rx.recv_timeout(CANCEL_POLL) {
+                Ok(reply) => return Ok(reply),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    if cancel.load(Ordering::SeqCst) {
+                        return Err(SyncError::Cancelled);
+                    }
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(SyncError::Unreachable {
+                        attempts: 0,
+                        reason: "a request stopped without an answer".into(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Waits `pause` before a retry, or less when the sync is cancelled meanwhile.
+    fn pause(&self, pause: Duration) -> Result<(), SyncError> {
+        let Some(cancel) = self.cancel else {
+            std::thread::sleep(pause);
+            return Ok(());
+        };
+        let until = std::time::Instant::now() + pause;
+        loop {
+            if cancel.load(Ordering::SeqCst) {
+                return Err(SyncError::Cancelled);
+            }
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Ok(());
+            }
+            std::thread::sleep(left.min(CANCEL_POLL));
+        }
+    }
+
+    fn check_cancel(&self) -> Result<(), SyncError> {
+        match self.cancel {
+            Some(cancel) if cancel.load(Ordering::SeqCst) => Err(SyncError::Cancelled),
+            _ => Ok(()),
+        }
+    }
+
+    /// Reads a 2xx reply's JSON, or the server's refusal.
     pub(crate) fn answer<T: DeserializeOwned>(
-        response: Response,
+        reply: Reply,
     ) -> Result<Result<T, Refusal>, SyncError> {
-        let status = response.status();
-        let bytes = response.bytes().map_err(|e| SyncError::Unreachable {
-            attempts: 1,
-            reason: e.without_url().to_string(),
-        })?;
-        if status.is_success() {
-            return serde_json::from_slice(&bytes)
+        if reply.status.is_success() {
+            return serde_json::from_slice(&reply.body)
                 .map(Ok)
                 .map_err(|e| SyncError::BadAnswer(e.to_string()));
         }
-        let body: Option<ErrorBody> = serde_json::from_slice(&bytes).ok();
+        let body: Option<ErrorBody> = serde_json::from_slice(&reply.body).ok();
         Ok(Err(Refusal {
-            status: status.as_u16(),
+            status: reply.status.as_u16(),
             detail: body.map(|b| b.error),
         }))
     }
 
-    /// Reads a 2xx answer's JSON, or turns an error answer into a [`SyncError`].
-    pub(crate) fn read<T: DeserializeOwned>(response: Response) -> Result<T, SyncError> {
-        Self::answer(response)?.map_err(Refusal::into_error)
+    /// Reads a 2xx reply's JSON, or turns an error reply into a [`SyncError`].
+    pub(crate) fn read<T: DeserializeOwned>(reply: Reply) -> Result<T, SyncError> {
+        Self::answer(reply)?.map_err(Refusal::into_error)
     }
 
     pub(crate) fn url(&self, path: &str) -> String {
@@ -501,6 +631,7 @@ impl Http {
             base: self.base.clone(),
             token: Some(token),
             options: self.options.clone(),
+            cancel: self.cancel,
         }
     }
 }
@@ -556,22 +687,43 @@ impl CaseFile {
     /// server id) sets everything to be sent again, forgets the replica directory, and
     /// keeps the new server's epoch: the new server gets every record. Enrolling again
     /// with the same server keeps the cursors, unless its epoch changed (§6a).
+    ///
+    /// `code` is the one-time enrolment code a coordinator issued for `username`
+    /// (`passerelle-server device invite`), as typed: the server reads it without regard
+    /// to case, spaces or hyphens. A wrong password, username or code, or a code already
+    /// used or expired, is one answer: [`SyncError::WrongCredentials`].
     pub fn enrol(
         &mut self,
         server: &str,
         username: &str,
         password: &str,
+        code: &str,
         device_name: &str,
     ) -> Result<ReplicaId, SyncError> {
         let _span = info_span!("casefile.enrol").entered();
-        let http = Http::new(server, None, SyncOptions::default())?;
+        // Sent once: a retry after a lost answer would meet the code already used (401),
+        // and a 429 here counts failed passwords, which waiting out is for the person.
+        let options = SyncOptions {
+            attempts: 1,
+            retry_slow_down: false,
+            ..SyncOptions::default()
+        };
+        let http = Http::new(server, None, options)?;
         let request = EnrolRequest {
             username: username.to_owned(),
             password: password.to_owned(),
+            enrolment_code: code.trim().to_owned(),
             device_name: device_name.to_owned(),
             device_id: Some(self.replica_id()),
         };
         let response = http.send(|c| c.post(http.url("/v1/devices")).json(&request))?;
+        if response.status == StatusCode::TOO_MANY_REQUESTS {
+            return Err(SyncError::EnrolmentLimited {
+                wait_seconds: response
+                    .retry_after
+                    .map_or(60, |wait| wait.as_secs().max(1)),
+            });
+        }
         let answer: EnrolResponse = match Http::read(response) {
             Err(SyncError::Revoked | SyncError::DeviceRevoked | SyncError::UserDisabled) => {
                 return Err(SyncError::WrongCredentials);
@@ -635,8 +787,8 @@ impl CaseFile {
 
     /// Syncs with the enrolled server: push (new changes, then the records set aside
     /// before), pull until nothing is left, then the replica directory. `progress` hears
-    /// of each batch and page; setting `cancel` stops the sync between two requests,
-    /// keeping what was committed.
+    /// of each batch and page; setting `cancel` stops the sync within 50 ms, even in the
+    /// middle of a request or of a pause between retries, keeping what was committed.
     ///
     /// A sync that ran to its end answers its report, even with records set aside
     /// ([`SyncReport::set_aside`]). When the push failed for a reason that is not one
@@ -660,7 +812,7 @@ impl CaseFile {
         else {
             return Err(SyncError::NotEnrolled);
         };
-        let mut http = Http::new(&server, Some(token), options)?;
+        let mut http = Http::new(&server, Some(token), options)?.cancelled_by(cancel);
         let mut report = SyncReport::default();
         let (mut sent_again, mut rekeyed, mut epochs) = (false, false, 0);
         let received = loop {
@@ -770,7 +922,7 @@ impl CaseFile {
 
     /// Takes a new replica id from the server (`POST /v1/devices/rekey`, §6a) and keeps
     /// it with its token at once; answers the client that sends the new token.
-    fn rekey(&mut self, http: &Http) -> Result<Http, SyncError> {
+    fn rekey<'c>(&mut self, http: &Http<'c>) -> Result<Http<'c>, SyncError> {
         let _span = info_span!("casefile.rekey").entered();
         let request = RekeyRequest {
             predecessor: self.replica_id(),

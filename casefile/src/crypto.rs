@@ -13,15 +13,17 @@ use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 
-/// Argon2id cost parameters.
+/// Argon2id cost parameters. Only the constants below make them: a build without the
+/// `insecure-test-kdf` feature (every release build) can key a new case file with the
+/// production parameters only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KdfParams {
     /// Memory, in KiB.
-    pub m_kib: u32,
+    m_kib: u32,
     /// Passes.
-    pub t: u32,
+    t: u32,
     /// Lanes.
-    pub p: u32,
+    p: u32,
 }
 
 impl KdfParams {
@@ -34,7 +36,9 @@ impl KdfParams {
     };
 
     /// Cheap parameters that make tests fast. They protect nothing: never use them for a
-    /// case file that holds real data.
+    /// case file that holds real data. Only in builds with the `insecure-test-kdf`
+    /// feature, which only dev-dependencies enable.
+    #[cfg(any(test, feature = "insecure-test-kdf"))]
     pub const INSECURE_FOR_TESTS: Self = Self {
         m_kib: 64,
         t: 1,
@@ -122,7 +126,12 @@ impl KeyParams {
             .map_err(|_| Error::KeyParams(path.to_owned()))?;
         let mut literal = Zeroizing::new(String::with_capacity(67));
         literal.push_str("x'");
-        literal.push_str(&hex(key.as_ref()));
+        // Digit by digit into the zeroised string: no other copy of the key is made.
+        for byte in key.iter() {
+            for nibble in [byte >> 4, byte & 0xf] {
+                literal.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
+            }
+        }
         literal.push('\'');
         Ok(literal)
     }

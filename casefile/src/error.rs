@@ -11,6 +11,20 @@ pub enum Error {
     /// The passphrase does not open this case file.
     #[error("the passphrase does not open this case file")]
     WrongPassphrase,
+    /// Too many wrong passphrases in a row: the case file tries no passphrase, even a
+    /// right one, before the wait has passed.
+    #[error("too many wrong passphrases in a row: wait {wait_seconds} seconds before trying again")]
+    UnlockBackoff {
+        /// Seconds left to wait (rounded up).
+        wait_seconds: u64,
+    },
+    /// A new passphrase is too short or too easy to guess.
+    #[error("the new passphrase was refused: {reason}")]
+    WeakPassphrase {
+        /// Why, in French, in words the person choosing it can act on (it never quotes
+        /// the passphrase).
+        reason: String,
+    },
     /// The file was written by a newer version of the app.
     #[error(
         "this case file was written by a newer version of Passerelle (schema version {found}, \

@@ -7,7 +7,13 @@
 //! One SQLite file encrypted with SQLCipher ([`CaseFile`]), keyed by a raw 256-bit key
 //! that Argon2id derives from the passphrase; the salt and Argon2 parameters live beside
 //! it in `PATH.keyparams` (never the key). The schema is migrated by embedded, numbered
-//! migrations; a file newer than the build is refused ([`Error::NewerFile`]).
+//! migrations; a file newer than the build is refused ([`Error::NewerFile`]). A new
+//! passphrase has at least [`MIN_PASSPHRASE_CHARS`] characters and a zxcvbn score of 3
+//! ([`Error::WeakPassphrase`], with why in French). After 5 wrong passphrases in a row,
+//! opening waits, longer after each failure ([`UnlockBackoff`], [`Error::UnlockBackoff`]);
+//! the count lives beside the file in `PATH.unlock`, shared by the app and the command
+//! line. The cheap key derivation of tests (`KdfParams::INSECURE_FOR_TESTS`) exists only
+//! with the `insecure-test-kdf` feature, which release builds never enable.
 //!
 //! ## Invariants
 //! - The record state of SYNC-PROTOCOL.md §2 (table `records`) is the single source of
@@ -51,6 +57,7 @@ mod export;
 pub mod fold;
 mod history;
 pub mod kinds;
+mod passphrase;
 mod push;
 mod queries;
 mod records;
@@ -60,6 +67,7 @@ mod search;
 mod set_aside;
 mod store;
 mod sync;
+mod unlock;
 
 pub use client::{
     MAX_BATCH_BYTES, MAX_BATCH_RECORDS, PULL_PAGE, Phase, Progress, SyncError, SyncOptions,
@@ -74,8 +82,10 @@ pub use export::{
 };
 pub use history::HistoryEntry;
 pub use kinds::Record;
+pub use passphrase::MIN_PASSPHRASE_CHARS;
 pub use queries::{PersonFilter, SiteSummary, Timeline, TimelineItem, Today};
 pub use set_aside::SetAside;
-pub use store::{CaseFile, EXPORTS_FOLDER, MIN_PASSPHRASE_CHARS, SCHEMA_VERSION};
+pub use store::{CaseFile, EXPORTS_FOLDER, SCHEMA_VERSION};
 pub use sync::{Applied, Pending};
 pub use sync_protocol;
+pub use unlock::UnlockBackoff;

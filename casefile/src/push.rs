@@ -152,7 +152,7 @@ fn push_body(items: &[Outgoing], through: Option<u64>) -> String {
 
 /// The push phase of one sync: what it has done so far.
 pub(crate) struct PushRun<'a> {
-    http: &'a Http,
+    http: &'a Http<'a>,
     cancel: &'a AtomicBool,
     progress: &'a mut dyn FnMut(Progress),
     /// States sent and accepted.
@@ -173,7 +173,7 @@ pub(crate) struct PushRun<'a> {
 impl<'a> PushRun<'a> {
     /// A push about to start, expecting to handle `expected` states.
     pub(crate) fn new(
-        http: &'a Http,
+        http: &'a Http<'a>,
         cancel: &'a AtomicBool,
         progress: &'a mut dyn FnMut(Progress),
         expected: u64,

@@ -18,15 +18,17 @@
 //!   is checkpointed and truncated after any erasure.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
 use rusqlite_migration::{M, Migrations};
 use sync_protocol::ReplicaId;
-use tracing::{debug, info_span};
+use tracing::{debug, info_span, warn};
 
 use crate::crypto::{KdfParams, KeyParams};
 use crate::error::{Error, Result};
+use crate::passphrase::check_new_passphrase;
+use crate::unlock::{self, UnlockBackoff};
 
 static MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../migrations/001_init.sql")),
@@ -37,22 +39,8 @@ static MIGRATIONS: &[M<'static>] = &[
 /// The highest schema version this build knows.
 pub const SCHEMA_VERSION: i64 = 3;
 
-/// The fewest characters a new passphrase may have.
-pub const MIN_PASSPHRASE_CHARS: usize = 8;
-
 /// The folder beside the case file where the app keeps its exports: destroyed with it.
 pub const EXPORTS_FOLDER: &str = "exports";
-
-/// Refuses a new passphrase too short to protect anything.
-fn check_new_passphrase(passphrase: &str) -> Result<()> {
-    if passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
-        return Err(Error::invalid(
-            "passphrase",
-            format!("at least {MIN_PASSPHRASE_CHARS} characters"),
-        ));
-    }
-    Ok(())
-}
 
 /// An open, unlocked case file. One connection; blocking (call it from a dedicated
 /// thread in an async app).
@@ -67,14 +55,16 @@ impl CaseFile {
     /// Creates a new encrypted case file at `path` with a new replica id, keyed from
     /// `passphrase` with the production Argon2id parameters.
     ///
-    /// Errors: [`Error::AlreadyExists`] when a file is there; [`Error::Invalid`] for a
-    /// passphrase shorter than [`MIN_PASSPHRASE_CHARS`].
+    /// Errors: [`Error::AlreadyExists`] when a file is there; [`Error::WeakPassphrase`]
+    /// for a passphrase shorter than [`MIN_PASSPHRASE_CHARS`](crate::MIN_PASSPHRASE_CHARS)
+    /// or too easy to guess (zxcvbn score under 3), with why in French.
     pub fn init(path: impl AsRef<Path>, passphrase: &str) -> Result<Self> {
         Self::init_with(path, passphrase, KdfParams::PRODUCTION)
     }
 
     /// [`init`](Self::init) with chosen Argon2id parameters. Tests pass
-    /// [`KdfParams::INSECURE_FOR_TESTS`]; real case files use the default.
+    /// `KdfParams::INSECURE_FOR_TESTS` (feature `insecure-test-kdf`); real case files use
+    /// the default.
     pub fn init_with(path: impl AsRef<Path>, passphrase: &str, kdf: KdfParams) -> Result<Self> {
         let path = path.as_ref();
         let _span = info_span!("casefile.init").entered();
@@ -82,6 +72,8 @@ impl CaseFile {
             return Err(Error::AlreadyExists(path.to_owned()));
         }
         check_new_passphrase(passphrase)?;
+        // Failures counted against a file once at this path are not this file's.
+        unlock::reset(path)?;
         let params = KeyParams::generate(kdf);
         let key = params.derive(passphrase, path)?;
         params.write(&KeyParams::path_for(path))?;
@@ -107,16 +99,65 @@ impl CaseFile {
         })
     }
 
-    /// Opens the case file at `path` with `passphrase`.
+    /// Opens the case file at `path` with `passphrase`, backing off after wrong
+    /// passphrases ([`UnlockBackoff::DEFAULT`]): after 5 in a row, an attempt made before
+    /// the wait has passed is refused without trying the passphrase, even a right one.
     ///
-    /// Errors: [`Error::NoCaseFile`], [`Error::WrongPassphrase`], [`Error::NewerFile`]
-    /// (the app must be updated), [`Error::KeyParams`].
+    /// Errors: [`Error::NoCaseFile`], [`Error::UnlockBackoff`] (wait, then try again),
+    /// [`Error::WrongPassphrase`], [`Error::NewerFile`] (the app must be updated),
+    /// [`Error::KeyParams`].
     pub fn open(path: impl AsRef<Path>, passphrase: &str) -> Result<Self> {
-        let path = path.as_ref();
+        Self::open_backing_off(path.as_ref(), passphrase, &UnlockBackoff::DEFAULT)
+    }
+
+    /// [`open`](Self::open) with a chosen backoff (tests shorten the waits). The count of
+    /// failures lives beside the case file (`PATH.unlock`), so every process that opens
+    /// the file shares it, and a restart keeps it. Test builds only: a release build has
+    /// no way to open a case file with a weaker backoff.
+    #[cfg(any(test, feature = "insecure-test-kdf"))]
+    pub fn open_with(
+        path: impl AsRef<Path>,
+        passphrase: &str,
+        backoff: &UnlockBackoff,
+    ) -> Result<Self> {
+        Self::open_backing_off(path.as_ref(), passphrase, backoff)
+    }
+
+    fn open_backing_off(path: &Path, passphrase: &str, backoff: &UnlockBackoff) -> Result<Self> {
         let _span = info_span!("casefile.open").entered();
         if !path.is_file() {
             return Err(Error::NoCaseFile(path.to_owned()));
         }
+        let wait = backoff.remaining(path)?;
+        if !wait.is_zero() {
+            return Err(Error::UnlockBackoff {
+                wait_seconds: wait
+                    .as_millis()
+                    .div_ceil(1000)
+                    .try_into()
+                    .unwrap_or(u64::MAX),
+            });
+        }
+        match Self::open_keyed_file(path, passphrase) {
+            Err(Error::WrongPassphrase) => {
+                if unlock::record_failure(path, SystemTime::now()).is_err() {
+                    warn!("could not count a wrong passphrase beside the case file");
+                }
+                Err(Error::WrongPassphrase)
+            }
+            Ok(file) => {
+                if unlock::reset(path).is_err() {
+                    warn!("could not clear the count of wrong passphrases");
+                }
+                Ok(file)
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    /// Opens the case file at `path` with `passphrase`, finishing an interrupted change
+    /// of passphrase. No backoff: [`open_with`](Self::open_with) adds it.
+    fn open_keyed_file(path: &Path, passphrase: &str) -> Result<Self> {
         let main = KeyParams::path_for(path);
         let pending = KeyParams::pending_path_for(path);
         let mut conn = match open_keyed(path, &KeyParams::read(&main)?, passphrase) {
@@ -208,6 +249,7 @@ impl CaseFile {
         ] {
             overwrite_and_remove(&key)?;
         }
+        unlock::reset(&path)?;
         for suffix in ["", "-wal", "-shm", "-journal"] {
             let mut name = path.as_os_str().to_owned();
             name.push(suffix);

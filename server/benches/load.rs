@@ -110,6 +110,22 @@ fn cli(url: &str, dir: &std::path::Path, args: &[&str], stdin: &str) {
     assert!(child.wait().unwrap().success(), "{args:?} failed");
 }
 
+/// A one-time enrolment code for `username` of `org`: the first line `device invite`
+/// prints.
+fn invite(url: &str, dir: &std::path::Path, org: &str, username: &str) -> String {
+    let out = Command::new(BIN)
+        .args(["device", "invite", "--org", org, "--username", username])
+        .args(["--database", url])
+        .env("RUST_LOG", "warn")
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "device invite failed");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    stdout.lines().next().unwrap().to_owned()
+}
+
 fn start(url: &str, dir: &std::path::Path) -> Server {
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--rate-limit", "100000"])
@@ -300,13 +316,19 @@ async fn run(backend: &str, devices: usize, options: &Options) -> String {
         .unwrap();
     let mut enrolled = Vec::new();
     for d in 0..devices {
+        let (org, username) = (
+            format!("team{}", d / DEVICES_PER_ORG),
+            format!("counsellor{}", d / DEVICES_PER_ORG),
+        );
+        let code = invite(&url, dir.path(), &org, &username);
         let answer: Value = http
             .post(format!("{}/v1/devices", server.base))
             .header("Sync-Protocol", "1")
             .json(&json!({
-                "username": format!("counsellor{}", d / DEVICES_PER_ORG),
+                "username": username,
                 "password": PASSWORD,
                 "device_name": format!("device {d}"),
+                "enrolment_code": code,
             }))
             .send()
             .await

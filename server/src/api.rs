@@ -11,9 +11,10 @@
 //! the connection is closed), so that a client still sending reads the answer.
 //!
 //! Enrolment, which has no token: 400 for a missing header, 426, 413, 400 (a body of the
-//! wrong shape, or a username over 64 characters, refused before the username is used
-//! at all), 429 (too many failures for this username or from this client address), 401,
-//! 409.
+//! wrong shape, a username over 64 characters, refused before the username is used at
+//! all, or a missing or malformed enrolment code), 429 (too many failures for this
+//! username or from this client address, counted in the database), 401 (a wrong
+//! username, password or code: one answer), 409.
 //!
 //! A body that has not arrived within the body timeout (60 s by default) is answered
 //! 400 and its connection closed. Handlers hold no SQL: they call [`Store`].
@@ -43,8 +44,9 @@ use tracing::{Level, info, warn};
 
 use crate::auth;
 use crate::error::ApiError;
+use crate::invite::{self, BadCode};
 use crate::journal::{self, Entry, Journal};
-use crate::rate::{EnrolLimited, EnrolLimits, RateLimiter};
+use crate::rate::{EnrolKeys, EnrolLimited, RateLimiter, client_address, wall_clock};
 use crate::store::{
     Caller, Capped, Conversation, ERASURES_PER_HOUR, Enrolled, Enrolment, PAGE_BYTES, Role, Store,
     TokenOwner, page,
@@ -57,9 +59,9 @@ pub struct App<S> {
     pub store: S,
     /// The per-device rate limit.
     pub limiter: RateLimiter,
-    /// The limits on failed enrolments, per username and per client address (password
-    /// guessing).
-    pub enrol_limits: EnrolLimits,
+    /// The reverse proxies whose `X-Forwarded-For` names the client's address (for the
+    /// limits on failed enrolments); the TCP peer's address stands for any other client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Bounds the password checks running at once (each takes 19 MiB and a core for
     /// tens of milliseconds), so a burst of enrolments cannot exhaust the machine.
     pub password_checks: tokio::sync::Semaphore,
@@ -76,7 +78,7 @@ impl<S> App<S> {
         Self {
             store,
             limiter: RateLimiter::new(rate),
-            enrol_limits: EnrolLimits::default(),
+            trusted_proxies: Vec::new(),
             password_checks: tokio::sync::Semaphore::new(PASSWORD_CHECKS),
             body_timeout,
             journal,
@@ -371,17 +373,119 @@ async fn enrol<S: Store>(
             "device_name must be a name of 1 to 200 characters",
         ));
     }
-    let attempt = app
-        .enrol_limits
-        .attempt(peer.ip(), &request.username)
-        .map_err(|limited| match limited {
-            EnrolLimited::Address(wait) => ApiError::slow_down(wait).with_message(
+    let code_hash = match invite::canonical(&request.enrolment_code) {
+        Ok(code) => invite::code_hash(&code),
+        Err(BadCode::Missing) => {
+            return Err(ApiError::bad_request(
+                "an enrolment code is needed: ask a coordinator for one (passerelle-server \
+                 device invite)",
+            ));
+        }
+        Err(BadCode::Malformed) => {
+            return Err(ApiError::bad_request(
+                "an enrolment code is 16 letters and digits, such as 7KQ2-M9XD-4HRW-C3TB: \
+                 check what was typed",
+            ));
+        }
+    };
+    let forwarded: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let address = client_address(peer.ip(), &forwarded, &app.trusted_proxies);
+    let keys = EnrolKeys::new(app.journal.secret(), address, &request.username);
+    // What the logs say of the attempt: keyed hashes, never the username or the address.
+    let (address_hash, user_hash) = keys.short();
+    // A try is taken before the password is checked, so requests running at once cannot
+    // slip past the limit; it is given back unless the credentials were wrong.
+    if let Err((which, wait)) = app
+        .store
+        .enrol_try(keys.with_limits(), wall_clock())
+        .await?
+    {
+        let limited = match which {
+            0 => EnrolLimited::Address(wait),
+            _ => EnrolLimited::Username(wait),
+        };
+        let (limit, message) = match limited {
+            EnrolLimited::Address(_) => (
+                "address",
                 "too many failed enrolments from this network: wait a few minutes and try again",
             ),
-            EnrolLimited::Username(wait) => ApiError::slow_down(wait).with_message(
+            EnrolLimited::Username(_) => (
+                "username",
                 "too many failed enrolments for this username: wait a few minutes and try again",
             ),
-        })?;
+        };
+        warn!(
+            category = "limited",
+            limit,
+            user = %user_hash,
+            address = %address_hash,
+            "enrolment refused: too many failures"
+        );
+        return Err(ApiError::slow_down(wait).with_message(message));
+    }
+    match enrol_checked(&app, request, device_name, code_hash).await {
+        Err(Refusal::Failed(reason)) => {
+            warn!(
+                category = "wrong_credentials",
+                reason,
+                user = %user_hash,
+                address = %address_hash,
+                "enrolment failed"
+            );
+            Err(ApiError::new(
+                ErrorCode::Unauthorized,
+                "wrong username, password or enrolment code: check them, or ask your \
+                 coordinator for a new code",
+            ))
+        }
+        other => {
+            if let Err(error) = app
+                .store
+                .enrol_give_back(keys.with_limits(), wall_clock())
+                .await
+            {
+                warn!(%error, "an enrolment try could not be given back");
+            }
+            other.map_err(|refusal| match refusal {
+                Refusal::Error(error) => error,
+                Refusal::Failed(_) => ApiError::unauthorized(),
+            })
+        }
+    }
+}
+
+/// Why an enrolment past the limits was refused.
+enum Refusal {
+    /// Wrong credentials (a failure, which counts): why, for the log.
+    Failed(&'static str),
+    /// Anything else, which does not count.
+    Error(ApiError),
+}
+
+impl From<ApiError> for Refusal {
+    fn from(error: ApiError) -> Self {
+        Self::Error(error)
+    }
+}
+
+impl From<crate::store::StoreError> for Refusal {
+    fn from(error: crate::store::StoreError) -> Self {
+        Self::Error(error.into())
+    }
+}
+
+/// Enrolment once the request is well formed and within the limits: the password, the
+/// user's state, then the code, used in the enrolment's own transaction.
+async fn enrol_checked<S: Store>(
+    app: &App<S>,
+    request: EnrolRequest,
+    device_name: String,
+    code_hash: [u8; 32],
+) -> Result<Response, Refusal> {
     let login = app.store.login(&request.username).await?;
     let password = request.password;
     let _permit = app.password_checks.acquire().await.map_err(|_| {
@@ -391,27 +495,21 @@ async fn enrol<S: Store>(
         )
     })?;
     let login = tokio::task::spawn_blocking(move || match login {
-        Some(login) if auth::verify_password(&password, &login.password_hash) => Some(login),
-        Some(_) => None,
+        Some(login) if auth::verify_password(&password, &login.password_hash) => Ok(login),
+        Some(_) => Err("wrong_password"),
         None => {
             auth::verify_nothing(&password);
-            None
+            Err("unknown_username")
         }
     })
     .await
-    .map_err(|_| ApiError::new(ErrorCode::Internal, "the server failed: try again"))?;
-    let Some(login) = login else {
-        attempt.failed();
-        return Err(ApiError::new(
-            ErrorCode::Unauthorized,
-            "wrong username or password: check them, or ask your coordinator",
-        ));
-    };
-    drop(attempt);
+    .map_err(|_| ApiError::new(ErrorCode::Internal, "the server failed: try again"))?
+    .map_err(Refusal::Failed)?;
+    drop(_permit);
     // Only someone who knows the password learns that the account is disabled.
     if login.disabled {
         info!("enrolment of a disabled user refused");
-        return Err(ApiError::user_disabled());
+        return Err(ApiError::user_disabled().into());
     }
     let (token, token_hash) = auth::new_token();
     let enrolled = app
@@ -422,21 +520,34 @@ async fn enrol<S: Store>(
             device_id: request.device_id,
             device_name,
             token_hash,
+            code_hash,
         })
         .await?;
-    let Enrolled::Device(device_id) = enrolled else {
-        return Err(ApiError::new(
-            ErrorCode::DeviceIdTaken,
-            "this device id is already enrolled by another user, or was revoked: \
-             create a new case file on this device, or ask your coordinator",
-        ));
+    let device_id = match enrolled {
+        Enrolled::Device(device_id) => device_id,
+        Enrolled::BadCode => return Err(Refusal::Failed("wrong_code")),
+        Enrolled::Taken => {
+            return Err(ApiError::new(
+                ErrorCode::DeviceIdTaken,
+                "this device id is already enrolled by another user, or was revoked: \
+                 create a new case file on this device, or ask your coordinator",
+            )
+            .into());
+        }
     };
+    // The used code first: a crash between the two lines loses the enrolment (never
+    // answered) rather than the code's use.
     app.journal
-        .append(Entry::Enrolled {
-            user: app.journal.user(&request.username),
-            device: device_id,
-            token_hash: journal::hex(&token_hash),
-        })
+        .append_all(&[
+            Entry::CodeUsed {
+                code_hash: journal::hex(&code_hash),
+            },
+            Entry::Enrolled {
+                user: app.journal.user(&request.username),
+                device: device_id,
+                token_hash: journal::hex(&token_hash),
+            },
+        ])
         .map_err(|e| ApiError::journal(&e))?;
     info!(device = %device_id, "device enrolled");
     let answer = EnrolResponse {
@@ -724,7 +835,11 @@ async fn erase<S: Store>(
     let request: EraseRequest =
         serde_json::from_slice(&bytes).map_err(|_| bad_json("erasure request"))?;
     let server_seq =
-        match app.store.erase_capped(caller.org, request.id).await? {
+        match app
+            .store
+            .erase_capped(caller.org, request.id, caller.device)
+            .await?
+        {
             Capped::Erased(seq, state) => {
                 app.journal
                     .append(Entry::Erased {
@@ -748,7 +863,9 @@ async fn erase<S: Store>(
             )));
             }
         };
-    info!(device = %caller.device, record = %request.id, server_seq, "erase");
+    // Not the record's id: an erased person leaves no id in the logs (the audit names
+    // the record by its HMAC).
+    info!(device = %caller.device, server_seq, "erase");
     Ok(axum::Json(EraseResponse { server_seq }))
 }
 

@@ -2,8 +2,9 @@
 //! the database.
 //!
 //! One JSON object a line, appended and synced to disk before the request or command that
-//! made it is answered: enrolments with their token hashes, re-keyings, revocations,
-//! disables and enables, and the server replica's own edits (erasures, byte for byte).
+//! made it is answered: enrolments with their token hashes and the hashes of the codes
+//! they used, re-keyings, revocations, disables and enables, and the server replica's
+//! own edits (erasures, byte for byte).
 //! It holds no personal data: users are named by an HMAC of their username, keyed by a
 //! secret of the database (`server.journal_key`, which backups carry); organisations by
 //! their row id (a restore keeps them); devices and records by their UUIDs; an erased
@@ -19,7 +20,7 @@
 //! working directory for PostgreSQL; `--journal` puts it elsewhere. It must not be put
 //! back with the database: it is what the database's copy lacks.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -67,6 +68,12 @@ pub enum Entry {
         user: String,
         /// Disabled (true) or enabled again.
         disabled: bool,
+    },
+    /// An enrolment used a one-time enrolment code: a restored database never accepts it
+    /// again.
+    CodeUsed {
+        /// SHA-256 of the code's canonical form, hex (as the database keeps it).
+        code_hash: String,
     },
     /// The server erased a record (§5): its own edit, byte for byte.
     Erased {
@@ -203,18 +210,34 @@ impl Journal {
         user_mac(&self.key, username)
     }
 
+    /// The database's secret, for the keyed hashes that stand for usernames and client
+    /// addresses elsewhere (the limits on failed enrolments, the logs).
+    pub fn secret(&self) -> &[u8; 32] {
+        &self.key
+    }
+
     /// Appends an entry and syncs it to disk.
     pub fn append(&self, entry: Entry) -> Result<(), JournalError> {
-        let line = Line {
-            at: crate::store::rfc3339(crate::store::unix_now()),
-            entry,
-        };
+        self.append_all(&[entry])
+    }
+
+    /// Appends entries in one write and syncs them to disk. A crash may keep the first
+    /// ones without the last, never the other way round: put first what must not be lost.
+    pub fn append_all(&self, entries: &[Entry]) -> Result<(), JournalError> {
+        let at = crate::store::rfc3339(crate::store::unix_now());
         let io = |error| JournalError::Io {
             path: self.path.display().to_string(),
             error,
         };
-        let mut text = serde_json::to_string(&line).map_err(|e| io(e.into()))?;
-        text.push('\n');
+        let mut text = String::new();
+        for entry in entries {
+            let line = Line {
+                at: at.clone(),
+                entry: entry.clone(),
+            };
+            text.push_str(&serde_json::to_string(&line).map_err(|e| io(e.into()))?);
+            text.push('\n');
+        }
         let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
         file.write_all(text.as_bytes())
             .and_then(|()| file.sync_data())
@@ -253,8 +276,19 @@ impl Journal {
             .into_iter()
             .map(|(id, org, name)| (self.user(&name), (id, org, name)))
             .collect();
+        // Only the last disable or enable of each user is applied: applying them all would
+        // disable, for a moment at every start, a user enabled since (and audit it).
+        let last_disabled: HashMap<&str, usize> = entries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, entry)| match entry {
+                Entry::Disabled { user, .. } => Some((user.as_str(), i)),
+                _ => None,
+            })
+            .collect();
+        let last_disabled: HashSet<usize> = last_disabled.into_values().collect();
         let mut changed = 0;
-        for entry in entries {
+        for (i, entry) in entries.into_iter().enumerate() {
             let did = match entry {
                 Entry::Enrolled {
                     user,
@@ -278,6 +312,11 @@ impl Journal {
                     None => false,
                 },
                 Entry::Revoked { device } => store.revoke(device).await?,
+                Entry::CodeUsed { code_hash } => match unhex(&code_hash) {
+                    Some(hash) => store.restore_code_used(hash).await?,
+                    None => false,
+                },
+                Entry::Disabled { .. } if !last_disabled.contains(&i) => false,
                 Entry::Disabled { user, disabled } => match users.get(&user) {
                     Some((_, _, name)) => store.set_disabled(name, disabled).await?,
                     None => false,

@@ -16,6 +16,7 @@ mod api;
 mod auth;
 mod connections;
 mod error;
+mod invite;
 mod journal;
 mod rate;
 mod serve;
@@ -69,7 +70,7 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
-    /// Lists or revokes devices.
+    /// Invites, lists or revokes devices.
     Device {
         #[command(subcommand)]
         command: DeviceCommand,
@@ -98,6 +99,20 @@ enum Command {
     Recovery {
         #[command(subcommand)]
         command: RecoveryCommand,
+    },
+    /// Prints an organisation's audit trail, oldest first, one JSON object a line: who
+    /// enrolled, invited, revoked, disabled, pushed, erased and restored, and when. No
+    /// personal data: users by number, records by an HMAC of their id.
+    Audit {
+        /// The organisation.
+        #[arg(long)]
+        org: String,
+        /// Only this record's rows (its id, as the app shows it).
+        #[arg(long)]
+        record: Option<String>,
+        /// Only rows at or after this time, RFC 3339 (e.g. 2026-11-30T09:00:00Z).
+        #[arg(long)]
+        since: Option<String>,
     },
     /// Serves the sync API.
     Serve(ServeArgs),
@@ -174,6 +189,20 @@ enum RoleArg {
 
 #[derive(Debug, Subcommand)]
 enum DeviceCommand {
+    /// Issues a one-time enrolment code for a user: printed alone on the first line, then
+    /// its validity, then as a QR code. The user enrols one device with it, with their
+    /// password.
+    Invite {
+        /// The user's organisation.
+        #[arg(long)]
+        org: String,
+        /// The user.
+        #[arg(long)]
+        username: String,
+        /// How long the code serves: a whole number of s, m, h or d, at most 7d.
+        #[arg(long, default_value = invite::DEFAULT_VALIDITY)]
+        valid: String,
+    },
     /// Prints the devices, one JSON object a line.
     List {
         /// Only this organisation's devices.
@@ -226,6 +255,16 @@ struct ServeArgs {
     #[arg(long, default_value_t = api::DEFAULT_BODY_TIMEOUT.as_secs(),
           value_parser = clap::value_parser!(u64).range(1..))]
     body_timeout_secs: u64,
+    /// A reverse proxy whose X-Forwarded-For header names the client's address (for the
+    /// limits on failed enrolments); repeat for each proxy. From any other peer the header
+    /// is ignored.
+    #[arg(
+        long = "trusted-proxy",
+        value_name = "ADDR",
+        env = "PASSERELLE_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    trusted_proxies: Vec<std::net::IpAddr>,
     /// The most connections held at once; more are closed as they arrive. Each takes an
     /// open file: keep the process's limit (ulimit -n, LimitNOFILE=) above it.
     #[arg(long, default_value_t = connections::DEFAULT_MAX_CONNECTIONS,
@@ -312,6 +351,14 @@ async fn run<S: Store>(store: S, journal_path: PathBuf, command: Command) -> any
             Ok(())
         }
         Command::Device {
+            command:
+                DeviceCommand::Invite {
+                    org,
+                    username,
+                    valid,
+                },
+        } => invite_device(&store, &org, &username, &valid).await,
+        Command::Device {
             command: DeviceCommand::List { org },
         } => {
             let devices = store
@@ -363,6 +410,9 @@ async fn run<S: Store>(store: S, journal_path: PathBuf, command: Command) -> any
             Ok(())
         }
         Command::Recovery { command } => recovery(&store, command).await,
+        Command::Audit { org, record, since } => {
+            audit(&store, &org, record.as_deref(), since.as_deref()).await
+        }
         Command::Backup { out } => {
             let copied = store.backup(&out).await.context("the backup failed")?;
             println!("{}", serde_json::to_string(&copied)?);
@@ -417,6 +467,7 @@ async fn run<S: Store>(store: S, journal_path: PathBuf, command: Command) -> any
                     header_timeout: std::time::Duration::from_secs(args.header_timeout_secs),
                     body_timeout: std::time::Duration::from_secs(args.body_timeout_secs),
                     max_connections: args.max_connections,
+                    trusted_proxies: args.trusted_proxies,
                 },
             )
             .await
@@ -431,6 +482,99 @@ async fn org_named<S: Store>(store: &S, org: &str) -> anyhow::Result<store::OrgI
         .await
         .context("could not read the organisations")?
         .with_context(|| format!("there is no organisation {org:?}"))
+}
+
+/// `audit --org ORG [--record ID] [--since TIME]`: JSON lines, oldest first, read a page
+/// at a time so a long trail never sits in memory whole.
+async fn audit<S: Store>(
+    store: &S,
+    org: &str,
+    record: Option<&str>,
+    since: Option<&str>,
+) -> anyhow::Result<()> {
+    use std::io::Write;
+
+    let record: Option<RecordId> = record
+        .map(str::parse)
+        .transpose()
+        .context("--record must be a record id: a UUID written lowercase with hyphens")?;
+    let since = since
+        .map(|text| {
+            time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+                .map(|t| t.unix_timestamp())
+                .with_context(|| {
+                    format!(
+                        "--since must be a time in RFC 3339, e.g. 2026-11-30T09:00:00Z, not {text:?}"
+                    )
+                })
+        })
+        .transpose()?;
+    let org = org_named(store, org).await?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut filter = store::audit::Filter {
+        record,
+        since,
+        after: 0,
+    };
+    loop {
+        let rows = store
+            .audit(org, filter.clone())
+            .await
+            .context("could not read the audit trail")?;
+        for row in &rows {
+            writeln!(out, "{}", row.to_json())?;
+        }
+        match rows.last() {
+            Some(last) if rows.len() >= store::audit::PAGE_ROWS as usize => filter.after = last.id,
+            _ => break,
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// `device invite`: a one-time enrolment code for a user of `org` in service.
+async fn invite_device<S: Store>(
+    store: &S,
+    org: &str,
+    username: &str,
+    valid: &str,
+) -> anyhow::Result<()> {
+    let validity = invite::parse_validity(valid).map_err(anyhow::Error::msg)?;
+    let login = store
+        .login(username)
+        .await
+        .context("could not read the users")?
+        .with_context(|| format!("there is no user {username:?}: see user add"))?;
+    if login.org_name != org {
+        bail!("the user {username:?} is not of the organisation {org:?}");
+    }
+    if login.disabled {
+        bail!("the user {username:?} is disabled: enable them first (user enable)");
+    }
+    let code = invite::new_code();
+    let canonical = invite::canonical(&code)
+        .map_err(|_| anyhow::anyhow!("a new enrolment code could not be read back"))?;
+    let created_at = store::unix_now();
+    let expires_at = created_at.saturating_add(i64::try_from(validity.as_secs()).unwrap_or(0));
+    let qr = invite::qr(&code).context("could not draw the QR code")?;
+    store
+        .add_code(store::Invite {
+            user_id: login.user_id,
+            org: login.org,
+            code_hash: invite::code_hash(&canonical),
+            created_at,
+            expires_at,
+        })
+        .await
+        .context("could not keep the enrolment code")?;
+    println!("{code}");
+    println!(
+        "valid until {} ({valid}), for one enrolment of {username}",
+        store::rfc3339(expires_at)
+    );
+    println!("{qr}");
+    Ok(())
 }
 
 /// `recovery status|accept|end`.

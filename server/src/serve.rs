@@ -46,6 +46,8 @@ pub struct ServeOptions {
     pub body_timeout: Duration,
     /// The most connections held at once.
     pub max_connections: usize,
+    /// The reverse proxies whose `X-Forwarded-For` names the client's address.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// Serves until a shutdown signal.
@@ -102,12 +104,9 @@ pub async fn serve<S: Store>(
         );
     }
 
-    let app = Arc::new(App::new(
-        store,
-        journal,
-        options.rate_limit,
-        options.body_timeout,
-    ));
+    let mut app = App::new(store, journal, options.rate_limit, options.body_timeout);
+    app.trusted_proxies = options.trusted_proxies.clone();
+    let app = Arc::new(app);
     let service = router(app).into_make_service_with_connect_info::<SocketAddr>();
     let handle: Handle<SocketAddr> = Handle::new();
     tokio::spawn(shutdown_on_signal(handle.clone()));

@@ -10,15 +10,17 @@ use serde_json::Value;
 use specta::Type;
 use tauri::{AppHandle, State};
 use tauri_specta::Event;
+use zeroize::Zeroizing;
 
 use crate::error::{AppError, AppResult};
 use crate::events::{LockReason, Locked, SyncProgress};
+use crate::lock::{Activity, lock_vault};
 use crate::saving;
 use crate::state::{SyncCancel, Vault};
 use crate::view::{
-    self, DashboardView, EvictionInput, EvictionReportView, KindSpecView, PersonFilterInput,
-    RecordView, ReplicaView, SetAsideView, SiteSummaryView, SyncReportView, TimelineView,
-    TodayView, record_id,
+    self, DashboardView, EvictionInput, EvictionReportView, HistoryEntryView, KindSpecView,
+    PersonFilterInput, RecordView, ReplicaView, SetAsideView, SiteSummaryView, SyncReportView,
+    TimelineView, TodayView, record_id,
 };
 
 /// The setting the sync client reads the server's address from (`casefile` has no setter
@@ -40,7 +42,8 @@ pub struct AppInfo {
     pub unlocked: bool,
     /// Where it lives.
     pub case_file_path: String,
-    /// Seconds without a touch or a key before the app locks itself.
+    /// Seconds without a touch or a key before the app locks itself (the backend decides;
+    /// the page reports activity with [`touch`]).
     pub idle_lock_seconds: u32,
     /// The fewest characters a new passphrase may have.
     pub min_passphrase_chars: u32,
@@ -65,7 +68,13 @@ pub fn app_info(vault: State<'_, Vault>, config: State<'_, crate::Config>) -> Ap
 /// Creates the case file with its passphrase, and opens it.
 #[tauri::command]
 #[specta::specta]
-pub async fn create_case_file(vault: State<'_, Vault>, passphrase: String) -> AppResult<()> {
+pub async fn create_case_file(
+    vault: State<'_, Vault>,
+    activity: State<'_, Activity>,
+    passphrase: String,
+) -> AppResult<()> {
+    let passphrase = Zeroizing::new(passphrase);
+    activity.touch();
     vault
         .with_slot(move |path, slot| {
             if let Some(dir) = path.parent() {
@@ -74,13 +83,23 @@ pub async fn create_case_file(vault: State<'_, Vault>, passphrase: String) -> Ap
             *slot = Some(CaseFile::init(path, &passphrase)?);
             Ok(())
         })
-        .await
+        .await?;
+    activity.touch();
+    Ok(())
 }
 
 /// Opens the case file with its passphrase.
 #[tauri::command]
 #[specta::specta]
-pub async fn unlock(vault: State<'_, Vault>, passphrase: String) -> AppResult<()> {
+pub async fn unlock(
+    vault: State<'_, Vault>,
+    activity: State<'_, Activity>,
+    passphrase: String,
+) -> AppResult<()> {
+    let passphrase = Zeroizing::new(passphrase);
+    // Before the key derivation too: a case file locked for longer than the idle delay
+    // must not be locked again by the watcher the moment it opens.
+    activity.touch();
     vault
         .with_slot(move |path, slot| {
             if slot.is_none() {
@@ -88,10 +107,14 @@ pub async fn unlock(vault: State<'_, Vault>, passphrase: String) -> AppResult<()
             }
             Ok(())
         })
-        .await
+        .await?;
+    // The idle delay starts from the unlock, not from the last touch before the lock.
+    activity.touch();
+    Ok(())
 }
 
-/// Closes the case file: its key leaves memory with the connection.
+/// Closes the case file: its key leaves memory with the connection. A running sync is
+/// cancelled first, and lets go of the case file within 2 s.
 #[tauri::command]
 #[specta::specta]
 pub async fn lock(
@@ -100,13 +123,18 @@ pub async fn lock(
     cancel: State<'_, SyncCancel>,
     reason: LockReason,
 ) -> AppResult<()> {
-    // A running sync holds the case file: it stops at its next request, then the lock
-    // goes on.
-    cancel.cancel();
-    lock_now(&vault).await?;
+    lock_vault(&vault, &cancel).await?;
     // The UI that asked is already locking; the event is for other windows.
     let _ = Locked { reason }.emit(&app);
     Ok(())
+}
+
+/// The person did something (a key, a touch, a click): the idle delay starts again. The
+/// page calls it at most every few seconds; the backend alone decides when to lock.
+#[tauri::command]
+#[specta::specta]
+pub fn touch(activity: State<'_, Activity>) {
+    activity.touch();
 }
 
 /// Changes the passphrase, once the current one is proven.
@@ -117,6 +145,7 @@ pub async fn change_passphrase(
     current: String,
     new_passphrase: String,
 ) -> AppResult<()> {
+    let (current, new_passphrase) = (Zeroizing::new(current), Zeroizing::new(new_passphrase));
     vault
         .with(move |file| {
             drop(CaseFile::open(file.path(), &current)?);
@@ -334,6 +363,20 @@ pub async fn resolve(
         .await
 }
 
+/// A record's history: each field's current entries, with which device wrote it and
+/// when, oldest first (who each device is: [`replicas`]).
+#[tauri::command]
+#[specta::specta]
+pub async fn history(vault: State<'_, Vault>, id: String) -> AppResult<Vec<HistoryEntryView>> {
+    history_in(&vault, id).await
+}
+
+async fn history_in(vault: &Vault, id: String) -> AppResult<Vec<HistoryEntryView>> {
+    vault
+        .with(move |file| Ok(view::history(&file.history(record_id(&id)?)?)))
+        .await
+}
+
 /// Who each replica is, by replica id, as the server said at the last sync.
 #[tauri::command]
 #[specta::specta]
@@ -422,8 +465,9 @@ pub async fn sync_status(vault: State<'_, Vault>) -> AppResult<SyncStatus> {
         .await
 }
 
-/// Enrols this device with the server at `server_url` as `username`: the device token is
-/// kept in the encrypted case file. Enrolling again (after a revocation, or with another
+/// Enrols this device with the server at `server_url` as `username`, with the one-time
+/// enrolment `code` a coordinator issued (`passerelle-server device invite`): the device
+/// token is kept in the encrypted case file. Enrolling again (after a revocation, or with another
 /// server) replaces the previous enrolment.
 #[tauri::command]
 #[specta::specta]
@@ -432,6 +476,7 @@ pub async fn enrol(
     server_url: String,
     username: String,
     password: String,
+    code: String,
     device_name: String,
 ) -> AppResult<()> {
     let server = casefile::check_server_url(&server_url)?;
@@ -439,12 +484,18 @@ pub async fn enrol(
     if username.is_empty() {
         return Err(AppError::invalid("username", "a username"));
     }
+    if code.trim().is_empty() {
+        return Err(AppError::invalid(
+            "code",
+            "the enrolment code a coordinator issued for this user",
+        ));
+    }
     if device_name.is_empty() {
         return Err(AppError::invalid("device_name", "a name for this device"));
     }
     vault
         .with(move |file| {
-            file.enrol(&server, &username, &password, &device_name)?;
+            file.enrol(&server, &username, &password, &code, &device_name)?;
             Ok(())
         })
         .await
@@ -475,7 +526,7 @@ pub async fn sync(
     match &report {
         Err(AppError::UserDisabled { .. }) => {
             // A disabled account: the key leaves memory, the data stays (SYNC-PROTOCOL §6).
-            lock_now(&vault).await?;
+            lock_vault(&vault, &cancel).await?;
             let _ = Locked {
                 reason: LockReason::AccountDisabled,
             }
@@ -498,16 +549,6 @@ pub async fn sync(
         _ => {}
     }
     report
-}
-
-/// Drops the open case file, and its key with it.
-async fn lock_now(vault: &Vault) -> AppResult<()> {
-    vault
-        .with_slot(|_, slot| {
-            drop(slot.take());
-            Ok(())
-        })
-        .await
 }
 
 /// The records kept out of the last syncs, each with why: refused or held by the server,
@@ -556,15 +597,55 @@ pub async fn dashboard(
         .await
 }
 
+/// The app's exports folder and how many files it holds.
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct ExportsFolderView {
+    /// Where it is.
+    pub path: String,
+    /// Files in it.
+    pub files: u32,
+}
+
+/// The app's exports folder, where exports go unless the person chooses another (it is
+/// destroyed with the case file when a coordinator revokes the device).
+#[tauri::command]
+#[specta::specta]
+pub fn exports_folder(vault: State<'_, Vault>) -> AppResult<ExportsFolderView> {
+    exports_folder_in(&vault)
+}
+
+fn exports_folder_in(vault: &Vault) -> AppResult<ExportsFolderView> {
+    let dir = saving::exports_dir(vault.path());
+    Ok(ExportsFolderView {
+        files: saving::count_files(&dir)?,
+        path: dir.display().to_string(),
+    })
+}
+
+/// Deletes every file of the app's exports folder; answers how many it held.
+#[tauri::command]
+#[specta::specta]
+pub fn empty_exports(vault: State<'_, Vault>) -> AppResult<u32> {
+    empty_exports_in(&vault)
+}
+
+fn empty_exports_in(vault: &Vault) -> AppResult<u32> {
+    saving::empty_dir(&saving::exports_dir(vault.path()))
+}
+
 /// Saves a visit's sheet (PDF) in the exports folder; answers its path.
+///
+/// Every `save_…` command takes `folder`: `None` for the app's exports folder, or the full
+/// path of an existing folder the person chose, once the page warned that the file will
+/// not be encrypted there and the person confirmed.
 #[tauri::command]
 #[specta::specta]
 pub async fn save_visit_sheet(
-    app: AppHandle,
     vault: State<'_, Vault>,
     visit: String,
+    folder: Option<String>,
 ) -> AppResult<String> {
-    let dir = saving::export_dir(&app)?;
+    let dir = saving::target_dir(vault.path(), folder.as_deref())?;
     vault
         .with(move |file| {
             let pdf = file.visit_sheet_pdf(record_id(&visit)?)?;
@@ -574,15 +655,15 @@ pub async fn save_visit_sheet(
         .await
 }
 
-/// Saves a person's sheet (PDF) in the exports folder; answers its path.
+/// Saves a person's sheet (PDF) in the exports folder, or in `folder`; answers its path.
 #[tauri::command]
 #[specta::specta]
 pub async fn save_person_sheet(
-    app: AppHandle,
     vault: State<'_, Vault>,
     person: String,
+    folder: Option<String>,
 ) -> AppResult<String> {
-    let dir = saving::export_dir(&app)?;
+    let dir = saving::target_dir(vault.path(), folder.as_deref())?;
     vault
         .with(move |file| {
             let pdf = file.person_sheet_pdf(record_id(&person)?)?;
@@ -593,15 +674,15 @@ pub async fn save_person_sheet(
 }
 
 /// Saves everything the case file holds on a person (GDPR access: JSON and PDF) in the
-/// exports folder; answers both paths.
+/// exports folder, or in `folder`; answers both paths.
 #[tauri::command]
 #[specta::specta]
 pub async fn save_access_export(
-    app: AppHandle,
     vault: State<'_, Vault>,
     person: String,
+    folder: Option<String>,
 ) -> AppResult<Vec<String>> {
-    let dir = saving::export_dir(&app)?;
+    let dir = saving::target_dir(vault.path(), folder.as_deref())?;
     vault
         .with(move |file| {
             let export = file.access_export(record_id(&person)?)?;
@@ -614,17 +695,17 @@ pub async fn save_access_export(
         .await
 }
 
-/// Saves the workbook (XLSX) of the period `from`–`to` in the exports folder; answers
-/// its path.
+/// Saves the workbook (XLSX) of the period `from`–`to` in the exports folder, or in
+/// `folder`; answers its path.
 #[tauri::command]
 #[specta::specta]
 pub async fn save_period_xlsx(
-    app: AppHandle,
     vault: State<'_, Vault>,
     from: String,
     to: String,
+    folder: Option<String>,
 ) -> AppResult<String> {
-    let dir = saving::export_dir(&app)?;
+    let dir = saving::target_dir(vault.path(), folder.as_deref())?;
     vault
         .with(move |file| {
             let period = file.period(&from, &to)?;
@@ -697,5 +778,136 @@ mod tests {
                 "the UI reads `why` to explain it: {json}"
             );
         });
+    }
+
+    #[test]
+    fn a_record_s_history_says_who_wrote_each_field_and_when_and_marks_conflicts() {
+        let dir = tempfile::tempdir().unwrap();
+        let vault = crate::state::open_test_vault(dir.path());
+        let other = "0193a1f0-0000-7000-8000-0000000000cd";
+        let (id, me) = tauri::async_runtime::block_on(vault.with(move |file| {
+            let id = file.create(
+                "person",
+                vec![
+                    ("family_name".to_owned(), json!("Popa")),
+                    ("given_names".to_owned(), json!("Ion")),
+                ],
+            )?;
+            file.edit(id, vec![("phone".to_owned(), json!("06 11 11 11 11"))])?;
+            // Another device wrote the phone without seeing this edit: a conflict.
+            let theirs = RecordState::from_value(&json!({
+                "id": id.to_string(), "kind": "person", "vv": {other: 1},
+                "fields": {"phone": [{"dot": [other, 1], "at": "2026-11-02T10:14:00Z", "value": "07 22 22 22 22"}]}
+            }))
+            .map_err(casefile::Error::from)?;
+            file.apply_pulled(&[theirs], 1)?;
+            Ok((id.to_string(), file.replica_id().to_string()))
+        }))
+        .unwrap();
+        let history = tauri::async_runtime::block_on(history_in(&vault, id.clone())).unwrap();
+        let fields: Vec<(&str, &str, bool)> = history
+            .iter()
+            .map(|e| (e.field.as_str(), e.replica.as_str(), e.conflict))
+            .collect();
+        // Family name, given names, the status a new person gets, and two phones.
+        assert_eq!(history.len(), 5, "{fields:?}");
+        assert_eq!(
+            fields[0],
+            ("phone", other, true),
+            "oldest first: the other device's entry of 2026, in conflict"
+        );
+        for field in ["family_name", "given_names"] {
+            let entry = history.iter().find(|e| e.field == field).unwrap();
+            assert_eq!(entry.replica, me, "written here");
+            assert!(!entry.conflict, "{field}");
+            assert!(
+                time::OffsetDateTime::parse(
+                    &entry.at,
+                    &time::format_description::well_known::Rfc3339
+                )
+                .is_ok(),
+                "{}",
+                entry.at
+            );
+        }
+        let phones: Vec<&HistoryEntryView> =
+            history.iter().filter(|e| e.field == "phone").collect();
+        assert_eq!(phones.len(), 2);
+        assert!(phones.iter().all(|e| e.conflict), "{phones:?}");
+        assert!(phones.iter().any(|e| e.replica == me && e.counter == 2.0));
+        let json = serde_json::to_value(&history[0]).unwrap();
+        for key in ["field", "replica", "counter", "at", "value", "conflict"] {
+            assert!(json.get(key).is_some(), "the UI reads {key}: {json}");
+        }
+
+        let unknown = tauri::async_runtime::block_on(history_in(
+            &vault,
+            "0193a1f0-0000-7000-8000-0000000000ff".to_owned(),
+        ));
+        assert!(
+            matches!(unknown, Err(AppError::NotFound { .. })),
+            "{unknown:?}"
+        );
+        let bad = tauri::async_runtime::block_on(history_in(&vault, "pas-un-id".to_owned()));
+        assert!(matches!(bad, Err(AppError::Invalid { .. })), "{bad:?}");
+    }
+
+    #[test]
+    fn exports_land_in_the_folder_that_destroy_removes_and_the_button_empties_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let vault = crate::state::open_test_vault(dir.path());
+        let folder = exports_folder_in(&vault).unwrap();
+        assert_eq!(
+            folder.path,
+            dir.path()
+                .join(casefile::EXPORTS_FOLDER)
+                .display()
+                .to_string()
+        );
+        assert_eq!(folder.files, 0);
+
+        // A save without a folder goes there, as every save_… command does.
+        let target = saving::target_dir(vault.path(), None).unwrap();
+        let pdf = tauri::async_runtime::block_on(vault.with(move |file| {
+            let id = file.create(
+                "person",
+                vec![
+                    ("family_name".to_owned(), json!("Popa")),
+                    ("given_names".to_owned(), json!("Ion")),
+                ],
+            )?;
+            let pdf = file.person_sheet_pdf(id)?;
+            saving::save(&target, "fiche-personne", "pdf", &pdf)
+        }))
+        .unwrap();
+        assert!(pdf.starts_with(&folder.path), "{pdf} is in {}", folder.path);
+        saving::save(std::path::Path::new(&folder.path), "autre", "json", b"{}").unwrap();
+        assert_eq!(exports_folder_in(&vault).unwrap().files, 2);
+
+        assert_eq!(
+            empty_exports_in(&vault).unwrap(),
+            2,
+            "says how many it held"
+        );
+        assert_eq!(exports_folder_in(&vault).unwrap().files, 0);
+        assert!(
+            vault.path().is_file(),
+            "the case file beside it is untouched"
+        );
+
+        // And a revoked device's destruction takes the folder with the case file.
+        saving::save(
+            std::path::Path::new(&folder.path),
+            "encore",
+            "pdf",
+            b"%PDF-",
+        )
+        .unwrap();
+        tauri::async_runtime::block_on(vault.with_slot(|_, slot| match slot.take() {
+            Some(file) => Ok(file.destroy()?),
+            None => Ok(()),
+        }))
+        .unwrap();
+        assert!(!std::path::Path::new(&folder.path).exists());
     }
 }

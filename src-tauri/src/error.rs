@@ -16,6 +16,23 @@ pub enum AppError {
         /// Details for support.
         message: String,
     },
+    /// Too many wrong passphrases in a row: wait before trying again (even the right
+    /// passphrase is refused until then).
+    #[error("{message}")]
+    UnlockBackoff {
+        /// Seconds left to wait.
+        wait_seconds: u32,
+        /// Details for support.
+        message: String,
+    },
+    /// A new passphrase is too short or too easy to guess.
+    #[error("{message}")]
+    WeakPassphrase {
+        /// Why, in French, for the person choosing it.
+        reason: String,
+        /// Details for support.
+        message: String,
+    },
     /// The case file was written by a newer version of the app.
     #[error("{message}")]
     NewerFile {
@@ -123,7 +140,16 @@ pub enum AppError {
         /// Details for support.
         message: String,
     },
-    /// The username or the password is wrong (enrolment).
+    /// Too many failed enrolments for this username or from this network: wait before
+    /// trying again.
+    #[error("{message}")]
+    EnrolmentLimited {
+        /// Seconds the server asked to wait.
+        wait_seconds: u32,
+        /// Details for support.
+        message: String,
+    },
+    /// The username, the password or the enrolment code is wrong (enrolment).
     #[error("{message}")]
     WrongCredentials {
         /// Details for support.
@@ -222,6 +248,11 @@ impl From<casefile::Error> for AppError {
         let message = error.to_string();
         match error {
             E::WrongPassphrase => Self::WrongPassphrase { message },
+            E::UnlockBackoff { wait_seconds } => Self::UnlockBackoff {
+                wait_seconds: u32::try_from(wait_seconds).unwrap_or(u32::MAX),
+                message,
+            },
+            E::WeakPassphrase { reason } => Self::WeakPassphrase { reason, message },
             E::NewerFile { found, supported } => Self::NewerFile {
                 found: i32::try_from(found).unwrap_or(i32::MAX),
                 supported: i32::try_from(supported).unwrap_or(i32::MAX),
@@ -266,6 +297,10 @@ impl From<casefile::SyncError> for AppError {
             E::PlainHttp => Self::PlainHttp { message },
             E::BadUrl(_) => Self::BadUrl { message },
             E::WrongCredentials => Self::WrongCredentials { message },
+            E::EnrolmentLimited { wait_seconds } => Self::EnrolmentLimited {
+                wait_seconds: u32::try_from(wait_seconds).unwrap_or(u32::MAX),
+                message,
+            },
             E::Revoked => Self::Revoked { message },
             E::DeviceRevoked => Self::DeviceRevoked { message },
             E::UserDisabled => Self::UserDisabled { message },
@@ -317,6 +352,10 @@ mod tests {
             (S::PlainHttp, "plain_http"),
             (S::BadUrl("x".into()), "bad_url"),
             (S::WrongCredentials, "wrong_credentials"),
+            (
+                S::EnrolmentLimited { wait_seconds: 90 },
+                "enrolment_limited",
+            ),
             (S::DeviceRevoked, "device_revoked"),
             (S::UserDisabled, "user_disabled"),
             (S::DeviceIdTaken, "device_id_taken"),
@@ -365,6 +404,21 @@ mod tests {
         .unwrap();
         assert_eq!(json["kind"], "too_large", "{json}");
         assert_eq!(json["field"], "notes", "names the field: {json}");
+
+        let json = serde_json::to_value(AppError::from(casefile::Error::UnlockBackoff {
+            wait_seconds: 30,
+        }))
+        .unwrap();
+        assert_eq!(json["kind"], "unlock_backoff", "{json}");
+        assert_eq!(json["wait_seconds"], 30, "says how long to wait: {json}");
+
+        let reason = "La phrase secrète doit compter au moins 12 caractères.";
+        let json = serde_json::to_value(AppError::from(casefile::Error::WeakPassphrase {
+            reason: reason.into(),
+        }))
+        .unwrap();
+        assert_eq!(json["kind"], "weak_passphrase", "{json}");
+        assert_eq!(json["reason"], reason, "carries the French reason: {json}");
 
         let json = serde_json::to_value(AppError::invalid("birth_date", "a date")).unwrap();
         assert_eq!(json["kind"], "invalid");

@@ -13,6 +13,8 @@ pub enum LockReason {
     Manual,
     /// Nobody touched the app for the idle delay.
     Idle,
+    /// The machine slept: the app locked at the first second after it woke.
+    Suspended,
     /// The server said a coordinator disabled this device's user: the case file keeps
     /// its data, locked, until the account is enabled again.
     AccountDisabled,

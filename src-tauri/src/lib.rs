@@ -13,12 +13,21 @@
 //! `bindings_are_current` fails when it differs from what the Rust types give
 //! (`UPDATE_BINDINGS=1 cargo nextest run -p passerelle-app bindings` rewrites it).
 //!
+//! ## Lock
+//! The backend decides when the case file locks: after the idle delay by the wall clock,
+//! or at once when the machine woke from sleep ([`lock`]). Locking cancels a running sync
+//! and closes the case file; the `Locked` event tells the page.
+//!
+//! ## Exports
+//! Exports are saved in the app's own folder, `exports` beside the case file, which a
+//! revoked device destroys with it and the settings can empty ([`saving`]); saving
+//! elsewhere is the person's choice, after a warning that the file is not encrypted.
+//!
 //! ## Environment
 //! - `PASSERELLE_CASE_FILE`: the case file to open (default: `passerelle.casefile` in the
 //!   app's data folder).
-//! - `PASSERELLE_IDLE_LOCK_SECONDS`: the idle delay before the app locks (default 600).
-//! - `PASSERELLE_EXPORT_DIR`: the folder exports are saved in (default: Downloads, else
-//!   Documents, else `exports` in the app's data folder).
+//! - `PASSERELLE_IDLE_LOCK_SECONDS`: the idle delay before the app locks (default 600);
+//!   the backend keeps the timer ([`lock`]), the page only reports activity.
 //! - `PASSERELLE_WINDOW_SIZE`: `WIDTHxHEIGHT` of the window at start (default 1280x800).
 
 #![forbid(unsafe_code)]
@@ -26,15 +35,18 @@
 pub mod commands;
 pub mod error;
 pub mod events;
+pub mod lock;
 pub mod saving;
 pub mod state;
 pub mod view;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use tauri::Manager;
-use tauri_specta::{collect_commands, collect_events};
+use tauri_specta::{Event, collect_commands, collect_events};
 
 /// The default idle delay before the app locks itself: 10 minutes.
 const IDLE_LOCK_SECONDS: u32 = 600;
@@ -55,6 +67,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             create_case_file,
             unlock,
             lock,
+            touch,
             change_passphrase,
             schema,
             today,
@@ -72,6 +85,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             evict,
             conflicts,
             resolve,
+            history,
             replicas,
             settings,
             set_server_url,
@@ -85,6 +99,8 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             save_person_sheet,
             save_access_export,
             save_period_xlsx,
+            exports_folder,
+            empty_exports,
         ])
         .events(collect_events![events::Locked, events::SyncProgress])
         .typ::<error::AppError>()
@@ -111,15 +127,30 @@ pub fn run() -> anyhow::Result<()> {
         idle_lock_seconds: std::env::var("PASSERELLE_IDLE_LOCK_SECONDS")
             .ok()
             .and_then(|s| s.parse().ok())
+            .filter(|seconds| *seconds > 0)
             .unwrap_or(IDLE_LOCK_SECONDS),
     };
+    let clock: Arc<dyn lock::Clock> = Arc::new(lock::SystemClock);
+    let activity = lock::Activity::new(
+        Duration::from_secs(u64::from(config.idle_lock_seconds)),
+        Arc::clone(&clock),
+    );
+    let cancel = state::SyncCancel::default();
     tauri::Builder::default()
         .invoke_handler(builder.invoke_handler())
         .manage(config)
-        .manage(state::SyncCancel::default())
+        .manage(cancel.clone())
+        .manage(activity.clone())
         .setup(move |app| {
             builder.mount_events(app);
-            app.manage(state::Vault::new(case_file_path(app.handle())?));
+            let vault = state::Vault::new(case_file_path(app.handle())?);
+            app.manage(vault.clone());
+            let handle = app.handle().clone();
+            lock::spawn_watcher(vault, cancel, activity, clock, move |reason| {
+                // A window that stopped listening shows the unlock screen at its next
+                // command, which finds the case file locked.
+                let _ = events::Locked { reason }.emit(&handle);
+            })?;
             if let (Some((width, height)), Some(window)) =
                 (window_size(), app.get_webview_window("main"))
             {

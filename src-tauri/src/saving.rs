@@ -1,55 +1,52 @@
-//! Where exports are saved: the user's Downloads folder, else Documents, else an
-//! `exports` folder in the app's data folder (`PASSERELLE_EXPORT_DIR` overrides all
-//! three). A file never replaces another: a taken name gets `-2`, `-3`…
+//! Where exports are saved: by default the app's own exports folder, beside the case file
+//! ([`casefile::EXPORTS_FOLDER`]), which `CaseFile::destroy` removes with the case file
+//! and the settings can empty; elsewhere only when the person chose a folder, after the
+//! page warned that the file will not be encrypted there. A file never replaces another:
+//! a taken name gets `-2`, `-3`…
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-
-use tauri::{AppHandle, Manager};
 
 use crate::error::{AppError, AppResult};
 
 /// Names tried at most before giving up.
 const MAX_TRIES: u32 = 1000;
 
-/// The folder exports go to.
-pub fn export_dir(app: &AppHandle) -> AppResult<PathBuf> {
-    if let Some(dir) = std::env::var_os("PASSERELLE_EXPORT_DIR") {
-        return Ok(PathBuf::from(dir));
+/// The app's exports folder for the case file at `case_file`.
+pub fn exports_dir(case_file: &Path) -> PathBuf {
+    case_file
+        .parent()
+        .unwrap_or_else(|| Path::new("."))
+        .join(casefile::EXPORTS_FOLDER)
+}
+
+/// The folder an export goes to: the app's exports folder, or `elsewhere` (the full path
+/// of an existing folder) when the person chose one.
+pub fn target_dir(case_file: &Path, elsewhere: Option<&str>) -> AppResult<PathBuf> {
+    let Some(text) = elsewhere.map(str::trim) else {
+        return Ok(exports_dir(case_file));
+    };
+    let dir = PathBuf::from(text);
+    if text.is_empty() || !dir.is_absolute() || !dir.is_dir() {
+        return Err(AppError::invalid(
+            "folder",
+            "the full path of an existing folder",
+        ));
     }
-    let paths = app.path();
-    for dir in [paths.download_dir(), paths.document_dir()]
-        .into_iter()
-        .flatten()
-    {
-        if dir.is_dir() {
-            return Ok(dir);
-        }
-    }
-    paths
-        .app_data_dir()
-        .map(|dir| dir.join("exports"))
-        .map_err(|e| AppError::SaveFailed {
-            path: String::new(),
-            message: format!("no folder to save exports in: {e}"),
-        })
+    Ok(dir)
 }
 
 /// Writes `bytes` to a new file `stem.extension` in `dir` (created if need be); answers
 /// its path.
 pub fn save(dir: &Path, stem: &str, extension: &str, bytes: &[u8]) -> AppResult<String> {
-    let failed = |path: &Path, e: std::io::Error| AppError::SaveFailed {
-        path: path.display().to_string(),
-        message: format!("could not write {}: {e}", path.display()),
-    };
-    std::fs::create_dir_all(dir).map_err(|e| failed(dir, e))?;
+    create_private_dir(dir)?;
     for n in 1..=MAX_TRIES {
         let name = match n {
             1 => format!("{stem}.{extension}"),
             n => format!("{stem}-{n}.{extension}"),
         };
         let path = dir.join(name);
-        match std::fs::File::create_new(&path) {
+        match private_file_options().open(&path) {
             Ok(mut file) => {
                 file.write_all(bytes).map_err(|e| failed(&path, e))?;
                 return Ok(path.display().to_string());
@@ -62,6 +59,77 @@ pub fn save(dir: &Path, stem: &str, extension: &str, bytes: &[u8]) -> AppResult<
         &dir.join(stem),
         std::io::Error::other("every name is taken"),
     ))
+}
+
+/// Creates `dir` if need be; a folder this function creates is its owner's only (0700 on
+/// Unix): exports are not encrypted, other accounts of the machine must not read them.
+fn create_private_dir(dir: &Path) -> AppResult<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(|e| failed(dir, e))
+}
+
+/// A new file, never one already there, its owner's only (0600 on Unix).
+fn private_file_options() -> std::fs::OpenOptions {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+}
+
+/// How many files `dir` holds, in it and its subfolders (none when it does not exist).
+pub fn count_files(dir: &Path) -> AppResult<u32> {
+    let mut count = 0u32;
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(failed(dir, e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| failed(dir, e))?;
+        let kind = entry.file_type().map_err(|e| failed(&entry.path(), e))?;
+        count = count.saturating_add(if kind.is_dir() {
+            count_files(&entry.path())?
+        } else {
+            1
+        });
+    }
+    Ok(count)
+}
+
+/// Deletes everything `dir` holds, and keeps the folder; answers how many files it held.
+pub fn empty_dir(dir: &Path) -> AppResult<u32> {
+    let count = count_files(dir)?;
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(failed(dir, e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| failed(dir, e))?;
+        let path = entry.path();
+        let kind = entry.file_type().map_err(|e| failed(&path, e))?;
+        let removed = if kind.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        removed.map_err(|e| failed(&path, e))?;
+    }
+    Ok(count)
+}
+
+fn failed(path: &Path, e: std::io::Error) -> AppError {
+    AppError::SaveFailed {
+        path: path.display().to_string(),
+        message: format!("could not write {}: {e}", path.display()),
+    }
 }
 
 /// The first 8 characters of a record's id, to tell files apart without naming anyone.
@@ -88,5 +156,68 @@ mod tests {
         );
         assert_eq!(std::fs::read(&second).unwrap(), b"two");
         assert_eq!(short_id("0123456789abcdef"), "01234567");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&into), 0o700, "the exports folder is its owner's only");
+            assert_eq!(
+                mode(Path::new(&first)),
+                0o600,
+                "an export is its owner's only"
+            );
+        }
+    }
+
+    #[test]
+    fn exports_go_to_the_folder_beside_the_case_file_unless_another_is_chosen() {
+        let dir = tempfile::tempdir().unwrap();
+        let case_file = dir.path().join("passerelle.casefile");
+        let default = target_dir(&case_file, None).unwrap();
+        assert_eq!(default, dir.path().join("exports"));
+        assert_eq!(
+            default.file_name().and_then(|n| n.to_str()),
+            Some(casefile::EXPORTS_FOLDER),
+            "the folder CaseFile::destroy removes"
+        );
+
+        let elsewhere = tempfile::tempdir().unwrap();
+        let chosen = elsewhere.path().display().to_string();
+        assert_eq!(
+            target_dir(&case_file, Some(&format!(" {chosen} "))).unwrap(),
+            elsewhere.path()
+        );
+        for bad in ["", "relative/folder", "/no/such/folder/anywhere"] {
+            let refused = target_dir(&case_file, Some(bad));
+            assert!(
+                matches!(&refused, Err(AppError::Invalid { field, .. }) if field == "folder"),
+                "{bad:?}: {refused:?}"
+            );
+        }
+        let file = elsewhere.path().join("a-file");
+        std::fs::write(&file, b"x").unwrap();
+        assert!(
+            target_dir(&case_file, Some(&file.display().to_string())).is_err(),
+            "a file is not a folder"
+        );
+    }
+
+    #[test]
+    fn emptying_the_exports_folder_deletes_every_file_and_counts_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let exports = dir.path().join("exports");
+        assert_eq!(count_files(&exports).unwrap(), 0, "no folder yet");
+        assert_eq!(empty_dir(&exports).unwrap(), 0);
+        save(&exports, "a", "pdf", b"1").unwrap();
+        save(&exports, "a", "pdf", b"2").unwrap();
+        save(&exports.join("sub"), "b", "json", b"3").unwrap();
+        let beside = dir.path().join("passerelle.casefile");
+        std::fs::write(&beside, b"the case file").unwrap();
+        assert_eq!(count_files(&exports).unwrap(), 3);
+        assert_eq!(empty_dir(&exports).unwrap(), 3);
+        assert!(exports.is_dir(), "the folder stays");
+        assert_eq!(std::fs::read_dir(&exports).unwrap().count(), 0);
+        assert_eq!(count_files(&exports).unwrap(), 0);
+        assert!(beside.is_file(), "nothing outside the folder is touched");
     }
 }

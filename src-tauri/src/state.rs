@@ -5,7 +5,7 @@
 //! case file's single connection requires.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use casefile::CaseFile;
@@ -77,21 +77,65 @@ impl Vault {
     }
 }
 
-/// The cancel flag of the running sync, shared with the blocking task that runs it.
+/// The cancel flag of the running sync, shared with the blocking task that runs it, and
+/// the count of locks under way: a sync that starts while a lock waits for the case file
+/// starts cancelled, so it cannot slip in ahead of the lock and hold the file.
 #[derive(Debug, Clone, Default)]
-pub struct SyncCancel(Arc<AtomicBool>);
+pub struct SyncCancel {
+    flag: Arc<AtomicBool>,
+    locking: Arc<AtomicUsize>,
+}
 
 impl SyncCancel {
-    /// A fresh flag for a sync about to start (a cancel asked before it is forgotten).
+    /// A fresh flag for a sync about to start: a cancel asked before it is forgotten, a
+    /// lock under way is not.
     pub fn start(&self) -> Arc<AtomicBool> {
-        self.0.store(false, Ordering::SeqCst);
-        Arc::clone(&self.0)
+        self.flag.store(false, Ordering::SeqCst);
+        // Read after the reset: a lock that counted itself before it sees its cancel kept.
+        if self.locking.load(Ordering::SeqCst) > 0 {
+            self.flag.store(true, Ordering::SeqCst);
+        }
+        Arc::clone(&self.flag)
     }
 
     /// Asks the running sync, if any, to stop between two requests.
     pub fn cancel(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.flag.store(true, Ordering::SeqCst);
     }
+
+    /// Cancels the running sync and every sync that starts until the guard is dropped
+    /// (when the lock has the case file).
+    pub fn for_lock(&self) -> LockUnderWay {
+        self.locking.fetch_add(1, Ordering::SeqCst);
+        self.cancel();
+        LockUnderWay(Arc::clone(&self.locking))
+    }
+}
+
+/// A lock waiting for the case file; see [`SyncCancel::for_lock`].
+#[derive(Debug)]
+pub struct LockUnderWay(Arc<AtomicUsize>);
+
+impl Drop for LockUnderWay {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A vault holding a new, open case file in `dir` (cheap key derivation), for tests.
+#[cfg(test)]
+pub(crate) fn open_test_vault(dir: &std::path::Path) -> Vault {
+    let vault = Vault::new(dir.join("test.casefile"));
+    let opened = tauri::async_runtime::block_on(vault.with_slot(|path, slot| {
+        *slot = Some(CaseFile::init_with(
+            path,
+            "une phrase secrète assez longue",
+            casefile::KdfParams::INSECURE_FOR_TESTS,
+        )?);
+        Ok(())
+    }));
+    assert!(opened.is_ok(), "a test case file opens: {opened:?}");
+    vault
 }
 
 async fn run_blocking<T: Send + 'static>(
@@ -156,5 +200,22 @@ mod tests {
         );
         let next = control.start();
         assert!(!next.load(Ordering::SeqCst), "the next sync starts afresh");
+    }
+
+    #[test]
+    fn a_sync_that_starts_while_a_lock_waits_starts_cancelled() {
+        let control = SyncCancel::default();
+        let lock = control.for_lock();
+        let during = control.start();
+        assert!(
+            during.load(Ordering::SeqCst),
+            "a sync queued behind a lock must not run with the file"
+        );
+        drop(lock);
+        let after = control.start();
+        assert!(
+            !after.load(Ordering::SeqCst),
+            "once locked, the next sync starts afresh"
+        );
     }
 }

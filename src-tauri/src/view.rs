@@ -81,6 +81,43 @@ impl From<&RecordState> for RecordView {
     }
 }
 
+/// One entry of a record's history: a field, its value, and which edit wrote it.
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct HistoryEntryView {
+    /// The field.
+    pub field: String,
+    /// The replica (device or server) that wrote it.
+    pub replica: String,
+    /// Its edit counter for the record.
+    pub counter: f64,
+    /// When, by the editing device's clock (RFC 3339).
+    pub at: String,
+    /// The value written.
+    pub value: Value,
+    /// The field holds several entries: a conflict awaiting a choice.
+    pub conflict: bool,
+}
+
+/// The history of a record, oldest first, each entry marked when its field is in
+/// conflict.
+pub fn history(entries: &[casefile::HistoryEntry]) -> Vec<HistoryEntryView> {
+    let mut per_field: BTreeMap<&str, usize> = BTreeMap::new();
+    for entry in entries {
+        *per_field.entry(entry.field.as_str()).or_default() += 1;
+    }
+    entries
+        .iter()
+        .map(|e| HistoryEntryView {
+            field: e.field.clone(),
+            replica: e.dot.replica.to_string(),
+            counter: e.dot.counter as f64,
+            at: e.at.as_str().to_owned(),
+            value: e.value.clone(),
+            conflict: per_field.get(e.field.as_str()).is_some_and(|n| *n > 1),
+        })
+        .collect()
+}
+
 /// Views of many states.
 pub fn views(states: &[RecordState]) -> Vec<RecordView> {
     states.iter().map(RecordView::from).collect()

@@ -45,6 +45,11 @@ pub struct EnrolRequest {
     pub username: String,
     /// The user's password.
     pub password: String,
+    /// The one-time enrolment code a coordinator issued for this user (§7 `device
+    /// invite`). Required: read with a default only so that a request without it is
+    /// answered with a message naming it rather than a generic shape error.
+    #[serde(default)]
+    pub enrolment_code: String,
     /// A name people recognise the device by ("Portable de Marie").
     pub device_name: String,
     /// The case file's own replica id; the server makes one when absent.
@@ -358,6 +363,7 @@ mod tests {
         let request = EnrolRequest {
             username: "marie".into(),
             password: "x".into(),
+            enrolment_code: "ABCD-EFGH-JKMN-PQRS".into(),
             device_name: "Portable".into(),
             device_id: None,
         };

@@ -34,7 +34,7 @@ fn main() {
     };
     let server = Server::start(backend);
     let (_org, user) = server.new_org();
-    let seeder = Device::enrolled("seeder", &server.url, &user);
+    let seeder = Device::enrolled("seeder", &server, &user);
     let states: Vec<RecordState> = (0..n)
         .map(|i| person(seeder.file.replica_id(), i))
         .collect();
@@ -43,7 +43,7 @@ fn main() {
 
     let mut devices: Vec<Device> = ["ana", "bogdan", "claire"]
         .iter()
-        .map(|name| Device::enrolled(name, &server.url, &user))
+        .map(|name| Device::enrolled(name, &server, &user))
         .collect();
     let start = Instant::now();
     for device in &mut devices {

@@ -76,7 +76,7 @@ fn main() {
     for n in records {
         let server = Server::start(Backend::Sqlite);
         let (_org, user) = server.new_org();
-        let seeder = Device::enrolled("seeder", &server.url, &user);
+        let seeder = Device::enrolled("seeder", &server, &user);
         let states: Vec<RecordState> = (0..n)
             .map(|i| person(seeder.file.replica_id(), i))
             .collect();
@@ -111,7 +111,7 @@ fn main() {
         }
         .unwrap();
         let through = |name: &str| {
-            let mut d = Device::enrolled(name, &server.url, &user);
+            let mut d = Device::enrolled(name, &server, &user);
             d.file.set_setting("sync.server_url", &proxy.url()).unwrap();
             d
         };

@@ -7,7 +7,7 @@
 // PASSERELLE_E2E_USERNAME, PASSERELLE_E2E_PASSWORD) and passerelle-cli (PASSERELLE_CLI)
 // for the other device: scripts/e2e-app starts and builds them.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -44,13 +44,26 @@ function serverCli(...args) {
     .trim();
 }
 
+/** A one-time enrolment code for `username`, as `passerelle-server device invite` prints it
+ *  on its first line. */
+function invite(username) {
+  const code = serverCli("device", "invite", "--org", "demo", "--username", username).split("\n")[0].trim();
+  if (!/^[0-9A-Z]{4}(-[0-9A-Z]{4}){3}$/.test(code)) throw new Error(`expected an enrolment code on the first line: ${code}`);
+  return code;
+}
+
 /** Another device, by hand: enrols over HTTP and pushes a site under the id `id`. */
 async function clashOnServer(server, username, id) {
   const headers = { "Content-Type": "application/json", "Sync-Protocol": "1" };
   const enrol = await fetch(`${server}/v1/devices`, {
     method: "POST",
     headers,
-    body: JSON.stringify({ username, password: process.env.PASSERELLE_E2E_PASSWORD, device_name: "Script" }),
+    body: JSON.stringify({
+      username,
+      password: process.env.PASSERELLE_E2E_PASSWORD,
+      enrolment_code: invite(username),
+      device_name: "Script",
+    }),
   });
   const device = await enrol.json();
   if (!enrol.ok) throw new Error(`expected the script to enrol: ${JSON.stringify(device)}`);
@@ -119,26 +132,39 @@ async function e2e() {
   const otherFile = join(dir, "other.casefile");
   try {
     const exports = join(dir, "exports");
-    await withApp({ PASSERELLE_CASE_FILE: caseFile, PASSERELLE_EXPORT_DIR: exports }, async (s) => {
+    // Exports go to the app's own folder, beside the case file.
+    await withApp({ PASSERELLE_CASE_FILE: caseFile }, async (s) => {
       step("create a case file");
       await s.find('[data-testid="first-run"]');
       await s.type('[data-testid="new-passphrase"]', "court");
       await s.type('[data-testid="confirm-passphrase"]', "court");
       await s.click('[data-testid="create-case-file"]');
-      await s.waitText('[role="alert"]', "au moins 8");
+      await s.waitText('[role="alert"]', "au moins 12");
+      await s.set('[data-testid="new-passphrase"]', "motdepasse123");
+      await s.set('[data-testid="confirm-passphrase"]', "motdepasse123");
+      await s.click('[data-testid="create-case-file"]');
+      await s.waitText('[role="alert"]', "trop facile à deviner");
       await s.set('[data-testid="new-passphrase"]', PASSPHRASE);
       await s.set('[data-testid="confirm-passphrase"]', PASSPHRASE);
       await s.click('[data-testid="create-case-file"]');
 
-      step("enrol with the server");
+      step("enrol with the server and a one-time code from a coordinator");
+      const code = invite(username);
       await s.find('[data-testid="enrol-form"]', { timeout: 30000 });
       await s.type('[data-testid="enrol-server"]', server);
       await s.type('[data-testid="enrol-username"]', username);
-      await s.type('[data-testid="enrol-password"]', "pas le bon mot de passe");
+      await s.type('[data-testid="enrol-password"]', password);
+      await s.type('[data-testid="enrol-code"]', "7KQ2-M9XD");
       await s.type('[data-testid="enrol-device"]', "Tablette de Marie");
       await s.click('[data-testid="enrol"]');
-      await s.waitText('[data-testid="enrol-error"]', "mot de passe est incorrect", 30000);
+      await s.waitText('[data-testid="enrol-error"]', "16 lettres et chiffres");
+      // Another user's code (valid, unused) is a wrong code: the server's one answer.
+      await s.set('[data-testid="enrol-code"]', invite("karim"));
+      await s.click('[data-testid="enrol"]');
+      await s.waitText('[data-testid="enrol-error"]', "code d'enrôlement est incorrect", 30000);
+      // The right code as a person may type it: lower case, spaces for hyphens.
       await s.type('[data-testid="enrol-password"]', password);
+      await s.set('[data-testid="enrol-code"]', code.toLowerCase().replaceAll("-", " "));
       await s.click('[data-testid="enrol"]');
       await s.find('[data-testid="today"][data-ready="true"]', { timeout: 30000 });
       await s.waitText('[data-testid="sync-status"]', "Jamais synchronisé");
@@ -226,6 +252,17 @@ async function e2e() {
       if (!saved.startsWith(exports) || !existsSync(saved)) throw new Error(`expected the visit sheet saved in ${exports}: ${saved}`);
       if (readFileSync(saved).subarray(0, 5).toString() !== "%PDF-") throw new Error(`expected a PDF at ${saved}`);
 
+      step("save a sheet elsewhere, after the warning that it will not be encrypted");
+      const elsewhere = join(dir, "ailleurs");
+      mkdirSync(elsewhere);
+      await s.click('[data-testid="save-person-sheet-elsewhere"]');
+      await s.waitText('[data-testid="unencrypted-warning"]', "ne sera pas chiffré");
+      await s.type('[data-testid="save-elsewhere-folder"]', elsewhere);
+      await s.click('[data-testid="save-elsewhere-confirm"]');
+      await s.waitText('[data-testid="saved-path"]', elsewhere);
+      const outside = await s.exec(`return document.querySelector('[data-testid="saved-path"]').dataset.path;`);
+      if (!outside.startsWith(elsewhere) || !existsSync(outside)) throw new Error(`expected the sheet saved in ${elsewhere}: ${outside}`);
+
       step("find the person by another spelling");
       for (const spelling of ["stefan lacatus", "STEFANE", "lăcătuș ștef"]) {
         await s.click('[data-testid="nav-people"]');
@@ -243,7 +280,7 @@ async function e2e() {
       if (bar !== 100) throw new Error(`expected the progress bar full after the sync, found ${bar}`);
       // The other device enrols with the same server and receives what the app sent.
       cli(otherFile, "init", "--insecure-kdf-for-tests");
-      cli(otherFile, "enrol", "--server", server, "--username", username, "--device-name", OTHER_DEVICE);
+      cli(otherFile, "enrol", "--server", server, "--username", username, "--code", invite(username), "--device-name", OTHER_DEVICE);
       cli(otherFile, "sync");
       const found = cli(otherFile, "search", "stefan").split("\n").filter(Boolean).map((line) => JSON.parse(line));
       if (found.length !== 1) throw new Error(`expected the other device to find Ștefan once, found ${found.length}`);
@@ -260,7 +297,28 @@ async function e2e() {
       cli(otherFile, "edit", stefan, "--set", "phone=07 22 22 22 22");
       cli(otherFile, "sync");
       await syncApp(s, "1 conflit(s)");
-      await s.click('[data-testid="see-conflicts"]');
+
+      step("see in the person's history who changed which field, and when, conflicts marked");
+      await s.click('[data-testid="nav-people"]');
+      await s.type('[data-testid="search"]', "stefan");
+      await s.click('[data-testid="person-result"]');
+      await s.find('[data-testid="history"][data-ready="true"]');
+      await s.click('[data-testid="history-toggle"]');
+      const history = await s.exec(
+        `return [...document.querySelectorAll('[data-testid="history-entry"]')].map((e) => ({ field: e.dataset.field, text: e.textContent }));`,
+      );
+      const phones = history.filter((e) => e.field === "phone").map((e) => e.text);
+      const mine = phones.find((p) => p.includes("06 11 11 11 11"));
+      const theirs = phones.find((p) => p.includes("07 22 22 22 22"));
+      if (phones.length !== 2 || !mine || !theirs) throw new Error(`expected both phones in the history: ${JSON.stringify(history)}`);
+      for (const [line, who] of [[mine, "cet appareil"], [theirs, `${OTHER_DEVICE} (${username})`]]) {
+        for (const expected of ["Téléphone", "En conflit", who, String(year)]) {
+          if (!line.includes(expected)) throw new Error(`expected "${expected}" in the history line: ${line}`);
+        }
+      }
+      const family = history.find((e) => e.field === "family_name")?.text ?? "";
+      if (!family.includes("cet appareil") || family.includes("En conflit")) throw new Error(`expected the family name by this device: ${family}`);
+      await s.click('[data-testid="nav-conflicts"]');
       await s.find('[data-testid="conflict"]');
       const entries = await s.findAll('[data-testid="conflict-entry"]');
       if (entries.length !== 2) throw new Error(`expected 2 entries side by side, found ${entries.length}`);
@@ -380,6 +438,20 @@ async function e2e() {
       await s.waitText('[data-testid="flash"]', "Enregistré");
       await s.waitText('[data-testid="enrolment"]', server);
 
+      step("see the exports in the app's own folder, and empty it");
+      await s.click('[data-testid="nav-settings"]');
+      await s.find('[data-testid="exports-count"]');
+      const folder = await s.exec(`return document.querySelector('[data-testid="exports-path"]').dataset.path;`);
+      if (folder !== exports) throw new Error(`expected the exports folder ${exports}: ${folder}`);
+      const held = await s.exec(`return Number(document.querySelector('[data-testid="exports-count"]').dataset.count);`);
+      if (held < 2) throw new Error(`expected the workbook and the sheet in the exports folder: ${held}`);
+      await s.click('[data-testid="empty-exports"]');
+      await s.waitText('[data-testid="empty-exports-confirm-text"]', `${held} fichier(s)`);
+      await s.click('[data-testid="empty-exports-confirm"]');
+      await s.waitText('[data-testid="flash"]', `${held} fichier(s) supprimé(s)`);
+      await s.waitText('[data-testid="exports-count"]', "0 fichier(s)");
+      if (readdirSync(exports).length !== 0) throw new Error(`expected ${exports} empty: ${readdirSync(exports)}`);
+
       step("switch to English and back");
       await s.click('[data-testid="nav-settings"]');
       await s.click('[data-testid="lang-en"]');
@@ -406,10 +478,13 @@ async function e2e() {
       await s.find('[data-testid="today"][data-ready="true"]', { timeout: 30000 });
     });
 
-    await withApp({ PASSERELLE_CASE_FILE: caseFile, PASSERELLE_IDLE_LOCK_SECONDS: "2" }, async (s) => {
-      step("lock by itself when idle, and unlock");
+    await withApp({ PASSERELLE_CASE_FILE: caseFile, PASSERELLE_IDLE_LOCK_SECONDS: "3" }, async (s) => {
+      step("the backend locks by itself when idle, and the window follows; unlock");
       await unlock(s, NEW_PASSPHRASE);
-      await s.waitText('[data-testid="unlock-screen"]', "sans activité", 10000);
+      await s.waitText('[data-testid="locked-idle"]', "3 secondes sans activité", 15000);
+      // The backend closed the case file: the page only mirrored it.
+      const info = await s.exec(`return window.__TAURI_INTERNALS__.invoke("app_info");`);
+      if (info.unlocked !== false) throw new Error(`expected the backend locked: ${JSON.stringify(info)}`);
       await unlock(s, NEW_PASSPHRASE);
       await s.click('[data-testid="nav-people"]');
       await s.type('[data-testid="search"]', "stefan");
@@ -430,9 +505,32 @@ async function e2e() {
       await s.click('[data-testid="sync"]');
       await s.waitText('[data-testid="revoked-destroyed"]', "son dossier a été détruit", 60000);
       await s.find('[data-testid="first-run"]');
-      for (const gone of [caseFile, caseFile + "-wal", caseFile + ".keyparams"]) {
+      for (const gone of [caseFile, caseFile + "-wal", caseFile + ".keyparams", join(dir, "exports")]) {
         if (existsSync(gone)) throw new Error(`expected ${gone} destroyed`);
       }
+    });
+    const guarded = join(dir, "guarded.casefile");
+    fixture("empty", guarded);
+    await withApp({ PASSERELLE_CASE_FILE: guarded }, async (s) => {
+      step("after 5 wrong passphrases, the unlock screen says how long to wait, button off");
+      for (let i = 1; i <= 5; i++) {
+        await s.set('[data-testid="passphrase"]', `pas la bonne phrase ${i}`);
+        await s.click('[data-testid="unlock"]');
+        await s.waitText('[data-testid="unlock-error"]', "n'ouvre pas le dossier", 30000);
+      }
+      await s.set('[data-testid="passphrase"]', PASSPHRASE);
+      await s.click('[data-testid="unlock"]');
+      await s.waitText('[data-testid="unlock-wait"]', "réessayez dans", 30000);
+      const wait = await s.exec(
+        `return { seconds: Number(document.querySelector('[data-testid="unlock-wait"]').dataset.seconds),
+                  disabled: document.querySelector('[data-testid="unlock"]').disabled };`,
+      );
+      if (!(wait.seconds > 20 && wait.seconds <= 30) || !wait.disabled) {
+        throw new Error(`expected a wait of about 30 s with the button off: ${JSON.stringify(wait)}`);
+      }
+      await sleep(2000);
+      const later = await s.exec(`return Number(document.querySelector('[data-testid="unlock-wait"]').dataset.seconds);`);
+      if (!(later < wait.seconds)) throw new Error(`expected the wait to count down: ${wait.seconds} then ${later}`);
     });
     console.log("e2e: every step passed");
   } finally {

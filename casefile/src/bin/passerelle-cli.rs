@@ -28,7 +28,9 @@ struct Cli {
 enum Command {
     /// Creates a new encrypted case file and its replica id; prints the replica id.
     Init {
-        /// Cheap key derivation, for automated tests only: it protects nothing.
+        /// Cheap key derivation, for automated tests only: it protects nothing. Only in
+        /// test builds (feature `insecure-test-kdf`).
+        #[cfg(feature = "insecure-test-kdf")]
         #[arg(long, hide = true)]
         insecure_kdf_for_tests: bool,
     },
@@ -148,6 +150,10 @@ enum Command {
         /// A name people recognise this device by.
         #[arg(long)]
         device_name: String,
+        /// The one-time enrolment code a coordinator issued for this user
+        /// (`passerelle-server device invite`).
+        #[arg(long, env = "PASSERELLE_ENROLMENT_CODE", hide_env_values = true)]
+        code: String,
     },
     /// Pushes local changes, then pulls until nothing is left; prints
     /// `{"pushed", "pulled", "conflicts", "set_aside"}`. Exits 0 when the sync ran to its
@@ -242,16 +248,9 @@ fn main() -> std::process::ExitCode {
 fn run(cli: Cli) -> Result<()> {
     let path = cli.case_file.as_path();
     let mut out = std::io::stdout().lock();
-    if let Command::Init {
-        insecure_kdf_for_tests,
-    } = cli.command
-    {
+    if let Command::Init { .. } = cli.command {
         let passphrase = passphrase("PASSERELLE_PASSPHRASE", "New passphrase: ")?;
-        let kdf = if insecure_kdf_for_tests {
-            KdfParams::INSECURE_FOR_TESTS
-        } else {
-            KdfParams::PRODUCTION
-        };
+        let kdf = init_kdf(&cli.command);
         let file = CaseFile::init_with(path, &passphrase, kdf)
             .with_context(|| format!("could not create the case file at {}", path.display()))?;
         writeln!(out, "{}", file.replica_id())?;
@@ -368,9 +367,10 @@ fn run(cli: Cli) -> Result<()> {
             server,
             username,
             device_name,
+            code,
         } => {
             let password = passphrase("PASSERELLE_PASSWORD", "Server password: ")?;
-            let device = file.enrol(&server, &username, &password, &device_name)?;
+            let device = file.enrol(&server, &username, &password, &code, &device_name)?;
             writeln!(out, "{device}")?;
         }
         Command::Sync => {
@@ -415,6 +415,20 @@ fn run(cli: Cli) -> Result<()> {
     }
     out.flush()?;
     Ok(())
+}
+
+/// The key derivation of `init`: the production one, unless a test build asks for the
+/// cheap one.
+fn init_kdf(command: &Command) -> KdfParams {
+    #[cfg(feature = "insecure-test-kdf")]
+    if let Command::Init {
+        insecure_kdf_for_tests: true,
+    } = command
+    {
+        return KdfParams::INSECURE_FOR_TESTS;
+    }
+    let _ = command;
+    KdfParams::PRODUCTION
 }
 
 fn run_export(file: &CaseFile, export: ExportCommand) -> Result<()> {

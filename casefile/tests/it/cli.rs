@@ -43,7 +43,7 @@ fn the_commands_of_cli_md() {
         "a short passphrase must be refused"
     );
     assert!(
-        String::from_utf8_lossy(&short.stderr).contains("at least 8 characters"),
+        String::from_utf8_lossy(&short.stderr).contains("au moins 12 caractères"),
         "and say how long it must be"
     );
     assert!(!path.exists(), "nothing is created");
@@ -212,4 +212,55 @@ fn the_commands_of_cli_md() {
     );
     assert_eq!(err.lines().count(), 1, "one line on stderr: {err}");
     assert!(!err.contains("Lăcătuș"), "no personal data in errors");
+}
+
+#[test]
+fn a_weak_passphrase_is_refused_with_why_in_french_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.db");
+    for (weak, why) in [
+        (
+            "court",
+            "La phrase secrète doit compter au moins 12 caractères.",
+        ),
+        (
+            "motdepasse123",
+            "Cette phrase secrète est trop facile à deviner.",
+        ),
+        (
+            "passerelle2026!",
+            "Cette phrase secrète est trop facile à deviner.",
+        ),
+    ] {
+        let out = cli(&path, weak, &["init"]);
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(!out.status.success(), "{weak:?} must be refused");
+        assert!(out.stdout.is_empty(), "a refusal prints nothing on stdout");
+        assert!(err.contains(why), "{weak:?}: expected {why:?} in: {err}");
+        assert_eq!(err.lines().count(), 1, "one line on stderr: {err}");
+        assert!(!err.contains(weak), "the passphrase is never quoted: {err}");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "{weak:?}: no file is created"
+        );
+    }
+
+    ok(&path, &["init", "--insecure-kdf-for-tests"]);
+    let out = Command::new(env!("CARGO_BIN_EXE_passerelle-cli"))
+        .arg("--case-file")
+        .arg(&path)
+        .arg("change-passphrase")
+        .env("PASSERELLE_PASSPHRASE", "cli passphrase")
+        .env("PASSERELLE_NEW_PASSPHRASE", "aaaaaaaaaaaaaaaa")
+        .env_remove("PASSERELLE_CASE_FILE")
+        .output()
+        .unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(!out.status.success(), "a weak new passphrase is refused");
+    assert!(
+        err.contains("Un caractère répété"),
+        "and says why, in French: {err}"
+    );
+    ok(&path, &["list", "person"]);
 }

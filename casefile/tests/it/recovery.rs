@@ -116,6 +116,11 @@ impl Fake {
     }
 
     fn enrol(&mut self, body: &Value) -> Answer {
+        assert_eq!(
+            body["enrolment_code"],
+            json!(CODE),
+            "the client sends the code"
+        );
         let device: ReplicaId = body["device_id"].as_str().unwrap().parse().unwrap();
         let token = self.issue(device, body["device_name"].as_str().unwrap());
         (
@@ -342,10 +347,15 @@ impl Server {
     }
 }
 
+/// The enrolment code every enrolment here brings (the stand-in server checks only that
+/// it arrives as typed, trimmed).
+const CODE: &str = "7KQ2-M9XD-4HRW-C3TB";
+
 /// A case file enrolled with `server`.
 fn enrolled(server: &Server, name: &str) -> (TempDir, CaseFile) {
     let (dir, mut file) = crate::common::fresh();
-    file.enrol(server.url(), "marie", "secret", name).unwrap();
+    file.enrol(server.url(), "marie", "secret", CODE, name)
+        .unwrap();
     (dir, file)
 }
 
@@ -912,14 +922,14 @@ fn enrolling_with_another_server_sends_everything_to_it() {
     assert!(!a.replica_directory().unwrap().is_empty());
 
     let cursor = a.push_cursor().unwrap();
-    a.enrol(first.url(), "marie", "secret", "a").unwrap();
+    a.enrol(first.url(), "marie", "secret", CODE, "a").unwrap();
     assert_eq!(
         a.push_cursor().unwrap(),
         cursor,
         "the same server again: nothing to send again"
     );
 
-    a.enrol(second.url(), "marie", "secret", "a").unwrap();
+    a.enrol(second.url(), "marie", "secret", CODE, "a").unwrap();
     assert_eq!(a.push_cursor().unwrap(), 0);
     assert_eq!(a.pull_checkpoint().unwrap(), 0);
     assert!(a.replica_directory().unwrap().is_empty());

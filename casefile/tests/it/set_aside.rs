@@ -41,9 +41,9 @@ fn copied_unsynced_person(from: &mut Device, to: &mut Device, family: &str) -> R
 fn a_refused_record_is_set_aside_while_the_others_go_through(backend: Backend) {
     let server = Server::start(backend);
     let (_org, user) = server.new_org();
-    let mut a = Device::enrolled("marie", &server.url, &user);
-    let mut b = Device::enrolled("ion", &server.url, &user);
-    let mut c = Device::enrolled("ana", &server.url, &user);
+    let mut a = Device::enrolled("marie", &server, &user);
+    let mut b = Device::enrolled("ion", &server, &user);
+    let mut c = Device::enrolled("ana", &server, &user);
     let camp = site(&mut c.file, "Camp Nord");
     c.sync();
 
@@ -90,8 +90,8 @@ fn a_refused_record_is_set_aside_while_the_others_go_through(backend: Backend) {
 fn a_set_aside_record_is_sent_again_and_leaves_the_list_once_accepted(backend: Backend) {
     let server = Server::start(backend);
     let (_org, user) = server.new_org();
-    let mut a = Device::enrolled("marie", &server.url, &user);
-    let mut b = Device::enrolled("ion", &server.url, &user);
+    let mut a = Device::enrolled("marie", &server, &user);
+    let mut b = Device::enrolled("ion", &server, &user);
     let kept = copied_unsynced_person(&mut a, &mut b, "Popa");
     let edited = copied_unsynced_person(&mut a, &mut b, "Dumitru");
     let report = b.sync();
@@ -135,8 +135,8 @@ fn a_set_aside_record_is_sent_again_and_leaves_the_list_once_accepted(backend: B
 fn a_kind_clash_on_pull_is_set_aside_and_the_pull_goes_on(backend: Backend) {
     let server = Server::start(backend);
     let (_org, user) = server.new_org();
-    let mut a = Device::enrolled("marie", &server.url, &user);
-    let mut b = Device::enrolled("ion", &server.url, &user);
+    let mut a = Device::enrolled("marie", &server, &user);
+    let mut b = Device::enrolled("ion", &server, &user);
     let x = person(&mut b.file, "Lăcătuș", "Ștefan");
     let y = person(&mut b.file, "Rusu", "Ana");
     let camp = site(&mut a.file, "Camp Sud");
@@ -188,7 +188,7 @@ fn a_kind_clash_on_pull_is_set_aside_and_the_pull_goes_on(backend: Backend) {
     // The next sync neither fails nor lists the record twice.
     let report = b.sync();
     assert_eq!(report.set_aside, 1, "{report:?}");
-    let mut c = Device::enrolled("ana", &server.url, &user);
+    let mut c = Device::enrolled("ana", &server, &user);
     c.sync();
     assert!(c.file.get(y).is_ok(), "B's other person reached the server");
     assert_eq!(
@@ -201,8 +201,8 @@ fn a_kind_clash_on_pull_is_set_aside_and_the_pull_goes_on(backend: Backend) {
 fn a_record_over_8_mib_is_set_aside_unsent_and_blocks_nothing(backend: Backend) {
     let server = Server::start(backend);
     let (_org, user) = server.new_org();
-    let mut a = Device::enrolled("marie", &server.url, &user);
-    let mut b = Device::enrolled("ion", &server.url, &user);
+    let mut a = Device::enrolled("marie", &server, &user);
+    let mut b = Device::enrolled("ion", &server, &user);
     let big = person(&mut a.file, "Mare", "Dosar");
     a.sync();
     b.sync();
@@ -253,7 +253,7 @@ fn a_record_over_8_mib_is_set_aside_unsent_and_blocks_nothing(backend: Backend) 
         "still set aside, and the sync still runs: {report:?}"
     );
 
-    let mut c = Device::enrolled("ana", &server.url, &user);
+    let mut c = Device::enrolled("ana", &server, &user);
     let report = c.sync();
     assert_eq!(
         report.pulled, 2,
@@ -293,7 +293,7 @@ fn ok(path: &std::path::Path, args: &[&str]) -> String {
 fn sync_and_set_aside_on_the_command_line(backend: Backend) {
     let server = Server::start(backend);
     let (_org, user) = server.new_org();
-    let a = Device::enrolled("marie", &server.url, &user);
+    let a = Device::enrolled("marie", &server, &user);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cli.db");
     ok(&path, &["init", "--insecure-kdf-for-tests"]);
@@ -307,6 +307,8 @@ fn sync_and_set_aside_on_the_command_line(backend: Backend) {
             &user,
             "--device-name",
             "cli",
+            "--code",
+            &server.invite(&user),
         ],
     );
     let line = ok(&path, &["sync"]);
@@ -374,7 +376,7 @@ fn sync_and_set_aside_on_the_command_line(backend: Backend) {
 fn a_revoked_device_is_told_so(backend: Backend) {
     let server = Server::start(backend);
     let (_org, user) = server.new_org();
-    let mut a = Device::enrolled("marie", &server.url, &user);
+    let mut a = Device::enrolled("marie", &server, &user);
     a.sync();
     server.cli(&["device", "revoke", &a.file.replica_id().to_string()], "");
     let error = a.try_sync().unwrap_err();
@@ -395,7 +397,7 @@ fn a_revoked_device_is_told_so(backend: Backend) {
 fn a_revoked_device_destroys_its_case_file(backend: Backend) {
     let server = Server::start(backend);
     let (_org, user) = server.new_org();
-    let mut a = Device::enrolled("marie", &server.url, &user);
+    let mut a = Device::enrolled("marie", &server, &user);
     a.file
         .create("person", fields(&[("family_name", json!("Lăcătuș"))]))
         .unwrap();

@@ -43,9 +43,18 @@ fn a_missing_file_and_an_existing_path_are_refused() {
 fn changing_the_passphrase_rekeys_the_file() {
     let (dir, mut file) = fresh();
     let id = person(&mut file, "Popa", "Ion");
+    for weak in ["short", "motdepasse123"] {
+        assert!(
+            matches!(
+                file.change_passphrase(weak),
+                Err(Error::WeakPassphrase { .. })
+            ),
+            "a weak new passphrase ({weak:?}) must be refused"
+        );
+    }
     assert!(
-        matches!(file.change_passphrase("short"), Err(Error::Invalid { .. })),
-        "a short new passphrase must be refused"
+        CaseFile::open(db_path(&dir), PASS).is_ok(),
+        "a refused change leaves the old passphrase in place"
     );
     file.change_passphrase("new passphrase").unwrap();
     drop(file);

@@ -69,6 +69,18 @@ impl Harness {
             let mut callers = Vec::new();
             for device in [None, Some(OTHER.parse().unwrap())] {
                 let (token, token_hash) = auth::new_token();
+                let code_hash: [u8; 32] = rand::random();
+                let now = crate::store::unix_now();
+                store
+                    .add_code(crate::store::Invite {
+                        user_id: login.user_id,
+                        org: login.org,
+                        code_hash,
+                        created_at: now,
+                        expires_at: now + 3600,
+                    })
+                    .await
+                    .unwrap();
                 let enrolled = store
                     .enrol(Enrolment {
                         user_id: login.user_id,
@@ -76,6 +88,7 @@ impl Harness {
                         device_id: device,
                         device_name: "Portable".into(),
                         token_hash,
+                        code_hash,
                     })
                     .await
                     .unwrap();

@@ -59,6 +59,7 @@ pub(crate) const TABLES: &[Table] = &[
             ("name", Col::Text),
             ("last_seq", Col::Int),
             ("recovery_until", Col::Int),
+            ("audit_key", Col::Blob),
         ],
         identity: true,
     },
@@ -136,6 +137,38 @@ pub(crate) const TABLES: &[Table] = &[
         ],
         identity: false,
     },
+    // Codes issued before the backup serve after a restore, unless the journal says
+    // they were used since. The counts of failed enrolments are not carried.
+    Table {
+        name: "enrolment_codes",
+        columns: &[
+            ("code_hash", Col::Blob),
+            ("user_id", Col::Int),
+            ("org_id", Col::Int),
+            ("created_at", Col::Int),
+            ("expires_at", Col::Int),
+            ("used_at", Col::Int),
+        ],
+        identity: false,
+    },
+    // The audit trail travels with the data (a restore brings it back, then notes the
+    // restore itself), and so do the organisations' audit keys above, or `audit --record`
+    // would no longer find a record's rows.
+    Table {
+        name: "audit",
+        columns: &[
+            ("id", Col::Int),
+            ("org_id", Col::Int),
+            ("at", Col::Int),
+            ("event", Col::Text),
+            ("device", Col::Text),
+            ("user_id", Col::Int),
+            ("record", Col::Text),
+            ("vv", Col::Text),
+            ("detail", Col::Text),
+        ],
+        identity: true,
+    },
 ];
 
 /// The `server` row: the server id and journal key travel with the data; the epoch is
@@ -171,9 +204,10 @@ pub(crate) const BATCH_ROWS: usize = 1000;
 /// key (each table's primary key, or all its columns).
 pub(crate) fn order_key(table: &Table) -> String {
     match table.name {
-        "orgs" | "users" | "devices" => "id".into(),
+        "orgs" | "users" | "devices" | "audit" => "id".into(),
         "records" => "org_id, id".into(),
         "held" => "org_id, id, device_id".into(),
+        "enrolment_codes" => "code_hash".into(),
         _ => table.column_list(),
     }
 }

@@ -9,8 +9,10 @@ use sync_protocol::{RecordId, RecordState, ReplicaId};
 use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
 use super::{
-    Caller, Enrolled, Enrolment, PAGE_BYTES, PulledRow, PushError, Role, Store, TokenOwner, page,
+    Caller, Enrolled, Enrolment, Invite, Login, PAGE_BYTES, PulledRow, PushError, Role, Store,
+    TokenOwner, page, unix_now,
 };
+use crate::rate::{ADDRESS_LIMIT, EnrolKey, EnrolLimit, USERNAME_LIMIT};
 
 fn admin_url() -> String {
     std::env::var("PASSERELLE_TEST_POSTGRES")
@@ -87,7 +89,191 @@ conformance!(
     erasure_keeps_id_kind_and_vv,
     pull_rows_read_no_further_than_the_page_bytes,
     an_exact_repush_is_left_out_of_the_pushers_pulls,
+    an_enrolment_code_serves_once_its_user_until_it_expires,
+    one_code_enrols_one_device_however_many_try_at_once,
+    failed_enrolments_are_counted_in_buckets_all_or_nothing,
 );
+
+/// A new code for the user of `login`, valid for `seconds` (negative: expired); answers
+/// its hash.
+async fn code_for<S: Store>(store: &S, login: &Login, seconds: i64) -> [u8; 32] {
+    let code_hash: [u8; 32] = rand::random();
+    let now = unix_now();
+    store
+        .add_code(Invite {
+            user_id: login.user_id,
+            org: login.org,
+            code_hash,
+            created_at: now - seconds.abs(),
+            expires_at: now + seconds,
+        })
+        .await
+        .unwrap();
+    code_hash
+}
+
+fn enrolment(login: &Login, device_id: Option<ReplicaId>, code_hash: [u8; 32]) -> Enrolment {
+    Enrolment {
+        user_id: login.user_id,
+        org: login.org,
+        device_id,
+        device_name: "P".into(),
+        token_hash: crate::auth::new_token().1,
+        code_hash,
+    }
+}
+
+async fn an_enrolment_code_serves_once_its_user_until_it_expires<S: Store>(store: S) {
+    store
+        .add_user("nord", "marie", "h", Role::Counsellor)
+        .await
+        .unwrap();
+    store
+        .add_user("nord", "claire", "h", Role::Counsellor)
+        .await
+        .unwrap();
+    let marie = store.login("marie").await.unwrap().unwrap();
+    let claire = store.login("claire").await.unwrap().unwrap();
+    let code = code_for(&store, &marie, 3600).await;
+    assert_eq!(
+        store.enrol(enrolment(&claire, None, code)).await.unwrap(),
+        Enrolled::BadCode,
+        "another user's code"
+    );
+    let device = new_replica();
+    assert_eq!(
+        store
+            .enrol(enrolment(&marie, Some(device), code))
+            .await
+            .unwrap(),
+        Enrolled::Device(device)
+    );
+    assert_eq!(
+        store
+            .enrol(enrolment(&marie, Some(device), code))
+            .await
+            .unwrap(),
+        Enrolled::BadCode,
+        "used: the same device enrolling again needs a new code"
+    );
+    let expired = code_for(&store, &marie, -1).await;
+    assert_eq!(
+        store.enrol(enrolment(&marie, None, expired)).await.unwrap(),
+        Enrolled::BadCode,
+        "expired"
+    );
+    assert_eq!(
+        store
+            .enrol(enrolment(&marie, None, rand::random()))
+            .await
+            .unwrap(),
+        Enrolled::BadCode,
+        "never issued"
+    );
+    let taken = code_for(&store, &claire, 3600).await;
+    assert_eq!(
+        store
+            .enrol(enrolment(&claire, Some(device), taken))
+            .await
+            .unwrap(),
+        Enrolled::Taken,
+        "marie's device id"
+    );
+    assert!(
+        matches!(
+            store.enrol(enrolment(&claire, None, taken)).await.unwrap(),
+            Enrolled::Device(_)
+        ),
+        "a refused enrolment leaves its code unused"
+    );
+    // The journal's replay: an unused code becomes used, a used one changes nothing.
+    let unused = code_for(&store, &marie, 3600).await;
+    assert!(store.restore_code_used(unused).await.unwrap());
+    assert!(!store.restore_code_used(unused).await.unwrap());
+    assert!(!store.restore_code_used(rand::random()).await.unwrap());
+    assert_eq!(
+        store.enrol(enrolment(&marie, None, unused)).await.unwrap(),
+        Enrolled::BadCode
+    );
+}
+
+async fn one_code_enrols_one_device_however_many_try_at_once<S: Store + Clone>(store: S) {
+    store
+        .add_user("nord", "marie", "h", Role::Counsellor)
+        .await
+        .unwrap();
+    let marie = store.login("marie").await.unwrap().unwrap();
+    for _ in 0..5 {
+        let code = code_for(&store, &marie, 3600).await;
+        let tries = (0..6).map(|_| {
+            let (store, marie) = (store.clone(), marie.clone());
+            tokio::spawn(async move { store.enrol(enrolment(&marie, None, code)).await })
+        });
+        let mut enrolled = 0;
+        for attempt in tries.collect::<Vec<_>>() {
+            match attempt.await.unwrap().unwrap() {
+                Enrolled::Device(_) => enrolled += 1,
+                Enrolled::BadCode => {}
+                Enrolled::Taken => panic!("a new id is never taken"),
+            }
+        }
+        assert_eq!(enrolled, 1, "exactly one enrolment per code");
+    }
+}
+
+async fn failed_enrolments_are_counted_in_buckets_all_or_nothing<S: Store>(store: S) {
+    let address: EnrolKey = rand::random();
+    let marie: EnrolKey = rand::random();
+    let claire: EnrolKey = rand::random();
+    let buckets = |user| [(address, ADDRESS_LIMIT), (user, USERNAME_LIMIT)];
+    let now = 1_000_000.0;
+    for i in 0..10 {
+        assert_eq!(
+            store.enrol_try(buckets(marie), now).await.unwrap(),
+            Ok(()),
+            "failure {i}"
+        );
+    }
+    let (which, wait) = store
+        .enrol_try(buckets(marie), now)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(
+        (which, wait.as_secs()),
+        (1, 5),
+        "the username's bucket is empty"
+    );
+    // Nothing was taken from the address by the refused try: claire has 40 more.
+    for i in 0..40 {
+        let user: EnrolKey = rand::random();
+        assert_eq!(
+            store.enrol_try(buckets(user), now).await.unwrap(),
+            Ok(()),
+            "{i}"
+        );
+    }
+    let (which, _) = store
+        .enrol_try(buckets(claire), now)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(which, 0, "the address's bucket is empty");
+    store.enrol_give_back(buckets(claire), now).await.unwrap();
+    assert_eq!(
+        store.enrol_try(buckets(claire), now).await.unwrap(),
+        Ok(()),
+        "a try given back is taken again"
+    );
+    assert_eq!(
+        store.enrol_try(buckets(marie), now + 250.0).await.unwrap(),
+        Ok(()),
+        "refilled"
+    );
+    let fresh: [(EnrolKey, EnrolLimit); 2] =
+        [(rand::random(), ADDRESS_LIMIT), (claire, USERNAME_LIMIT)];
+    assert_eq!(store.enrol_try(fresh, now + 1.0).await.unwrap(), Ok(()));
+}
 
 /// A device sending again exactly what the server holds (after a restore, it sends
 /// everything) is not sent it back by its pulls, and no sequence moves.
@@ -121,6 +307,7 @@ async fn device<S: Store>(store: &S, org: &str, username: &str, role: Role) -> C
     }
     let login = store.login(username).await.unwrap().unwrap();
     let token_hash = crate::auth::new_token().1;
+    let code_hash = code_for(store, &login, 3600).await;
     let enrolled = store
         .enrol(Enrolment {
             user_id: login.user_id,
@@ -128,6 +315,7 @@ async fn device<S: Store>(store: &S, org: &str, username: &str, role: Role) -> C
             device_id: None,
             device_name: "Portable".into(),
             token_hash,
+            code_hash,
         })
         .await
         .unwrap();
@@ -253,24 +441,20 @@ async fn enrolment_keeps_ids_to_their_user<S: Store>(store: S) {
     device(&store, "nord", "claire", Role::Counsellor).await;
     let claire = store.login("claire").await.unwrap().unwrap();
     let login = store.login("marie").await.unwrap().unwrap();
-    let enrol = |user_id, org, device_id| Enrolment {
-        user_id,
-        org,
-        device_id: Some(device_id),
-        device_name: "P".into(),
-        token_hash: crate::auth::new_token().1,
-    };
-    let taken = store
-        .enrol(enrol(claire.user_id, claire.org, marie.device))
-        .await
-        .unwrap();
+    let code = code_for(&store, &claire, 3600).await;
+    let enrol = |login: &Login, device_id| enrolment(login, Some(device_id), code);
+    let taken = store.enrol(enrol(&claire, marie.device)).await.unwrap();
     assert_eq!(taken, Enrolled::Taken, "another user's id");
     let server = store
-        .enrol(enrol(claire.user_id, claire.org, store.server_id()))
+        .enrol(enrol(&claire, store.server_id()))
         .await
         .unwrap();
     assert_eq!(server, Enrolled::Taken, "the server's own id");
-    let again = enrol(login.user_id, login.org, marie.device);
+    let again = enrolment(
+        &login,
+        Some(marie.device),
+        code_for(&store, &login, 3600).await,
+    );
     let token = again.token_hash;
     assert_eq!(
         store.enrol(again).await.unwrap(),
@@ -294,7 +478,11 @@ async fn enrolment_keeps_ids_to_their_user<S: Store>(store: S) {
         "revoked, and told apart from an unknown token"
     );
     let revoked = store
-        .enrol(enrol(login.user_id, login.org, marie.device))
+        .enrol(enrolment(
+            &login,
+            Some(marie.device),
+            code_for(&store, &login, 3600).await,
+        ))
         .await
         .unwrap();
     assert_eq!(

@@ -24,6 +24,9 @@ use sync_protocol::{
 
 use recovery::{Arrival, OrgDevices};
 
+use crate::rate::{EnrolKey, EnrolLimit};
+
+pub mod audit;
 pub(crate) mod backup;
 #[cfg(test)]
 mod conformance;
@@ -142,7 +145,28 @@ pub struct Enrolment {
     pub device_name: String,
     /// SHA-256 of its new token.
     pub token_hash: [u8; 32],
+    /// The hash of the enrolment code it brings (`invite::code_hash`): a code of this
+    /// user, unused and unexpired, marked used in the enrolment's transaction.
+    pub code_hash: [u8; 32],
 }
+
+/// An enrolment code to keep (§7 `device invite`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Invite {
+    /// The user it is for.
+    pub user_id: i64,
+    /// The user's organisation.
+    pub org: OrgId,
+    /// The hash of the code (`invite::code_hash`).
+    pub code_hash: [u8; 32],
+    /// When it was made, in seconds since 1970.
+    pub created_at: i64,
+    /// When it stops serving, in seconds since 1970.
+    pub expires_at: i64,
+}
+
+/// How long an expired or used code is kept before it is forgotten: 30 days.
+pub const CODES_KEPT_SECONDS: i64 = 30 * 86_400;
 
 /// A device, as `device list` prints it.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -499,6 +523,8 @@ pub enum Enrolled {
     Device(ReplicaId),
     /// The id is enrolled by another user, revoked, or the server's own.
     Taken,
+    /// The enrolment code is not an unused, unexpired code of this user: nothing changed.
+    BadCode,
 }
 
 /// The server's storage. Every method is one transaction.
@@ -536,11 +562,42 @@ pub trait Store: Send + Sync + 'static {
         username: &str,
     ) -> impl Future<Output = Result<Option<Login>, StoreError>> + Send;
 
-    /// Enrols a device (§6): registers its id, or makes one, and stores its token hash.
+    /// Enrols a device (§6): uses its enrolment code, registers its id, or makes one, and
+    /// stores its token hash, in one transaction, so two enrolments with one code cannot
+    /// both succeed.
     fn enrol(
         &self,
         enrolment: Enrolment,
     ) -> impl Future<Output = Result<Enrolled, StoreError>> + Send;
+
+    /// Keeps an enrolment code (§7 `device invite`), and forgets the codes that expired
+    /// more than [`CODES_KEPT_SECONDS`] ago.
+    fn add_code(&self, invite: Invite) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The journal's used code (§6a): the code with this hash marked used if the database
+    /// has it unused. Answers whether anything changed.
+    fn restore_code_used(
+        &self,
+        code_hash: [u8; 32],
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Takes one try from each bucket of failed enrolments (§6), in the order given, in
+    /// one transaction at `now` (seconds since 1970): either every bucket gives one, or
+    /// none is touched and the answer is the index of the empty one with the wait before
+    /// its next token. Forgets buckets that are full again.
+    fn enrol_try(
+        &self,
+        buckets: [(EnrolKey, EnrolLimit); 2],
+        now: f64,
+    ) -> impl Future<Output = Result<Result<(), (usize, std::time::Duration)>, StoreError>> + Send;
+
+    /// Gives back the tries [`enrol_try`](Self::enrol_try) took, when the attempt did not
+    /// fail after all.
+    fn enrol_give_back(
+        &self,
+        buckets: [(EnrolKey, EnrolLimit); 2],
+        now: f64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// The device holding the token with this hash, whether it is revoked, or nobody.
     fn caller(
@@ -680,14 +737,24 @@ pub trait Store: Send + Sync + 'static {
         id: RecordId,
     ) -> impl Future<Output = Result<Option<(u64, RecordState)>, StoreError>> + Send;
 
-    /// The same erasure over HTTP, within [`ERASURES_PER_HOUR`] per organisation, counted
-    /// in the same transaction (so several server processes share the count). An
-    /// erasure that changes nothing (no such record, or erased already) is not counted.
+    /// The same erasure over HTTP by the device `by`, within [`ERASURES_PER_HOUR`] per
+    /// organisation, counted in the same transaction (so several server processes share
+    /// the count). An erasure that changes nothing (no such record, or erased already) is
+    /// not counted.
     fn erase_capped(
         &self,
         org: OrgId,
         id: RecordId,
+        by: ReplicaId,
     ) -> impl Future<Output = Result<Capped, StoreError>> + Send;
+
+    /// A page of the organisation's audit trail, oldest first (§7 `audit`): at most
+    /// [`audit::PAGE_ROWS`] rows after `filter.after`.
+    fn audit(
+        &self,
+        org: OrgId,
+        filter: audit::Filter,
+    ) -> impl Future<Output = Result<Vec<audit::Stored>, StoreError>> + Send;
 
     /// The organisation with this name.
     fn org_id(&self, name: &str) -> impl Future<Output = Result<Option<OrgId>, StoreError>> + Send;

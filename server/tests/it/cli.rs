@@ -141,3 +141,100 @@ fn a_database_newer_than_the_binary_is_refused() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The codes kept in a SQLite database.
+fn codes_kept(db: &Database) -> i64 {
+    let path = db.url.strip_prefix("sqlite:").unwrap();
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .query_row("SELECT count(*) FROM enrolment_codes", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn device_invite_prints_the_code_then_its_validity_then_a_qr_code() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let db = Database::new(backend);
+        db.add_user("nord", "marie", "counsellor");
+        db.add_user("sud", "paul", "counsellor");
+        let out = db.cli_ok(
+            &["device", "invite", "--org", "nord", "--username", "marie"],
+            "",
+        );
+        let mut lines = out.lines();
+        let code = lines.next().unwrap();
+        assert_eq!(code.len(), 19, "{backend:?}: {out}");
+        let groups: Vec<&str> = code.split('-').collect();
+        assert_eq!(groups.len(), 4, "four groups of four: {code}");
+        assert!(
+            groups.iter().all(|g| {
+                g.len() == 4
+                    && g.chars().all(|c| {
+                        c.is_ascii_digit() || (c.is_ascii_uppercase() && !"ILOU".contains(c))
+                    })
+            }),
+            "Crockford's alphabet: {code}"
+        );
+        let validity = lines.next().unwrap();
+        assert!(
+            validity.starts_with("valid until ") && validity.contains("(24h)"),
+            "{validity}"
+        );
+        let qr: Vec<&str> = lines.collect();
+        assert!(
+            qr.len() > 10 && qr.iter().any(|l| l.contains('▀') || l.contains('▄')),
+            "a QR code in half blocks: {out}"
+        );
+        let again = db.cli_ok(
+            &[
+                "device",
+                "invite",
+                "--org",
+                "nord",
+                "--username",
+                "marie",
+                "--valid",
+                "7d",
+            ],
+            "",
+        );
+        assert_ne!(again.lines().next(), Some(code), "a new code each time");
+        assert!(again.lines().nth(1).unwrap().contains("(7d)"));
+        db.cli_ok(&["user", "disable", "--username", "paul"], "");
+        for (args, why) in [
+            (
+                vec!["--org", "nord", "--username", "nobody"],
+                "no user \"nobody\"",
+            ),
+            (
+                vec!["--org", "sud", "--username", "marie"],
+                "not of the organisation",
+            ),
+            (vec!["--org", "sud", "--username", "paul"], "disabled"),
+            (
+                vec!["--org", "nord", "--username", "marie", "--valid", "8d"],
+                "at most 7 days",
+            ),
+            (
+                vec!["--org", "nord", "--username", "marie", "--valid", "0h"],
+                "no time",
+            ),
+            (
+                vec!["--org", "nord", "--username", "marie", "--valid", "soon"],
+                "s, m, h or d",
+            ),
+        ] {
+            let mut full = vec!["device", "invite"];
+            full.extend(args);
+            let refused = db.cli(&full, "");
+            let stderr = String::from_utf8_lossy(&refused.stderr);
+            assert!(
+                !refused.status.success() && refused.stdout.is_empty() && stderr.contains(why),
+                "{backend:?} {full:?}: expected a refusal saying {why:?}, got {stderr}"
+            );
+        }
+        if backend == Backend::Sqlite {
+            assert_eq!(codes_kept(&db), 2, "the refused invites kept nothing");
+        }
+    }
+}

@@ -53,7 +53,71 @@ pub struct Database {
     pub url: String,
     pub dir: tempfile::TempDir,
     pg_name: Option<String>,
+    /// The organisation of each user added, to invite them.
+    orgs: Orgs,
 }
+
+/// Username → organisation, shared with the clients that enrol.
+type Orgs = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>;
+
+/// Issues enrolment codes with the real `device invite` on one database.
+#[derive(Clone)]
+pub struct Inviter {
+    url: String,
+    dir: PathBuf,
+    orgs: Orgs,
+}
+
+impl Inviter {
+    /// A new code for `username` (a user added through the harness), read from the first
+    /// line `device invite` prints; `None` for a user the harness never added, or one
+    /// that `device invite` refuses (disabled).
+    pub fn code(&self, username: &str) -> Option<String> {
+        let org = self.orgs.lock().unwrap().get(username).cloned()?;
+        try_invite(&self.url, &self.dir, &org, username, "24h").ok()
+    }
+}
+
+/// Runs `device invite`, which must succeed, and answers the code on its first line.
+fn invite(url: &str, dir: &std::path::Path, org: &str, username: &str, valid: &str) -> String {
+    try_invite(url, dir, org, username, valid)
+        .unwrap_or_else(|e| panic!("expected device invite to succeed: {e}"))
+}
+
+/// Runs `device invite`: the code on its first line, or what it said on standard error.
+fn try_invite(
+    url: &str,
+    dir: &std::path::Path,
+    org: &str,
+    username: &str,
+    valid: &str,
+) -> Result<String, String> {
+    let out = Command::new(BIN)
+        .args([
+            "device",
+            "invite",
+            "--org",
+            org,
+            "--username",
+            username,
+            "--valid",
+            valid,
+        ])
+        .args(["--database", url])
+        .env("RUST_LOG", "warn")
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    Ok(stdout.lines().next().unwrap().to_owned())
+}
+
+/// A well-formed code that was never issued.
+pub const UNKNOWN_CODE: &str = "0000-0000-0000-0000";
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
@@ -78,6 +142,17 @@ fn pg_admin(sql: &str) {
 }
 
 impl Database {
+    /// A database the test made itself at `url` (e.g. on a PostgreSQL cluster of its
+    /// own), left as it is at the end.
+    pub fn at(url: String) -> Self {
+        Self {
+            url,
+            dir: tempfile::tempdir().unwrap(),
+            pg_name: None,
+            orgs: Orgs::default(),
+        }
+    }
+
     pub fn new(backend: Backend) -> Self {
         let dir = tempfile::tempdir().unwrap();
         match backend {
@@ -85,6 +160,7 @@ impl Database {
                 url: format!("sqlite:{}", dir.path().join("server.db").display()),
                 dir,
                 pg_name: None,
+                orgs: Orgs::default(),
             },
             Backend::Postgres => {
                 let name = format!(
@@ -101,6 +177,7 @@ impl Database {
                     url: pg_url(&name),
                     dir,
                     pg_name: Some(name),
+                    orgs: Orgs::default(),
                 }
             }
         }
@@ -151,7 +228,25 @@ impl Database {
         }
     }
 
+    /// A new enrolment code for `username` of `org`, valid for `valid` (e.g. `24h`).
+    pub fn invite(&self, org: &str, username: &str, valid: &str) -> String {
+        invite(&self.url, self.dir.path(), org, username, valid)
+    }
+
+    /// What issues codes for the users added through [`add_user`](Self::add_user).
+    pub fn inviter(&self) -> Inviter {
+        Inviter {
+            url: self.url.clone(),
+            dir: self.dir.path().to_owned(),
+            orgs: self.orgs.clone(),
+        }
+    }
+
     pub fn add_user(&self, org: &str, username: &str, role: &str) {
+        self.orgs
+            .lock()
+            .unwrap()
+            .insert(username.to_owned(), org.to_owned());
         self.cli_ok(
             &[
                 "user",
@@ -182,6 +277,8 @@ pub struct Server {
     /// `http://127.0.0.1:PORT` (or https).
     pub base: String,
     pub log: PathBuf,
+    /// Codes for enrolments on its database.
+    pub inviter: Inviter,
 }
 
 impl Server {
@@ -216,7 +313,12 @@ impl Server {
             .strip_prefix("listening on ")
             .unwrap_or_else(|| panic!("expected `listening on URL`, got {line:?}"))
             .to_owned();
-        Ok(Self { child, base, log })
+        Ok(Self {
+            child,
+            base,
+            log,
+            inviter: db.inviter(),
+        })
     }
 
     pub fn pid(&self) -> u32 {
@@ -257,8 +359,17 @@ impl Server {
         }
     }
 
+    /// A client that enrols with codes issued on the server's database.
     pub fn client(&self) -> Client {
-        Client::new(&self.base)
+        self.client_from(None)
+    }
+
+    /// The same, its connections leaving from `local` (e.g. 127.0.0.2).
+    pub fn client_from(&self, local: Option<std::net::IpAddr>) -> Client {
+        Client {
+            inviter: Some(self.inviter.clone()),
+            ..Client::from_address(&self.base, local)
+        }
     }
 
     /// `host:port`, for raw TCP.
@@ -331,6 +442,8 @@ pub struct Client {
     pub base: String,
     pub token: Option<String>,
     pub device_id: Option<String>,
+    /// Issues the codes [`enrol`](Self::enrol) brings, when set.
+    pub inviter: Option<Inviter>,
 }
 
 impl Client {
@@ -352,6 +465,7 @@ impl Client {
             base: base.to_owned(),
             token: None,
             device_id: None,
+            inviter: None,
         }
     }
 
@@ -400,9 +514,32 @@ impl Client {
         Self::send(self.http.get(format!("{}/v1/health", self.base))).await
     }
 
+    /// Enrols with a new code for `username` from the client's inviter (the real `device
+    /// invite`), or a code never issued when it has none or does not know the user.
     pub async fn enrol(&self, username: &str, password: &str, device_id: Option<&str>) -> Answer {
-        let mut body =
-            json!({"username": username, "password": password, "device_name": "Portable"});
+        let code = self
+            .inviter
+            .as_ref()
+            .and_then(|inviter| inviter.code(username))
+            .unwrap_or_else(|| UNKNOWN_CODE.to_owned());
+        self.enrol_with_code(username, password, &code, device_id)
+            .await
+    }
+
+    /// Enrols with the enrolment code `code`.
+    pub async fn enrol_with_code(
+        &self,
+        username: &str,
+        password: &str,
+        code: &str,
+        device_id: Option<&str>,
+    ) -> Answer {
+        let mut body = json!({
+            "username": username,
+            "password": password,
+            "enrolment_code": code,
+            "device_name": "Portable",
+        });
         if let Some(id) = device_id {
             body["device_id"] = json!(id);
         }

@@ -6,6 +6,7 @@
 
 mod harness;
 
+mod audit;
 mod cli;
 mod connections;
 mod enrolment;
@@ -15,3 +16,4 @@ mod lifecycle;
 mod pull;
 mod push;
 mod restore;
+mod tls;

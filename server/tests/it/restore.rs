@@ -29,7 +29,41 @@ on_both_backends!(
     a_stolen_token_in_recovery_gets_nothing_merged,
     the_journal_keeps_what_a_restore_must_not_roll_back,
     a_reused_replica_is_refused_until_it_takes_a_new_id,
+    a_code_used_after_the_backup_stays_used_after_a_restore,
 );
+
+/// §6a: the journal keeps the codes used; a restore never makes one serve again, while a
+/// code issued before the backup and still unused serves after it.
+async fn a_code_used_after_the_backup_stays_used_after_a_restore(backend: Backend) {
+    let mut setup = Setup::with_args(backend, FAST);
+    let used = setup.db.invite("nord", "marie", "24h");
+    let unused = setup.db.invite("nord", "claire", "24h");
+    let backup = take_backup(&setup.db);
+    let client = setup.client();
+    let answer = client
+        .enrol_with_code("marie", crate::harness::PASSWORD, &used, None)
+        .await;
+    assert_eq!(answer.status.as_u16(), 201, "{answer:?}");
+    setup.server.stop();
+
+    let journal = setup.db.journal();
+    let (db, printed) = restore_into(backend.other(), &backup, Some(&journal));
+    assert_eq!(
+        printed["journal_applied"],
+        json!(2),
+        "the enrolment and its code: {printed}"
+    );
+    let server = serve(&db, &journal);
+    let client = server.client();
+    client
+        .enrol_with_code("marie", crate::harness::PASSWORD, &used, None)
+        .await
+        .expect_error(401, "unauthorized");
+    let answer = client
+        .enrol_with_code("claire", crate::harness::PASSWORD, &unused, None)
+        .await;
+    assert_eq!(answer.status.as_u16(), 201, "{answer:?}");
+}
 
 /// Server arguments that keep the per-device rate limit out of these tests' way.
 const FAST: &[&str] = &["--rate-limit", "1000"];
@@ -848,6 +882,38 @@ async fn a_record_edited_by_three_devices_comes_back_once_each_has_synced(backen
         "T holds the edits of all three"
     );
     assert_eq!(served(&observer).await, all);
+    // The audit tells T's story as the restored database knows it: created before the
+    // backup, held twice, then merged with A's push.
+    let pushes: Vec<(String, String)> = audit_rows(&db, &["--record", &t])
+        .iter()
+        .filter(|row| row["event"] == json!("pushed"))
+        .map(|row| (row["status"].to_string(), row["device"].to_string()))
+        .collect();
+    let by = |status: &str, device: &Device| {
+        (
+            json!(status).to_string(),
+            json!(device.device()).to_string(),
+        )
+    };
+    assert_eq!(
+        pushes,
+        [
+            by("created", &a),
+            by("held", &c),
+            by("held", &b),
+            by("merged", &a)
+        ]
+    );
+}
+
+/// `audit --org nord ARGS…`, one JSON object a line.
+fn audit_rows(db: &Database, args: &[&str]) -> Vec<Value> {
+    let mut all = vec!["audit", "--org", "nord"];
+    all.extend(args);
+    db.cli_ok(&all, "")
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
 }
 
 /// §6a, §7 `recovery accept` and `recovery end`: A and D never sync again. Their edits,
@@ -956,6 +1022,22 @@ async fn what_waits_on_a_device_that_never_comes_back_is_accepted_or_discarded(b
         !late.status.success() && String::from_utf8_lossy(&late.stderr).contains("not in recovery"),
         "accept after the end: {}",
         String::from_utf8_lossy(&late.stderr)
+    );
+    // The coordinator's choices are in the audit (§6a).
+    let settled: Vec<Value> = audit_rows(&db, &[])
+        .into_iter()
+        .filter(|row| row["event"].as_str().unwrap().starts_with("recovery_"))
+        .map(|mut row| {
+            row.as_object_mut().unwrap().remove("at");
+            row
+        })
+        .collect();
+    assert_eq!(
+        settled,
+        [
+            json!({"event": "recovery_accepted", "device": a.device(), "released": 2}),
+            json!({"event": "recovery_ended", "discarded": 1}),
+        ]
     );
 }
 

@@ -184,6 +184,12 @@ impl Drop for ServerDatabase {
     }
 }
 
+/// The organisation of each user added through [`Server::add_user`], to invite them on
+/// whichever server process serves their database later (restarted, restored, promoted).
+/// Usernames are unique across a server, and [`Server::new_org`] makes unique ones.
+static ORGS: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<String, String>>> =
+    std::sync::LazyLock::new(Default::default);
+
 /// A running `passerelle-server`; killed when dropped.
 #[derive(Debug)]
 pub struct Server {
@@ -248,8 +254,45 @@ impl Server {
         self.db.cli(args, stdin)
     }
 
+    /// Issues a one-time enrolment code for `username` of `org` with the real `device
+    /// invite`, valid for `valid` (e.g. `24h`); answers the code, its first line.
+    pub fn invite_in(&self, org: &str, username: &str, valid: &str) -> String {
+        let out = self.cli(
+            &[
+                "device",
+                "invite",
+                "--org",
+                org,
+                "--username",
+                username,
+                "--valid",
+                valid,
+            ],
+            "",
+        );
+        out.lines()
+            .next()
+            .expect("device invite prints the code on its first line")
+            .to_owned()
+    }
+
+    /// A new enrolment code (valid 24 hours) for `username`, a user added through
+    /// [`add_user`](Self::add_user) or [`new_org`](Self::new_org).
+    pub fn invite(&self, username: &str) -> String {
+        let org = ORGS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(username)
+            .cloned()
+            .unwrap_or_else(|| panic!("{username:?} was not added through the test support"));
+        self.invite_in(&org, username, "24h")
+    }
+
     /// Adds a user (password [`PASSWORD`]) to `org`, creating the organisation.
     pub fn add_user(&self, org: &str, username: &str, role: &str) {
+        ORGS.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(username.to_owned(), org.to_owned());
         let args = [
             "user",
             "add",
@@ -311,6 +354,7 @@ pub fn patient() -> SyncOptions {
         attempts: 40,
         backoff: Duration::from_millis(5),
         timeout: Duration::from_secs(20),
+        ..SyncOptions::default()
     }
 }
 
@@ -331,12 +375,19 @@ impl Device {
         }
     }
 
-    /// A new case file enrolled with the server at `url` as `user`.
-    pub fn enrolled(name: &str, url: &str, user: &str) -> Device {
+    /// A new case file enrolled with `server` as `user`, with a code the server's
+    /// `device invite` issued.
+    pub fn enrolled(name: &str, server: &Server, user: &str) -> Device {
+        Self::enrolled_at(name, &server.url, user, &server.invite(user))
+    }
+
+    /// A new case file enrolled with the server at `url` (the server itself, or a proxy
+    /// in front of it) as `user`, with the enrolment code `code`.
+    pub fn enrolled_at(name: &str, url: &str, user: &str, code: &str) -> Device {
         let mut device = Device::new(name);
         device
             .file
-            .enrol(url, user, PASSWORD, name)
+            .enrol(url, user, PASSWORD, code, name)
             .unwrap_or_else(|e| panic!("expected {name} to enrol: {e}"));
         device
     }

@@ -29,8 +29,8 @@ fn sync_with_events(
 fn progress_reports_each_phase_and_own_pushes_are_not_downloaded_again() {
     let server = Server::start(Backend::Sqlite);
     let (_org, user) = server.new_org();
-    let mut a = Device::enrolled("marie", &server.url, &user);
-    let mut b = Device::enrolled("ion", &server.url, &user);
+    let mut a = Device::enrolled("marie", &server, &user);
+    let mut b = Device::enrolled("ion", &server, &user);
     for i in 0..1200 {
         add_person(&mut a.file, "Stoica", &format!("Mihai {i}"));
     }
@@ -90,8 +90,8 @@ fn progress_reports_each_phase_and_own_pushes_are_not_downloaded_again() {
 fn the_replica_directory_names_who_made_each_edit() {
     let server = Server::start(Backend::Sqlite);
     let (_org, user) = server.new_org();
-    let mut a = Device::enrolled("Portable de Marie", &server.url, &user);
-    let b = Device::enrolled("Tablette d'Ion", &server.url, &user);
+    let mut a = Device::enrolled("Portable de Marie", &server, &user);
+    let b = Device::enrolled("Tablette d'Ion", &server, &user);
     a.sync();
     let directory = a.file.replica_directory().unwrap();
     let names: Vec<&str> = directory.values().map(|r| r.device_name.as_str()).collect();
@@ -107,8 +107,8 @@ fn the_replica_directory_names_who_made_each_edit() {
 fn a_cancelled_sync_keeps_what_it_had_and_the_next_one_goes_on() {
     let server = Server::start(Backend::Sqlite);
     let (_org, user) = server.new_org();
-    let mut a = Device::enrolled("marie", &server.url, &user);
-    let mut b = Device::enrolled("ion", &server.url, &user);
+    let mut a = Device::enrolled("marie", &server, &user);
+    let mut b = Device::enrolled("ion", &server, &user);
     let p = add_person(&mut a.file, "Dumitru", "Ana");
     let cancel = AtomicBool::new(true);
     let result = a
@@ -131,7 +131,7 @@ fn a_cancelled_sync_keeps_what_it_had_and_the_next_one_goes_on() {
 fn an_unreachable_server_is_a_clear_error_and_the_sync_resumes_later() {
     let server = Server::start(Backend::Sqlite);
     let (_org, user) = server.new_org();
-    let mut a = Device::enrolled("marie", &server.url, &user);
+    let mut a = Device::enrolled("marie", &server, &user);
     let p = add_person(&mut a.file, "Lăcătuș", "Ioana");
     let proxy = FaultProxy::start_fixed(server.addr, Fault::CutRequest(10)).unwrap();
     a.file.set_setting("sync.server_url", &proxy.url()).unwrap();
@@ -154,7 +154,7 @@ fn an_unreachable_server_is_a_clear_error_and_the_sync_resumes_later() {
     );
     proxy.set_faults(false);
     a.sync();
-    let mut b = Device::enrolled("ion", &server.url, &user);
+    let mut b = Device::enrolled("ion", &server, &user);
     b.sync();
     assert!(
         b.file.get(p).is_ok(),
@@ -166,7 +166,7 @@ fn an_unreachable_server_is_a_clear_error_and_the_sync_resumes_later() {
 fn a_revoked_device_is_told_so() {
     let server = Server::start(Backend::Sqlite);
     let (_org, user) = server.new_org();
-    let mut a = Device::enrolled("marie", &server.url, &user);
+    let mut a = Device::enrolled("marie", &server, &user);
     a.sync();
     server.cli(&["device", "revoke", &a.file.replica_id().to_string()], "");
     let error = a.try_sync().unwrap_err();
@@ -176,7 +176,7 @@ fn a_revoked_device_is_told_so() {
         "the message must say a coordinator revoked it: {error}"
     );
     // A token the server never issued is not a revocation.
-    let mut b = Device::enrolled("ion", &server.url, &user);
+    let mut b = Device::enrolled("ion", &server, &user);
     b.file
         .set_setting("sync.device_token", "not-a-token")
         .unwrap();
@@ -188,7 +188,7 @@ fn a_revoked_device_is_told_so() {
 fn a_disabled_user_is_told_so_and_syncs_again_once_enabled() {
     let server = Server::start(Backend::Sqlite);
     let (_org, user) = server.new_org();
-    let mut a = Device::enrolled("marie", &server.url, &user);
+    let mut a = Device::enrolled("marie", &server, &user);
     add_person(&mut a.file, "Stoica", "Mihai");
     server.cli(&["user", "disable", "--username", &user], "");
     let error = a.try_sync().unwrap_err();
@@ -210,24 +210,40 @@ fn wrong_passwords_plain_http_and_tls_failures_are_named() {
     let server = Server::start(Backend::Sqlite);
     let (_org, user) = server.new_org();
     let mut a = Device::new("marie");
+    let code = server.invite(&user);
     let wrong = a
         .file
-        .enrol(&server.url, &user, "pas le bon", "marie")
+        .enrol(&server.url, &user, "pas le bon", &code, "marie")
         .unwrap_err();
     assert!(
         matches!(wrong, SyncError::WrongCredentials),
         "got {wrong:?}"
     );
+    assert!(wrong.to_string().contains("enrolment code"), "{wrong}");
+    let wrong_code = a
+        .file
+        .enrol(&server.url, &user, PASSWORD, "0000-0000-0000-0000", "marie")
+        .unwrap_err();
+    assert!(
+        matches!(wrong_code, SyncError::WrongCredentials),
+        "a wrong code is one answer with a wrong password: {wrong_code:?}"
+    );
     let plain = a
         .file
-        .enrol("http://passerelle.example.org", &user, PASSWORD, "marie")
+        .enrol(
+            "http://passerelle.example.org",
+            &user,
+            PASSWORD,
+            &code,
+            "marie",
+        )
         .unwrap_err();
     assert!(matches!(plain, SyncError::PlainHttp), "got {plain:?}");
     // TLS spoken to a server that answers plain HTTP: the handshake fails, named as such.
     let tls_url = server.url.replace("http://", "https://");
     let tls = a
         .file
-        .enrol(&tls_url, &user, PASSWORD, "marie")
+        .enrol(&tls_url, &user, PASSWORD, &code, "marie")
         .unwrap_err();
     assert!(matches!(tls, SyncError::Tls(_)), "got {tls:?}");
     assert!(tls.to_string().contains("secure connection"), "{tls}");
@@ -239,6 +255,52 @@ fn wrong_passwords_plain_http_and_tls_failures_are_named() {
     assert!(
         matches!(not_enrolled, SyncError::NotEnrolled),
         "got {not_enrolled:?}"
+    );
+    // The code the wrong password did not spend enrols once, typed loosely.
+    let typed = format!("  {}  ", code.to_lowercase());
+    a.file
+        .enrol(&server.url, &user, PASSWORD, &typed, "marie")
+        .unwrap();
+    let again = a
+        .file
+        .enrol(&server.url, &user, PASSWORD, &code, "marie")
+        .unwrap_err();
+    assert!(
+        matches!(again, SyncError::WrongCredentials),
+        "a used code: {again:?}"
+    );
+}
+
+#[test]
+fn an_enrolment_refused_for_too_many_failures_says_how_long_to_wait_without_retrying() {
+    let server = Server::start(Backend::Sqlite);
+    let (_org, user) = server.new_org();
+    let mut a = Device::new("marie");
+    let code = server.invite(&user);
+    // The username's bucket holds 10 failures; the 11th try is refused before any check.
+    let mut limited = None;
+    for _ in 0..20 {
+        match a
+            .file
+            .enrol(&server.url, &user, "pas le bon", &code, "marie")
+        {
+            Err(SyncError::WrongCredentials) => continue,
+            other => {
+                limited = Some(other);
+                break;
+            }
+        }
+    }
+    let limited = limited.expect("20 wrong passwords in a row must end in a refusal");
+    assert!(
+        matches!(limited, Err(SyncError::EnrolmentLimited { wait_seconds }) if wait_seconds >= 1),
+        "a 429 on enrolment is answered at once with the wait, not retried: {limited:?}"
+    );
+    // The right password is refused too while the wait runs: the limit is the username's.
+    let right = a.file.enrol(&server.url, &user, PASSWORD, &code, "marie");
+    assert!(
+        matches!(right, Err(SyncError::EnrolmentLimited { .. })),
+        "got {right:?}"
     );
 }
 
@@ -264,7 +326,16 @@ fn the_command_line_enrols_and_syncs() {
         String::from_utf8(out.stdout).unwrap()
     };
     for file in ["a", "b"] {
-        run(file, &["init", "--insecure-kdf-for-tests"]);
+        // Made by the library, with cheap keys: the CLI's `--insecure-kdf-for-tests` is
+        // only in its test builds, and the binary found here may be any build of it.
+        drop(
+            casefile::CaseFile::init_with(
+                dir.path().join(file),
+                "phrase de passe",
+                casefile::KdfParams::INSECURE_FOR_TESTS,
+            )
+            .unwrap(),
+        );
         let device = run(
             file,
             &[
@@ -273,6 +344,8 @@ fn the_command_line_enrols_and_syncs() {
                 &server.url,
                 "--username",
                 &user,
+                "--code",
+                &server.invite(&user),
                 "--device-name",
                 file,
             ],
@@ -320,7 +393,7 @@ fn a_sync_with_nothing_to_do_is_one_round_trip_under_2_kb() {
     let server = Server::start(Backend::Sqlite);
     let (_org, user) = server.new_org();
     let proxy = FaultProxy::start_fixed(server.addr, Fault::Pass).unwrap();
-    let mut a = Device::enrolled("marie", &server.url, &user);
+    let mut a = Device::enrolled("marie", &server, &user);
     a.file.set_setting("sync.server_url", &proxy.url()).unwrap();
     add_person(&mut a.file, "Stoica", "Mihai");
     a.sync();
@@ -342,7 +415,7 @@ fn a_sync_with_nothing_to_do_is_one_round_trip_under_2_kb() {
 fn a_sync_killed_midway_resumes_without_skipping_or_duplicating() {
     let server = Server::start(Backend::Sqlite);
     let (_org, user) = server.new_org();
-    let mut a = Device::enrolled("marie", &server.url, &user);
+    let mut a = Device::enrolled("marie", &server, &user);
     let ids: Vec<_> = (0..3000)
         .map(|i| add_person(&mut a.file, "Ionescu", &format!("Vasile {i}")))
         .collect();
@@ -375,7 +448,7 @@ fn a_sync_killed_midway_resumes_without_skipping_or_duplicating() {
         report.pushed <= 3000,
         "nothing is pushed twice once acknowledged: {report:?}"
     );
-    let mut b = Device::enrolled("ion", &server.url, &user);
+    let mut b = Device::enrolled("ion", &server, &user);
     let got = b.sync();
     assert_eq!(got.pulled, 3000, "B receives each record exactly once");
     for id in ids.iter().step_by(97) {
@@ -411,7 +484,13 @@ fn a_server_speaking_a_newer_protocol_asks_to_update_the_app() {
     let mut a = Device::new("marie");
     let error = a
         .file
-        .enrol(&format!("http://{addr}"), "marie", PASSWORD, "marie")
+        .enrol(
+            &format!("http://{addr}"),
+            "marie",
+            PASSWORD,
+            "0000-0000-0000-0000",
+            "marie",
+        )
         .unwrap_err();
     assert!(matches!(error, SyncError::UpdateApp), "got {error:?}");
     assert_eq!(

@@ -246,7 +246,7 @@ impl Team {
         let (_, user) = server.new_org();
         let devices: Vec<Device> = ["ana", "bogdan", "claire"]
             .iter()
-            .map(|name| Device::enrolled(name, &server.url, &user))
+            .map(|name| Device::enrolled(name, server, &user))
             .collect();
         let mut team = Self {
             user,
@@ -336,7 +336,7 @@ fn missing(server: &[RecordState], states: &[RecordState]) -> usize {
 
 /// A new device of the organisation pulls everything from `server`.
 fn fresh_copy(server: &Server, user: &str) -> Vec<RecordState> {
-    let mut device = Device::enrolled("fresh", &server.url, user);
+    let mut device = Device::enrolled("fresh", server, user);
     device.sync();
     device.file.all_states().unwrap()
 }

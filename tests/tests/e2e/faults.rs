@@ -19,7 +19,7 @@ fn faults_then_convergence(backend: Backend) {
     let mut devices: Vec<Device> = ["marie", "ion", "elena"]
         .iter()
         .map(|name| {
-            let mut d = Device::enrolled(name, &server.url, &user);
+            let mut d = Device::enrolled(name, &server, &user);
             d.file.set_setting("sync.server_url", &proxy.url()).unwrap();
             d
         })
@@ -81,7 +81,7 @@ fn faults_then_convergence(backend: Backend) {
     eprintln!("faults: {counts:?}; syncs that gave up: {failed_syncs}");
 
     proxy.set_faults(false);
-    let mut fresh = Device::enrolled("nouveau", &server.url, &user);
+    let mut fresh = Device::enrolled("nouveau", &server, &user);
     let [a, b, c] = &mut devices[..] else {
         unreachable!()
     };

@@ -6,7 +6,7 @@ use reqwest::blocking::Client;
 use serde_json::{Value, json};
 use sync_protocol::RecordState;
 
-use passerelle_e2e::harness::PASSWORD;
+use passerelle_e2e::harness::{PASSWORD, Server};
 use passerelle_e2e::proxy::Rng;
 
 /// A device that speaks HTTP by hand.
@@ -30,14 +30,21 @@ pub const CRAFTS: [(&str, &str); 6] = [
 ];
 
 impl Hostile {
-    /// Enrols a new device as `user` on the server at `url`.
-    pub fn enrol(url: &str, user: &str) -> Hostile {
+    /// Enrols a new device as `user` on `server`, with a code it issued.
+    pub fn enrol(server: &Server, user: &str) -> Hostile {
+        let url = &server.url;
+        let code = server.invite(user);
         let _ = rustls::crypto::ring::default_provider().install_default();
         let client = Client::builder().build().unwrap();
         let answer: Value = client
             .post(format!("{url}/v1/devices"))
             .header("Sync-Protocol", "1")
-            .json(&json!({"username": user, "password": PASSWORD, "device_name": "hostile"}))
+            .json(&json!({
+                "username": user,
+                "password": PASSWORD,
+                "enrolment_code": code,
+                "device_name": "hostile",
+            }))
             .send()
             .unwrap()
             .json()

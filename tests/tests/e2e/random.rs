@@ -131,11 +131,11 @@ fn randomised(backend: Backend) {
         let seed = 0xca5e_0000 + schedule;
         let mut rng = Rng::new(seed);
         let (org, user) = server.new_org();
-        let hostile = Hostile::enrol(&server.url, &user);
+        let hostile = Hostile::enrol(&server, &user);
         let count = 2 + rng.below(3) as usize;
         let mut devices: Vec<Device> = (0..count)
             .map(|i| {
-                let mut d = Device::enrolled(&format!("device {i}"), &server.url, &user);
+                let mut d = Device::enrolled(&format!("device {i}"), &server, &user);
                 d.file.set_setting("sync.server_url", &proxy.url()).unwrap();
                 d
             })
@@ -170,7 +170,7 @@ fn randomised(backend: Backend) {
             }
         }
         proxy.set_faults(false);
-        let mut fresh = Device::enrolled("fresh", &server.url, &user);
+        let mut fresh = Device::enrolled("fresh", &server, &user);
         let mut all: Vec<&mut Device> = devices.iter_mut().collect();
         all.push(&mut fresh);
         settle(&mut all);

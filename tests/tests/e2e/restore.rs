@@ -38,7 +38,7 @@ impl Team {
     fn new(server: &Server, count: usize, seed: u64) -> Self {
         let (org, user) = server.new_org();
         let devices = (0..count)
-            .map(|i| Device::enrolled(&format!("device {i}"), &server.url, &user))
+            .map(|i| Device::enrolled(&format!("device {i}"), server, &user))
             .collect();
         Self {
             org,
@@ -92,7 +92,7 @@ impl Team {
     /// Settles every device and a new one; checks convergence, that nothing stays set
     /// aside, and the ledger.
     fn converge(&mut self, server: &Server, what: &str) {
-        let mut fresh = Device::enrolled("fresh", &server.url, &self.user);
+        let mut fresh = Device::enrolled("fresh", server, &self.user);
         let mut all: Vec<&mut Device> = self.devices.iter_mut().collect();
         all.push(&mut fresh);
         settle(&mut all);
@@ -188,7 +188,7 @@ fn restored_server(backend: Backend, how: PutBack, seed: u64) {
         .collect();
     let server = put_back(server, how, &backup);
     team.point_at(&server);
-    let restored = Device::enrolled("before the devices sync", &server.url, &team.user);
+    let restored = Device::enrolled("before the devices sync", &server, &team.user);
     let mut restored = restored;
     restored.sync();
     let lacking = acknowledged
@@ -293,7 +293,7 @@ fn a_device_that_never_comes_back(backend: Backend) {
         "",
     );
     assert!(accepted.contains("\"released\":"), "{accepted}");
-    let mut fresh = Device::enrolled("fresh", &server.url, &team.user);
+    let mut fresh = Device::enrolled("fresh", &server, &team.user);
     let mut all: Vec<&mut Device> = team.devices.iter_mut().collect();
     all.push(&mut fresh);
     settle(&mut all);

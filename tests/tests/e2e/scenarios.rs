@@ -21,9 +21,9 @@ struct Team {
 fn team(backend: Backend) -> Team {
     let server = Server::start(backend);
     let (org, user) = server.new_org();
-    let a = Device::enrolled("marie", &server.url, &user);
-    let b = Device::enrolled("ion", &server.url, &user);
-    let c = Device::enrolled("elena", &server.url, &user);
+    let a = Device::enrolled("marie", &server, &user);
+    let b = Device::enrolled("ion", &server, &user);
+    let c = Device::enrolled("elena", &server, &user);
     Team {
         server,
         org,
@@ -90,7 +90,7 @@ fn edits_conflicts_and_resolution(backend: Backend) {
     // Resolved on one device: cleared everywhere.
     c.file.resolve(p, "given_names", json!("Ștefan")).unwrap();
     // A device enrolled now receives the server's states: they must be the same too.
-    let mut fresh = Device::enrolled("nouveau", &server.url, &user);
+    let mut fresh = Device::enrolled("nouveau", &server, &user);
     settle(&mut [&mut a, &mut b, &mut c, &mut fresh]);
     for device in [&a, &b, &c, &fresh] {
         assert!(

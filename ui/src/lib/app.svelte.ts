@@ -1,5 +1,6 @@
 // The app's state: what is open, which screen shows, and the schema of the kinds.
-import { commands, type AppInfo, type KindSpecView, type FieldSpecView, type Value } from "./bindings";
+import { commands, type AppInfo, type KindSpecView, type FieldSpecView, type ReplicaView, type Value } from "./bindings";
+import { t } from "./i18n.svelte";
 
 export type Route =
   | { name: "today" }
@@ -20,7 +21,8 @@ export const app = $state({
   unlocked: false,
   /** The first-run screen shows until the person leaves it, even once the file exists. */
   firstRun: false,
-  lockedByIdle: false,
+  /** Why the backend locked by itself, when it did: idle, or the machine went to sleep. */
+  lockedBy: null as "idle" | "suspended" | null,
   /** The server said a coordinator disabled this device's user: the app locked. */
   lockedByDisabledAccount: false,
   /** A coordinator revoked this device: its case file was destroyed. */
@@ -54,4 +56,13 @@ export function fieldsOf(kind: string): FieldSpecView[] {
 /** The spec of one field of `kind`. */
 export function fieldOf(kind: string, name: string): FieldSpecView | undefined {
   return fieldsOf(kind).find((f) => f.name === name);
+}
+
+/** Who wrote an entry, as a person reads it: this device, a device of the replica
+ *  directory with its user, or the end of an unknown replica id. */
+export function whoWrote(replica: string, directory: Partial<Record<string, ReplicaView>>): string {
+  if (replica === app.replicaId) return t("conflicts.by_this_device");
+  const known = directory[replica];
+  if (known) return t("conflicts.by_device", { device: known.device_name, user: known.user });
+  return t("conflicts.by_other_device", { id: replica.slice(-8) });
 }

@@ -13,8 +13,16 @@ export const commands = {
 	createCaseFile: (passphrase: string) => typedError<null, AppError>(__TAURI_INVOKE("create_case_file", { passphrase })),
 	/**  Opens the case file with its passphrase. */
 	unlock: (passphrase: string) => typedError<null, AppError>(__TAURI_INVOKE("unlock", { passphrase })),
-	/**  Closes the case file: its key leaves memory with the connection. */
+	/**
+	 *  Closes the case file: its key leaves memory with the connection. A running sync is
+	 *  cancelled first, and lets go of the case file within 2 s.
+	 */
 	lock: (reason: LockReason) => typedError<null, AppError>(__TAURI_INVOKE("lock", { reason })),
+	/**
+	 *  The person did something (a key, a touch, a click): the idle delay starts again. The
+	 *  page calls it at most every few seconds; the backend alone decides when to lock.
+	 */
+	touch: () => __TAURI_INVOKE<void>("touch"),
 	/**  Changes the passphrase, once the current one is proven. */
 	changePassphrase: (current: string, newPassphrase: string) => typedError<null, AppError>(__TAURI_INVOKE("change_passphrase", { current, newPassphrase })),
 	/**  The schema of every kind, for the forms. */
@@ -61,6 +69,11 @@ export const commands = {
 	conflicts: () => typedError<RecordView[], AppError>(__TAURI_INVOKE("conflicts")),
 	/**  Resolves a conflict on `field` with the chosen or a new value. */
 	resolve: (id: string, field: string, value: Value) => typedError<null, AppError>(__TAURI_INVOKE("resolve", { id, field, value })),
+	/**
+	 *  A record's history: each field's current entries, with which device wrote it and
+	 *  when, oldest first (who each device is: [`replicas`]).
+	 */
+	history: (id: string) => typedError<HistoryEntryView[], AppError>(__TAURI_INVOKE("history", { id })),
 	/**  Who each replica is, by replica id, as the server said at the last sync. */
 	replicas: () => typedError<{ [key in string]: ReplicaView }, AppError>(__TAURI_INVOKE("replicas")),
 	/**  The settings kept in the case file. */
@@ -73,11 +86,12 @@ export const commands = {
 	/**  Where sync stands. */
 	syncStatus: () => typedError<SyncStatus, AppError>(__TAURI_INVOKE("sync_status")),
 	/**
-	 *  Enrols this device with the server at `server_url` as `username`: the device token is
-	 *  kept in the encrypted case file. Enrolling again (after a revocation, or with another
+	 *  Enrols this device with the server at `server_url` as `username`, with the one-time
+	 *  enrolment `code` a coordinator issued (`passerelle-server device invite`): the device
+	 *  token is kept in the encrypted case file. Enrolling again (after a revocation, or with another
 	 *  server) replaces the previous enrolment.
 	 */
-	enrol: (serverUrl: string, username: string, password: string, deviceName: string) => typedError<null, AppError>(__TAURI_INVOKE("enrol", { serverUrl, username, password, deviceName })),
+	enrol: (serverUrl: string, username: string, password: string, code: string, deviceName: string) => typedError<null, AppError>(__TAURI_INVOKE("enrol", { serverUrl, username, password, code, deviceName })),
 	/**
 	 *  Pushes this device's changes and pulls the server's, holding the case file on the
 	 *  blocking pool meanwhile; `SyncProgress` events feed the progress bar, and
@@ -96,20 +110,33 @@ export const commands = {
 	 *  time zone).
 	 */
 	dashboard: (from: string, to: string) => typedError<DashboardView, AppError>(__TAURI_INVOKE("dashboard", { from, to })),
-	/**  Saves a visit's sheet (PDF) in the exports folder; answers its path. */
-	saveVisitSheet: (visit: string) => typedError<string, AppError>(__TAURI_INVOKE("save_visit_sheet", { visit })),
-	/**  Saves a person's sheet (PDF) in the exports folder; answers its path. */
-	savePersonSheet: (person: string) => typedError<string, AppError>(__TAURI_INVOKE("save_person_sheet", { person })),
+	/**
+	 *  Saves a visit's sheet (PDF) in the exports folder; answers its path.
+	 * 
+	 *  Every `save_…` command takes `folder`: `None` for the app's exports folder, or the full
+	 *  path of an existing folder the person chose, once the page warned that the file will
+	 *  not be encrypted there and the person confirmed.
+	 */
+	saveVisitSheet: (visit: string, folder: string | null) => typedError<string, AppError>(__TAURI_INVOKE("save_visit_sheet", { visit, folder })),
+	/**  Saves a person's sheet (PDF) in the exports folder, or in `folder`; answers its path. */
+	savePersonSheet: (person: string, folder: string | null) => typedError<string, AppError>(__TAURI_INVOKE("save_person_sheet", { person, folder })),
 	/**
 	 *  Saves everything the case file holds on a person (GDPR access: JSON and PDF) in the
-	 *  exports folder; answers both paths.
+	 *  exports folder, or in `folder`; answers both paths.
 	 */
-	saveAccessExport: (person: string) => typedError<string[], AppError>(__TAURI_INVOKE("save_access_export", { person })),
+	saveAccessExport: (person: string, folder: string | null) => typedError<string[], AppError>(__TAURI_INVOKE("save_access_export", { person, folder })),
 	/**
-	 *  Saves the workbook (XLSX) of the period `from`–`to` in the exports folder; answers
-	 *  its path.
+	 *  Saves the workbook (XLSX) of the period `from`–`to` in the exports folder, or in
+	 *  `folder`; answers its path.
 	 */
-	savePeriodXlsx: (from: string, to: string) => typedError<string, AppError>(__TAURI_INVOKE("save_period_xlsx", { from, to })),
+	savePeriodXlsx: (from: string, to: string, folder: string | null) => typedError<string, AppError>(__TAURI_INVOKE("save_period_xlsx", { from, to, folder })),
+	/**
+	 *  The app's exports folder, where exports go unless the person chooses another (it is
+	 *  destroyed with the case file when a coordinator revokes the device).
+	 */
+	exportsFolder: () => typedError<ExportsFolderView, AppError>(__TAURI_INVOKE("exports_folder")),
+	/**  Deletes every file of the app's exports folder; answers how many it held. */
+	emptyExports: () => typedError<number, AppError>(__TAURI_INVOKE("empty_exports")),
 };
 
 /** Events */
@@ -126,6 +153,21 @@ export const events = {
 export type AppError = 
 /**  The passphrase does not open the case file. */
 { kind: "wrong_passphrase"; 
+/**  Details for support. */
+message: string } | 
+/**
+ *  Too many wrong passphrases in a row: wait before trying again (even the right
+ *  passphrase is refused until then).
+ */
+{ kind: "unlock_backoff"; 
+/**  Seconds left to wait. */
+wait_seconds: number; 
+/**  Details for support. */
+message: string } | 
+/**  A new passphrase is too short or too easy to guess. */
+{ kind: "weak_passphrase"; 
+/**  Why, in French, for the person choosing it. */
+reason: string; 
 /**  Details for support. */
 message: string } | 
 /**  The case file was written by a newer version of the app. */
@@ -207,7 +249,16 @@ message: string } |
 { kind: "bad_url"; 
 /**  Details for support. */
 message: string } | 
-/**  The username or the password is wrong (enrolment). */
+/**
+ *  Too many failed enrolments for this username or from this network: wait before
+ *  trying again.
+ */
+{ kind: "enrolment_limited"; 
+/**  Seconds the server asked to wait. */
+wait_seconds: number; 
+/**  Details for support. */
+message: string } | 
+/**  The username, the password or the enrolment code is wrong (enrolment). */
 { kind: "wrong_credentials"; 
 /**  Details for support. */
 message: string } | 
@@ -267,7 +318,10 @@ export type AppInfo = {
 	unlocked: boolean,
 	/**  Where it lives. */
 	case_file_path: string,
-	/**  Seconds without a touch or a key before the app locks itself. */
+	/**
+	 *  Seconds without a touch or a key before the app locks itself (the backend decides;
+	 *  the page reports activity with [`touch`]).
+	 */
 	idle_lock_seconds: number,
 	/**  The fewest characters a new passphrase may have. */
 	min_passphrase_chars: number,
@@ -323,6 +377,14 @@ export type EvictionReportView = {
 	stays_opened: number,
 };
 
+/**  The app's exports folder and how many files it holds. */
+export type ExportsFolderView = {
+	/**  Where it is. */
+	path: string,
+	/**  Files in it. */
+	files: number,
+};
+
 /**  One field of a kind. */
 export type FieldSpecView = {
 	/**  The field's name. */
@@ -368,6 +430,22 @@ kind: string } |
 /**  The kind referred to. */
 kind: string };
 
+/**  One entry of a record's history: a field, its value, and which edit wrote it. */
+export type HistoryEntryView = {
+	/**  The field. */
+	field: string,
+	/**  The replica (device or server) that wrote it. */
+	replica: string,
+	/**  Its edit counter for the record. */
+	counter: number | null,
+	/**  When, by the editing device's clock (RFC 3339). */
+	at: string,
+	/**  The value written. */
+	value: Value,
+	/**  The field holds several entries: a conflict awaiting a choice. */
+	conflict: boolean,
+};
+
 /**  The indicators of a period (DOMAIN.md), as the dashboard shows them. */
 export type IndicatorsView = {
 	/**  Persons met or with a step, job, training or referral dated in the period. */
@@ -404,6 +482,8 @@ export type LockReason =
 "manual" | 
 /**  Nobody touched the app for the idle delay. */
 "idle" | 
+/**  The machine slept: the app locked at the first second after it woke. */
+"suspended" | 
 /**
  *  The server said a coordinator disabled this device's user: the case file keeps
  *  its data, locked, until the account is enabled again.

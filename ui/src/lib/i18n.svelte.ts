@@ -67,9 +67,20 @@ export function errorText(error: AppError | unknown): string {
       return t("error.save_failed", { path: e.path });
     case "newer_file":
       return t("error.newer_file", { found: e.found, supported: e.supported });
+    case "unlock_backoff":
+      return t("error.unlock_backoff", { wait: waitText(e.wait_seconds) });
+    case "enrolment_limited":
+      return t("error.enrolment_limited", { wait: waitText(e.wait_seconds) });
+    case "weak_passphrase":
+      return t("error.weak_passphrase", { reason: e.reason });
     default:
       return t(`error.${e.kind}` as MessageKey);
   }
+}
+
+/** A wait in seconds as a person reads it: "45 s", "2 min" (rounded up). */
+function waitText(seconds: number): string {
+  return seconds < 60 ? `${seconds} s` : `${Math.ceil(seconds / 60)} min`;
 }
 
 /** Why a record was set aside, and what to do, for a `why` code of the set-aside list. */

@@ -151,6 +151,21 @@ pub(super) async fn all(db: &impl GenericClient) -> Result<Vec<DeviceRow>, Store
         .collect())
 }
 
+/// The device's organisation, and whether it is revoked; its row locked until the
+/// transaction ends.
+pub(super) async fn lock_org_of(
+    db: &impl GenericClient,
+    id: ReplicaId,
+) -> Result<Option<(OrgId, bool)>, StoreError> {
+    let row = db
+        .query_opt(
+            "SELECT org_id, revoked FROM devices WHERE id = $1 FOR UPDATE",
+            &[&id.to_string()],
+        )
+        .await?;
+    Ok(row.map(|r| (r.get(0), r.get(1))))
+}
+
 /// Revokes a device; `false` when there is no such device.
 pub(super) async fn revoke(db: &impl GenericClient, id: ReplicaId) -> Result<bool, StoreError> {
     let changed = db

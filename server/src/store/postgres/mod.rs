@@ -19,22 +19,28 @@ use sync_protocol::{Epoch, RecordId, RecordState, ReplicaId};
 use tokio_postgres::{IsolationLevel, NoTls};
 use tracing::{instrument, warn};
 
+use super::audit::{Entry, Filter, Stored};
 use super::backup::{self, BATCH_ROWS, SERVER, TABLES};
 use super::recovery::OrgDevices;
 use super::sqlite::{check_backup, count, open_backup};
 use super::{
     Caller, Capped, Conversation, Copied, DeviceRow, Discarded, Enrolled, Enrolment, ErasePlan,
-    Login, OrgId, PartialBackup, Planned, PulledRow, PushError, PushOutcome, RecoveryStatus, Role,
-    Settled, Store, StoreError, TokenOwner, WorkingCopy, conversation, new_epoch, new_replica_id,
-    parse_epoch, parse_replica, plan_erasure, plan_push, released_status, rfc3339, settle,
-    unix_now, waits_on,
+    Invite, Login, OrgId, PartialBackup, Planned, PulledRow, PushError, PushOutcome,
+    RecoveryStatus, Role, Settled, Store, StoreError, TokenOwner, WorkingCopy, conversation,
+    new_epoch, new_replica_id, parse_epoch, parse_replica, plan_erasure, plan_push,
+    released_status, rfc3339, settle, unix_now, waits_on,
 };
+use crate::rate::{EnrolKey, EnrolLimit};
 
+mod audit;
+mod codes;
 mod devices;
 mod erasures;
+mod failures;
 mod orgs;
 mod records;
 mod recovery;
+mod tls;
 mod users;
 
 /// The migrations, in order; `schema_version.version` is how many are applied.
@@ -43,6 +49,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0002_user_disabled.sql"),
     include_str!("../../../migrations/postgres/0003_erasures.sql"),
     include_str!("../../../migrations/postgres/0004_recovery.sql"),
+    include_str!("../../../migrations/postgres/0005_enrolment_codes.sql"),
+    include_str!("../../../migrations/postgres/0006_audit.sql"),
 ];
 
 /// Any constant: the advisory lock that keeps two processes from migrating at once.
@@ -71,27 +79,56 @@ fn seq_to_sql(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
-fn pool_error(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Pool(e.to_string())
+/// The pool's error with its causes: tokio-postgres says only "db error" until its
+/// source, the database's own message (e.g. a `pg_hba.conf` refusal), is read.
+fn pool_error(e: impl std::error::Error) -> StoreError {
+    StoreError::Pool(with_causes(&e))
+}
+
+/// An error's message followed by those of its causes.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
 }
 
 impl PgStore {
-    /// Connects to `url` and applies the migrations.
+    /// Connects to `url` (over TLS when it asks for it, see [`tls`]) and applies the
+    /// migrations.
     #[instrument(name = "db.open", skip_all)]
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let config: tokio_postgres::Config = url.parse()?;
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let target = tls::target(url)?;
+        let recycling = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let (manager, trusted) = match target.tls {
+            Some((tls, trusted)) => (
+                Manager::from_config(target.config, tls, recycling),
+                Some(trusted),
+            ),
+            None => (Manager::from_config(target.config, NoTls, recycling), None),
+        };
         let pool = Pool::builder(manager)
             .max_size(16)
             .build()
             .map_err(pool_error)?;
-        let mut client = pool.get().await.map_err(pool_error)?;
+        // The first connection tells whether the database can be reached at all: say how
+        // it was tried, so a refused certificate is plain to see.
+        let mut client = pool.get().await.map_err(|e| match &trusted {
+            Some(trusted) => StoreError::Pool(format!(
+                "{} (connecting over TLS, sslmode=require, trusting {trusted})",
+                with_causes(&e)
+            )),
+            None => pool_error(e),
+        })?;
         let tx = client.transaction().await?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
             .await?;
@@ -136,6 +173,7 @@ impl PgStore {
             &[&key],
         )
         .await?;
+        audit::fill_keys(&tx).await?;
         let server_id: String = tx
             .query_one("SELECT server_id FROM server", &[])
             .await?
@@ -230,6 +268,7 @@ impl PgStore {
         org: OrgId,
         id: RecordId,
         capped: bool,
+        by: Option<ReplicaId>,
     ) -> Result<Capped, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
@@ -254,6 +293,7 @@ impl PgStore {
         if capped {
             erasures::note(&tx, org, now).await?;
         }
+        audit::note(&tx, org, &[Entry::erased(id, erased.vv(), by)]).await?;
         tx.commit().await?;
         Ok(Capped::Erased(seq, Box::new(erased)))
     }
@@ -289,7 +329,18 @@ impl Store for PgStore {
 
     #[instrument(name = "db.set_disabled", skip_all)]
     async fn set_disabled(&self, username: &str, disabled: bool) -> Result<bool, StoreError> {
-        users::set_disabled(&self.client().await?, username, disabled).await
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let Some((user, org, was)) = users::lock_disabled(&tx, username).await? else {
+            return Ok(false);
+        };
+        // Only a change is audited: the journal applies its disables again at every start.
+        if was != disabled {
+            users::set_disabled(&tx, username, disabled).await?;
+            audit::note(&tx, org, &[Entry::user_disabled(user, disabled)]).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     #[instrument(name = "db.login", skip_all)]
@@ -305,6 +356,10 @@ impl Store for PgStore {
         }
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
+        // The code first: a wrong code says nothing of the device id.
+        if !codes::use_code(&tx, &e.code_hash, e.user_id, unix_now()).await? {
+            return Ok(Enrolled::BadCode);
+        }
         match devices::lock_owner(&tx, id).await? {
             Some((user, revoked)) if user != e.user_id || revoked => return Ok(Enrolled::Taken),
             Some(_) => devices::replace_token(&tx, id, &e).await?,
@@ -314,8 +369,66 @@ impl Store for PgStore {
                 }
             }
         }
+        audit::note(&tx, e.org, &[Entry::enrolled(id, e.user_id)]).await?;
         tx.commit().await?;
         Ok(Enrolled::Device(id))
+    }
+
+    #[instrument(name = "db.add_code", skip_all)]
+    async fn add_code(&self, invite: Invite) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        codes::insert(&tx, &invite).await?;
+        let entry = Entry::invited(invite.user_id, invite.expires_at);
+        audit::note(&tx, invite.org, &[entry]).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    #[instrument(name = "db.restore_code_used", skip_all)]
+    async fn restore_code_used(&self, code_hash: [u8; 32]) -> Result<bool, StoreError> {
+        codes::mark_used(&self.client().await?, &code_hash, unix_now()).await
+    }
+
+    #[instrument(name = "db.enrol_try", skip_all)]
+    async fn enrol_try(
+        &self,
+        buckets: [(EnrolKey, EnrolLimit); 2],
+        now: f64,
+    ) -> Result<Result<(), (usize, std::time::Duration)>, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let mut taken = Vec::with_capacity(buckets.len());
+        for (i, (key, limit)) in buckets.iter().enumerate() {
+            let bucket = failures::lock(&tx, key, *limit, now).await?;
+            match limit.take(Some(bucket), now) {
+                Ok(bucket) => taken.push((key, *limit, bucket)),
+                // Dropped without commit: rolled back, nothing taken.
+                Err(wait) => return Ok(Err((i, wait))),
+            }
+        }
+        for (key, limit, bucket) in taken {
+            failures::put(&tx, key, limit, bucket).await?;
+        }
+        failures::prune(&tx, now).await?;
+        tx.commit().await?;
+        Ok(Ok(()))
+    }
+
+    #[instrument(name = "db.enrol_give_back", skip_all)]
+    async fn enrol_give_back(
+        &self,
+        buckets: [(EnrolKey, EnrolLimit); 2],
+        now: f64,
+    ) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        for (key, limit) in &buckets {
+            let bucket = failures::lock(&tx, key, *limit, now).await?;
+            failures::put(&tx, key, *limit, limit.give_back(Some(bucket), now)).await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     #[instrument(name = "db.caller", skip_all)]
@@ -352,7 +465,14 @@ impl Store for PgStore {
         let mut writes = Vec::new();
         let mut exactly = Vec::new();
         let mut statuses = Vec::with_capacity(records.len());
+        // Each record's version vector after the push, for the audit.
+        let mut vvs = Vec::with_capacity(records.len());
         for (record, planned) in records.iter().zip(plan) {
+            vvs.push(match &planned {
+                Planned::Unchanged { .. } => None,
+                Planned::Hold => Some(record.vv().clone()),
+                Planned::Write { state, .. } => Some(state.vv().clone()),
+            });
             statuses.push(match planned {
                 Planned::Unchanged { exact } => {
                     if exact {
@@ -384,7 +504,9 @@ impl Store for PgStore {
             None => Default::default(),
         };
         let mut results = Vec::with_capacity(records.len());
-        for ((record, status), old) in records.iter().zip(statuses).zip(&stored) {
+        let mut audited = Vec::with_capacity(records.len());
+        for (((record, status), old), mut vv) in records.iter().zip(statuses).zip(&stored).zip(vvs)
+        {
             // A push in recovery may release held states of its records, the pusher's
             // among them.
             let status = match &devices {
@@ -392,6 +514,9 @@ impl Store for PgStore {
                     let settled =
                         release_record(&tx, caller.org, record.id(), devices, false, &mut seq, now)
                             .await?;
+                    if let Some((state, _)) = &settled.write {
+                        vv = Some(state.vv().clone());
+                    }
                     released_status(status, &settled, caller.device, old.is_some()).map_err(
                         |why| PushError::HeldRefused {
                             id: record.id(),
@@ -401,11 +526,17 @@ impl Store for PgStore {
                 }
                 Some(_) | None => status,
             };
+            if let (Some(vv), false) = (vv, status == PushStatus::Unchanged) {
+                audited.push(Entry::pushed(caller.device, record.id(), status, &vv));
+            }
             results.push(PushResult {
                 id: record.id(),
                 status,
             });
         }
+        // In the push's transaction: an acknowledged push always has its audit rows, a
+        // refused one none.
+        audit::note(&tx, caller.org, &audited).await?;
         if let Some(through) = through {
             devices::note_acked(&tx, caller.device, through).await?;
         }
@@ -513,6 +644,7 @@ impl Store for PgStore {
         }
         let devices = recovery::org_devices(&tx, org).await?;
         let released = release_all(&tx, org, &devices, device.is_none(), unix_now()).await?;
+        audit::note(&tx, org, &[Entry::recovery_accepted(device, released)]).await?;
         tx.commit().await?;
         Ok(released)
     }
@@ -522,7 +654,11 @@ impl Store for PgStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         orgs::lock_last_seq(&tx, org).await?;
+        let was = recovery::until(&tx, org).await?.is_some();
         let discarded = recovery::end(&tx, org, unix_now()).await?;
+        if was {
+            audit::note(&tx, org, &[Entry::recovery_ended(discarded.len())]).await?;
+        }
         tx.commit().await?;
         Ok(discarded)
     }
@@ -594,6 +730,8 @@ impl Store for PgStore {
             return Ok(false);
         }
         recovery::unhold_all(&tx, org, merged.id()).await?;
+        let entry = Entry::erased_from_journal(merged.id(), merged.vv());
+        audit::note(&tx, org, &[entry]).await?;
         records::put_many(&tx, org, &[(seq, merged, None)]).await?;
         orgs::set_last_seq(&tx, org, seq).await?;
         tx.commit().await?;
@@ -655,9 +793,10 @@ impl Store for PgStore {
             source.query_row("SELECT server_id, journal_key FROM server", [], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })?;
+        let epoch = new_epoch().to_string();
         tx.execute(
             "UPDATE server SET server_id = $1, journal_key = $2, epoch = $3",
-            &[&server_id, &key, &new_epoch().to_string()],
+            &[&server_id, &key, &epoch],
         )
         .await?;
         for table in TABLES {
@@ -683,6 +822,9 @@ impl Store for PgStore {
             }
         }
         recovery::enter(&tx, None, unix_now()).await?;
+        for org in orgs::all(&tx).await? {
+            audit::note(&tx, org, &[Entry::restored(&epoch)]).await?;
+        }
         let copied = count(&source)?;
         tx.commit().await?;
         Ok(copied)
@@ -710,15 +852,25 @@ impl Store for PgStore {
         org: OrgId,
         id: RecordId,
     ) -> Result<Option<(u64, RecordState)>, StoreError> {
-        match self.erase_within(org, id, false).await? {
+        match self.erase_within(org, id, false, None).await? {
             Capped::Erased(seq, state) => Ok(Some((seq, *state))),
             Capped::NotFound | Capped::OverCap(_) => Ok(None),
         }
     }
 
     #[instrument(name = "db.erase_capped", skip_all)]
-    async fn erase_capped(&self, org: OrgId, id: RecordId) -> Result<Capped, StoreError> {
-        self.erase_within(org, id, true).await
+    async fn erase_capped(
+        &self,
+        org: OrgId,
+        id: RecordId,
+        by: ReplicaId,
+    ) -> Result<Capped, StoreError> {
+        self.erase_within(org, id, true, Some(by)).await
+    }
+
+    #[instrument(name = "db.audit", skip_all)]
+    async fn audit(&self, org: OrgId, filter: Filter) -> Result<Vec<Stored>, StoreError> {
+        audit::read(&self.client().await?, org, &filter).await
     }
 
     #[instrument(name = "db.org_id", skip_all)]
@@ -733,6 +885,18 @@ impl Store for PgStore {
 
     #[instrument(name = "db.revoke", skip_all)]
     async fn revoke(&self, id: ReplicaId) -> Result<bool, StoreError> {
-        devices::revoke(&self.client().await?, id).await
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let Some((org, revoked)) = devices::lock_org_of(&tx, id).await? else {
+            return Ok(false);
+        };
+        // Only a change is audited: the journal applies its revocations again at every
+        // start.
+        if !revoked {
+            devices::revoke(&tx, id).await?;
+            audit::note(&tx, org, &[Entry::revoked(id)]).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 }

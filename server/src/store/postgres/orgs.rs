@@ -7,15 +7,26 @@ use crate::store::{OrgId, StoreError};
 
 /// The organisation's id, created if new.
 pub(super) async fn ensure(db: &impl GenericClient, name: &str) -> Result<OrgId, StoreError> {
+    let key: &[u8] = &crate::store::audit::new_key();
     db.execute(
-        "INSERT INTO orgs (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
-        &[&name],
+        "INSERT INTO orgs (name, audit_key) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        &[&name, &key],
     )
     .await?;
     Ok(db
         .query_one("SELECT id FROM orgs WHERE name = $1", &[&name])
         .await?
         .get(0))
+}
+
+/// Every organisation.
+pub(super) async fn all(db: &impl GenericClient) -> Result<Vec<OrgId>, StoreError> {
+    Ok(db
+        .query("SELECT id FROM orgs ORDER BY id", &[])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
 }
 
 /// The organisation with this name.

@@ -52,6 +52,21 @@ pub(super) async fn set_disabled(
     Ok(changed > 0)
 }
 
+/// The user with this username, locked until the transaction ends: row id,
+/// organisation, and whether disabled.
+pub(super) async fn lock_disabled(
+    db: &impl GenericClient,
+    username: &str,
+) -> Result<Option<(i64, OrgId, bool)>, StoreError> {
+    let row = db
+        .query_opt(
+            "SELECT id, org_id, disabled FROM users WHERE username = $1 FOR UPDATE",
+            &[&username],
+        )
+        .await?;
+    Ok(row.map(|r| (r.get(0), r.get(1), r.get(2))))
+}
+
 /// The user with this username, with its organisation.
 pub(super) async fn login(
     db: &impl GenericClient,

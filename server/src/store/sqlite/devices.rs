@@ -135,6 +135,20 @@ pub(super) fn all(conn: &Connection) -> Result<Vec<DeviceRow>, StoreError> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// The device's organisation, and whether it is revoked.
+pub(super) fn org_of(
+    conn: &Connection,
+    id: ReplicaId,
+) -> Result<Option<(OrgId, bool)>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT org_id, revoked FROM devices WHERE id = ?1",
+            [id.to_string()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?)
+}
+
 /// Revokes a device; `false` when there is no such device.
 pub(super) fn revoke(conn: &Connection, id: ReplicaId) -> Result<bool, StoreError> {
     let changed = conn.execute(

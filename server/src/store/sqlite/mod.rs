@@ -19,18 +19,23 @@ use sync_protocol::wire::{PushResult, PushStatus, ReplicaInfo};
 use sync_protocol::{Epoch, RecordId, RecordState, ReplicaId};
 use tracing::{instrument, warn};
 
+use super::audit::{Entry, Filter, Stored};
 use super::backup::{self, BATCH_ROWS, TABLES};
 use super::recovery::OrgDevices;
 use super::{
     Caller, Capped, Conversation, Copied, DeviceRow, Discarded, Enrolled, Enrolment, ErasePlan,
-    Login, OrgId, PartialBackup, Planned, PulledRow, PushError, PushOutcome, RecoveryStatus, Role,
-    Store, StoreError, TokenOwner, WorkingCopy, conversation, new_epoch, new_replica_id,
-    parse_epoch, parse_replica, plan_erasure, plan_push, released_status, rfc3339, settle,
-    unix_now, waits_on,
+    Invite, Login, OrgId, PartialBackup, Planned, PulledRow, PushError, PushOutcome,
+    RecoveryStatus, Role, Store, StoreError, TokenOwner, WorkingCopy, conversation, new_epoch,
+    new_replica_id, parse_epoch, parse_replica, plan_erasure, plan_push, released_status, rfc3339,
+    settle, unix_now, waits_on,
 };
+use crate::rate::{EnrolKey, EnrolLimit};
 
+mod audit;
+mod codes;
 mod devices;
 mod erasures;
+mod failures;
 mod orgs;
 mod records;
 mod recovery;
@@ -42,6 +47,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0002_user_disabled.sql"),
     include_str!("../../../migrations/sqlite/0003_erasures.sql"),
     include_str!("../../../migrations/sqlite/0004_recovery.sql"),
+    include_str!("../../../migrations/sqlite/0005_enrolment_codes.sql"),
+    include_str!("../../../migrations/sqlite/0006_audit.sql"),
 ];
 
 /// How many connections read (pulls, token look-ups) while one writes.
@@ -114,6 +121,7 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         "UPDATE server SET journal_key = ?1 WHERE journal_key IS NULL",
         [&rand::random::<[u8; 32]>()[..]],
     )?;
+    audit::fill_keys(&tx)?;
     tx.commit()?;
     Ok(())
 }
@@ -162,9 +170,10 @@ fn copy_into(from: &Connection, to: &mut Connection) -> Result<Copied, StoreErro
         from.query_row("SELECT server_id, journal_key FROM server", [], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })?;
+    let epoch = new_epoch().to_string();
     tx.execute(
         "UPDATE server SET server_id = ?1, journal_key = ?2, epoch = ?3",
-        rusqlite::params![server_id, key, new_epoch().to_string()],
+        rusqlite::params![server_id, key, epoch],
     )?;
     for table in TABLES {
         let mut offset = 0;
@@ -178,6 +187,9 @@ fn copy_into(from: &Connection, to: &mut Connection) -> Result<Copied, StoreErro
         }
     }
     recovery::enter(&tx, None, unix_now())?;
+    for org in orgs::all(&tx)? {
+        audit::note(&tx, org, &[Entry::restored(&epoch)])?;
+    }
     let copied = count(&tx)?;
     tx.commit()?;
     Ok(copied)
@@ -288,6 +300,7 @@ impl SqliteStore {
         org: OrgId,
         id: RecordId,
         capped: bool,
+        by: Option<ReplicaId>,
     ) -> Result<Capped, StoreError> {
         self.write(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -309,6 +322,7 @@ impl SqliteStore {
             if capped {
                 erasures::note(&tx, org, now)?;
             }
+            audit::note(&tx, org, &[Entry::erased(id, erased.vv(), by)])?;
             tx.commit()?;
             // Copy the zeroed pages into the file and empty the WAL, so no frame of the
             // erased content stays beside it.
@@ -399,8 +413,21 @@ impl Store for SqliteStore {
     #[instrument(name = "db.set_disabled", skip_all)]
     async fn set_disabled(&self, username: &str, disabled: bool) -> Result<bool, StoreError> {
         let username = username.to_owned();
-        self.write(move |conn| users::set_disabled(conn, &username, disabled))
-            .await
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let Some((user, org, was)) = users::disabled(&tx, &username)? else {
+                return Ok(false);
+            };
+            // Only a change is audited: the journal applies its disables again at every
+            // start.
+            if was != disabled {
+                users::set_disabled(&tx, &username, disabled)?;
+                audit::note(&tx, org, &[Entry::user_disabled(user, disabled)])?;
+            }
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
     }
 
     #[instrument(name = "db.login", skip_all)]
@@ -418,6 +445,10 @@ impl Store for SqliteStore {
                 return Ok(Enrolled::Taken);
             }
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // The code first: a wrong code says nothing of the device id.
+            if !codes::use_code(&tx, &e.code_hash, e.user_id, unix_now())? {
+                return Ok(Enrolled::BadCode);
+            }
             match devices::owner(&tx, id)? {
                 Some((user, revoked)) if user != e.user_id || revoked => {
                     return Ok(Enrolled::Taken);
@@ -425,8 +456,73 @@ impl Store for SqliteStore {
                 Some(_) => devices::replace_token(&tx, id, &e)?,
                 None => devices::insert(&tx, id, &e)?,
             }
+            audit::note(&tx, e.org, &[Entry::enrolled(id, e.user_id)])?;
             tx.commit()?;
             Ok(Enrolled::Device(id))
+        })
+        .await
+    }
+
+    #[instrument(name = "db.add_code", skip_all)]
+    async fn add_code(&self, invite: Invite) -> Result<(), StoreError> {
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            codes::insert(&tx, &invite)?;
+            let entry = Entry::invited(invite.user_id, invite.expires_at);
+            audit::note(&tx, invite.org, &[entry])?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    #[instrument(name = "db.restore_code_used", skip_all)]
+    async fn restore_code_used(&self, code_hash: [u8; 32]) -> Result<bool, StoreError> {
+        self.write(move |conn| codes::mark_used(conn, &code_hash, unix_now()))
+            .await
+    }
+
+    #[instrument(name = "db.enrol_try", skip_all)]
+    async fn enrol_try(
+        &self,
+        buckets: [(EnrolKey, EnrolLimit); 2],
+        now: f64,
+    ) -> Result<Result<(), (usize, std::time::Duration)>, StoreError> {
+        self.write(move |conn| {
+            // BEGIN IMMEDIATE: every process on the file takes its tries one at a time.
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut taken = Vec::with_capacity(buckets.len());
+            for (i, (key, limit)) in buckets.iter().enumerate() {
+                match limit.take(failures::get(&tx, key)?, now) {
+                    Ok(bucket) => taken.push((key, *limit, bucket)),
+                    Err(wait) => return Ok(Err((i, wait))),
+                }
+            }
+            for (key, limit, bucket) in taken {
+                failures::put(&tx, key, limit, bucket)?;
+            }
+            failures::prune(&tx, now)?;
+            tx.commit()?;
+            Ok(Ok(()))
+        })
+        .await
+    }
+
+    #[instrument(name = "db.enrol_give_back", skip_all)]
+    async fn enrol_give_back(
+        &self,
+        buckets: [(EnrolKey, EnrolLimit); 2],
+        now: f64,
+    ) -> Result<(), StoreError> {
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for (key, limit) in &buckets {
+                let bucket = limit.give_back(failures::get(&tx, key)?, now);
+                failures::put(&tx, key, *limit, bucket)?;
+            }
+            failures::prune(&tx, now)?;
+            tx.commit()?;
+            Ok(())
         })
         .await
     }
@@ -468,7 +564,10 @@ impl Store for SqliteStore {
             let plan = plan_push(&records, &stored, caller.device, devices.as_ref())?;
             let device = caller.device.to_string();
             let mut results = Vec::with_capacity(records.len());
+            let mut audited = Vec::with_capacity(records.len());
             for ((record, planned), old) in records.iter().zip(plan).zip(&stored) {
+                // The record's version vector after the push, for the audit.
+                let mut vv = None;
                 let status = match planned {
                     Planned::Unchanged { exact } => {
                         if exact {
@@ -478,6 +577,7 @@ impl Store for SqliteStore {
                     }
                     Planned::Hold => {
                         recovery::hold(&tx, caller.org, caller.device, record, now)?;
+                        vv = Some(record.vv().clone());
                         PushStatus::Held
                     }
                     Planned::Write {
@@ -487,34 +587,46 @@ impl Store for SqliteStore {
                     } => {
                         seq += 1;
                         records::put(&tx, caller.org, seq, &state, exact.then_some(&*device))?;
+                        vv = Some(state.vv().clone());
                         status
                     }
                 };
+                let status = match (status, &devices) {
+                    // A push in recovery may release held states of this record, the
+                    // pusher's among them.
+                    (status, Some(devices)) => {
+                        let settled = release_record(
+                            &tx,
+                            caller.org,
+                            record.id(),
+                            devices,
+                            false,
+                            &mut seq,
+                            now,
+                        )?;
+                        if let Some((state, _)) = &settled.write {
+                            vv = Some(state.vv().clone());
+                        }
+                        released_status(status, &settled, caller.device, old.is_some()).map_err(
+                            |why| PushError::HeldRefused {
+                                id: record.id(),
+                                why,
+                            },
+                        )?
+                    }
+                    (status, None) => status,
+                };
+                if let (Some(vv), false) = (vv, status == PushStatus::Unchanged) {
+                    audited.push(Entry::pushed(caller.device, record.id(), status, &vv));
+                }
                 results.push(PushResult {
                     id: record.id(),
-                    status: match (status, &devices) {
-                        // A push in recovery may release held states of this record,
-                        // the pusher's among them.
-                        (status, Some(devices)) => {
-                            let settled = release_record(
-                                &tx,
-                                caller.org,
-                                record.id(),
-                                devices,
-                                false,
-                                &mut seq,
-                                now,
-                            )?;
-                            released_status(status, &settled, caller.device, old.is_some())
-                                .map_err(|why| PushError::HeldRefused {
-                                    id: record.id(),
-                                    why,
-                                })?
-                        }
-                        (status, None) => status,
-                    },
+                    status,
                 });
             }
+            // In the push's transaction: an acknowledged push always has its audit rows,
+            // a refused one none.
+            audit::note(&tx, caller.org, &audited)?;
             if let Some(through) = through {
                 devices::note_acked(&tx, caller.device, through)?;
             }
@@ -625,6 +737,7 @@ impl Store for SqliteStore {
             }
             let devices = recovery::org_devices(&tx, org)?;
             let released = release_all(&tx, org, &devices, device.is_none(), unix_now())?;
+            audit::note(&tx, org, &[Entry::recovery_accepted(device, released)])?;
             tx.commit()?;
             Ok(released)
         })
@@ -635,7 +748,11 @@ impl Store for SqliteStore {
     async fn recovery_end(&self, org: OrgId) -> Result<Vec<Discarded>, StoreError> {
         self.write(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let was = recovery::until(&tx, org)?.is_some();
             let discarded = recovery::end(&tx, org, unix_now())?;
+            if was {
+                audit::note(&tx, org, &[Entry::recovery_ended(discarded.len())])?;
+            }
             tx.commit()?;
             Ok(discarded)
         })
@@ -709,6 +826,8 @@ impl Store for SqliteStore {
             records::put(&tx, org, seq, &merged, None)?;
             recovery::unhold_all(&tx, org, merged.id())?;
             orgs::set_last_seq(&tx, org, seq)?;
+            let entry = Entry::erased_from_journal(merged.id(), merged.vv());
+            audit::note(&tx, org, &[entry])?;
             tx.commit()?;
             Ok(true)
         })
@@ -773,15 +892,25 @@ impl Store for SqliteStore {
         org: OrgId,
         id: RecordId,
     ) -> Result<Option<(u64, RecordState)>, StoreError> {
-        match self.erase_within(org, id, false).await? {
+        match self.erase_within(org, id, false, None).await? {
             Capped::Erased(seq, state) => Ok(Some((seq, *state))),
             Capped::NotFound | Capped::OverCap(_) => Ok(None),
         }
     }
 
     #[instrument(name = "db.erase_capped", skip_all)]
-    async fn erase_capped(&self, org: OrgId, id: RecordId) -> Result<Capped, StoreError> {
-        self.erase_within(org, id, true).await
+    async fn erase_capped(
+        &self,
+        org: OrgId,
+        id: RecordId,
+        by: ReplicaId,
+    ) -> Result<Capped, StoreError> {
+        self.erase_within(org, id, true, Some(by)).await
+    }
+
+    #[instrument(name = "db.audit", skip_all)]
+    async fn audit(&self, org: OrgId, filter: Filter) -> Result<Vec<Stored>, StoreError> {
+        self.read(move |conn| audit::read(conn, org, &filter)).await
     }
 
     #[instrument(name = "db.org_id", skip_all)]
@@ -797,6 +926,20 @@ impl Store for SqliteStore {
 
     #[instrument(name = "db.revoke", skip_all)]
     async fn revoke(&self, id: ReplicaId) -> Result<bool, StoreError> {
-        self.write(move |conn| devices::revoke(conn, id)).await
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let Some((org, revoked)) = devices::org_of(&tx, id)? else {
+                return Ok(false);
+            };
+            // Only a change is audited: the journal applies its revocations again at
+            // every start.
+            if !revoked {
+                devices::revoke(&tx, id)?;
+                audit::note(&tx, org, &[Entry::revoked(id)])?;
+            }
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
     }
 }

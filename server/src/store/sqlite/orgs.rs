@@ -8,10 +8,18 @@ use crate::store::{OrgId, StoreError};
 /// The organisation's id, created if new.
 pub(super) fn ensure(conn: &Connection, name: &str) -> Result<OrgId, StoreError> {
     conn.execute(
-        "INSERT INTO orgs (name) VALUES (?1) ON CONFLICT (name) DO NOTHING",
-        [name],
+        "INSERT INTO orgs (name, audit_key) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+        params![name, &crate::store::audit::new_key()[..]],
     )?;
     Ok(conn.query_row("SELECT id FROM orgs WHERE name = ?1", [name], |r| r.get(0))?)
+}
+
+/// Every organisation.
+pub(super) fn all(conn: &Connection) -> Result<Vec<OrgId>, StoreError> {
+    Ok(conn
+        .prepare("SELECT id FROM orgs ORDER BY id")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?)
 }
 
 /// The organisation with this name.

@@ -54,6 +54,20 @@ pub(super) fn set_disabled(
     Ok(changed > 0)
 }
 
+/// The user with this username: row id, organisation, and whether disabled.
+pub(super) fn disabled(
+    conn: &Connection,
+    username: &str,
+) -> Result<Option<(i64, OrgId, bool)>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT id, org_id, disabled FROM users WHERE username = ?1",
+            [username],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?)
+}
+
 /// The user with this username, with its organisation.
 pub(super) fn login(conn: &Connection, username: &str) -> Result<Option<Login>, StoreError> {
     Ok(conn
