@@ -230,7 +230,6 @@ mod tests {
     use std::net::TcpListener;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-
     use super::*;
     use crate::error::AppError;
 
