@@ -700,6 +700,29 @@ impl CaseFile {
         code: &str,
         device_name: &str,
     ) -> Result<ReplicaId, SyncError> {
+        let not_cancelled = AtomicBool::new(false);
+        self.enrol_cancellable(
+            server,
+            username,
+            password,
+            code,
+            device_name,
+            &not_cancelled,
+        )
+    }
+
+    /// [`enrol`](Self::enrol), abandoned within [`CANCEL_POLL`] once `cancel` is set (the
+    /// app locking): [`SyncError::Cancelled`], nothing kept. The server may have used the
+    /// code all the same; a new one is then needed.
+    pub fn enrol_cancellable(
+        &mut self,
+        server: &str,
+        username: &str,
+        password: &str,
+        code: &str,
+        device_name: &str,
+        cancel: &AtomicBool,
+    ) -> Result<ReplicaId, SyncError> {
         let _span = info_span!("casefile.enrol").entered();
         // Sent once: a retry after a lost answer would meet the code already used (401),
         // and a 429 here counts failed passwords, which waiting out is for the person.
@@ -708,7 +731,7 @@ impl CaseFile {
             retry_slow_down: false,
             ..SyncOptions::default()
         };
-        let http = Http::new(server, None, options)?;
+        let http = Http::new(server, None, options)?.cancelled_by(cancel);
         let request = EnrolRequest {
             username: username.to_owned(),
             password: password.to_owned(),

@@ -473,6 +473,7 @@ pub async fn sync_status(vault: State<'_, Vault>) -> AppResult<SyncStatus> {
 #[specta::specta]
 pub async fn enrol(
     vault: State<'_, Vault>,
+    cancel: State<'_, SyncCancel>,
     server_url: String,
     username: String,
     password: String,
@@ -493,9 +494,11 @@ pub async fn enrol(
     if device_name.is_empty() {
         return Err(AppError::invalid("device_name", "a name for this device"));
     }
+    // A lock abandons an enrolment as it abandons a sync: its flag is the sync's.
+    let flag = cancel.start();
     vault
         .with(move |file| {
-            file.enrol(&server, &username, &password, &code, &device_name)?;
+            file.enrol_cancellable(&server, &username, &password, &code, &device_name, &flag)?;
             Ok(())
         })
         .await

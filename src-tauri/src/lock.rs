@@ -365,6 +365,13 @@ mod tests {
             .collect()
     }
 
+    /// What a test locks in the middle of.
+    #[derive(Debug, Clone, Copy)]
+    enum Stuck {
+        Sync,
+        Enrolment,
+    }
+
     /// Syncs `vault` against `server` on another thread, as the app's `sync` command does,
     /// and locks it once `ready` says the sync is stuck; answers how long the lock took.
     fn lock_a_stuck_sync(
@@ -372,8 +379,19 @@ mod tests {
         server: &str,
         ready: impl Fn() -> bool,
     ) -> (Duration, Result<(), AppError>) {
+        lock_a_stuck(Stuck::Sync, dir, server, ready)
+    }
+
+    /// [`lock_a_stuck_sync`], in the middle of a sync or of an enrolment.
+    fn lock_a_stuck(
+        what: Stuck,
+        dir: &std::path::Path,
+        server: &str,
+        ready: impl Fn() -> bool,
+    ) -> (Duration, Result<(), AppError>) {
         let vault = crate::state::open_test_vault(dir);
         let url = format!("http://{server}");
+        let enrol_at = url.clone();
         tauri::async_runtime::block_on(vault.with(move |file| {
             file.set_setting("sync.server_url", &url)?;
             file.set_setting("sync.device_token", "a-token-the-server-never-reads")?;
@@ -391,9 +409,21 @@ mod tests {
             let (vault, cancel) = (vault.clone(), cancel.clone());
             std::thread::spawn(move || {
                 let flag = cancel.start();
-                tauri::async_runtime::block_on(
-                    vault.with(move |file| Ok(file.sync(&mut |_| {}, &flag)?)),
-                )
+                tauri::async_runtime::block_on(vault.with(move |file| {
+                    match what {
+                        Stuck::Sync => Ok(file.sync(&mut |_| {}, &flag).map(|_| ())?),
+                        Stuck::Enrolment => Ok(file
+                            .enrol_cancellable(
+                                &enrol_at,
+                                "marie",
+                                "un mot de passe",
+                                "ABCD-EFGH-JKMN-PQRS",
+                                "portable",
+                                &flag,
+                            )
+                            .map(|_| ())?),
+                    }
+                }))
             })
         };
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -451,6 +481,37 @@ mod tests {
         assert!(
             matches!(synced, Err(AppError::Cancelled { .. })),
             "{synced:?}"
+        );
+    }
+
+    #[test]
+    fn a_lock_closes_the_case_file_within_2_s_while_an_enrolment_waits_on_a_silent_server() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        {
+            let accepted = Arc::clone(&accepted);
+            std::thread::spawn(move || {
+                let mut held = Vec::new();
+                for stream in listener.incoming().flatten() {
+                    accepted.fetch_add(1, Ordering::SeqCst);
+                    held.push(stream);
+                }
+            });
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let (took, enrolled) = lock_a_stuck(Stuck::Enrolment, dir.path(), &address, || {
+            if accepted.load(Ordering::SeqCst) > 0 {
+                std::thread::sleep(Duration::from_millis(300));
+                true
+            } else {
+                false
+            }
+        });
+        assert!(took < Duration::from_secs(2), "the lock took {took:?}");
+        assert!(
+            matches!(enrolled, Err(AppError::Cancelled { .. })),
+            "{enrolled:?}"
         );
     }
 
