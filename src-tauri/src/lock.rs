@@ -451,68 +451,43 @@ mod tests {
     }
 
     #[test]
-    fn a_lock_closes_the_case_file_within_2_s_while_a_sync_waits_on_a_silent_server() {
-        // A server that accepts connections and never answers: the sync's request waits
-        // for its 60 s timeout, unless the lock abandons it.
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let address = listener.local_addr().unwrap().to_string();
-        let accepted = Arc::new(AtomicUsize::new(0));
-        {
-            let accepted = Arc::clone(&accepted);
-            std::thread::spawn(move || {
-                let mut held = Vec::new();
-                for stream in listener.incoming().flatten() {
-                    accepted.fetch_add(1, Ordering::SeqCst);
-                    held.push(stream);
+    fn a_lock_closes_the_case_file_within_2_s_while_a_sync_or_an_enrolment_waits_on_a_silent_server()
+     {
+        for what in [Stuck::Sync, Stuck::Enrolment] {
+            // A server that accepts connections and never answers: the request waits for
+            // its 60 s timeout, unless the lock abandons it.
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let address = listener.local_addr().unwrap().to_string();
+            let accepted = Arc::new(AtomicUsize::new(0));
+            {
+                let accepted = Arc::clone(&accepted);
+                std::thread::spawn(move || {
+                    let mut held = Vec::new();
+                    for stream in listener.incoming().flatten() {
+                        accepted.fetch_add(1, Ordering::SeqCst);
+                        held.push(stream);
+                    }
+                });
+            }
+            let dir = tempfile::tempdir().unwrap();
+            let (took, outcome) = lock_a_stuck(what, dir.path(), &address, || {
+                // Connected, and a moment into the wait.
+                if accepted.load(Ordering::SeqCst) > 0 {
+                    std::thread::sleep(Duration::from_millis(300));
+                    true
+                } else {
+                    false
                 }
             });
+            assert!(
+                took < Duration::from_secs(2),
+                "{what:?}: the lock took {took:?}"
+            );
+            assert!(
+                matches!(outcome, Err(AppError::Cancelled { .. })),
+                "{what:?}: {outcome:?}"
+            );
         }
-        let dir = tempfile::tempdir().unwrap();
-        let (took, synced) = lock_a_stuck_sync(dir.path(), &address, || {
-            // Connected, and a moment into the wait.
-            if accepted.load(Ordering::SeqCst) > 0 {
-                std::thread::sleep(Duration::from_millis(300));
-                true
-            } else {
-                false
-            }
-        });
-        assert!(took < Duration::from_secs(2), "the lock took {took:?}");
-        assert!(
-            matches!(synced, Err(AppError::Cancelled { .. })),
-            "{synced:?}"
-        );
-    }
-
-    #[test]
-    fn a_lock_closes_the_case_file_within_2_s_while_an_enrolment_waits_on_a_silent_server() {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let address = listener.local_addr().unwrap().to_string();
-        let accepted = Arc::new(AtomicUsize::new(0));
-        {
-            let accepted = Arc::clone(&accepted);
-            std::thread::spawn(move || {
-                let mut held = Vec::new();
-                for stream in listener.incoming().flatten() {
-                    accepted.fetch_add(1, Ordering::SeqCst);
-                    held.push(stream);
-                }
-            });
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let (took, enrolled) = lock_a_stuck(Stuck::Enrolment, dir.path(), &address, || {
-            if accepted.load(Ordering::SeqCst) > 0 {
-                std::thread::sleep(Duration::from_millis(300));
-                true
-            } else {
-                false
-            }
-        });
-        assert!(took < Duration::from_secs(2), "the lock took {took:?}");
-        assert!(
-            matches!(enrolled, Err(AppError::Cancelled { .. })),
-            "{enrolled:?}"
-        );
     }
 
     #[test]

@@ -5,7 +5,8 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-fn cli(path: &Path, passphrase: &str, args: &[&str]) -> Output {
+/// Runs the real `passerelle-cli` on the case file at `path`.
+pub(crate) fn cli(path: &Path, passphrase: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_passerelle-cli"))
         .arg("--case-file")
         .arg(path)

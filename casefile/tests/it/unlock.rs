@@ -1,8 +1,8 @@
 //! Unlocking backs off after 5 wrong passphrases, for the library and the command line
 //! alike, and across processes.
 
+use crate::cli::cli;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use casefile::{CaseFile, Error, UnlockBackoff};
@@ -151,17 +151,6 @@ fn the_count_is_kept_beside_the_file_owner_only_and_destroyed_with_it() {
         0,
         "nothing is left beside the destroyed file"
     );
-}
-
-fn cli(path: &Path, passphrase: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_passerelle-cli"))
-        .arg("--case-file")
-        .arg(path)
-        .args(args)
-        .env("PASSERELLE_PASSPHRASE", passphrase)
-        .env_remove("PASSERELLE_CASE_FILE")
-        .output()
-        .unwrap()
 }
 
 #[test]
