@@ -25,6 +25,10 @@
 //!   does not hold take dots of the new id, so that both lives of a case file survive.
 //! - The size cap of one edit, [`MAX_EDIT_BYTES`], checked by every decode and refused by
 //!   every local edit that would pass it.
+//! - Erasing persons (§5): [`forget`] takes erased persons out of a record, or erases it,
+//!   by field names (`person_id`, `merged_into`, `*_person_id`, `person_ids`), never by a
+//!   list of kinds; [`prose_fields`] names the free text to read again.
+//! - The organisation's settings record and the retention rule, in [`organisation`].
 //! - The wire messages of §6 in [`wire`].
 //!
 //! ## Invariants
@@ -58,6 +62,8 @@ mod forged;
 mod id;
 mod merge;
 mod no_drop;
+pub mod organisation;
+mod persons;
 mod record;
 mod rekey;
 mod size;
@@ -70,6 +76,7 @@ pub use edit::EditError;
 pub use forged::{ForgedDot, check_dots, reused_dot};
 pub use id::{Epoch, InvalidUuid, RecordId, ReplicaId};
 pub use merge::{MergeError, merge};
+pub use persons::{Forgotten, PERSONS_FIELD, forget, names_one_person, prose_fields};
 pub use no_drop::{DroppedEntry, MergeRefused, check_no_drop, merge_checked};
 pub use record::{
     DELETED_FIELD, Entry, FieldName, InvalidName, InvalidTimestamp, Kind, RecordState, Timestamp,

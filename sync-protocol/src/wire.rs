@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Epoch, RecordId, RecordState, ReplicaId};
+use crate::{Epoch, FieldName, Kind, RecordId, RecordState, ReplicaId};
 
 /// The protocol version this crate speaks, sent in the `Sync-Protocol` header.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -178,6 +178,47 @@ pub struct EraseRequest {
 pub struct EraseResponse {
     /// The organisation's highest sequence, now that the erased state is stored.
     pub server_seq: u64,
+}
+
+/// `POST /v1/persons/erase` (coordinators only): erases a person and what is about them
+/// alone, and takes them out of the records they share (§5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErasePersonRequest {
+    /// The person record's id.
+    pub id: RecordId,
+    /// Only say what would go: nothing is erased or counted.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// One record an erasure touches, named by id and kind only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TouchedRecord {
+    /// The record's id.
+    pub id: RecordId,
+    /// Its kind.
+    pub kind: Kind,
+    /// For a record kept: the fields of free text a coordinator should read again, since
+    /// they may still speak of the erased person (their names, never their content).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reread: Vec<FieldName>,
+}
+
+/// `200` answer to a person's erasure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErasePersonResponse {
+    /// The organisation's highest sequence once the erasure is stored (on a dry run, as
+    /// it is).
+    pub server_seq: u64,
+    /// Whether this was a dry run: nothing changed.
+    pub dry_run: bool,
+    /// The records erased: the person, what is about them alone, the visits that met only
+    /// them.
+    pub erased: Vec<TouchedRecord>,
+    /// The records kept, with the person taken out of them by the server's edit, and the
+    /// records (the person's household) whose free text should be read again.
+    pub kept: Vec<TouchedRecord>,
 }
 
 /// The error codes of §6, each with its HTTP status.
