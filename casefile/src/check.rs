@@ -33,6 +33,14 @@ pub(crate) fn changes(
     mode: Mode,
     this: Option<RecordId>,
 ) -> Result<Vec<(FieldName, Value)>> {
+    if mode == Mode::Create && spec.kind == sync_protocol::organisation::SETTINGS_KIND {
+        return Err(Error::invalid(
+            "kind",
+            "another kind: the organisation's settings are one record with a fixed id, \
+             created and changed with `organisation --set FIELD=VALUE` \
+             (CaseFile::set_organisation), never added",
+        ));
+    }
     let mut out: Vec<(FieldName, Value)> = Vec::with_capacity(changes.len());
     for (name, value) in changes {
         let field_name: FieldName = name.parse().map_err(|_| {
@@ -53,8 +61,8 @@ pub(crate) fn changes(
                     if field.required {
                         return Err(Error::invalid(name, "a value: it is required"));
                     }
-                } else if !field.ty.accepts(&value) {
-                    return Err(Error::invalid(name, field.ty.expected()));
+                } else if !field.accepts(&value) {
+                    return Err(Error::invalid(name, field.expected()));
                 } else {
                     check_reference(conn, &name, field.ty, &value, this)?;
                 }

@@ -169,6 +169,19 @@ pub enum SyncError {
     /// The server's answer is not what §6 says.
     #[error("the server's answer could not be read: {0}")]
     BadAnswer(String),
+    /// 403 on an erasure: this device's user is not a coordinator.
+    #[error(
+        "only a coordinator may erase a person or a record: ask a coordinator to do it \
+         from their device"
+    )]
+    Forbidden,
+    /// 404 `not_found` on an erasure: the organisation holds no such record (or no such
+    /// person), perhaps because it was erased already.
+    #[error(
+        "the server holds no such record in this organisation (it may have been erased \
+         already): sync this device, then check"
+    )]
+    NotFound,
     /// The person cancelled the sync; what was committed stays.
     #[error("the sync was cancelled; the next sync goes on from where it stopped")]
     Cancelled,
@@ -711,7 +724,7 @@ impl CaseFile {
         )
     }
 
-    /// [`enrol`](Self::enrol), abandoned within [`CANCEL_POLL`] once `cancel` is set (the
+    /// [`enrol`](Self::enrol), abandoned within 50 ms once `cancel` is set (the
     /// app locking): [`SyncError::Cancelled`], nothing kept. The server may have used the
     /// code all the same; a new one is then needed.
     pub fn enrol_cancellable(
@@ -799,6 +812,22 @@ impl CaseFile {
             .unwrap_or_default())
     }
 
+    /// A client of the enrolled server, sending the device token, stopped by `cancel`.
+    ///
+    /// Errors: [`SyncError::NotEnrolled`], or a server address that no longer checks.
+    pub(crate) fn enrolled_http<'c>(
+        &self,
+        options: SyncOptions,
+        cancel: &'c AtomicBool,
+    ) -> Result<Http<'c>, SyncError> {
+        let (Some(server), Some(token)) =
+            (self.setting(SETTING_SERVER)?, self.setting(SETTING_TOKEN)?)
+        else {
+            return Err(SyncError::NotEnrolled);
+        };
+        Ok(Http::new(&server, Some(token), options)?.cancelled_by(cancel))
+    }
+
     /// Syncs with the enrolled server (default options): see the module's docs.
     pub fn sync(
         &mut self,
@@ -830,12 +859,7 @@ impl CaseFile {
         cancel: &AtomicBool,
     ) -> Result<SyncReport, SyncError> {
         let _span = info_span!("casefile.sync").entered();
-        let (Some(server), Some(token)) =
-            (self.setting(SETTING_SERVER)?, self.setting(SETTING_TOKEN)?)
-        else {
-            return Err(SyncError::NotEnrolled);
-        };
-        let mut http = Http::new(&server, Some(token), options)?.cancelled_by(cancel);
+        let mut http = self.enrolled_http(options, cancel)?;
         let mut report = SyncReport::default();
         let (mut sent_again, mut rekeyed, mut epochs) = (false, false, 0);
         let received = loop {

@@ -8,6 +8,7 @@ use serde_json::Value;
 use sync_protocol::{Entry, RecordState, Timestamp};
 use tracing::info_span;
 
+use crate::erasure;
 use crate::error::Result;
 use crate::fold;
 use crate::schema::{self, FieldType, KINDS};
@@ -153,6 +154,8 @@ fn to_sql(ty: FieldType, value: Option<&Value>) -> Sql {
 impl CaseFile {
     /// Recomputes every derived table (typed rows, visit participants, search terms) and
     /// the derived flags of `records` from the record states alone, in one transaction.
+    /// An erased record's row, which earlier versions kept, is deleted with its traces:
+    /// an erased record leaves none.
     pub fn rebuild(&mut self) -> Result<()> {
         let _span = info_span!("casefile.rebuild").entered();
         self.write(|tx| {
@@ -166,9 +169,14 @@ impl CaseFile {
             let mut update = tx.prepare(
                 "UPDATE records SET deleted = ?2, erased = ?3, conflicted = ?4 WHERE id = ?1",
             )?;
+            let mut erased = Vec::new();
             while let Some(row) = rows.next()? {
                 let text: String = row.get(0)?;
                 let state = RecordState::from_json(&text)?;
+                if state.is_erased() {
+                    erased.push(state.id());
+                    continue;
+                }
                 update.execute(params![
                     state.id().to_string(),
                     state.is_deleted(),
@@ -176,6 +184,9 @@ impl CaseFile {
                     !state.conflicts().is_empty()
                 ])?;
                 index(tx, &state, true)?;
+            }
+            for id in erased {
+                erasure::wipe(tx, id)?;
             }
             Ok(())
         })

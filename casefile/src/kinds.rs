@@ -67,6 +67,34 @@ choice!(
     PersonStatus { Active = "active", Closed = "closed" }
 );
 choice!(
+    /// The language an information notice (GDPR articles 13 and 14) was given in:
+    /// French, Romanian or Bulgarian. Also the language of [`crate::export::notice_pdf`].
+    NoticeLang { Fr = "fr", Ro = "ro", Bg = "bg" }
+);
+impl std::str::FromStr for NoticeLang {
+    type Err = crate::Error;
+
+    /// Reads `fr`, `ro` or `bg`.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "fr" => Ok(Self::Fr),
+            "ro" => Ok(Self::Ro),
+            "bg" => Ok(Self::Bg),
+            _ => Err(crate::Error::invalid(
+                "lang",
+                "fr (French), ro (Romanian) or bg (Bulgarian)",
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for NoticeLang {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+choice!(
     /// A person's health cover.
     HealthCover { None = "none", Ame = "ame", Puma = "puma", Css = "css", Other = "other" }
 );
@@ -176,8 +204,13 @@ record!(
         status: PersonStatus,
         closed_on: String,
         closed_reason: String,
+        keep_until: String,
+        keep_reason: String,
         consent_on: String,
         consent_scope: String,
+        notice_on: String,
+        notice_lang: NoticeLang,
+        notice_interpreter: bool,
         notes: String,
     }
 );
@@ -273,5 +306,21 @@ record!(
         status: ReferralStatus,
         sent_on: String,
         notes: String,
+    }
+);
+record!(
+    /// The organisation's settings (one record per organisation, whose id is
+    /// `sync_protocol::organisation::SETTINGS_ID`): who keeps the case files, how to
+    /// reach them and their data protection contact, why the files are kept and who
+    /// receives them, and for how long after a person's file is closed. Read through
+    /// [`crate::organisation::Organisation`].
+    OrganisationSettings = "organisation" {
+        name: String,
+        address: String,
+        contact: String,
+        dpo_contact: String,
+        purposes: String,
+        recipients: String,
+        retention_months: u32,
     }
 );

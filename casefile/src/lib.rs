@@ -39,9 +39,17 @@
 //!
 //! ## Exports
 //! The visit sheet and a person's sheet as PDF, a kind as CSV, a period as XLSX, the
-//! indicators of a period, and a person's own data for an access request: see
-//! [`CaseFile::visit_sheet_pdf`], [`CaseFile::export_csv`], [`CaseFile::export_xlsx`],
-//! [`CaseFile::indicators`], [`CaseFile::access_export`]. They only read.
+//! indicators of a period, a person's own data for an access request, and the
+//! information notice: see [`CaseFile::visit_sheet_pdf`], [`CaseFile::export_csv`],
+//! [`CaseFile::export_xlsx`], [`CaseFile::indicators`], [`CaseFile::access_export`],
+//! [`CaseFile::notice_pdf`]. They only read.
+//!
+//! ## A person's rights
+//! The organisation's settings (one record with a well-known id: [`organisation`]) say
+//! who keeps the files, why, for whom and how long; the information notice and the
+//! access export are filled from them, and [`CaseFile::past_retention`] lists the files
+//! kept longer than they say ([`retention`]). [`CaseFile::without_consent`] lists the
+//! persons followed with no consent recorded.
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -51,17 +59,22 @@ mod client;
 mod conflicts;
 mod crypto;
 mod derive;
+#[cfg(any(test, feature = "insecure-test-kdf"))]
+mod dump;
+mod erasure;
 mod error;
 mod evict;
-mod export;
+pub mod export;
 pub mod fold;
 mod history;
 pub mod kinds;
+pub mod organisation;
 mod passphrase;
 mod push;
 mod queries;
 mod records;
 mod recovery;
+pub mod retention;
 pub mod schema;
 mod search;
 mod set_aside;
@@ -82,8 +95,10 @@ pub use export::{
 };
 pub use history::HistoryEntry;
 pub use kinds::Record;
+pub use organisation::Organisation;
 pub use passphrase::MIN_PASSPHRASE_CHARS;
 pub use queries::{PersonFilter, SiteSummary, Timeline, TimelineItem, Today};
+pub use retention::RetentionDue;
 pub use set_aside::SetAside;
 pub use store::{CaseFile, EXPORTS_FOLDER, SCHEMA_VERSION};
 pub use sync::{Applied, Pending};

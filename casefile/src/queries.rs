@@ -1,5 +1,6 @@
 //! What the app asks of the case file: persons by site, household or status; a person's
-//! file as a timeline; today's plan; sites with their counts.
+//! file as a timeline; today's plan; sites with their counts; persons with no consent
+//! recorded.
 
 use rusqlite::params;
 use serde::Serialize;
@@ -78,6 +79,20 @@ impl CaseFile {
             &format!("SELECT id FROM person WHERE {sql} ORDER BY family_name, given_names, id"),
             &arg,
         )?;
+        load_many(&self.conn, &ids)
+    }
+
+    /// The persons still followed (not closed, not deleted) with no consent recorded
+    /// (`consent_on` unset), by family name: to ask before anything else is written.
+    pub fn without_consent(&self) -> Result<Vec<RecordState>> {
+        let _span = info_span!("casefile.without_consent").entered();
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id FROM person WHERE status IS NOT 'closed' AND consent_on IS NULL
+             ORDER BY family_name, given_names, id",
+        )?;
+        let ids = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
         load_many(&self.conn, &ids)
     }
 

@@ -9,6 +9,7 @@ use tracing::info_span;
 
 use crate::check::{self, Mode};
 use crate::derive;
+use crate::erasure;
 use crate::error::{Error, Result};
 use crate::kinds::Record;
 use crate::store::{CaseFile, get_meta, set_meta};
@@ -38,8 +39,13 @@ pub(crate) fn load_many(conn: &Connection, ids: &[String]) -> Result<Vec<RecordS
 
 /// Writes `state` and its derived rows. A local edit passes `local = true`: the record
 /// takes the next local change sequence, which the push cursor follows. `fresh` says the
-/// case file did not hold the record before.
+/// case file did not hold the record before. An erased state is never written: the
+/// record and its traces are deleted instead ([`crate::erasure`]).
 pub(crate) fn save(conn: &Connection, state: &RecordState, local: bool, fresh: bool) -> Result<()> {
+    if state.is_erased() {
+        erasure::wipe(conn, state.id())?;
+        return Ok(());
+    }
     let seq: Option<i64> = if local {
         let next = get_meta::<i64>(conn, "change_seq")?.unwrap_or(0) + 1;
         set_meta(conn, "change_seq", &next)?;
@@ -156,7 +162,8 @@ impl CaseFile {
 
     /// The state of a record, as SYNC-PROTOCOL.md §2 writes it.
     ///
-    /// Errors: [`Error::NotFound`], also for an erased record.
+    /// Errors: [`Error::NotFound`], also for an erased record (the case file no longer
+    /// holds it).
     pub fn get(&self, id: RecordId) -> Result<RecordState> {
         match load(&self.conn, id)? {
             Some(state) if !state.is_erased() => Ok(state),

@@ -265,6 +265,14 @@ fn redot_one(
     Ok(true)
 }
 
+/// Forgets that the record `id` was re-dotted: it was erased, and its id may not stay.
+/// A re-key under way has nothing left to re-dot in it.
+pub(crate) fn forget_redotted(conn: &Connection, id: RecordId) -> Result<()> {
+    conn.prepare_cached("DELETE FROM rekey_done WHERE id = ?1")?
+        .execute([id.to_string()])?;
+    Ok(())
+}
+
 fn mark_done(tx: &Connection, id: &str) -> Result<()> {
     tx.prepare_cached("INSERT OR IGNORE INTO rekey_done (id) VALUES (?1)")?
         .execute(params![id])?;

@@ -6,13 +6,16 @@
 //! a visit's `occurred_at` and `setting`; and the `person_id` of every record about one
 //! person, with the title or service that says what it is. Some fields get a default on
 //! creation: a person's and a site's `status` is `active`, a step's is `planned`.
+//!
+//! The `organisation` kind is the organisation's settings (name, contacts, purposes,
+//! recipients, retention), one record with a well-known id: see [`crate::organisation`].
 
 use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 
 use crate::kinds::{
-    Constraint, Contract, FrenchLevel, HealthCover, LeftBecause, PersonStatus, ReferralStatus,
-    Setting, Sex, SiteStatus, SiteType, StepCategory, StepStatus, TrainingStatus,
+    Constraint, Contract, FrenchLevel, HealthCover, LeftBecause, NoticeLang, PersonStatus,
+    ReferralStatus, Setting, Sex, SiteStatus, SiteType, StepCategory, StepStatus, TrainingStatus,
 };
 
 /// What a field holds.
@@ -56,6 +59,27 @@ pub struct FieldSpec {
     pub ty: FieldType,
     /// Whether a record of this kind must have it.
     pub required: bool,
+    /// For a [`FieldType::Number`]: whether only whole numbers are accepted (written as
+    /// JSON integers, such as `24`, never `24.5`).
+    pub whole: bool,
+}
+
+impl FieldSpec {
+    /// Whether `value` (not null) has the right shape for this field: its type's rule,
+    /// and a JSON integer for a whole number.
+    pub fn accepts(&self, value: &Value) -> bool {
+        self.ty.accepts(value) && (!self.whole || value.is_u64() || value.is_i64())
+    }
+
+    /// What the field expects, in words, for error messages.
+    pub fn expected(&self) -> String {
+        match (self.whole, self.ty) {
+            (true, FieldType::Number { min, max }) => {
+                format!("a whole number from {min} to {max}")
+            }
+            _ => self.ty.expected(),
+        }
+    }
 }
 
 /// A record kind and its fields.
@@ -81,6 +105,7 @@ const fn f(name: &'static str, ty: FieldType) -> FieldSpec {
         name,
         ty,
         required: false,
+        whole: false,
     }
 }
 
@@ -89,6 +114,20 @@ const fn req(name: &'static str, ty: FieldType) -> FieldSpec {
         name,
         ty,
         required: true,
+        whole: false,
+    }
+}
+
+/// An optional whole number from `min` to `max`.
+const fn whole(name: &'static str, min: u32, max: u32) -> FieldSpec {
+    FieldSpec {
+        name,
+        ty: FieldType::Number {
+            min: min as f64,
+            max: max as f64,
+        },
+        required: false,
+        whole: true,
     }
 }
 
@@ -156,8 +195,13 @@ pub static KINDS: &[KindSpec] = &[
             f("status", Choice(PersonStatus::VALUES)),
             f("closed_on", Date),
             f("closed_reason", Text),
+            f("keep_until", Date),
+            f("keep_reason", Text),
             f("consent_on", Date),
             f("consent_scope", Text),
+            f("notice_on", Date),
+            f("notice_lang", Choice(NoticeLang::VALUES)),
+            f("notice_interpreter", Bool),
             f("notes", Text),
         ],
         defaults: &[("status", "active")],
@@ -266,6 +310,26 @@ pub static KINDS: &[KindSpec] = &[
             f("status", Choice(ReferralStatus::VALUES)),
             f("sent_on", Date),
             f("notes", Text),
+        ],
+        defaults: &[],
+    },
+    // The organisation's settings: one record, whose id is
+    // `sync_protocol::organisation::SETTINGS_ID`, written by `CaseFile::set_organisation`
+    // (the generic create refuses this kind).
+    KindSpec {
+        kind: sync_protocol::organisation::SETTINGS_KIND,
+        fields: &[
+            f("name", Text),
+            f("address", Text),
+            f("contact", Text),
+            f("dpo_contact", Text),
+            f("purposes", Text),
+            f("recipients", Text),
+            whole(
+                sync_protocol::organisation::RETENTION_FIELD,
+                1,
+                sync_protocol::organisation::MAX_RETENTION_MONTHS,
+            ),
         ],
         defaults: &[],
     },
@@ -419,20 +483,22 @@ mod tests {
         }
     }
 
+    fn sample_of(field: &FieldSpec) -> Value {
+        match field.ty {
+            FieldType::Number { min, .. } if field.whole => json!(min as u64),
+            ty => sample(ty),
+        }
+    }
+
     fn check<R: Record>() {
         let spec = kind(R::KIND).unwrap();
         let object: serde_json::Map<String, Value> = spec
             .fields
             .iter()
-            .map(|f| (f.name.to_owned(), sample(f.ty)))
+            .map(|f| (f.name.to_owned(), sample_of(f)))
             .collect();
         for f in spec.fields {
-            assert!(
-                f.ty.accepts(&sample(f.ty)),
-                "sample of {}.{}",
-                R::KIND,
-                f.name
-            );
+            assert!(f.accepts(&sample_of(f)), "sample of {}.{}", R::KIND, f.name);
         }
         let typed: R = serde_json::from_value(Value::Object(object.clone()))
             .unwrap_or_else(|e| panic!("{} does not read its schema: {e}", R::KIND));
@@ -457,6 +523,38 @@ mod tests {
         check::<Employment>();
         check::<Training>();
         check::<Referral>();
-        assert_eq!(KINDS.len(), 10, "ten kinds in DOMAIN.md v1");
+        check::<OrganisationSettings>();
+        assert_eq!(
+            KINDS.len(),
+            11,
+            "the ten kinds of DOMAIN.md v1 and the organisation's settings"
+        );
+    }
+
+    #[test]
+    fn retention_is_a_whole_number_of_months_from_1_to_240() {
+        let spec = kind("organisation")
+            .unwrap()
+            .field("retention_months")
+            .unwrap();
+        for good in [json!(1), json!(24), json!(240)] {
+            assert!(spec.accepts(&good), "{good} months should be accepted");
+        }
+        for bad in [
+            json!(0),
+            json!(241),
+            json!(24.5),
+            json!(24.0),
+            json!("24"),
+            json!(-3),
+        ] {
+            assert!(!spec.accepts(&bad), "{bad} should be refused");
+        }
+        assert_eq!(spec.expected(), "a whole number from 1 to 240");
+        let hours = kind("employment").unwrap().field("hours_per_week").unwrap();
+        assert!(
+            hours.accepts(&json!(17.5)),
+            "other numbers keep their decimals"
+        );
     }
 }

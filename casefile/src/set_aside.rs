@@ -9,6 +9,8 @@
 //!   a local record's id, or a state that breaks §2), kept as received beside the local
 //!   copy for a person to decide. An erasure of the record removes it with the rest.
 //!
+//! An erased record leaves no row on either side ([`crate::erasure`]).
+//!
 //! Every message is a sentence with ids, kinds and field names, never a record's values.
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -80,7 +82,8 @@ pub(crate) fn accepted(conn: &Connection, id: RecordId) -> Result<()> {
     Ok(())
 }
 
-/// Forgets every row of `id`: the record was erased, and no trace of it may stay.
+/// Forgets every row of `id`: the record was erased, and no trace of it may stay (not
+/// even its id).
 pub(crate) fn forget(conn: &Connection, id: RecordId) -> Result<()> {
     conn.prepare_cached("DELETE FROM set_aside WHERE id = ?1")?
         .execute([id.to_string()])?;

@@ -11,13 +11,17 @@
 //!
 //! A pulled page is read state by state: a state that cannot be merged with the local
 //! copy (another kind) or that breaks the protocol's rules is set aside, never failing
-//! the page.
+//! the page. An erased state deletes the record here, with what is about an erased person
+//! alone ([`crate::erasure`]): no tombstone is kept.
+
+use std::collections::BTreeSet;
 
 use rusqlite::params;
 use serde_json::Value;
 use sync_protocol::{Kind, MergeRefused, RecordId, RecordState, ReplicaId, ValidationError, merge};
 use tracing::{info_span, warn};
 
+use crate::erasure;
 use crate::error::{Error, Result};
 use crate::records::{load, save};
 use crate::set_aside;
@@ -37,7 +41,9 @@ pub struct Pending {
 pub struct Applied {
     /// Records whose local state changed.
     pub changed: usize,
-    /// Records erased by the server, whose local traces were wiped.
+    /// Erased states received, and local records about an erased person alone: their
+    /// rows and every local trace are gone (a state erased again, or of a record this
+    /// case file never held, counts too: nothing is kept to tell).
     pub erased: usize,
     /// States set aside rather than merged: of another kind than the local copy, or
     /// breaking the protocol's rules.
@@ -91,8 +97,9 @@ impl CaseFile {
         })
     }
 
-    /// Every record state held, erased ones included, in id order: what two replicas
-    /// compare to know they have converged.
+    /// Every record state held, in id order: what two replicas compare to know they have
+    /// converged. An erased record is not held (it leaves no row), so this is the
+    /// server's copy less its erased records.
     pub fn all_states(&self) -> Result<Vec<RecordState>> {
         let mut stmt = self
             .conn
@@ -113,8 +120,9 @@ impl CaseFile {
     }
 
     /// Applies a pulled page in one transaction: merges each state into the local copy,
-    /// updates the derived tables, wipes every local trace of erased records, and moves
-    /// the checkpoint to `next`. A state of another kind than the local copy is set aside
+    /// updates the derived tables, deletes erased records (and, for an erased person, the
+    /// local records about them alone) with every local trace, and moves the checkpoint
+    /// to `next`. A state of another kind than the local copy is set aside
     /// beside it ([`CaseFile::set_aside`]) and the page goes on. Nothing of the page is
     /// applied when the case file fails.
     pub fn apply_pulled(&mut self, page: &[RecordState], next: u64) -> Result<Applied> {
@@ -136,6 +144,7 @@ impl CaseFile {
         let me = self.replica_id();
         let applied = self.write(|tx| {
             let mut applied = Applied::default();
+            let mut erased_persons = BTreeSet::new();
             for pulled in page {
                 let pulled = match pulled {
                     Pulled::State(state) => state,
@@ -164,6 +173,11 @@ impl CaseFile {
                 let id = pulled.id();
                 let local = load(tx, id)?;
                 let fresh = local.is_none();
+                // A person this case file never held has no local records about them
+                // but pulled ones, which the server erased with them: no need to look.
+                if pulled.is_erased() && !fresh && erasure::takes_dependants(&pulled) {
+                    erased_persons.insert(id);
+                }
                 let merged = match local {
                     Some(local) if local.kind() != pulled.kind() => {
                         if pulled.is_erased() {
@@ -176,6 +190,14 @@ impl CaseFile {
                             set_aside::keep_clash(tx, &local, &pulled)?;
                             applied.set_aside += 1;
                         }
+                        continue;
+                    }
+                    // Erased: no tombstone is kept, whatever the local copy holds (an
+                    // erased row left by an earlier version included).
+                    _ if pulled.is_erased() => {
+                        let held = erasure::wipe(tx, id)?;
+                        applied.erased += 1;
+                        applied.changed += usize::from(held);
                         continue;
                     }
                     Some(local) => {
@@ -192,15 +214,15 @@ impl CaseFile {
                     }
                     None => pulled,
                 };
-                if merged.is_erased() {
-                    applied.erased += 1;
-                    set_aside::forget(tx, id)?;
-                } else {
-                    set_aside::pulled_cleanly(tx, id)?;
-                }
+                set_aside::pulled_cleanly(tx, id)?;
                 save(tx, &merged, false, fresh)?;
                 applied.changed += 1;
             }
+            // What this device holds about an erased person alone goes with them, pushed
+            // or not; what they share waits for the server's edit.
+            let dependants = erasure::wipe_about(tx, &erased_persons)?;
+            applied.erased += dependants;
+            applied.changed += dependants;
             let next = i64::try_from(next).unwrap_or(i64::MAX);
             set_meta(tx, "pull_checkpoint", &next)?;
             Ok(applied)

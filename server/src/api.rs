@@ -33,9 +33,10 @@ use axum::routing::{get, post};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use sync_protocol::wire::{
-    DEFAULT_PULL_LIMIT, EnrolRequest, EnrolResponse, EraseRequest, EraseResponse, ErrorCode,
-    Health, MAX_BODY_BYTES, MAX_PULL_LIMIT, MAX_PUSH_RECORDS, PROTOCOL_HEADER, PROTOCOL_VERSION,
-    PushRequest, PushResponse, PushStatus, RekeyRequest, RekeyResponse, Replicas,
+    DEFAULT_PULL_LIMIT, EnrolRequest, EnrolResponse, ErasePersonRequest, ErasePersonResponse,
+    EraseRequest, EraseResponse, ErrorCode, Health, MAX_BODY_BYTES, MAX_PULL_LIMIT,
+    MAX_PUSH_RECORDS, PROTOCOL_HEADER, PROTOCOL_VERSION, PushRequest, PushResponse, PushStatus,
+    RekeyRequest, RekeyResponse, Replicas,
 };
 use sync_protocol::{RecordId, RecordState, ValidationError};
 use tower_http::compression::CompressionLayer;
@@ -107,6 +108,7 @@ pub fn router<S: Store>(app: Arc<App<S>>) -> Router {
         .route("/v1/pull", get(pull::<S>))
         .route("/v1/replicas", get(replicas::<S>))
         .route("/v1/erase", post(erase::<S>))
+        .route("/v1/persons/erase", post(erase_person::<S>))
         .fallback(not_found)
         .method_not_allowed_fallback(wrong_method)
         .with_state(app)
@@ -648,6 +650,11 @@ async fn push<S: Store>(
             return Err(error);
         }
     };
+    // Records erased on arrival, erased persons taken out of shared records (§5): the
+    // server's own edits, kept by the journal before the answer.
+    app.journal
+        .append_edits(caller.org, &outcome.edits)
+        .map_err(|e| ApiError::journal(&e))?;
     let count = |s: PushStatus| outcome.results.iter().filter(|r| r.status == s).count();
     info!(
         device = %caller.device,
@@ -812,61 +819,113 @@ async fn replicas<S: Store>(
     Ok(axum::Json(replicas))
 }
 
-async fn erase<S: Store>(
-    State(app): Shared<S>,
-    headers: HeaderMap,
+/// 400 or 426, 401, 429, then 403: the request comes from a coordinator's device. A
+/// refused request has its body read and dropped.
+async fn coordinator<S: Store>(
+    app: &App<S>,
+    headers: &HeaderMap,
     body: Body,
-) -> Result<axum::Json<EraseResponse>, ApiError> {
-    let caller = check_caller(&app, &headers).await.and_then(|caller| {
+    what: &str,
+) -> Result<(Caller, Body), ApiError> {
+    let caller = check_caller(app, headers).await.and_then(|caller| {
         if caller.role == Role::Coordinator {
             Ok(caller)
         } else {
             Err(ApiError::new(
                 ErrorCode::Forbidden,
-                "only a coordinator may erase a record: ask your coordinator",
+                format!("only a coordinator may erase {what}: ask your coordinator"),
             ))
         }
     });
-    let caller = match caller {
-        Ok(caller) => caller,
-        Err(error) => return Err(refuse_unread(error, &headers, body, app.body_timeout).await),
-    };
+    match caller {
+        Ok(caller) => Ok((caller, body)),
+        Err(error) => Err(refuse_unread(error, headers, body, app.body_timeout).await),
+    }
+}
+
+/// 429 for an erasure over the hourly cap, with the wait.
+fn over_cap(caller: &Caller, wait: u64) -> ApiError {
+    info!(device = %caller.device, "erasure over the hourly cap refused");
+    ApiError::slow_down(Duration::from_secs(wait)).with_message(format!(
+        "your organisation has erased {ERASURES_PER_HOUR} records or persons in the last \
+         hour, the most the app may: wait, or erase with the server's command line"
+    ))
+}
+
+async fn erase<S: Store>(
+    State(app): Shared<S>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<axum::Json<EraseResponse>, ApiError> {
+    let (caller, body) = coordinator(&app, &headers, body, "a record").await?;
     let bytes = read_body(&headers, body, app.body_timeout).await?;
     let request: EraseRequest =
         serde_json::from_slice(&bytes).map_err(|_| bad_json("erasure request"))?;
-    let server_seq =
-        match app
-            .store
-            .erase_capped(caller.org, request.id, caller.device)
-            .await?
-        {
-            Capped::Erased(seq, state) => {
-                app.journal
-                    .append(Entry::Erased {
-                        org: caller.org,
-                        state: *state,
-                    })
-                    .map_err(|e| ApiError::journal(&e))?;
-                seq
-            }
-            Capped::NotFound => {
-                return Err(ApiError::new(
-                    ErrorCode::NotFound,
-                    "your organisation has no record with this id: check the id",
-                ));
-            }
-            Capped::OverCap(wait) => {
-                info!(device = %caller.device, "erasure over the hourly cap refused");
-                return Err(ApiError::slow_down(Duration::from_secs(wait)).with_message(format!(
-                "your organisation has erased {ERASURES_PER_HOUR} records in the last hour, \
-                 the most the app may: wait, or erase with the server's command line"
-            )));
-            }
-        };
+    let server_seq = match app
+        .store
+        .erase_capped(caller.org, request.id, caller.device)
+        .await?
+    {
+        Capped::Done(erasure) => {
+            app.journal
+                .append_edits(caller.org, &erasure.edits)
+                .map_err(|e| ApiError::journal(&e))?;
+            erasure.server_seq
+        }
+        Capped::NotFound => {
+            return Err(ApiError::new(
+                ErrorCode::NotFound,
+                "your organisation has no record with this id: check the id",
+            ));
+        }
+        Capped::OverCap(wait) => return Err(over_cap(&caller, wait)),
+    };
     // Not the record's id: an erased person leaves no id in the logs (the audit names
     // the record by its HMAC).
     info!(device = %caller.device, server_seq, "erase");
     Ok(axum::Json(EraseResponse { server_seq }))
+}
+
+/// `POST /v1/persons/erase` (§5): a person and everything about them alone, by a
+/// coordinator; a dry run says what would go and changes nothing.
+async fn erase_person<S: Store>(
+    State(app): Shared<S>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<axum::Json<ErasePersonResponse>, ApiError> {
+    let (caller, body) = coordinator(&app, &headers, body, "a person").await?;
+    let bytes = read_body(&headers, body, app.body_timeout).await?;
+    let request: ErasePersonRequest =
+        serde_json::from_slice(&bytes).map_err(|_| bad_json("person erasure request"))?;
+    let capped = Some(caller.device);
+    let done = match app
+        .store
+        .erase_person(caller.org, request.id, request.dry_run, capped)
+        .await?
+    {
+        Capped::Done(done) => done,
+        Capped::NotFound => {
+            return Err(ApiError::new(
+                ErrorCode::NotFound,
+                "your organisation has no person with this id (or they were erased \
+                 already): check the id",
+            ));
+        }
+        Capped::OverCap(wait) => return Err(over_cap(&caller, wait)),
+    };
+    app.journal
+        .append_edits(caller.org, &done.edits)
+        .map_err(|e| ApiError::journal(&e))?;
+    // Counts only: no id of the person or of their records goes to the logs.
+    info!(
+        device = %caller.device,
+        dry_run = done.answer.dry_run,
+        erased = done.answer.erased.len(),
+        kept = done.answer.kept.len(),
+        server_seq = done.answer.server_seq,
+        "person erasure"
+    );
+    Ok(axum::Json(done.answer))
 }
 
 /// How long a shutdown waits for requests in flight.

@@ -4,22 +4,42 @@
 //! One JSON object a line, appended and synced to disk before the request or command that
 //! made it is answered: enrolments with their token hashes and the hashes of the codes
 //! they used, re-keyings, revocations, disables and enables, and the server replica's
-//! own edits (erasures, byte for byte).
-//! It holds no personal data: users are named by an HMAC of their username, keyed by a
-//! secret of the database (`server.journal_key`, which backups carry); organisations by
-//! their row id (a restore keeps them); devices and records by their UUIDs; an erased
-//! state has no content left. A user added after the backup is not in it: their devices
-//! enrol again once the user is added again.
+//! own edits (§5): erasures, and the shared records it took an erased person out of.
+//!
+//! It holds no personal data, and no id of a person or of any record in clear:
+//! - users are named by an HMAC of their username, keyed by a secret of the database
+//!   (`server.journal_key`, which backups carry); organisations by their row id (a
+//!   restore keeps them); devices by their replica ids;
+//! - an erasure names its record by the HMAC-SHA256 of the record's id under the
+//!   organisation's audit key (as the audit and the table `erased` do): whoever reads
+//!   the journal learns that some record was erased, not which;
+//! - an edit of a shared record is kept byte for byte (its state holds other people's
+//!   data, the visit's observations, and must come back exactly), but sealed: encrypted
+//!   with ChaCha20-Poly1305 under a key derived from the journal key
+//!   (HMAC-SHA256(journal key, "passerelle journal edits v1")), a random 12-byte nonce
+//!   before the ciphertext, hex; the organisation and the record's HMAC are its
+//!   associated data, so a sealed state cannot be moved to another line. Without the
+//!   database's key (a backup of it), the journal reads as nothing but HMACs and noise.
+//!
+//! A journal is opened with the database's journal key ([`Journal::open`]).
+//!
+//! A user added after the backup is not in it: their devices enrol again once the user
+//! is added again.
 //!
 //! The server applies every entry the database lacks at start (`serve`) and after
 //! `restore`, in order, each idempotently: a device enrolled after the backup keeps
-//! working, a revoked one stays revoked, an erased record stays erased. A last line cut
-//! by a crash is ignored.
+//! working, a revoked one stays revoked, an erased record stays erased (its HMAC goes
+//! into `erased`; the live record whose id has that HMAC, found by computing the HMAC
+//! of every live id of the organisation once per replay, becomes a tombstone under a new
+//! sequence, for the devices that may still hold it), and an edit of the server's is
+//! merged into the stored copy (or stored, when the database lacks the record; an erased
+//! record absorbs it). A last line cut by a crash is ignored.
 //!
 //! By default the journal lives beside a SQLite database (`PATH.journal`), or in the
 //! working directory for PostgreSQL; `--journal` puts it elsewhere. It must not be put
 //! back with the database: it is what the database's copy lacks.
 
+use std::collections::hash_map::Entry as Slot;
 use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
@@ -27,13 +47,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use hmac::digest::KeyInit;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, Mac as _};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use sync_protocol::{RecordState, ReplicaId};
 use tracing::{info, warn};
 
-use crate::store::{DatabaseUrl, Store, StoreError};
+use crate::store::{DatabaseUrl, Mac, OrgId, ServerEdit, Store, StoreError};
 
 /// One thing a restore must not roll back.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -75,12 +95,22 @@ pub enum Entry {
         /// SHA-256 of the code's canonical form, hex (as the database keeps it).
         code_hash: String,
     },
-    /// The server erased a record (§5): its own edit, byte for byte.
+    /// The server erased a record (§5).
     Erased {
         /// The organisation's row id (a restore keeps them).
-        org: crate::store::OrgId,
-        /// The erased state: id, kind, vv, nothing else.
-        state: RecordState,
+        org: OrgId,
+        /// The HMAC of the record's id under the organisation's audit key, hex.
+        record: String,
+    },
+    /// The server's replica edited a shared record to take an erased person out of it
+    /// (§5): its new state, byte for byte, sealed.
+    Edited {
+        /// The organisation's row id.
+        org: OrgId,
+        /// The HMAC of the record's id under the organisation's audit key, hex.
+        record: String,
+        /// The state, encrypted (see the module's docs), hex.
+        sealed: String,
     },
 }
 
@@ -94,11 +124,39 @@ struct Line {
 }
 
 /// The journal file, open for appending.
-#[derive(Debug)]
 pub struct Journal {
     path: PathBuf,
     file: Mutex<File>,
     key: [u8; 32],
+    /// Seals the server's edits: derived from `key`.
+    edits: chacha20poly1305::ChaCha20Poly1305,
+}
+
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journal")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the key that seals the server's edits is derived from, with the journal key.
+const EDITS_KEY_LABEL: &[u8] = b"passerelle journal edits v1";
+
+/// HMAC-SHA256 of `data` under a 32-byte key.
+fn mac32(key: &[u8; 32], data: &[u8]) -> [u8; 32] {
+    // A key shorter than SHA-256's 64-byte block is padded with zeros by HMAC itself:
+    // padding it here gives the same MAC, with the constructor that cannot fail.
+    let mut block = [0u8; 64];
+    block[..32].copy_from_slice(key);
+    let mut mac = <Hmac<Sha256> as KeyInit>::new(&block.into());
+    mac.update(data);
+    mac.finalize().into_bytes().into()
+}
+
+/// The associated data of a sealed edit: the line's organisation and record.
+fn sealed_for(org: OrgId, record: &str) -> Vec<u8> {
+    format!("{org}:{record}").into_bytes()
 }
 
 /// Why the journal failed. Nothing is answered as done until its entry is on disk.
@@ -115,6 +173,10 @@ pub enum JournalError {
     /// The database failed while the journal was applied.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A state could not be sealed for the journal (it passes the cipher's limits, which
+    /// no record reaches).
+    #[error("a record could not be sealed for the journal")]
+    Seal,
 }
 
 /// Where the journal of `database` lives unless `--journal` says otherwise.
@@ -131,13 +193,7 @@ pub fn default_path(database: &DatabaseUrl) -> PathBuf {
 
 /// HMAC-SHA256 of a username under the database's journal key, hex.
 pub fn user_mac(key: &[u8; 32], username: &str) -> String {
-    // A key shorter than SHA-256's 64-byte block is padded with zeros by HMAC itself:
-    // padding it here gives the same MAC, with the constructor that cannot fail.
-    let mut block = [0u8; 64];
-    block[..32].copy_from_slice(key);
-    let mut mac = <Hmac<Sha256> as KeyInit>::new(&block.into());
-    mac.update(username.as_bytes());
-    hex(&mac.finalize().into_bytes())
+    hex(&mac32(key, username.as_bytes()))
 }
 
 /// Lowercase hex.
@@ -146,14 +202,16 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 fn unhex(text: &str) -> Option<[u8; 32]> {
-    let mut out = [0u8; 32];
-    if text.len() != 64 {
+    unhex_vec(text)?.try_into().ok()
+}
+
+fn unhex_vec(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
+    (0..text.len() / 2)
+        .map(|i| u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect()
 }
 
 /// Cuts a last line that a crash left unfinished (no newline at its end), so that the next
@@ -198,11 +256,95 @@ impl Journal {
                 .unwrap_or(Path::new("."));
             File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
         }
+        let edits_key = mac32(&key, EDITS_KEY_LABEL);
         Ok(Self {
             path: path.to_owned(),
             file: Mutex::new(file),
             key,
+            edits: <chacha20poly1305::ChaCha20Poly1305 as chacha20poly1305::KeyInit>::new(
+                &edits_key.into(),
+            ),
         })
+    }
+
+    /// The entries that keep the server's edits of the organisation `org`, in order (see
+    /// the module's docs).
+    pub fn server_edits(
+        &self,
+        org: OrgId,
+        edits: &[ServerEdit],
+    ) -> Result<Vec<Entry>, JournalError> {
+        edits
+            .iter()
+            .map(|edit| match edit {
+                ServerEdit::Erased { mac } => Ok(Entry::Erased {
+                    org,
+                    record: hex(mac),
+                }),
+                ServerEdit::Edited { mac, state } => {
+                    let record = hex(mac);
+                    let sealed = self.seal(org, &record, state)?;
+                    Ok(Entry::Edited {
+                        org,
+                        record,
+                        sealed,
+                    })
+                }
+            })
+            .collect()
+    }
+
+    /// Appends the entries of the server's edits of `org`, synced to disk.
+    pub fn append_edits(&self, org: OrgId, edits: &[ServerEdit]) -> Result<(), JournalError> {
+        if edits.is_empty() {
+            return Ok(());
+        }
+        self.append_all(&self.server_edits(org, edits)?)
+    }
+
+    /// Seals a state for an `Edited` line of `org` and `record`.
+    fn seal(&self, org: OrgId, record: &str, state: &RecordState) -> Result<String, JournalError> {
+        use chacha20poly1305::aead::{Aead, Payload};
+        let nonce: [u8; 12] = rand::random();
+        let aad = sealed_for(org, record);
+        let json = state.to_json();
+        let sealed = self
+            .edits
+            .encrypt(
+                &nonce.into(),
+                Payload {
+                    msg: json.as_bytes(),
+                    aad: &aad,
+                },
+            )
+            .map_err(|_| JournalError::Seal)?;
+        let mut out = nonce.to_vec();
+        out.extend(sealed);
+        Ok(hex(&out))
+    }
+
+    /// The state of an `Edited` line; `None` when it cannot be opened (another database's
+    /// journal key, a damaged or moved line).
+    fn open_sealed(&self, org: OrgId, record: &str, sealed: &str) -> Option<RecordState> {
+        use chacha20poly1305::aead::{Aead, Payload};
+        let bytes = unhex_vec(sealed)?;
+        if bytes.len() < 12 {
+            return None;
+        }
+        let (nonce, ciphertext) = bytes.split_at(12);
+        let nonce: [u8; 12] = nonce.try_into().ok()?;
+        let aad = sealed_for(org, record);
+        let json = self
+            .edits
+            .decrypt(
+                &nonce.into(),
+                Payload {
+                    msg: ciphertext,
+                    aad: &aad,
+                },
+            )
+            .ok()?;
+        RecordState::from_json(std::str::from_utf8(&json).ok()?).ok()
     }
 
     /// The HMAC naming a user in this journal.
@@ -288,6 +430,11 @@ impl Journal {
             .collect();
         let last_disabled: HashSet<usize> = last_disabled.into_values().collect();
         let mut changed = 0;
+        // Per organisation, read once when the journal first needs them: the macs already
+        // erased, and the mac of every live record's id.
+        let mut erased: HashMap<OrgId, HashSet<Mac>> = HashMap::new();
+        let mut live: HashMap<OrgId, HashMap<Mac, sync_protocol::RecordId>> = HashMap::new();
+        let known_org = |org: OrgId| users.values().any(|(_, o, _)| *o == org);
         for (i, entry) in entries.into_iter().enumerate() {
             let did = match entry {
                 Entry::Enrolled {
@@ -321,13 +468,48 @@ impl Journal {
                     Some((_, _, name)) => store.set_disabled(name, disabled).await?,
                     None => false,
                 },
-                Entry::Erased { org, state } => {
-                    if users.values().any(|(_, o, _)| *o == org) {
-                        store.restore_erased(org, state).await?
+                Entry::Erased { org, .. } | Entry::Edited { org, .. } if !known_org(org) => false,
+                Entry::Erased { org, record } => {
+                    let Some(mac) = unhex(&record) else {
+                        warn!("a journaled erasure could not be read: skipped");
+                        continue;
+                    };
+                    let macs = match erased.entry(org) {
+                        Slot::Occupied(slot) => slot.into_mut(),
+                        Slot::Vacant(slot) => slot.insert(store.erased_macs(org).await?),
+                    };
+                    if macs.insert(mac) {
+                        let ids = match live.entry(org) {
+                            Slot::Occupied(slot) => slot.into_mut(),
+                            Slot::Vacant(slot) => slot.insert(store.record_macs(org).await?),
+                        };
+                        let id = ids.remove(&mac);
+                        store.restore_erased(org, mac, id).await?
                     } else {
                         false
                     }
                 }
+                Entry::Edited {
+                    org,
+                    record,
+                    sealed,
+                } => match (unhex(&record), self.open_sealed(org, &record, &sealed)) {
+                    (Some(mac), Some(state)) => {
+                        let id = state.id();
+                        let did = store.restore_edited(org, state).await?;
+                        if let Some(ids) = live.get_mut(&org) {
+                            ids.insert(mac, id);
+                        }
+                        did
+                    }
+                    _ => {
+                        warn!(
+                            "a journaled edit could not be opened (a journal of another \
+                             database, or a damaged line): skipped"
+                        );
+                        false
+                    }
+                },
             };
             changed += u64::from(did);
         }
@@ -379,6 +561,126 @@ mod tests {
         );
     }
 
+    fn visit() -> RecordState {
+        RecordState::from_value(&serde_json::json!({
+            "id": "0190a000-0000-7000-8000-000000000009", "kind": "visit",
+            "vv": {"00000000-0000-0000-0000-000000000001": 1},
+            "fields": {
+                "person_ids": [{"dot": ["00000000-0000-0000-0000-000000000001", 1],
+                                "at": "2026-11-30T10:00:00Z",
+                                "value": ["0190a000-0000-7000-8000-000000000003"]}],
+                "observations": [{"dot": ["00000000-0000-0000-0000-000000000001", 1],
+                                  "at": "2026-11-30T10:00:00Z", "value": "Vu Zqxwvy au terrain"}]
+            }
+        }))
+        .unwrap()
+    }
+
+    /// The `Edited` line of `journal` for the visit, as written to its file.
+    fn edited_line(journal: &Journal, path: &Path) -> (Entry, String) {
+        let edit = ServerEdit::Edited {
+            mac: [5; 32],
+            state: visit(),
+        };
+        journal.append_edits(7, &[edit]).unwrap();
+        let text = std::fs::read_to_string(path).unwrap();
+        let line: Line = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+        (line.entry, text)
+    }
+
+    #[test]
+    fn a_servers_edit_round_trips_sealed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal");
+        let journal = Journal::open(&path, [1; 32]).unwrap();
+        let (entry, _) = edited_line(&journal, &path);
+        let Entry::Edited {
+            org,
+            record,
+            sealed,
+        } = entry
+        else {
+            panic!("expected an edited entry, got {entry:?}");
+        };
+        assert_eq!((org, record.as_str()), (7, hex(&[5; 32]).as_str()));
+        assert_eq!(
+            journal.open_sealed(org, &record, &sealed),
+            Some(visit()),
+            "byte for byte"
+        );
+        assert_eq!(
+            journal.open_sealed(8, &record, &sealed),
+            None,
+            "a sealed state belongs to its line's organisation"
+        );
+        assert_eq!(
+            journal.open_sealed(org, &hex(&[6; 32]), &sealed),
+            None,
+            "and to its line's record"
+        );
+        let again = journal.server_edits(
+            7,
+            &[ServerEdit::Edited {
+                mac: [5; 32],
+                state: visit(),
+            }],
+        );
+        assert_ne!(
+            again.unwrap()[0],
+            Entry::Edited {
+                org,
+                record,
+                sealed
+            },
+            "a fresh nonce each time"
+        );
+    }
+
+    #[test]
+    fn a_sealed_edit_does_not_open_under_another_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal");
+        let journal = Journal::open(&path, [1; 32]).unwrap();
+        let (entry, _) = edited_line(&journal, &path);
+        let Entry::Edited {
+            org,
+            record,
+            sealed,
+        } = entry
+        else {
+            panic!("expected an edited entry, got {entry:?}");
+        };
+        let other = Journal::open(&dir.path().join("other"), [2; 32]).unwrap();
+        assert_eq!(other.open_sealed(org, &record, &sealed), None);
+        let mut damaged = sealed.clone();
+        damaged.replace_range(30..32, if &sealed[30..32] == "00" { "01" } else { "00" });
+        assert_eq!(journal.open_sealed(org, &record, &damaged), None);
+    }
+
+    #[test]
+    fn the_journal_holds_no_record_id_or_content_in_clear() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal");
+        let journal = Journal::open(&path, [1; 32]).unwrap();
+        journal
+            .append_edits(7, &[ServerEdit::Erased { mac: [9; 32] }])
+            .unwrap();
+        let (_, text) = edited_line(&journal, &path);
+        assert!(
+            text.contains(r#""entry":"erased","org":7,"record":"0909"#),
+            "{text}"
+        );
+        for clear in [
+            "0190a000-0000-7000-8000-000000000009",
+            "0190a000-0000-7000-8000-000000000003",
+            "Zqxwvy",
+            "observations",
+            "person_ids",
+        ] {
+            assert!(!text.contains(clear), "{clear} in clear: {text}");
+        }
+    }
+
     #[test]
     fn a_user_is_named_by_a_keyed_hash_and_lines_round_trip() {
         let key = [7u8; 32];
@@ -399,7 +701,7 @@ mod tests {
         );
         assert_eq!(unhex(&hex(&[9u8; 32])), Some([9u8; 32]));
         // The padded key gives the MAC of the 32-byte key itself.
-        let mut short = <Hmac<Sha256> as Mac>::new_from_slice(&key).unwrap();
+        let mut short = <Hmac<Sha256> as hmac::Mac>::new_from_slice(&key).unwrap();
         short.update(b"marie");
         assert_eq!(mac, hex(&short.finalize().into_bytes()));
         assert_eq!(unhex("zz"), None);

@@ -80,6 +80,23 @@ enum Command {
         #[command(subcommand)]
         command: RecordCommand,
     },
+    /// Erases persons (a person's right to erasure).
+    Person {
+        #[command(subcommand)]
+        command: PersonCommand,
+    },
+    /// Prints the persons whose file is past its retention (the organisation's settings,
+    /// 24 months after the file is closed unless they say otherwise), one JSON object a
+    /// line, {"id", "closed_on", "kept_until"}, the longest past first: erase them, or
+    /// record a reason to keep them (keep_until, keep_reason) in the app.
+    Retention {
+        /// The organisation.
+        #[arg(long)]
+        org: String,
+        /// The day to count from, YYYY-MM-DD (default: today, UTC).
+        #[arg(long)]
+        today: Option<String>,
+    },
     /// Writes a consistent copy of the database (a SQLite file, whatever the database),
     /// while the server serves.
     Backup {
@@ -226,6 +243,23 @@ enum RecordCommand {
         org: String,
         /// The record's id.
         id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PersonCommand {
+    /// Erases a person and every record about them alone, takes them out of the records
+    /// they share, and prints what went and what to read again, as one JSON object: the
+    /// same as POST /v1/persons/erase (not capped).
+    Erase {
+        /// The person's organisation.
+        #[arg(long)]
+        org: String,
+        /// The person record's id.
+        id: String,
+        /// Only print what would go: nothing is erased.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -400,16 +434,23 @@ async fn run<S: Store>(store: S, journal_path: PathBuf, command: Command) -> any
                 .await
                 .context("could not read the organisations")?
                 .with_context(|| format!("there is no organisation {org:?}"))?;
-            let (seq, state) = store
+            let erasure = store
                 .erase(org_id, id)
                 .await
                 .context("could not erase the record")?
                 .with_context(|| format!("the organisation {org:?} has no record {id}"))?;
-            journal.append(journal::Entry::Erased { org: org_id, state })?;
-            println!("{}", serde_json::json!({ "server_seq": seq }));
+            journal.append_edits(org_id, &erasure.edits)?;
+            println!(
+                "{}",
+                serde_json::json!({ "server_seq": erasure.server_seq })
+            );
             Ok(())
         }
-        Command::Recovery { command } => recovery(&store, command).await,
+        Command::Person {
+            command: PersonCommand::Erase { org, id, dry_run },
+        } => erase_person(&store, &journal, &org, &id, dry_run).await,
+        Command::Retention { org, today } => retention(&store, &org, today.as_deref()).await,
+        Command::Recovery { command } => recovery(&store, &journal, command).await,
         Command::Audit { org, record, since } => {
             audit(&store, &org, record.as_deref(), since.as_deref()).await
         }
@@ -577,8 +618,83 @@ async fn invite_device<S: Store>(
     Ok(())
 }
 
+/// `person erase --org ORG ID [--dry-run]`: the answer of `POST /v1/persons/erase`, as
+/// JSON.
+async fn erase_person<S: Store>(
+    store: &S,
+    journal: &Journal,
+    org: &str,
+    id: &str,
+    dry_run: bool,
+) -> anyhow::Result<()> {
+    let id: RecordId = id
+        .parse()
+        .context("the person's id must be a UUID written lowercase with hyphens")?;
+    let org_id = org_named(store, org).await?;
+    let done = match store
+        .erase_person(org_id, id, dry_run, None)
+        .await
+        .context("could not erase the person")?
+    {
+        store::Capped::Done(done) => done,
+        store::Capped::NotFound | store::Capped::OverCap(_) => bail!(
+            "the organisation {org:?} has no person {id} (or they were erased already): \
+             check the id"
+        ),
+    };
+    journal.append_edits(org_id, &done.edits)?;
+    println!("{}", serde_json::to_string(&done.answer)?);
+    Ok(())
+}
+
+/// `retention --org ORG [--today DATE]`: one JSON line per person past retention,
+/// sorted by the day their file was to be kept until.
+async fn retention<S: Store>(store: &S, org: &str, today: Option<&str>) -> anyhow::Result<()> {
+    use sync_protocol::organisation::{
+        SETTINGS_ID, SETTINGS_KIND, past_retention, retention_months,
+    };
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let today = match today {
+        Some(text) => time::Date::parse(text, format)
+            .with_context(|| format!("--today must be a date, YYYY-MM-DD, not {text:?}"))?,
+        None => time::OffsetDateTime::now_utc().date(),
+    };
+    let org_id = org_named(store, org).await?;
+    let settings = store
+        .records_of_kind(org_id, SETTINGS_KIND)
+        .await
+        .context("could not read the organisation's settings")?
+        .into_iter()
+        .find(|s| s.id() == SETTINGS_ID);
+    let months = retention_months(settings.as_ref());
+    let mut past: Vec<_> = store
+        .records_of_kind(org_id, "person")
+        .await
+        .context("could not read the persons")?
+        .iter()
+        .filter_map(|person| past_retention(person, months, today).map(|p| (p, person.id())))
+        .collect();
+    past.sort_by_key(|(p, id)| (p.kept_until, *id));
+    let day = |date: time::Date| date.format(format).unwrap_or_default();
+    for (p, id) in past {
+        println!(
+            "{}",
+            serde_json::json!({
+                "id": id,
+                "closed_on": day(p.closed_on),
+                "kept_until": day(p.kept_until),
+            })
+        );
+    }
+    Ok(())
+}
+
 /// `recovery status|accept|end`.
-async fn recovery<S: Store>(store: &S, command: RecoveryCommand) -> anyhow::Result<()> {
+async fn recovery<S: Store>(
+    store: &S,
+    journal: &Journal,
+    command: RecoveryCommand,
+) -> anyhow::Result<()> {
     match command {
         RecoveryCommand::Status { org } => {
             let status = store
@@ -596,10 +712,11 @@ async fn recovery<S: Store>(store: &S, command: RecoveryCommand) -> anyhow::Resu
             if !store.recovery_status(org_id).await?.in_recovery {
                 bail!("the organisation {org:?} is not in recovery: nothing waits");
             }
-            let released = store
+            let (released, edits) = store
                 .recovery_accept(org_id, device)
                 .await
                 .context("could not release the held records")?;
+            journal.append_edits(org_id, &edits)?;
             println!("{}", serde_json::json!({ "released": released }));
         }
         RecoveryCommand::End { org } => {

@@ -18,9 +18,9 @@ use crate::lock::{Activity, lock_vault};
 use crate::saving;
 use crate::state::{SyncCancel, Vault};
 use crate::view::{
-    self, DashboardView, EvictionInput, EvictionReportView, HistoryEntryView, KindSpecView,
-    PersonFilterInput, RecordView, ReplicaView, SetAsideView, SiteSummaryView, SyncReportView,
-    TimelineView, TodayView, record_id,
+    self, AccessExportView, DashboardView, EvictionInput, EvictionReportView, HistoryEntryView,
+    KindSpecView, PersonFilterInput, RecordView, ReplicaView, SetAsideView, SiteSummaryView,
+    SyncReportView, TimelineView, TodayView, record_id,
 };
 
 /// The setting the sync client reads the server's address from (`casefile` has no setter
@@ -526,18 +526,32 @@ pub async fn sync(
             Ok(SyncReportView::from(file.sync(&mut progress, flag)?))
         })
         .await;
-    match &report {
-        Err(AppError::UserDisabled { .. }) => {
-            // A disabled account: the key leaves memory, the data stays (SYNC-PROTOCOL §6).
-            lock_vault(&vault, &cancel).await?;
+    if let Err(error) = &report {
+        settle_refusal(&app, &vault, &cancel, error).await?;
+    }
+    report
+}
+
+/// Does what the server's refusal of this device asks, after any request to it (a sync,
+/// an erasure): a disabled account locks the case file, keeping its data; a revoked
+/// device destroys it (SYNC-PROTOCOL §6). Any other error asks for nothing.
+pub(crate) async fn settle_refusal(
+    app: &AppHandle,
+    vault: &Vault,
+    cancel: &SyncCancel,
+    error: &AppError,
+) -> AppResult<()> {
+    match error {
+        AppError::UserDisabled { .. } => {
+            // The key leaves memory, the data stays.
+            lock_vault(vault, cancel).await?;
             let _ = Locked {
                 reason: LockReason::AccountDisabled,
             }
-            .emit(&app);
+            .emit(app);
         }
-        Err(AppError::DeviceRevoked { .. }) => {
-            // A revoked device destroys its case file: key material first, then the data
-            // (SYNC-PROTOCOL §6).
+        AppError::DeviceRevoked { .. } => {
+            // Key material first, then the data.
             vault
                 .with_slot(|_, slot| match slot.take() {
                     Some(file) => Ok(file.destroy()?),
@@ -547,11 +561,11 @@ pub async fn sync(
             let _ = Locked {
                 reason: LockReason::DeviceRevoked,
             }
-            .emit(&app);
+            .emit(app);
         }
         _ => {}
     }
-    report
+    Ok(())
 }
 
 /// The records kept out of the last syncs, each with why: refused or held by the server,
@@ -677,23 +691,80 @@ pub async fn save_person_sheet(
 }
 
 /// Saves everything the case file holds on a person (GDPR access: JSON and PDF) in the
-/// exports folder, or in `folder`; answers both paths.
+/// exports folder, or in `folder`; answers both paths and how the sync before went.
+///
+/// A case file enrolled with a server syncs first, so the export holds what the whole
+/// team recorded; a server that cannot be reached at once (two attempts) leaves the
+/// export to this device's copy, and the answer says why and when it last synced. A
+/// disabled account or a revoked device is settled as a sync settles it, and no export
+/// is made; nor is one when a lock cancelled the sync.
 #[tauri::command]
 #[specta::specta]
 pub async fn save_access_export(
+    app: AppHandle,
     vault: State<'_, Vault>,
+    cancel: State<'_, SyncCancel>,
     person: String,
     folder: Option<String>,
-) -> AppResult<Vec<String>> {
+) -> AppResult<AccessExportView> {
     let dir = saving::target_dir(vault.path(), folder.as_deref())?;
+    let before = sync_before_export(&vault, &cancel).await?;
+    if let Some(error) = &before {
+        settle_refusal(&app, &vault, &cancel, error).await?;
+        if matches!(
+            error,
+            AppError::UserDisabled { .. }
+                | AppError::DeviceRevoked { .. }
+                | AppError::Cancelled { .. }
+        ) {
+            return Err(error.clone());
+        }
+    }
+    access_export_in(&vault, person, dir, before).await
+}
+
+/// Syncs an enrolled case file before an export, trying the server twice at most:
+/// answers `None` when it synced or has no server, else the sync's error.
+async fn sync_before_export(vault: &Vault, cancel: &SyncCancel) -> AppResult<Option<AppError>> {
+    let flag = cancel.start();
+    vault
+        .with(move |file| {
+            if file.setting(DEVICE_TOKEN)?.is_none() {
+                return Ok(None);
+            }
+            let options = casefile::SyncOptions {
+                attempts: 2,
+                ..casefile::SyncOptions::default()
+            };
+            Ok(file
+                .sync_with(options, &mut |_| {}, &flag)
+                .err()
+                .map(AppError::from))
+        })
+        .await
+}
+
+async fn access_export_in(
+    vault: &Vault,
+    person: String,
+    dir: std::path::PathBuf,
+    sync_error: Option<AppError>,
+) -> AppResult<AccessExportView> {
     vault
         .with(move |file| {
             let export = file.access_export(record_id(&person)?)?;
             let stem = format!("donnees-personne-{}", saving::short_id(&person));
-            Ok(vec![
+            let paths = vec![
                 saving::save(&dir, &stem, "pdf", &export.pdf)?,
                 saving::save(&dir, &stem, "json", export.json.as_bytes())?,
-            ])
+            ];
+            let enrolled = file.setting(DEVICE_TOKEN)?.is_some();
+            Ok(AccessExportView {
+                paths,
+                synced: enrolled && sync_error.is_none(),
+                sync_error,
+                last_sync_at: file.last_sync_at()?,
+            })
         })
         .await
 }
@@ -853,6 +924,63 @@ mod tests {
         );
         let bad = tauri::async_runtime::block_on(history_in(&vault, "pas-un-id".to_owned()));
         assert!(matches!(bad, Err(AppError::Invalid { .. })), "{bad:?}");
+    }
+
+    #[test]
+    fn an_access_export_without_a_server_is_made_from_this_device_and_says_it_did_not_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let vault = crate::state::open_test_vault(dir.path());
+        let cancel = SyncCancel::default();
+        let person = tauri::async_runtime::block_on(vault.with(|file| {
+            Ok(file
+                .create("person", vec![("family_name".to_owned(), json!("Lăcătuș"))])?
+                .to_string())
+        }))
+        .unwrap();
+        let before = tauri::async_runtime::block_on(sync_before_export(&vault, &cancel)).unwrap();
+        assert!(
+            before.is_none(),
+            "a case file with no server has nothing to sync: {before:?}"
+        );
+        let target = saving::target_dir(vault.path(), None).unwrap();
+        let saved =
+            tauri::async_runtime::block_on(access_export_in(&vault, person, target, before))
+                .unwrap();
+        assert!(!saved.synced, "no sync ran");
+        assert!(saved.sync_error.is_none(), "{:?}", saved.sync_error);
+        assert_eq!(saved.last_sync_at, None, "never synced");
+        assert_eq!(saved.paths.len(), 2, "{:?}", saved.paths);
+        assert!(saved.paths[0].ends_with(".pdf") && saved.paths[1].ends_with(".json"));
+        for path in &saved.paths {
+            assert!(std::path::Path::new(path).is_file(), "{path} written");
+        }
+        let json = serde_json::to_value(&saved).unwrap();
+        for key in ["paths", "synced", "sync_error", "last_sync_at"] {
+            assert!(json.get(key).is_some(), "the UI reads {key}: {json}");
+        }
+    }
+
+    #[test]
+    fn an_access_export_reports_a_server_it_could_not_reach() {
+        let dir = tempfile::tempdir().unwrap();
+        let vault = crate::state::open_test_vault(dir.path());
+        // An enrolled case file whose server is gone: a port nothing listens on.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        drop(listener);
+        tauri::async_runtime::block_on(vault.with(move |file| {
+            file.set_setting(SERVER_URL, &url)?;
+            file.set_setting(DEVICE_TOKEN, "un-jeton")?;
+            Ok(())
+        }))
+        .unwrap();
+        let before =
+            tauri::async_runtime::block_on(sync_before_export(&vault, &SyncCancel::default()))
+                .unwrap();
+        assert!(
+            matches!(before, Some(AppError::Unreachable { .. })),
+            "the export goes on from this device's copy, saying why: {before:?}"
+        );
     }
 
     #[test]

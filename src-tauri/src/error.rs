@@ -2,6 +2,7 @@
 //! translates. `message` is the case file's English sentence, for support and the
 //! developer console; it names fields and ids, never a record's values.
 
+use casefile::sync_protocol::wire::ErrorCode;
 use serde::Serialize;
 use specta::Type;
 
@@ -210,6 +211,27 @@ pub enum AppError {
         /// Details for support.
         message: String,
     },
+    /// The server refused this action to this device's user: their role may not do it (a
+    /// counsellor asking for a person's erasure, which only a coordinator may ask for).
+    #[error("{message}")]
+    Forbidden {
+        /// Details for support.
+        message: String,
+    },
+    /// The organisation's erasures of the hour are spent (20 an hour over HTTP): wait
+    /// before asking again.
+    #[error("{message}")]
+    ErasuresLimited {
+        /// Details for support.
+        message: String,
+    },
+    /// The server holds no such record (a person created here and never synced, or erased
+    /// already): sync, then look again.
+    #[error("{message}")]
+    NotOnServer {
+        /// Details for support.
+        message: String,
+    },
     /// The person cancelled the sync; what was exchanged stays.
     #[error("{message}")]
     Cancelled {
@@ -307,8 +329,16 @@ impl From<casefile::SyncError> for AppError {
             E::DeviceIdTaken => Self::DeviceIdTaken { message },
             E::UpdateApp => Self::UpdateApp { message },
             E::Tls(_) => Self::Tls { message },
+            E::Forbidden => Self::Forbidden { message },
+            E::NotFound => Self::NotOnServer { message },
             E::Unreachable { .. } => Self::Unreachable { message },
             E::ServerBusy { .. } => Self::ServerBusy { message },
+            // A 429 that is not waited out: an erasure past the organisation's cap (a sync
+            // waits 429s out, an enrolment has its own kind).
+            E::Refused {
+                code: ErrorCode::SlowDown,
+                ..
+            } => Self::ErasuresLimited { message },
             E::Refused { .. } | E::BadAnswer(_) => Self::ServerRefused { message },
             // A server restored from a backup, or a case file restored from a copy, that
             // the sync could not settle by sending everything again (§6a): the UI's
@@ -379,6 +409,22 @@ mod tests {
             (S::ServerStillBehind, "server_refused"),
             (S::ServerRestoring, "server_refused"),
             (S::ReplicaStillReused, "server_refused"),
+            (S::Forbidden, "forbidden"),
+            (S::NotFound, "not_on_server"),
+            (
+                S::Refused {
+                    code: ErrorCode::SlowDown,
+                    message: "x".into(),
+                },
+                "erasures_limited",
+            ),
+            (
+                S::Refused {
+                    code: ErrorCode::InvalidRecord,
+                    message: "x".into(),
+                },
+                "server_refused",
+            ),
             (S::Cancelled, "cancelled"),
             (
                 S::CaseFile(casefile::Error::WrongPassphrase),

@@ -22,6 +22,13 @@
 //! Exports are saved in the app's own folder, `exports` beside the case file, which a
 //! revoked device destroys with it and the settings can empty ([`saving`]); saving
 //! elsewhere is the person's choice, after a warning that the file is not encrypted.
+//! An export saved on a disk or a key cannot be erased from afar: the screens say so.
+//!
+//! ## A person's rights
+//! [`rights`] holds the organisation's settings, the information notice, the persons
+//! without consent, the files past retention and a person's erasure, which the server
+//! does for a coordinator (the case file follows at its next sync). The access export
+//! syncs first when the case file has a server.
 //!
 //! ## Environment
 //! - `PASSERELLE_CASE_FILE`: the case file to open (default: `passerelle.casefile` in the
@@ -36,6 +43,7 @@ pub mod commands;
 pub mod error;
 pub mod events;
 pub mod lock;
+pub mod rights;
 pub mod saving;
 pub mod state;
 pub mod view;
@@ -61,6 +69,7 @@ pub struct Config {
 /// The commands and events of the app, for Tauri and for the TypeScript bindings.
 pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
     use commands::*;
+    use rights::*;
     tauri_specta::Builder::<tauri::Wry>::new()
         .commands(collect_commands![
             app_info,
@@ -101,6 +110,12 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             save_period_xlsx,
             exports_folder,
             empty_exports,
+            organisation,
+            set_organisation,
+            without_consent,
+            past_retention,
+            save_notice,
+            erase_person,
         ])
         .events(collect_events![events::Locked, events::SyncProgress])
         .typ::<error::AppError>()

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use casefile::schema::{FieldType, KINDS};
+use casefile::sync_protocol::wire::{ErasePersonResponse, TouchedRecord};
 use casefile::sync_protocol::{RecordId, RecordState};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -400,124 +401,6 @@ pub fn changes(fields: BTreeMap<String, Value>) -> Vec<(String, Value)> {
     fields.into_iter().collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use casefile::sync_protocol::{FieldName, Kind, ReplicaId, Timestamp, merge};
-    use serde_json::json;
-
-    use super::*;
-
-    fn replica(n: u8) -> ReplicaId {
-        format!("0193a1f0-0000-7000-8000-0000000000{n:02x}")
-            .parse()
-            .unwrap()
-    }
-
-    fn at(text: &str) -> Timestamp {
-        text.parse().unwrap()
-    }
-
-    fn name(text: &str) -> FieldName {
-        text.parse().unwrap()
-    }
-
-    #[test]
-    fn a_conflict_shows_every_entry_and_the_latest_value() {
-        let id: RecordId = "0193a1f0-0000-7000-8000-0000000000ff".parse().unwrap();
-        let kind: Kind = "person".parse().unwrap();
-        let base = RecordState::create(
-            id,
-            kind,
-            replica(1),
-            at("2026-11-01T10:00:00Z"),
-            [(name("family_name"), json!("Lăcătuș"))],
-        )
-        .unwrap();
-        let mut mine = base.clone();
-        mine.edit(
-            replica(1),
-            at("2026-11-02T10:00:00Z"),
-            [(name("phone"), json!("06"))],
-        )
-        .unwrap();
-        let mut theirs = base;
-        theirs
-            .edit(
-                replica(2),
-                at("2026-11-03T10:00:00Z"),
-                [(name("phone"), json!("07"))],
-            )
-            .unwrap();
-
-        let view = RecordView::from(&merge(&mine, &theirs).unwrap());
-
-        assert_eq!(view.conflict_fields, ["phone"], "phone is in conflict");
-        assert_eq!(view.entries["phone"].len(), 2, "both entries side by side");
-        assert_eq!(
-            view.values["phone"],
-            json!("07"),
-            "the most recent entry shows"
-        );
-        assert_eq!(view.values["family_name"], json!("Lăcătuș"));
-        assert!(!view.deleted && !view.deleted_with_edits);
-    }
-
-    #[test]
-    fn the_day_is_cut_to_the_limit_with_its_counts() {
-        let state = |n: u8| {
-            RecordState::create(
-                format!("0193a1f0-0000-7000-8000-0000000001{n:02x}")
-                    .parse()
-                    .unwrap(),
-                "step".parse().unwrap(),
-                replica(1),
-                at("2026-11-01T10:00:00Z"),
-                [(name("title"), json!("Candidature"))],
-            )
-            .unwrap()
-        };
-        let today = casefile::Today {
-            visits_due: Vec::new(),
-            steps_due: vec![state(1)],
-            steps_overdue: (0..5).map(state).collect(),
-        };
-
-        let view = TodayView::new(&today, 2);
-
-        assert_eq!(view.steps_overdue.len(), 2, "cut to the limit");
-        assert_eq!(view.steps_overdue_total, 5, "with the full count");
-        assert_eq!((view.steps_due.len(), view.steps_due_total), (1, 1));
-        assert_eq!((view.visits_due.len(), view.visits_due_total), (0, 0));
-    }
-
-    #[test]
-    fn the_schema_offers_every_kind_with_its_choices() {
-        let schema = schema();
-        let visit = schema.iter().find(|k| k.kind == "visit").unwrap();
-        let setting = visit.fields.iter().find(|f| f.name == "setting").unwrap();
-        assert!(setting.required, "a visit's setting is required");
-        match &setting.ty {
-            FieldTypeView::Choice { values } => assert!(values.contains(&"home_visit".to_owned())),
-            other => panic!("expected the setting to be a choice, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn an_eviction_refuses_an_id_that_is_not_one() {
-        let input = EvictionInput {
-            site: "not an id".to_owned(),
-            on: "2026-11-28".to_owned(),
-            to_site: "0193a1f0-0000-7000-8000-0000000000ff".to_owned(),
-            households: Vec::new(),
-            persons: Vec::new(),
-        };
-        assert!(matches!(
-            input.to_eviction(),
-            Err(AppError::Invalid { ref field, .. }) if field == "id"
-        ));
-    }
-}
-
 /// Who a replica is: a device's name and its owner's username.
 #[derive(Debug, Clone, Serialize, Type)]
 pub struct ReplicaView {
@@ -677,5 +560,329 @@ impl DashboardView {
                 })
                 .collect(),
         }
+    }
+}
+
+/// One record a person's erasure touches, by id and kind only: the confirmation finds
+/// what to call it in the local case file.
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct TouchedRecordView {
+    /// The record's id.
+    pub id: String,
+    /// Its kind.
+    pub kind: String,
+    /// For a record kept: its fields of free text to read again, since they may still
+    /// speak of the erased person.
+    pub reread: Vec<String>,
+}
+
+impl From<&TouchedRecord> for TouchedRecordView {
+    fn from(record: &TouchedRecord) -> Self {
+        Self {
+            id: record.id.to_string(),
+            kind: record.kind.to_string(),
+            reread: record.reread.iter().map(ToString::to_string).collect(),
+        }
+    }
+}
+
+/// What a person's erasure does (a dry run) or did.
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct ErasureView {
+    /// Whether it was a dry run: nothing changed yet.
+    pub dry_run: bool,
+    /// The records erased: the person, what is about them alone, the visits that met
+    /// only them.
+    pub erased: Vec<TouchedRecordView>,
+    /// The records kept: shared ones the person is taken out of, and those whose free
+    /// text should be read again.
+    pub kept: Vec<TouchedRecordView>,
+}
+
+impl From<&ErasePersonResponse> for ErasureView {
+    fn from(response: &ErasePersonResponse) -> Self {
+        Self {
+            dry_run: response.dry_run,
+            erased: response
+                .erased
+                .iter()
+                .map(TouchedRecordView::from)
+                .collect(),
+            kept: response.kept.iter().map(TouchedRecordView::from).collect(),
+        }
+    }
+}
+
+/// The organisation's settings, as the settings screen edits them: what the information
+/// notice and the access export print, and how long a closed file is kept.
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct OrganisationView {
+    /// The organisation's name.
+    pub name: Option<String>,
+    /// Its postal address.
+    pub address: Option<String>,
+    /// How to reach it (phone, e-mail).
+    pub contact: Option<String>,
+    /// Its data protection contact.
+    pub dpo_contact: Option<String>,
+    /// What the data is for.
+    pub purposes: Option<String>,
+    /// Who receives the data.
+    pub recipients: Option<String>,
+    /// Months a person's file is kept after it is closed.
+    pub retention_months: u32,
+}
+
+impl From<casefile::organisation::Organisation> for OrganisationView {
+    fn from(o: casefile::organisation::Organisation) -> Self {
+        Self {
+            name: o.name,
+            address: o.address,
+            contact: o.contact,
+            dpo_contact: o.dpo_contact,
+            purposes: o.purposes,
+            recipients: o.recipients,
+            retention_months: o.retention_months,
+        }
+    }
+}
+
+/// A person's file past the organisation's retention.
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct RetentionDueView {
+    /// The person.
+    pub person: RecordView,
+    /// When the file was closed, `YYYY-MM-DD`.
+    pub closed_on: String,
+    /// The last day it was to be kept, `YYYY-MM-DD`.
+    pub kept_until: String,
+}
+
+impl From<&casefile::retention::RetentionDue> for RetentionDueView {
+    fn from(due: &casefile::retention::RetentionDue) -> Self {
+        Self {
+            person: RecordView::from(&due.person),
+            closed_on: due.closed_on.clone(),
+            kept_until: due.kept_until.clone(),
+        }
+    }
+}
+
+/// A language the information notice is printed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "lowercase")]
+pub enum NoticeLangInput {
+    /// French.
+    Fr,
+    /// Romanian.
+    Ro,
+    /// Bulgarian.
+    Bg,
+}
+
+impl NoticeLangInput {
+    /// The language's code, as a person's `notice_lang` holds it.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Fr => "fr",
+            Self::Ro => "ro",
+            Self::Bg => "bg",
+        }
+    }
+}
+
+impl From<NoticeLangInput> for casefile::export::NoticeLang {
+    fn from(lang: NoticeLangInput) -> Self {
+        match lang {
+            NoticeLangInput::Fr => Self::Fr,
+            NoticeLangInput::Ro => Self::Ro,
+            NoticeLangInput::Bg => Self::Bg,
+        }
+    }
+}
+
+/// Persons, cut to a length the screen shows, with their full count.
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct PersonsView {
+    /// The persons shown.
+    pub persons: Vec<RecordView>,
+    /// How many there are in all.
+    pub total: u32,
+}
+
+impl PersonsView {
+    /// At most `limit` of `states`, with their count.
+    pub fn new(states: &[RecordState], limit: usize) -> Self {
+        Self {
+            persons: views(&states[..states.len().min(limit)]),
+            total: u32::try_from(states.len()).unwrap_or(u32::MAX),
+        }
+    }
+}
+
+/// An access export saved, and how the sync before it went.
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct AccessExportView {
+    /// The files written: the PDF, then the JSON.
+    pub paths: Vec<String>,
+    /// Whether a sync ran to its end just before the export.
+    pub synced: bool,
+    /// Why the sync before the export failed, when it did (the export was made from
+    /// this device's copy all the same).
+    pub sync_error: Option<AppError>,
+    /// When the case file last synced (RFC 3339), if ever: what the export covers.
+    pub last_sync_at: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use casefile::sync_protocol::{FieldName, Kind, ReplicaId, Timestamp, merge};
+    use serde_json::json;
+
+    use super::*;
+
+    fn replica(n: u8) -> ReplicaId {
+        format!("0193a1f0-0000-7000-8000-0000000000{n:02x}")
+            .parse()
+            .unwrap()
+    }
+
+    fn at(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    fn name(text: &str) -> FieldName {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_conflict_shows_every_entry_and_the_latest_value() {
+        let id: RecordId = "0193a1f0-0000-7000-8000-0000000000ff".parse().unwrap();
+        let kind: Kind = "person".parse().unwrap();
+        let base = RecordState::create(
+            id,
+            kind,
+            replica(1),
+            at("2026-11-01T10:00:00Z"),
+            [(name("family_name"), json!("Lăcătuș"))],
+        )
+        .unwrap();
+        let mut mine = base.clone();
+        mine.edit(
+            replica(1),
+            at("2026-11-02T10:00:00Z"),
+            [(name("phone"), json!("06"))],
+        )
+        .unwrap();
+        let mut theirs = base;
+        theirs
+            .edit(
+                replica(2),
+                at("2026-11-03T10:00:00Z"),
+                [(name("phone"), json!("07"))],
+            )
+            .unwrap();
+
+        let view = RecordView::from(&merge(&mine, &theirs).unwrap());
+
+        assert_eq!(view.conflict_fields, ["phone"], "phone is in conflict");
+        assert_eq!(view.entries["phone"].len(), 2, "both entries side by side");
+        assert_eq!(
+            view.values["phone"],
+            json!("07"),
+            "the most recent entry shows"
+        );
+        assert_eq!(view.values["family_name"], json!("Lăcătuș"));
+        assert!(!view.deleted && !view.deleted_with_edits);
+    }
+
+    #[test]
+    fn the_day_is_cut_to_the_limit_with_its_counts() {
+        let state = |n: u8| {
+            RecordState::create(
+                format!("0193a1f0-0000-7000-8000-0000000001{n:02x}")
+                    .parse()
+                    .unwrap(),
+                "step".parse().unwrap(),
+                replica(1),
+                at("2026-11-01T10:00:00Z"),
+                [(name("title"), json!("Candidature"))],
+            )
+            .unwrap()
+        };
+        let today = casefile::Today {
+            visits_due: Vec::new(),
+            steps_due: vec![state(1)],
+            steps_overdue: (0..5).map(state).collect(),
+        };
+
+        let view = TodayView::new(&today, 2);
+
+        assert_eq!(view.steps_overdue.len(), 2, "cut to the limit");
+        assert_eq!(view.steps_overdue_total, 5, "with the full count");
+        assert_eq!((view.steps_due.len(), view.steps_due_total), (1, 1));
+        assert_eq!((view.visits_due.len(), view.visits_due_total), (0, 0));
+    }
+
+    #[test]
+    fn the_schema_offers_every_kind_with_its_choices() {
+        let schema = schema();
+        let visit = schema.iter().find(|k| k.kind == "visit").unwrap();
+        let setting = visit.fields.iter().find(|f| f.name == "setting").unwrap();
+        assert!(setting.required, "a visit's setting is required");
+        match &setting.ty {
+            FieldTypeView::Choice { values } => assert!(values.contains(&"home_visit".to_owned())),
+            other => panic!("expected the setting to be a choice, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_erasure_names_each_record_by_id_and_kind_with_the_fields_to_reread() {
+        let person: RecordId = "0193a1f0-0000-7000-8000-0000000000a1".parse().unwrap();
+        let visit: RecordId = "0193a1f0-0000-7000-8000-0000000000a2".parse().unwrap();
+        let response = ErasePersonResponse {
+            server_seq: 12,
+            dry_run: true,
+            erased: vec![TouchedRecord {
+                id: person,
+                kind: "person".parse().unwrap(),
+                reread: Vec::new(),
+            }],
+            kept: vec![TouchedRecord {
+                id: visit,
+                kind: "visit".parse().unwrap(),
+                reread: vec![name("observations"), name("decisions")],
+            }],
+        };
+        let view = ErasureView::from(&response);
+        assert!(view.dry_run);
+        assert_eq!(view.erased.len(), 1);
+        assert_eq!(
+            (view.erased[0].id.as_str(), view.erased[0].kind.as_str()),
+            ("0193a1f0-0000-7000-8000-0000000000a1", "person")
+        );
+        let json = serde_json::to_value(&view).unwrap();
+        assert_eq!(
+            json["kept"][0]["reread"],
+            json!(["observations", "decisions"]),
+            "the UI names the fields to read again: {json}"
+        );
+        assert_eq!(json["kept"][0]["kind"], "visit", "{json}");
+        assert_eq!(json["erased"][0]["reread"], json!([]), "{json}");
+    }
+
+    #[test]
+    fn an_eviction_refuses_an_id_that_is_not_one() {
+        let input = EvictionInput {
+            site: "not an id".to_owned(),
+            on: "2026-11-28".to_owned(),
+            to_site: "0193a1f0-0000-7000-8000-0000000000ff".to_owned(),
+            households: Vec::new(),
+            persons: Vec::new(),
+        };
+        assert!(matches!(
+            input.to_eviction(),
+            Err(AppError::Invalid { ref field, .. }) if field == "id"
+        ));
     }
 }

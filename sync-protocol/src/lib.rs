@@ -76,8 +76,8 @@ pub use edit::EditError;
 pub use forged::{ForgedDot, check_dots, reused_dot};
 pub use id::{Epoch, InvalidUuid, RecordId, ReplicaId};
 pub use merge::{MergeError, merge};
-pub use persons::{Forgotten, PERSONS_FIELD, forget, names_one_person, prose_fields};
 pub use no_drop::{DroppedEntry, MergeRefused, check_no_drop, merge_checked};
+pub use persons::{Forgotten, PERSONS_FIELD, forget, names_one_person, prose_fields};
 pub use record::{
     DELETED_FIELD, Entry, FieldName, InvalidName, InvalidTimestamp, Kind, RecordState, Timestamp,
 };

@@ -64,8 +64,8 @@ fn date_of(state: &RecordState, field: &str) -> Option<time::Date> {
 /// `date` plus `months`, on the same day of the month, or the month's last day when it
 /// has fewer days (31 January plus one month is 28 or 29 February).
 pub fn add_months(date: time::Date, months: u32) -> time::Date {
-    let index = i64::from(date.year()) * 12 + i64::from(u8::from(date.month())) - 1
-        + i64::from(months);
+    let index =
+        i64::from(date.year()) * 12 + i64::from(u8::from(date.month())) - 1 + i64::from(months);
     let year = i32::try_from(index.div_euclid(12)).unwrap_or(i32::MAX);
     let month = u8::try_from(index.rem_euclid(12) + 1).unwrap_or(12);
     let month = time::Month::try_from(month).unwrap_or(time::Month::December);
@@ -156,7 +156,10 @@ mod tests {
     fn a_closed_file_is_past_its_retention_the_day_after_it_ends() {
         let closed = |extra: Value| {
             let mut fields = json!({"status": "closed", "closed_on": "2024-11-15"});
-            fields.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            fields
+                .as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
             state("person", fields)
         };
         let person = closed(json!({}));
@@ -171,7 +174,10 @@ mod tests {
         let kept = closed(json!({"keep_until": "2027-06-30", "keep_reason": "procédure"}));
         assert_eq!(past_retention(&kept, 24, date!(2026 - 11 - 30)), None);
         assert!(past_retention(&kept, 24, date!(2027 - 07 - 01)).is_some());
-        let active = state("person", json!({"status": "active", "closed_on": "2020-01-01"}));
+        let active = state(
+            "person",
+            json!({"status": "active", "closed_on": "2020-01-01"}),
+        );
         assert_eq!(past_retention(&active, 24, date!(2026 - 11 - 30)), None);
         let undated = state("person", json!({"status": "closed"}));
         assert_eq!(past_retention(&undated, 24, date!(2026 - 11 - 30)), None);

@@ -135,7 +135,11 @@ pub fn forget(
         return Ok(Forgotten::Erased(state.erase()));
     }
     let mut edited = state.clone();
-    let value = Value::Array(kept.iter().map(|id| Value::String(id.to_string())).collect());
+    let value = Value::Array(
+        kept.iter()
+            .map(|id| Value::String(id.to_string()))
+            .collect(),
+    );
     let field: FieldName = PERSONS_FIELD.parse().map_err(|_| EditError::NoChange)?;
     edited.edit(server, at, [(field, value)])?;
     Ok(Forgotten::Edited(edited))
@@ -162,8 +166,14 @@ mod tests {
             .unwrap()
             .iter()
             .map(|(k, v)| (k.parse::<FieldName>().unwrap(), v.clone()));
-        RecordState::create(id(n), kind.parse::<Kind>().unwrap(), replica(1), at(0), fields)
-            .unwrap()
+        RecordState::create(
+            id(n),
+            kind.parse::<Kind>().unwrap(),
+            replica(1),
+            at(0),
+            fields,
+        )
+        .unwrap()
     }
     const SERVER: u128 = 99;
     fn forget_person(state: &RecordState, person: u128) -> Forgotten {
@@ -200,13 +210,20 @@ mod tests {
         let Forgotten::Edited(edited) = forget_person(&visit, 7) else {
             panic!("a visit shared with another person is edited, not erased");
         };
-        assert_eq!(edited.value(PERSONS_FIELD), Some(&json!([id(3).to_string()])));
+        assert_eq!(
+            edited.value(PERSONS_FIELD),
+            Some(&json!([id(3).to_string()]))
+        );
         assert_eq!(
             edited.entries(PERSONS_FIELD)[0].dot.replica,
             replica(SERVER),
             "the edit is the server's own"
         );
-        assert_eq!(edited.value("observations"), Some(&json!("…")), "the rest stays");
+        assert_eq!(
+            edited.value("observations"),
+            Some(&json!("…")),
+            "the rest stays"
+        );
         assert!(!edited.persons_named().contains(&id(7)));
         assert_eq!(
             prose_fields(&edited),
@@ -215,9 +232,16 @@ mod tests {
         );
         let mut noted = edited.clone();
         noted
-            .edit(replica(2), at(6), [("decisions".parse().unwrap(), json!("Ana ira au CCAS"))])
+            .edit(
+                replica(2),
+                at(6),
+                [("decisions".parse().unwrap(), json!("Ana ira au CCAS"))],
+            )
             .unwrap();
-        assert_eq!(prose_fields(&noted), vec!["decisions".parse::<FieldName>().unwrap()]);
+        assert_eq!(
+            prose_fields(&noted),
+            vec!["decisions".parse::<FieldName>().unwrap()]
+        );
     }
 
     #[test]
@@ -231,13 +255,25 @@ mod tests {
         let base = record("visit", 22, json!({"person_ids": [id(7).to_string()]}));
         let f = || PERSONS_FIELD.parse::<FieldName>().unwrap();
         let mut a = base.clone();
-        a.edit(replica(2), at(1), [(f(), json!([id(7).to_string(), id(3).to_string()]))])
-            .unwrap();
+        a.edit(
+            replica(2),
+            at(1),
+            [(f(), json!([id(7).to_string(), id(3).to_string()]))],
+        )
+        .unwrap();
         let mut b = base.clone();
-        b.edit(replica(4), at(2), [(f(), json!([id(5).to_string(), id(7).to_string()]))])
-            .unwrap();
+        b.edit(
+            replica(4),
+            at(2),
+            [(f(), json!([id(5).to_string(), id(7).to_string()]))],
+        )
+        .unwrap();
         let both = crate::merge(&a, &b).unwrap();
-        assert_eq!(both.entries(PERSONS_FIELD).len(), 2, "a conflict to start from");
+        assert_eq!(
+            both.entries(PERSONS_FIELD).len(),
+            2,
+            "a conflict to start from"
+        );
         let Forgotten::Edited(edited) = forget_person(&both, 7) else {
             panic!("others remain: the visit is edited");
         };
@@ -253,16 +289,22 @@ mod tests {
         let base = record("step", 23, json!({"person_id": id(3).to_string()}));
         let f = || "person_id".parse::<FieldName>().unwrap();
         let mut a = base.clone();
-        a.edit(replica(2), at(1), [(f(), json!(id(7).to_string()))]).unwrap();
+        a.edit(replica(2), at(1), [(f(), json!(id(7).to_string()))])
+            .unwrap();
         let mut b = base.clone();
-        b.edit(replica(4), at(2), [(f(), json!(id(5).to_string()))]).unwrap();
+        b.edit(replica(4), at(2), [(f(), json!(id(5).to_string()))])
+            .unwrap();
         let both = crate::merge(&a, &b).unwrap();
         assert!(matches!(forget_person(&both, 7), Forgotten::Erased(_)));
     }
 
     #[test]
     fn an_erased_record_and_one_naming_nobody_are_untouched() {
-        let site = record("site", 30, json!({"name": "Les Près", "notes": id(7).to_string()}));
+        let site = record(
+            "site",
+            30,
+            json!({"name": "Les Près", "notes": id(7).to_string()}),
+        );
         assert_eq!(
             forget_person(&site, 7),
             Forgotten::Untouched,

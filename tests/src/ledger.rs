@@ -2,7 +2,7 @@
 //! each write is still in the final state with its value, or a later write to the same
 //! field was made by a replica that had seen it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 use sync_protocol::{Dot, RecordId, RecordState, ReplicaId, VersionVector};
@@ -26,6 +26,7 @@ pub struct Write {
 #[derive(Debug, Default)]
 pub struct Ledger {
     writes: Vec<Write>,
+    erased: BTreeSet<RecordId>,
 }
 
 impl Ledger {
@@ -47,6 +48,12 @@ impl Ledger {
         }
     }
 
+    /// Notes that the server erased `record`: its writes are gone by design, and devices
+    /// keep no trace of it.
+    pub fn note_erased(&mut self, record: RecordId) {
+        self.erased.insert(record);
+    }
+
     /// How many writes were noted.
     pub fn len(&self) -> usize {
         self.writes.len()
@@ -62,6 +69,9 @@ impl Ledger {
         let by_id: BTreeMap<RecordId, &RecordState> = states.iter().map(|s| (s.id(), s)).collect();
         for w in &self.writes {
             let Some(state) = by_id.get(&w.record) else {
+                if self.erased.contains(&w.record) {
+                    continue;
+                }
                 return Err(format!("record {} vanished", w.record));
             };
             if state.is_erased() {

@@ -21,6 +21,9 @@ const PASSPHRASE = "une phrase secrète de test";
 const NEW_PASSPHRASE = "Ștefan a changé la phrase";
 const CLI = process.env.PASSERELLE_CLI ?? join(target, "debug/passerelle-cli");
 const OTHER_DEVICE = "Portable de Karim";
+const ORG_NAME = "Association Passerelle Lille";
+/** The id of every organisation's settings record (sync_protocol::organisation::SETTINGS_ID). */
+const ORGANISATION_SETTINGS = "00000000-0000-7000-8000-6f7267616e69";
 
 function fixture(...args) {
   return execFileSync(FIXTURE, args, { env: { ...process.env, PASSERELLE_PASSPHRASE: PASSPHRASE } })
@@ -423,6 +426,150 @@ async function e2e() {
       serverCli("user", "enable", "--username", username);
       await unlock(s);
       await syncApp(s, "envoyé(s)");
+
+      step("fill the organisation's settings, refusing a retention out of range");
+      await s.click('[data-testid="nav-settings"]');
+      await s.find('[data-testid="organisation"][data-ready="true"]');
+      await s.find('[data-testid="retention"][data-ready="true"]');
+      await s.set('[data-testid="org-name"]', ORG_NAME);
+      await s.set('[data-testid="org-address"]', "12 rue de la Digue, 59100 Roubaix");
+      await s.set('[data-testid="org-contact"]', "03 20 00 00 00, contact@passerelle.example.org");
+      await s.set('[data-testid="org-dpo_contact"]', "dpo@passerelle.example.org");
+      await s.set('[data-testid="org-purposes"]', "Accompagnement vers l'emploi et l'accès aux droits.");
+      await s.set('[data-testid="org-recipients"]', "Les conseillers de l'association ; France Travail avec l'accord de la personne.");
+      await s.set('[data-testid="org-retention_months"]', "0");
+      await s.click('[data-testid="save-organisation"]');
+      await s.waitText('[data-testid="organisation-error"]', "de 1 à 240");
+      await s.set('[data-testid="org-retention_months"]', "36");
+      await s.click('[data-testid="save-organisation"]');
+      await s.waitText('[data-testid="flash"]', "réglages de l'organisation ont été enregistrés");
+      await s.waitText('[data-testid="retention"]', "(36 mois)");
+      await s.find('[data-testid="retention-none"]');
+
+      step("keep a file closed past the retention, for a reason recorded with its date");
+      await s.click('[data-testid="nav-people"]');
+      await s.click('[data-testid="add-person"]');
+      await s.type('[data-testid="field-family_name"]', "Dobre");
+      await s.type('[data-testid="field-given_names"]', "Ion");
+      await s.set('[data-testid="field-status"]', "closed");
+      await s.set('[data-testid="field-closed_on"]', "2020-01-10");
+      await s.click('[data-testid="save"]');
+      await s.waitText('[data-testid="person-name"]', "DOBRE Ion");
+      await s.click('[data-testid="nav-settings"]');
+      await s.waitText('[data-testid="retention-due"]', "DOBRE Ion");
+      await s.waitText('[data-testid="retention-due"]', "10 janvier 2023");
+      await s.click('[data-testid="retention-keep"]');
+      await s.click('[data-testid="keep-confirm"]');
+      await s.waitText('[data-testid="keep-error"]', "une date et un motif");
+      await s.set('[data-testid="keep-until"]', `${new Date().getFullYear() + 1}-12-31`);
+      await s.set('[data-testid="keep-reason"]', "Procédure de régularisation en cours");
+      await s.click('[data-testid="keep-confirm"]');
+      await s.waitText('[data-testid="flash"]', "motif de conservation a été noté");
+      await s.find('[data-testid="retention-none"]');
+
+      step("print the information notice in Bulgarian, and record it as given");
+      await s.click('[data-testid="nav-people"]');
+      await s.click('[data-testid="add-person"]');
+      await s.type('[data-testid="field-family_name"]', "Ivanova");
+      await s.type('[data-testid="field-given_names"]', "Maria");
+      await s.click('[data-testid="save"]');
+      await s.waitText('[data-testid="person-name"]', "IVANOVA Maria");
+      await s.set('[data-testid="notice-lang"]', "bg");
+      await s.click('[data-testid="save-notice"]');
+      await s.waitText('[data-testid="notice"] [data-testid="saved-path"]', "Enregistré dans");
+      const notice = await s.exec(`return document.querySelector('[data-testid="notice"] [data-testid="saved-path"]').dataset.path;`);
+      if (!notice.startsWith(exports) || !notice.endsWith("notice-information-bg.pdf") || !existsSync(notice)) {
+        throw new Error(`expected the Bulgarian notice saved in ${exports}: ${notice}`);
+      }
+      if (readFileSync(notice).subarray(0, 5).toString() !== "%PDF-") throw new Error(`expected a PDF at ${notice}`);
+      await s.waitText('[data-testid="notice"] [data-testid="not-erasable"]', "ne peuvent pas être effacés à distance");
+      await s.click('[data-testid="notice-interpreter"]');
+      await s.click('[data-testid="notice-record"]');
+      await s.waitText('[data-testid="flash"]', "remise de la notice a été notée");
+      await s.waitText('[data-testid="rights"]', "Bulgare");
+
+      step("see the people with no consent recorded on Today");
+      await s.click('[data-testid="nav-today"]');
+      await s.waitText('[data-testid="without-consent"]', "IVANOVA Maria");
+      await s.clickText('[data-testid="without-consent-person"]', "IVANOVA Maria");
+      await s.waitText('[data-testid="person-name"]', "IVANOVA Maria");
+
+      step("record a visit met alone and one shared, sync, and export her data after a sync");
+      await s.clickText('[data-testid="person"] button', "Noter une visite");
+      await s.find('[data-testid="visit-form"]');
+      await s.type('[data-testid="visit-purpose"]', "Premier entretien");
+      await s.click('[data-testid="add-step"]');
+      await s.type('[data-testid="step-title"]', "Écrire son CV");
+      await s.click('[data-testid="save-visit"]');
+      await s.waitText('[data-testid="flash"]', "Visite enregistrée");
+      await s.waitText('[data-testid="timeline"]', "Écrire son CV");
+      await s.click('[data-testid="nav-visit"]');
+      await s.find('[data-testid="visit-form"]');
+      await s.set('[data-testid="visit-setting"]', "office_interview");
+      for (const [search, name] of [["ivanova", "IVANOVA Maria"], ["stefan", "LĂCĂTUȘ Ștefan"]]) {
+        await s.type('[data-testid="visit-search"]', search);
+        await s.clickText('[data-testid="visit-people"] button', name);
+        await s.waitText('[data-testid="visit-people"]', name);
+      }
+      await s.type('[data-testid="visit-purpose"]', "Atelier CV");
+      await s.type('[data-testid="visit-observations"]', "Rencontre à deux au bureau.");
+      await s.click('[data-testid="save-visit"]');
+      await s.waitText('[data-testid="flash"]', "Visite enregistrée");
+      await syncApp(s, "envoyé(s)");
+      const maria = JSON.parse(cli(caseFile, "search", "ivanova").split("\n")[0]).id;
+      cli(otherFile, "sync");
+      if (cli(otherFile, "search", "ivanova") === "") throw new Error("expected the other device to receive Maria");
+      await s.click('[data-testid="nav-people"]');
+      await s.type('[data-testid="search"]', "ivanova");
+      await s.click('[data-testid="person-result"]');
+      await s.find('[data-testid="person"][data-ready="true"]');
+      await s.click('[data-testid="save-access"]');
+      await s.waitText('[data-testid="access-sync"]', "Synchronisé juste avant l'export", 60000);
+      await s.waitText('[data-testid="last-sync"]', "Dernière synchronisation");
+      const access = await s.exec(`return document.querySelector('[data-testid="rights"] [data-testid="saved-path"]').dataset.path;`);
+      for (const path of access.split(", ")) {
+        if (!path.startsWith(exports) || !existsSync(path)) throw new Error(`expected the access export saved in ${exports}: ${access}`);
+      }
+
+      step("erase her: the dry run names what goes and what stays, then a sync takes her away");
+      await s.click('[data-testid="erase-person-start"]');
+      await s.find('[data-testid="erase-dialog"]', { timeout: 30000 });
+      const goes = await s.text('[data-testid="erase-goes"]');
+      for (const expected of ["Personne : IVANOVA Maria", "(seule)", "Démarche : Écrire son CV"]) {
+        if (!goes.includes(expected)) throw new Error(`expected the erasure to name "${expected}": ${goes}`);
+      }
+      const kept = await s.text('[data-testid="erase-kept"]');
+      for (const expected of ["(partagée)", "À relire", "Observations"]) {
+        if (!kept.includes(expected)) throw new Error(`expected the records kept to show "${expected}": ${kept}`);
+      }
+      await s.waitText('[data-testid="erase-exports-warning"]', "ne sont pas effacés");
+      // The dry run changed nothing: she is still here and on the server.
+      if (cli(caseFile, "search", "ivanova") === "") throw new Error("expected the dry run to erase nothing");
+      await s.type('[data-testid="erase-family-name"]', "Ivanov");
+      if (!(await s.exec(`return document.querySelector('[data-testid="erase-confirm"]').disabled;`))) {
+        throw new Error("expected the erasure held until the family name is typed in full");
+      }
+      await s.type('[data-testid="erase-family-name"]', "a");
+      await s.click('[data-testid="erase-confirm"]');
+      await s.waitText('[data-testid="flash"]', "effacée du serveur et de cet appareil", 60000);
+      await s.find('[data-testid="people"]');
+      await s.type('[data-testid="search"]', "ivanova");
+      await s.waitText('[data-testid="people"] [role="status"]', "Personne ne correspond");
+      if (cli(caseFile, "search", "ivanova") !== "") throw new Error("expected Maria gone from the app's case file");
+      for (const kind of ["visit", "step", "person"]) {
+        const left = cli(caseFile, "list", kind);
+        if (left.includes(maria)) throw new Error(`expected no ${kind} naming Maria's id left on the app's case file`);
+      }
+      cli(otherFile, "sync");
+      if (cli(otherFile, "search", "ivanova") !== "") throw new Error("expected Maria gone from the other device");
+      const shared = cli(otherFile, "list", "visit").split("\n").find((line) => line.includes("Rencontre à deux"));
+      if (!shared || shared.includes(maria)) throw new Error(`expected the shared visit kept without Maria: ${shared}`);
+      const settings = cli(otherFile, "show", ORGANISATION_SETTINGS);
+      if (!settings.includes(ORG_NAME)) throw new Error(`expected the organisation's settings on the other device: ${settings}`);
+      await s.click('[data-testid="nav-people"]');
+      await s.type('[data-testid="search"]', "stefan");
+      await s.click('[data-testid="person-result"]');
+      await s.waitText('[data-testid="timeline"]', "Atelier CV");
 
       step("change the server's address in settings");
       await s.click('[data-testid="nav-settings"]');

@@ -147,18 +147,23 @@ export class Session {
     if (!ok) throw new Error(`expected ${css} to take the value ${value}`);
   }
 
-  /** Picks the option of a select whose text contains `text`. */
-  async choose(css, text) {
-    await this.find(css);
-    const value = await this.exec(
-      `const el = document.querySelector(arguments[0]);
-       const o = [...el.options].find((o) => o.textContent.includes(arguments[1]));
-       return o ? o.value : null;`,
-      css,
-      text,
-    );
-    if (value === null) throw new Error(`expected ${css} to offer "${text}"`);
-    await this.set(css, value);
+  /** Picks the option of a select whose text contains `text`, waiting for the option (a
+   *  screen fills its selects once its data is read). */
+  async choose(css, text, timeout = 15000) {
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      await this.find(css);
+      const value = await this.exec(
+        `const el = document.querySelector(arguments[0]);
+         const o = el && [...el.options].find((o) => o.textContent.includes(arguments[1]));
+         return o ? o.value : null;`,
+        css,
+        text,
+      );
+      if (value !== null) return this.set(css, value);
+      if (Date.now() > deadline) throw new Error(`expected ${css} to offer "${text}" within ${timeout} ms`);
+      await sleep(100);
+    }
   }
 
   /** Clicks the first element matching `css` whose text contains `text`, waiting for it. */

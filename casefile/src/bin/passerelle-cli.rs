@@ -163,14 +163,44 @@ enum Command {
     /// Prints the records kept out of the last syncs, one JSON line each:
     /// `{"id", "kind", "why", "message"}`.
     SetAside,
+    /// Asks the server to erase a person and every record about them alone (coordinators
+    /// only; SYNC-PROTOCOL.md §5); prints the server's answer on one JSON line:
+    /// `{"server_seq", "dry_run", "erased", "kept"}`. This case file learns of it at its
+    /// next sync.
+    ErasePerson {
+        /// The person.
+        person_id: String,
+        /// Only print what would go: nothing is erased.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Changes the passphrase (the new one from PASSERELLE_NEW_PASSPHRASE, else asked).
     ChangePassphrase,
     /// Recomputes the derived tables from the record states.
     Rebuild,
     /// Writes an export to a file: the visit sheet or a person's sheet (PDF), a kind
-    /// (CSV), a period (XLSX), or everything held about a person (JSON and PDF).
+    /// (CSV), a period (XLSX), everything held about a person (JSON and PDF), or the
+    /// information notice (PDF).
     #[command(subcommand)]
     Export(ExportCommand),
+    /// Prints the organisation's settings (JSON); with --set, changes them (one local
+    /// edit, synced like any other) and prints nothing.
+    Organisation {
+        /// FIELD=VALUE, repeated: name, address, contact, dpo_contact, purposes,
+        /// recipients, retention_months (a whole number of months, 1 to 240); an empty
+        /// VALUE clears the field.
+        #[arg(long = "set", value_name = "FIELD=VALUE")]
+        set: Vec<String>,
+    },
+    /// Prints the persons whose file is past its retention (closed longer ago than the
+    /// organisation keeps files, with no reason to keep it recorded until then), the
+    /// longest overdue first, one JSON line each:
+    /// `{"id", "closed_on", "kept_until", "family_name", "given_names"}`.
+    Retention {
+        /// The day, YYYY-MM-DD (default: today, UTC).
+        #[arg(long)]
+        today: Option<String>,
+    },
     /// Prints the indicators of a period as one JSON object (dates inclusive, in the
     /// organisation's time zone: the setting `time_zone`, else Europe/Paris).
     Report {
@@ -223,14 +253,25 @@ enum ExportCommand {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Everything held about a person, for an access request (GDPR): writes
-    /// DIR/access-PERSON_ID.json and DIR/access-PERSON_ID.pdf.
+    /// Everything held about a person, for an access request (GDPR article 15), other
+    /// people's data left out: writes DIR/access-PERSON_ID.json and
+    /// DIR/access-PERSON_ID.pdf. Sync first: the export holds what this case file holds.
     Access {
         /// The person.
         person_id: String,
         /// The directory to write into (created if missing).
-        #[arg(long)]
+        #[arg(long = "out", visible_alias = "out-dir", value_name = "DIR")]
         out_dir: PathBuf,
+    },
+    /// The information notice (GDPR articles 13 and 14), filled from the organisation's
+    /// settings, as PDF.
+    Notice {
+        /// The language: fr (French), ro (Romanian) or bg (Bulgarian).
+        #[arg(long, value_parser = ["fr", "ro", "bg"])]
+        lang: String,
+        /// The PDF file to write.
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -403,6 +444,37 @@ fn run(cli: Cli) -> Result<()> {
                 writeln!(out, "{}", serde_json::to_string(&record)?)?;
             }
         }
+        Command::ErasePerson { person_id, dry_run } => {
+            let answer = file
+                .erase_person(record_id(&person_id)?, dry_run)
+                .context("the person was not erased")?;
+            writeln!(out, "{}", serde_json::to_string(&answer)?)?;
+        }
+        Command::Organisation { set } if set.is_empty() => {
+            writeln!(out, "{}", serde_json::to_string(&file.organisation()?)?)?;
+        }
+        Command::Organisation { set } => {
+            let fields = parse_sets(casefile::sync_protocol::organisation::SETTINGS_KIND, &set)?;
+            file.set_organisation(fields)
+                .context("the organisation's settings were not changed")?;
+        }
+        Command::Retention { today } => {
+            let today = match today {
+                Some(today) => today,
+                None => time::OffsetDateTime::now_utc().date().to_string(),
+            };
+            for due in file.past_retention(&today)? {
+                let name = |field: &str| due.person.value(field).cloned().unwrap_or(Value::Null);
+                let line = serde_json::json!({
+                    "id": due.person.id().to_string(),
+                    "closed_on": due.closed_on,
+                    "kept_until": due.kept_until,
+                    "family_name": name("family_name"),
+                    "given_names": name("given_names"),
+                });
+                writeln!(out, "{line}")?;
+            }
+        }
         Command::Export(export) => run_export(&file, export)?,
         Command::Report { from, to } => {
             let period = file.period(&from, &to)?;
@@ -470,6 +542,13 @@ fn run_export(file: &CaseFile, export: ExportCommand) -> Result<()> {
                 export.json.as_bytes(),
             )?;
             write_whole(&out_dir.join(format!("access-{id}.pdf")), &export.pdf)
+        }
+        ExportCommand::Notice { lang, out } => {
+            let lang: casefile::export::NoticeLang = lang.parse()?;
+            let pdf = file
+                .notice_pdf(lang)
+                .context("the information notice was not written")?;
+            write_whole(&out, &pdf)
         }
     }
 }

@@ -1,43 +1,88 @@
-//! A person's own data, for a GDPR access request (article 15): every record the case
-//! file holds about them, as JSON (the record states exactly as stored, with every
-//! entry, who wrote it and when) and as a PDF a person can read.
+//! A person's own data, for a GDPR access request (article 15), as JSON and as a PDF a
+//! person can read.
 //!
-//! "About them": the person's record, and every record that refers to them by
-//! `person_id` or `person_ids` (situation, stays, visits, steps, jobs, trainings,
-//! referrals), deleted ones included: a deleted record is still held until it is erased.
-//! Visits also name the other persons met, by id only.
+//! "About them": the person's record; every record about them alone, of any kind, kinds
+//! added later included (`RecordState::about_alone`: situation, stays, steps, jobs,
+//! trainings, referrals…); their household's record; and every record that met them
+//! (`person_ids`: visits). Deleted records are included (a deleted record is held until
+//! it is erased), erased ones are not. Each record comes with its history: every entry
+//! the case file holds, with when and by whom (the device and its user, as the server
+//! last named them).
+//!
+//! Other people's data is left out and noted ([`super::withhold`]): the others met in a
+//! visit and a household's other members (never named nor identified), and the free text
+//! of a record shared with them. The export also holds the information article 15
+//! requires ([`super::article15`]), from the organisation's settings, and says when it
+//! was made and when the case file last synced: a case file holds what it received at
+//! its last sync, so an export made long after it may miss what other devices wrote.
+
+use std::collections::BTreeMap;
 
 use serde::Serialize;
-use sync_protocol::{RecordId, RecordState};
+use serde_json::{Map, Value};
+use sync_protocol::wire::ReplicaInfo;
+use sync_protocol::{RecordId, RecordState, ReplicaId};
 use tracing::info_span;
 
+use super::article15::Information;
 use super::pdf::Sheet;
 use super::person_sheet::fields_of;
-use super::{labels, person_name, printed, refs};
+use super::withhold::{Withheld, withhold};
+use super::{TimeZone, french_time, labels, person_name, printed, printed_value, refs};
 use crate::error::{Error, Result};
+use crate::organisation::Organisation;
+use crate::schema::FieldType;
 use crate::store::CaseFile;
 
 /// Everything held about one person.
 #[derive(Debug, Clone)]
 pub struct AccessExport {
-    /// The JSON document (pretty-printed): `{"format", "organisation", "generated_at",
-    /// "person_id", "records": [state, …]}`, the person's record first.
+    /// The JSON document (pretty-printed): `{"format", "generated_at", "last_sync_at",
+    /// "person_id", "organisation", "information", "records": [{"id", "kind", "deleted",
+    /// "fields", "history"}, …], "withheld": [{"record", "kind", "what", "why"}, …]}`,
+    /// the person's record first.
     pub json: String,
-    /// The same records, laid out for a person to read.
+    /// The same, laid out for a person to read.
     pub pdf: Vec<u8>,
 }
 
 #[derive(Serialize)]
 struct Document<'a> {
     format: &'static str,
-    organisation: &'a str,
     generated_at: String,
+    last_sync_at: Option<String>,
     person_id: String,
-    records: &'a [RecordState],
+    organisation: &'a Organisation,
+    information: &'a Information,
+    records: Vec<Shown>,
+    withheld: &'a [Withheld],
+}
+
+/// One record as the export shows it.
+#[derive(Serialize)]
+struct Shown {
+    id: String,
+    kind: String,
+    deleted: bool,
+    /// Each field's value; a field in conflict as `{"values_in_conflict": [...]}`.
+    fields: Map<String, Value>,
+    history: Vec<Written>,
+}
+
+/// One entry of a record: what was written, when and by whom.
+#[derive(Serialize)]
+struct Written {
+    field: String,
+    value: Value,
+    at: String,
+    replica: String,
+    device: Option<String>,
+    user: Option<String>,
 }
 
 const ORDER: &[&str] = &[
     "person",
+    "household",
     "situation",
     "stay",
     "visit",
@@ -48,7 +93,8 @@ const ORDER: &[&str] = &[
 ];
 
 impl CaseFile {
-    /// Everything the case file holds about `person`.
+    /// Everything the case file holds about `person`, other people's data left out: see
+    /// the module's docs.
     ///
     /// Errors: [`Error::NotFound`]; [`Error::Invalid`] naming `person_id` when the
     /// record is not a person; [`Error::Export`] when the PDF cannot be written.
@@ -58,97 +104,252 @@ impl CaseFile {
         if state.kind().as_str() != "person" {
             return Err(Error::invalid("person_id", "the id of a person"));
         }
-        let records = self.records_about(person)?;
-        let org = self.org_name()?;
+        let mut shown = Vec::new();
+        let mut withheld = Vec::new();
+        for (record, other_members) in self.records_about(&state)? {
+            let (record, notes) = withhold(&record, person, other_members)?;
+            shown.push(record);
+            withheld.extend(notes);
+        }
+        let org = self.organisation()?;
+        let information = Information::from(&org);
         let zone = self.time_zone()?;
+        let last_sync_at = self.last_sync_at()?;
+        let directory = self.replica_directory()?;
         let document = Document {
-            format: "passerelle-access-export/1",
-            organisation: &org,
+            format: "passerelle-access-export/2",
             generated_at: crate::records::now().to_string(),
+            last_sync_at: last_sync_at.clone(),
             person_id: person.to_string(),
-            records: &records,
+            organisation: &org,
+            information: &information,
+            records: shown.iter().map(|s| self.json_of(s, &directory)).collect(),
+            withheld: &withheld,
         };
         let json = serde_json::to_string_pretty(&document)
             .map_err(|_| Error::Export("the JSON could not be written".to_owned()))?;
 
-        let mut sheet = Sheet::new(format!("{org} — données personnelles"))?;
-        sheet.note(&org);
+        let org_name = org.name.clone().unwrap_or_else(|| "Passerelle".to_owned());
+        let mut sheet = Sheet::new(format!("{org_name} — vos données personnelles"))?;
+        sheet.note(&org_name);
         sheet.title(&format!("Données détenues sur {}", person_name(&state)));
         sheet.note(&format!(
-            "Édité le {} en réponse à une demande d'accès (RGPD, article 15). {} enregistrements.",
+            "Édité le {} en réponse à une demande d'accès (RGPD, article 15) : {} \
+             enregistrements.",
             super::now_text(zone),
-            records.len()
+            shown.len()
         ));
-        for kind in ORDER {
-            for record in records.iter().filter(|r| r.kind().as_str() == *kind) {
-                let deleted = if record.is_deleted() {
-                    " (supprimé)"
-                } else {
-                    ""
-                };
-                sheet.heading(&format!("{}{deleted}", labels::kind(kind)));
-                for field in ["site_id", "household_id"] {
-                    if !refs(record, field).is_empty() {
-                        sheet.field(labels::field(field), &self.names(record, field)?);
-                    }
-                }
-                for visit in refs(record, "visit_id") {
-                    let when = match self.state_if_any(visit)? {
-                        Some(v) => printed(&v, "occurred_at", zone),
-                        None => "inconnue".to_owned(),
-                    };
-                    sheet.field(labels::field("visit_id"), &format!("visite du {when}"));
-                }
-                fields_of(
-                    &mut sheet,
-                    record,
-                    zone,
-                    &[
-                        "person_id",
-                        "person_ids",
-                        "site_id",
-                        "household_id",
-                        "visit_id",
-                    ],
-                );
-                sheet.field("Identifiant", &record.id().to_string());
+        sheet.note(&match &last_sync_at {
+            Some(at) => format!(
+                "Ce document reprend ce que ce poste a reçu à sa dernière synchronisation, \
+                 le {}.",
+                french_time(at, zone)
+            ),
+            None => "Ce poste ne s'est jamais synchronisé avec le serveur : ce que d'autres \
+                     postes ont saisi peut manquer."
+                .to_owned(),
+        });
+        information.print(&mut sheet);
+        for record in &shown {
+            self.print_record(&mut sheet, record, zone, &directory, &withheld)?;
+        }
+        sheet.heading("Ce qui n'est pas communiqué");
+        if withheld.is_empty() {
+            sheet.paragraph("Rien : ce document contient tout ce que ce poste détient sur vous.");
+        } else {
+            sheet.paragraph(
+                "Ce document ne montre pas les données d'autres personnes. Ont été retirés :",
+            );
+            for note in &withheld {
+                sheet.bullet(&format!(
+                    "{} ({}) : {}, car {}.",
+                    labels::kind(&note.kind),
+                    note.record,
+                    note.what,
+                    note.why
+                ));
             }
         }
-        let pdf = sheet.finish("Données personnelles")?;
+        let pdf = sheet.finish("Vos données personnelles")?;
         Ok(AccessExport { json, pdf })
     }
 
-    /// The person's record, then every record (deleted too, not erased) that refers to
-    /// them, by kind then id.
-    fn records_about(&self, person: RecordId) -> Result<Vec<RecordState>> {
-        let id = person.to_string();
+    /// The person's record, their household's, then every record (deleted too, not
+    /// erased) about them, by kind then id; each with the number of other persons who
+    /// share it without being named in it (a household's other members).
+    fn records_about(&self, person: &RecordState) -> Result<Vec<(RecordState, usize)>> {
+        let id = person.id();
+        let text = id.to_string();
+        let mut about: Vec<(RecordState, usize)> = Vec::new();
+        for household in refs(person, "household_id") {
+            if let Some(state) = self.state_if_any(household)? {
+                let members: i64 = self
+                    .conn
+                    .prepare_cached(
+                        "SELECT count(*) FROM person WHERE household_id = ?1 AND id <> ?2",
+                    )?
+                    .query_row([household.to_string(), text.clone()], |r| r.get(0))?;
+                about.push((state, usize::try_from(members).unwrap_or(0)));
+            }
+        }
         let mut stmt = self.conn.prepare_cached(
             "SELECT state FROM records WHERE erased = 0 AND id <> ?1 AND instr(state, ?1) > 0
              ORDER BY id",
         )?;
         let texts = stmt
-            .query_map([&id], |r| r.get::<_, String>(0))?
+            .query_map([&text], |r| r.get::<_, String>(0))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        let mut about = Vec::new();
         for text in texts {
             let state = RecordState::from_json(&text)?;
-            let refers = refs(&state, "person_id").contains(&person)
-                || refs(&state, "person_ids").contains(&person);
-            if refers {
-                about.push(state);
+            if state.persons_named().contains(&id)
+                && !about.iter().any(|(s, _)| s.id() == state.id())
+            {
+                about.push((state, 0));
             }
         }
-        about.sort_by_key(|s| {
-            (
-                ORDER
-                    .iter()
-                    .position(|k| *k == s.kind().as_str())
-                    .unwrap_or(ORDER.len()),
-                s.id(),
-            )
-        });
-        let mut out = vec![self.get(person)?];
+        let rank = |s: &RecordState| {
+            let kind = s.kind().as_str();
+            let known = ORDER.iter().position(|k| *k == kind).unwrap_or(ORDER.len());
+            (known, kind.to_owned(), s.id())
+        };
+        about.sort_by_key(|(s, _)| rank(s));
+        let mut out = vec![(person.clone(), 0)];
         out.extend(about);
         Ok(out)
     }
+
+    fn json_of(&self, state: &RecordState, directory: &BTreeMap<ReplicaId, ReplicaInfo>) -> Shown {
+        let mut fields = Map::new();
+        for (name, entries) in state.fields() {
+            if name.as_str().starts_with('_') {
+                continue;
+            }
+            let value = match entries {
+                [only] => only.value.clone(),
+                many => serde_json::json!({
+                    "values_in_conflict": many.iter().map(|e| e.value.clone()).collect::<Vec<_>>()
+                }),
+            };
+            fields.insert(name.to_string(), value);
+        }
+        let history = history(state)
+            .into_iter()
+            .map(|(field, entry)| {
+                let who = directory.get(&entry.dot.replica);
+                Written {
+                    field,
+                    value: entry.value.clone(),
+                    at: entry.at.to_string(),
+                    replica: entry.dot.replica.to_string(),
+                    device: who.map(|w| w.device_name.clone()),
+                    user: who.map(|w| w.user.clone()),
+                }
+            })
+            .collect();
+        Shown {
+            id: state.id().to_string(),
+            kind: state.kind().to_string(),
+            deleted: state.is_deleted(),
+            fields,
+            history,
+        }
+    }
+
+    fn print_record(
+        &self,
+        sheet: &mut Sheet,
+        record: &RecordState,
+        zone: TimeZone,
+        directory: &BTreeMap<ReplicaId, ReplicaInfo>,
+        withheld: &[Withheld],
+    ) -> Result<()> {
+        let kind = record.kind().as_str();
+        let deleted = if record.is_deleted() {
+            " (supprimé)"
+        } else {
+            ""
+        };
+        sheet.heading(&format!("{}{deleted}", labels::kind(kind)));
+        for field in ["site_id", "household_id"] {
+            if !refs(record, field).is_empty() {
+                sheet.field(labels::field(field), &self.names(record, field)?);
+            }
+        }
+        for visit in refs(record, "visit_id") {
+            let when = match self.state_if_any(visit)? {
+                Some(v) => printed(&v, "occurred_at", zone),
+                None => "inconnue".to_owned(),
+            };
+            sheet.field(labels::field("visit_id"), &format!("visite du {when}"));
+        }
+        let mut skip = vec!["person_ids", "site_id", "household_id", "visit_id"];
+        let person_fields: Vec<&str> = record
+            .fields()
+            .map(|(name, _)| name.as_str())
+            .filter(|name| sync_protocol::names_one_person(name))
+            .collect();
+        skip.extend(person_fields);
+        fields_of(sheet, record, zone, &skip);
+        sheet.field("Identifiant", &record.id().to_string());
+        for note in withheld.iter().filter(|n| n.record == record.id()) {
+            sheet.note(&format!(
+                "Non communiqué : {}, car {}.",
+                note.what, note.why
+            ));
+        }
+        let rows: Vec<Vec<String>> = history(record)
+            .into_iter()
+            .map(|(field, entry)| {
+                let who = match directory.get(&entry.dot.replica) {
+                    Some(info) => format!("{} ({})", info.device_name, info.user),
+                    None if entry.dot.replica == self.replica_id() => "ce poste".to_owned(),
+                    None => "autre poste ou serveur".to_owned(),
+                };
+                let label = match field.as_str() {
+                    "_deleted" if entry.value.is_null() => "Restauration".to_owned(),
+                    "_deleted" => "Suppression".to_owned(),
+                    name => labels::field(name).to_owned(),
+                };
+                let ty = crate::schema::kind(kind)
+                    .and_then(|k| k.field(&field))
+                    .map_or(FieldType::Text, |f| f.ty);
+                let value = if field.starts_with('_') {
+                    String::new()
+                } else {
+                    shorten(&printed_value(&entry.value, ty, zone))
+                };
+                vec![french_time(entry.at.as_str(), zone), label, value, who]
+            })
+            .collect();
+        sheet.table(
+            &["Saisi le", "Champ", "Valeur", "Par"],
+            &[1.6, 1.4, 2.4, 1.6],
+            &rows,
+            "Aucun historique.",
+        );
+        Ok(())
+    }
+}
+
+/// Every entry of `state`, oldest first (by `at`, then dot, then field).
+fn history(state: &RecordState) -> Vec<(String, &sync_protocol::Entry)> {
+    let mut out: Vec<(String, &sync_protocol::Entry)> = state
+        .fields()
+        .flat_map(|(name, entries)| entries.iter().map(move |e| (name.to_string(), e)))
+        .collect();
+    out.sort_by(|a, b| {
+        (a.1.at.to_datetime(), a.1.dot, &a.0).cmp(&(b.1.at.to_datetime(), b.1.dot, &b.0))
+    });
+    out
+}
+
+/// A value cut to a line or two for the history table (the record's fields above show
+/// it whole).
+fn shorten(text: &str) -> String {
+    const MAX: usize = 80;
+    if text.chars().count() <= MAX {
+        return text.to_owned();
+    }
+    let cut: String = text.chars().take(MAX).collect();
+    format!("{cut}…")
 }

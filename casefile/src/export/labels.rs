@@ -75,6 +75,17 @@ pub(crate) fn field(name: &str) -> &str {
         "to_service" => "Service",
         "constraint" => "Frein",
         "sent_on" => "Envoyée le",
+        "keep_until" => "Conservé jusqu'au",
+        "keep_reason" => "Motif de conservation",
+        "notice_on" => "Note d'information remise le",
+        "notice_lang" => "Langue de la note d'information",
+        "notice_interpreter" => "Interprète présent·e",
+        "contact" => "Pour nous joindre",
+        "dpo_contact" => "Protection des données",
+        "purposes" => "Finalités",
+        "recipients" => "Destinataires",
+        "retention_months" => "Durée de conservation (mois)",
+        "_deleted" => "Suppression",
         other => other,
     }
 }
@@ -92,6 +103,7 @@ pub(crate) fn kind(kind: &str) -> &str {
         "employment" => "Emploi",
         "training" => "Formation",
         "referral" => "Orientation",
+        "organisation" => "Organisation",
         other => other,
     }
 }
@@ -149,6 +161,10 @@ pub(crate) fn value(text: &str) -> &str {
         "in_progress" => "en cours",
         "done" => "faite",
         "cancelled" => "annulée",
+        // Information notices.
+        "fr" => "français",
+        "ro" => "roumain",
+        "bg" => "bulgare",
         // Jobs.
         "cdi" => "CDI",
         "cdd" => "CDD",

@@ -7,24 +7,31 @@
 //! - the indicators of a period ([`CaseFile::indicators`]) and the series of people in
 //!   work ([`CaseFile::people_in_work`]);
 //! - everything held about one person, for a GDPR access request
-//!   ([`CaseFile::access_export`]).
+//!   ([`CaseFile::access_export`]), other people's data left out;
+//! - the information notice of GDPR articles 13 and 14, in French, Romanian or
+//!   Bulgarian ([`notice_pdf`], [`CaseFile::notice_pdf`]).
 //!
 //! Every export reads record states through the case file's own queries; none writes
 //! to the case file. Records that are deleted or erased are left out. A field in
 //! conflict shows every value, joined with ` / `, so nothing is silently chosen.
 
 mod access;
+mod article15;
 mod csv;
 mod indicators;
 mod labels;
+mod notice;
 mod pdf;
 mod period;
 mod person_sheet;
 mod visit_sheet;
+mod withhold;
 mod xlsx;
 
+pub use crate::kinds::NoticeLang;
 pub use access::AccessExport;
 pub use indicators::{Indicators, WorkPoint};
+pub use notice::notice_pdf;
 pub use period::{Period, SETTING_TIME_ZONE, TimeZone};
 
 use serde_json::Value;
@@ -42,17 +49,27 @@ pub const SETTING_ORG_NAME: &str = "org_name";
 const SETTING_SYNC_ORG: &str = "sync.org";
 
 impl CaseFile {
-    /// The organisation's name printed on sheets: the setting `org_name`, else the
-    /// organisation the case file is enrolled with, else "Passerelle".
+    /// The organisation's name printed on sheets: the `name` of the organisation's
+    /// settings ([`CaseFile::organisation`]), else the setting `org_name` of this case
+    /// file, else the organisation the case file is enrolled with, else "Passerelle".
     pub fn org_name(&self) -> Result<String> {
+        Ok(self
+            .organisation()?
+            .name
+            .unwrap_or_else(|| "Passerelle".to_owned()))
+    }
+
+    /// The organisation's name this case file knows without the settings record: the
+    /// setting `org_name`, else the organisation it is enrolled with.
+    pub(crate) fn name_on_this_device(&self) -> Result<Option<String>> {
         for key in [SETTING_ORG_NAME, SETTING_SYNC_ORG] {
             if let Some(name) = self.setting(key)?
                 && !name.trim().is_empty()
             {
-                return Ok(name);
+                return Ok(Some(name));
             }
         }
-        Ok("Passerelle".to_owned())
+        Ok(None)
     }
 
     /// Sets the organisation's name printed on sheets.
@@ -138,7 +155,8 @@ pub(crate) fn printed(state: &RecordState, field: &str, zone: TimeZone) -> Strin
         .join(" / ")
 }
 
-fn printed_value(value: &Value, ty: FieldType, zone: TimeZone) -> String {
+/// A value as a person reads it on a printed sheet: see [`printed`].
+pub(crate) fn printed_value(value: &Value, ty: FieldType, zone: TimeZone) -> String {
     match (ty, value) {
         (FieldType::Choice(_), Value::String(t)) => labels::value(t).to_owned(),
         (_, Value::Bool(true)) => "oui".to_owned(),

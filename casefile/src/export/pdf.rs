@@ -1,6 +1,7 @@
 //! A small page layout over krilla for the printed sheets: A4 pages, a title, headings,
-//! labelled fields, wrapped paragraphs, tables and signature boxes, in DejaVu Sans
-//! embedded in the binary (it covers every letter of French, Romanian and Bulgarian).
+//! labelled fields, wrapped paragraphs, bulleted lists, tables and signature boxes, in
+//! DejaVu Sans embedded in the binary (it covers every letter of French, Romanian and
+//! Bulgarian).
 //!
 //! Layout first fills a list of drawing operations per page, then krilla draws them:
 //! page breaks are decided before any page is drawn, so each page's footer can say
@@ -147,6 +148,7 @@ pub(crate) struct Sheet {
     pages: Vec<Vec<Op>>,
     y: f32,
     footer: String,
+    page_word: String,
 }
 
 impl Sheet {
@@ -157,7 +159,13 @@ impl Sheet {
             pages: vec![Vec::new()],
             y: TOP,
             footer: footer.into(),
+            page_word: "page".to_owned(),
         })
+    }
+
+    /// The word the footers say "page" with, for a document in another language.
+    pub(crate) fn set_page_word(&mut self, word: &str) {
+        self.page_word = word.to_owned();
     }
 
     fn ops(&mut self) -> &mut Vec<Op> {
@@ -274,6 +282,23 @@ impl Sheet {
         self.y += 2.0;
     }
 
+    /// An item of a bulleted list: a bullet, and the text wrapped beside it.
+    pub(crate) fn bullet(&mut self, text: &str) {
+        let indent = 14.0;
+        let lines = self
+            .metrics
+            .wrap(text, BODY, Weight::Regular, CONTENT_W - indent);
+        for (i, line) in lines.iter().enumerate() {
+            self.room(BODY * LEADING);
+            if i == 0 {
+                self.text(MARGIN + 3.0, BODY, Weight::Regular, Ink::Black, "•");
+            }
+            self.text(MARGIN + indent, BODY, Weight::Regular, Ink::Black, line);
+            self.y += BODY * LEADING;
+        }
+        self.y += 2.0;
+    }
+
     /// A table: a bold header row, then one row per entry, cells wrapped in columns of
     /// the given shares of the width, rules between rows. The header is repeated on
     /// each page the table runs onto. No rows prints `empty` instead.
@@ -378,8 +403,14 @@ impl Sheet {
         self.y = top + 9.0 * LEADING + 3.0 + height + 6.0;
     }
 
-    /// Draws every page and returns the PDF's bytes.
+    /// Draws every page and returns the PDF's bytes; the document is in French.
     pub(crate) fn finish(self, title: &str) -> Result<Vec<u8>> {
+        self.finish_in(title, "fr")
+    }
+
+    /// Draws every page and returns the PDF's bytes; the document's language is
+    /// `language` (a BCP 47 tag: `fr`, `ro`, `bg`).
+    pub(crate) fn finish_in(self, title: &str, language: &str) -> Result<Vec<u8>> {
         let fail = |what: &str| Error::Export(format!("the PDF could not be drawn: {what}"));
         let regular =
             Font::new(REGULAR.into(), 0).ok_or_else(|| fail("the embedded font does not read"))?;
@@ -389,12 +420,18 @@ impl Sheet {
         document.set_metadata(
             Metadata::new()
                 .title(title.to_owned())
-                .language("fr".to_owned())
+                .language(language.to_owned())
                 .creator("Passerelle".to_owned()),
         );
         let count = self.pages.len();
         for (number, mut ops) in self.pages.into_iter().enumerate() {
-            let footer = format!("{} — page {} / {}", self.footer, number + 1, count);
+            let footer = format!(
+                "{} — {} {} / {}",
+                self.footer,
+                self.page_word,
+                number + 1,
+                count
+            );
             ops.push(Op::Text {
                 x: MARGIN,
                 y: PAGE_H - 30.0,

@@ -46,7 +46,15 @@ impl CaseFile {
         }
         sheet.field("Ménage", &self.names(p, "household_id")?);
         sheet.field("Lieu de vie", &self.names(p, "site_id")?);
-        for field in ["referent", "status", "consent_on", "consent_scope"] {
+        for field in [
+            "referent",
+            "status",
+            "consent_on",
+            "consent_scope",
+            "notice_on",
+            "notice_lang",
+            "notice_interpreter",
+        ] {
             sheet.field(labels::field(field), &printed(p, field, zone));
         }
 

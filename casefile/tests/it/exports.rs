@@ -15,7 +15,7 @@ use crate::common::{fields, foreign, fresh};
 const DIACRITICS: &str = "ăâîșțéèêçïĂÂÎȘȚÉ";
 
 /// The text of a PDF, as `pdftotext` extracts it.
-fn pdf_text(pdf: &[u8]) -> String {
+pub(crate) fn pdf_text(pdf: &[u8]) -> String {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sheet.pdf");
     std::fs::write(&path, pdf).unwrap();
@@ -35,7 +35,7 @@ fn pdf_text(pdf: &[u8]) -> String {
 }
 
 /// Words of `text` joined by single spaces, so that line breaks do not matter.
-fn flat(text: &str) -> String {
+pub(crate) fn flat(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
@@ -668,8 +668,8 @@ fn the_access_export_holds_everything_about_the_person() {
         .collect();
     assert_eq!(
         kinds,
-        vec!["person", "visit", "step", "referral"],
-        "the person, the visit that met her, her step, and her deleted referral"
+        vec!["person", "household", "visit", "step", "referral"],
+        "the person, her household, the visit that met her, her step, and her deleted referral"
     );
     assert!(
         !export.json.contains("Inscription à France Travail"),

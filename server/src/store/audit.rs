@@ -11,11 +11,11 @@
 //!
 //! Erasure (§5) leaves the audit rows of the erased record as they are. They hold no
 //! field value, and the HMAC names the record only to someone holding both the id and the
-//! key; the erased state that every device must keep receiving carries the record's id in
-//! clear anyway (`records`), so rewriting the audit would hide nothing more, and would
-//! take away what the audit is for: showing who pushed and who erased. What stays is
-//! that the rows of one erased record can still be linked to one another (the same HMAC):
-//! the times and devices of its edits, never what they wrote.
+//! key; the table `erased` keeps the same HMAC forever (so that an erased id pushed again
+//! is erased on arrival), so rewriting the audit would hide nothing more, and would take
+//! away what the audit is for: showing who pushed and who erased. What stays is that the
+//! rows of one erased record can still be linked to one another (the same HMAC): the
+//! times and devices of its edits, never what they wrote.
 
 use hmac::{Hmac, Mac};
 use serde_json::{Map, Value, json};
@@ -44,15 +44,21 @@ pub(crate) fn parse_key(bytes: Option<Vec<u8>>) -> Result<AuditKey, StoreError> 
 }
 
 /// The HMAC-SHA256 of a record's id under the organisation's audit key, in hex: the only
-/// way a record is named in the audit.
+/// way a record is named in the audit (and in the journal).
 pub fn record_mac(key: &AuditKey, id: RecordId) -> String {
-    // HMAC takes a key of any length: this cannot fail.
-    let mut mac = match Hmac::<Sha256>::new_from_slice(key) {
-        Ok(mac) => mac,
-        Err(_) => return String::new(),
-    };
+    crate::journal::hex(&record_mac_bytes(key, id))
+}
+
+/// The same HMAC as [`record_mac`], as bytes: how the table `erased` keeps the ids the
+/// organisation erased, so that its rows and the audit's `record` column agree.
+pub fn record_mac_bytes(key: &AuditKey, id: RecordId) -> [u8; 32] {
+    // A key shorter than SHA-256's 64-byte block is padded with zeros by HMAC itself:
+    // padding it here gives the same MAC, with the constructor that cannot fail.
+    let mut block = [0u8; 64];
+    block[..32].copy_from_slice(key);
+    let mut mac = <Hmac<Sha256> as hmac::digest::KeyInit>::new(&block.into());
     mac.update(id.to_string().as_bytes());
-    crate::journal::hex(&mac.finalize().into_bytes())
+    mac.finalize().into_bytes().into()
 }
 
 /// What happened, as the `event` column names it.
@@ -72,6 +78,9 @@ pub enum Event {
     Pushed,
     /// A record was erased.
     Erased,
+    /// The server's replica edited a record: an erased person taken out of a record they
+    /// shared with others (§5).
+    Edited,
     /// The database was restored from a backup (one row per organisation).
     Restored,
     /// A coordinator released held records (§7 `recovery accept`).
@@ -91,9 +100,44 @@ impl Event {
             Self::UserEnabled => "user_enabled",
             Self::Pushed => "pushed",
             Self::Erased => "erased",
+            Self::Edited => "edited",
             Self::Restored => "restored",
             Self::RecoveryAccepted => "recovery_accepted",
             Self::RecoveryEnded => "recovery_ended",
+        }
+    }
+}
+
+/// How a server edit (an erasure, or an erased person taken out of a shared record) came
+/// about, as the `via` detail says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// A coordinator's device, over HTTP.
+    Http,
+    /// The server's command line.
+    CommandLine,
+    /// The journal, applied to a restored database (§6a).
+    Journal,
+    /// A push that named an erased record or person (§5).
+    Arrival,
+}
+
+impl Via {
+    /// Over HTTP when a device asked (`by`), else the command line.
+    pub fn of(by: Option<ReplicaId>) -> Self {
+        match by {
+            Some(_) => Self::Http,
+            None => Self::CommandLine,
+        }
+    }
+
+    /// The name written in the detail.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::CommandLine => "command_line",
+            Self::Journal => "journal",
+            Self::Arrival => "arrival",
         }
     }
 }
@@ -191,23 +235,41 @@ impl Entry {
     /// A record erased: over HTTP by a coordinator's device (`by`), or by the command
     /// line.
     pub fn erased(record: RecordId, vv: &VersionVector, by: Option<ReplicaId>) -> Self {
-        Self {
-            device: by,
-            record: Some(record),
-            vv: serde_json::to_string(vv).ok(),
-            detail: Some(json!({ "via": if by.is_some() { "http" } else { "command_line" } })),
-            ..Self::new(Event::Erased)
-        }
+        Self::server_edit(Event::Erased, record, vv, by, Via::of(by))
     }
 
     /// An erasure of the journal applied to a restored database that lacked it (§6a): the
     /// audit rows of the erasure itself were not in the backup.
     pub fn erased_from_journal(record: RecordId, vv: &VersionVector) -> Self {
+        Self::server_edit(Event::Erased, record, vv, None, Via::Journal)
+    }
+
+    /// A pushed record erased on arrival by the device `by`: it is, or is about alone, a
+    /// record the organisation erased (§5).
+    pub fn erased_on_arrival(record: RecordId, vv: &VersionVector, by: ReplicaId) -> Self {
+        Self::server_edit(Event::Erased, record, vv, Some(by), Via::Arrival)
+    }
+
+    /// A shared record the server's replica edited to take an erased person out of it:
+    /// during a person's erasure (`via` HTTP or the command line), on the arrival of a push
+    /// naming them, or from the journal.
+    pub fn edited(record: RecordId, vv: &VersionVector, by: Option<ReplicaId>, via: Via) -> Self {
+        Self::server_edit(Event::Edited, record, vv, by, via)
+    }
+
+    fn server_edit(
+        event: Event,
+        record: RecordId,
+        vv: &VersionVector,
+        device: Option<ReplicaId>,
+        via: Via,
+    ) -> Self {
         Self {
+            device,
             record: Some(record),
             vv: serde_json::to_string(vv).ok(),
-            detail: Some(json!({ "via": "journal" })),
-            ..Self::new(Event::Erased)
+            detail: Some(json!({ "via": via.as_str() })),
+            ..Self::new(event)
         }
     }
 

@@ -89,6 +89,7 @@ pub(crate) const TABLES: &[Table] = &[
             ("acked", Col::Int),
             ("predecessor", Col::Text),
             ("retired", Col::Bool),
+            ("confirmed", Col::Int),
         ],
         identity: false,
     },
@@ -101,7 +102,15 @@ pub(crate) const TABLES: &[Table] = &[
             ("kind", Col::Text),
             ("state", Col::Text),
             ("pushed_by", Col::Text),
+            ("erased", Col::Bool),
         ],
+        identity: false,
+    },
+    // The macs of the erased ids travel with the data; the journal's erasures, applied
+    // after a restore, add those that followed the backup.
+    Table {
+        name: "erased",
+        columns: &[("org_id", Col::Int), ("mac", Col::Blob), ("at", Col::Int)],
         identity: false,
     },
     Table {
@@ -206,6 +215,7 @@ pub(crate) fn order_key(table: &Table) -> String {
     match table.name {
         "orgs" | "users" | "devices" | "audit" => "id".into(),
         "records" => "org_id, id".into(),
+        "erased" => "org_id, mac".into(),
         "held" => "org_id, id, device_id".into(),
         "enrolment_codes" => "code_hash".into(),
         _ => table.column_list(),

@@ -92,6 +92,7 @@ conformance!(
     an_enrolment_code_serves_once_its_user_until_it_expires,
     one_code_enrols_one_device_however_many_try_at_once,
     failed_enrolments_are_counted_in_buckets_all_or_nothing,
+    tombstones_are_sealed_once_every_device_in_service_confirmed,
 );
 
 /// A new code for the user of `login`, valid for `seconds` (negative: expired); answers
@@ -534,7 +535,7 @@ async fn organisations_share_nothing<S: Store>(store: S) {
     assert!(rows[0].state.contains("\"sud\""), "sud's own record only");
     let replicas = store.replicas(paul.org).await.unwrap();
     assert_eq!(replicas.len(), 1, "sud's devices only");
-    assert_eq!(store.erase(paul.org, new_id()).await.unwrap(), None);
+    assert!(store.erase(paul.org, new_id()).await.unwrap().is_none());
 }
 
 async fn erasure_keeps_id_kind_and_vv<S: Store>(store: S) {
@@ -542,14 +543,16 @@ async fn erasure_keeps_id_kind_and_vv<S: Store>(store: S) {
     let id = new_id();
     let state = record(id, "person", marie.device, 1, json!("Ion"));
     store.push(marie, vec![state.clone()], None).await.unwrap();
+    let erased = |e: Option<super::Erasure>| e.map(|e| (e.server_seq, e.state, e.edits.len()));
     assert_eq!(
-        store.erase(marie.org, id).await.unwrap(),
-        Some((2, state.erase()))
+        erased(store.erase(marie.org, id).await.unwrap()),
+        Some((2, state.erase(), 1)),
+        "the erasure, for the journal"
     );
     assert_eq!(
-        store.erase(marie.org, id).await.unwrap(),
-        Some((2, state.erase())),
-        "idempotent"
+        erased(store.erase(marie.org, id).await.unwrap()),
+        Some((2, state.erase(), 0)),
+        "idempotent: nothing more to journal"
     );
     let rows = store
         .pull_rows(marie.org, 1, 500, PAGE_BYTES)
@@ -558,6 +561,77 @@ async fn erasure_keeps_id_kind_and_vv<S: Store>(store: S) {
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].state, state.erase().to_json());
     assert_eq!(rows[0].pushed_by, None, "every device pulls the erasure");
+}
+
+/// A pull at `since` by `caller`, once the server answered it that far.
+async fn pulled_to<S: Store>(store: &S, caller: Caller, since: u64) {
+    store.note_answered(caller.device, since).await.unwrap();
+    let answer = store.pull_check(caller, since, None).await.unwrap();
+    assert!(
+        matches!(answer, super::Conversation::InStep { .. }),
+        "{answer:?}"
+    );
+}
+
+/// Sealing (§5, see `store::erased`): an erased record's row goes once every device in
+/// service confirmed a pull past it; a disabled user's device counts, a revoked one does
+/// not. An erased id pushed again afterwards comes back as a tombstone only.
+async fn tombstones_are_sealed_once_every_device_in_service_confirmed<S: Store>(store: S) {
+    let marie = device(&store, "nord", "marie", Role::Counsellor).await;
+    let claire = device(&store, "nord", "claire", Role::Coordinator).await;
+    let lost = device(&store, "nord", "ion", Role::Counsellor).await;
+    let id = new_id();
+    let state = record(id, "person", marie.device, 1, json!("Ion"));
+    store.push(marie, vec![state.clone()], None).await.unwrap();
+    let erasure = store.erase(marie.org, id).await.unwrap().unwrap();
+    assert_eq!(erasure.server_seq, 2);
+    let rows = || async {
+        store
+            .pull_rows(marie.org, 0, 500, PAGE_BYTES)
+            .await
+            .unwrap()
+    };
+
+    pulled_to(&store, marie, 2).await;
+    assert!(store.set_disabled("claire", true).await.unwrap());
+    pulled_to(&store, lost, 2).await;
+    assert_eq!(rows().await.len(), 1, "claire's device has not confirmed");
+    assert!(store.set_disabled("claire", false).await.unwrap());
+    assert!(store.revoke(lost.device).await.unwrap());
+    pulled_to(&store, claire, 1).await;
+    assert_eq!(rows().await.len(), 1, "claire confirmed 1 only");
+    pulled_to(&store, claire, 2).await;
+    assert!(
+        rows().await.is_empty(),
+        "every device in service confirmed 2: the tombstone is sealed"
+    );
+    assert!(
+        store.record_macs(marie.org).await.unwrap().is_empty(),
+        "no live record"
+    );
+    assert_eq!(
+        store.erased_macs(marie.org).await.unwrap().len(),
+        1,
+        "the id stays as a mac"
+    );
+
+    let again = store.push(marie, vec![state.clone()], None).await.unwrap();
+    assert_eq!(
+        statuses(&again),
+        [PushStatus::Merged],
+        "absorbed on arrival"
+    );
+    assert!(
+        again.edits.is_empty(),
+        "erased before: nothing more to journal"
+    );
+    let rows = rows().await;
+    assert_eq!(
+        (rows.len(), rows[0].seq, rows[0].state.as_str()),
+        (1, 3, state.erase().to_json().as_str()),
+        "a new tombstone, under a new sequence, that the devices pull"
+    );
+    assert_eq!(rows[0].pushed_by, None);
 }
 
 async fn pull_rows_read_no_further_than_the_page_bytes<S: Store>(store: S) {

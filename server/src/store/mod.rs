@@ -11,7 +11,9 @@
 //! - the forged-dot and no-drop checks read the stored copy inside the same transaction.
 //!
 //! What a push does to each record is decided once, in [`plan_push`], for both backends,
-//! and what a pull page holds, in [`page`]. SQL lives in the backend modules only.
+//! and what a pull page holds, in [`page`]; what erasure does (erased ids kept as macs,
+//! records erased on arrival, a person's erasure, sealing of tombstones), in [`erased`].
+//! SQL lives in the backend modules only.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -24,12 +26,15 @@ use sync_protocol::{
 
 use recovery::{Arrival, OrgDevices};
 
+pub use erased::{Mac, ServerEdit};
+
 use crate::rate::{EnrolKey, EnrolLimit};
 
 pub mod audit;
 pub(crate) mod backup;
 #[cfg(test)]
 mod conformance;
+pub(crate) mod erased;
 pub mod postgres;
 pub(crate) mod recovery;
 pub mod sqlite;
@@ -220,6 +225,9 @@ pub struct PushOutcome {
     pub epoch: Epoch,
     /// One result per record, in the order pushed.
     pub results: Vec<PushResult>,
+    /// The server's own edits the push made (records erased on arrival, erased persons
+    /// taken out of shared records): for the journal, before the answer.
+    pub edits: Vec<ServerEdit>,
 }
 
 /// Why the storage failed. Messages carry no personal data.
@@ -451,16 +459,37 @@ pub struct Discarded {
 /// How many records an organisation may erase over HTTP in an hour (§6).
 pub const ERASURES_PER_HOUR: usize = 20;
 
-/// What a capped erasure did.
+/// What an erasure did, or why it did nothing.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Capped {
-    /// Erased (or erased already): the organisation's highest sequence, and the erased
-    /// state (for the journal).
-    Erased(u64, Box<RecordState>),
-    /// The organisation has no such record.
+pub enum Capped<T> {
+    /// Done (or done already).
+    Done(T),
+    /// The organisation has no such record (for a person's erasure: no live person).
     NotFound,
-    /// The hour's erasures are used up; the next is possible after this many seconds.
+    /// The hour's erasures over HTTP are used up; the next is possible after this many
+    /// seconds.
     OverCap(u64),
+}
+
+/// A record's erasure (§5), done or done already.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Erasure {
+    /// The organisation's highest sequence.
+    pub server_seq: u64,
+    /// The erased state.
+    pub state: RecordState,
+    /// What the journal must keep: the erasure, when it was done now.
+    pub edits: Vec<ServerEdit>,
+}
+
+/// A person's erasure (§5), done or (a dry run) worked out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PersonErasure {
+    /// The answer of `POST /v1/persons/erase`.
+    pub answer: sync_protocol::wire::ErasePersonResponse,
+    /// What the journal must keep (nothing on a dry run): the erasures first, then the
+    /// server's edits of shared records.
+    pub edits: Vec<ServerEdit>,
 }
 
 /// Decides a capped erasure from the times of the hour's erasures (oldest first) and now
@@ -477,7 +506,7 @@ pub(crate) fn over_cap(recent: &[i64], now: i64) -> Option<u64> {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum ErasePlan {
     /// Nothing to write: answer this.
-    Answer(Capped),
+    Answer(Capped<Erasure>),
     /// Store the erased state under the sequence `seq`.
     Write {
         /// The new sequence.
@@ -501,9 +530,11 @@ pub(crate) fn plan_erasure(
     }
     match stored {
         None => ErasePlan::Answer(Capped::NotFound),
-        Some(stored) if stored.is_erased() => {
-            ErasePlan::Answer(Capped::Erased(last_seq, Box::new(stored)))
-        }
+        Some(stored) if stored.is_erased() => ErasePlan::Answer(Capped::Done(Erasure {
+            server_seq: last_seq,
+            state: stored,
+            edits: Vec::new(),
+        })),
         Some(stored) => ErasePlan::Write {
             seq: last_seq + 1,
             state: stored.erase(),
@@ -620,7 +651,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Checks a pull's `since` and `pushed` against what the server remembers of the
     /// device (§6a, [`conversation`]). When the server forgot part of the conversation,
-    /// the organisation enters recovery, committed before the answer.
+    /// the organisation enters recovery, committed before the answer. In step, the
+    /// device has committed everything up to `since`: its `confirmed` is raised to it,
+    /// and the organisation's tombstones every device in service confirmed are sealed
+    /// (see [`erased`]).
     fn pull_check(
         &self,
         caller: Caller,
@@ -653,12 +687,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Releases what waits on `device` (for the rest of the recovery), or everything
     /// waiting when `None` (§7 `recovery accept`); the release still refuses altered and
-    /// dropped entries. Answers how many held states were released.
+    /// dropped entries. Answers how many held states were released, and the server's
+    /// edits of the released states that named erased persons (for the journal).
     fn recovery_accept(
         &self,
         org: OrgId,
         device: Option<ReplicaId>,
-    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    ) -> impl Future<Output = Result<(u64, Vec<ServerEdit>), StoreError>> + Send;
 
     /// Ends the organisation's recovery: what still waits is discarded, and listed.
     fn recovery_end(
@@ -692,10 +727,33 @@ pub trait Store: Send + Sync + 'static {
         token_hash: [u8; 32],
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// The journal's erasure (§6a): the erased state merged into the stored copy (or
-    /// stored, when the database lacks the record), so an erased record stays erased.
-    /// Answers whether anything changed.
+    /// The macs of the organisation's erased ids (table `erased`).
+    fn erased_macs(
+        &self,
+        org: OrgId,
+    ) -> impl Future<Output = Result<std::collections::HashSet<Mac>, StoreError>> + Send;
+
+    /// The mac of every live (not erased) record of the organisation, with its id: how
+    /// the journal's erasures, which name records by mac only, find their record.
+    fn record_macs(
+        &self,
+        org: OrgId,
+    ) -> impl Future<Output = Result<std::collections::HashMap<Mac, RecordId>, StoreError>> + Send;
+
+    /// The journal's erasure (§6a): `mac` into `erased`, and the live record `id` (the
+    /// one with that mac, if the database has it) erased under a new sequence, its
+    /// tombstone kept for the devices that may hold it. Answers whether anything changed.
     fn restore_erased(
+        &self,
+        org: OrgId,
+        mac: Mac,
+        id: Option<RecordId>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// The journal's edit of a shared record by the server's replica (§6a): merged into
+    /// the stored copy, or stored when the database lacks the record; an erased record
+    /// (stored erased, or its id erased) absorbs it. Answers whether anything changed.
+    fn restore_edited(
         &self,
         org: OrgId,
         state: RecordState,
@@ -728,14 +786,14 @@ pub trait Store: Send + Sync + 'static {
         org: OrgId,
     ) -> impl Future<Output = Result<Vec<(ReplicaId, ReplicaInfo)>, StoreError>> + Send;
 
-    /// Erases a record (§5); `None` when the organisation has no such record. Answers the
-    /// organisation's highest sequence and the erased state. The command line's erasure:
-    /// not capped.
+    /// Erases a record (§5): its id's mac into `erased`, its row a tombstone under a new
+    /// sequence, its held states and discarded-state notes deleted. `None` when the
+    /// organisation has no such record. The command line's erasure: not capped.
     fn erase(
         &self,
         org: OrgId,
         id: RecordId,
-    ) -> impl Future<Output = Result<Option<(u64, RecordState)>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<Erasure>, StoreError>> + Send;
 
     /// The same erasure over HTTP by the device `by`, within [`ERASURES_PER_HOUR`] per
     /// organisation, counted in the same transaction (so several server processes share
@@ -746,7 +804,31 @@ pub trait Store: Send + Sync + 'static {
         org: OrgId,
         id: RecordId,
         by: ReplicaId,
-    ) -> impl Future<Output = Result<Capped, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Capped<Erasure>, StoreError>> + Send;
+
+    /// Erases a person (§5), in one transaction: the live `person` record, every record
+    /// about them alone (and, round after round, about a record so erased, such as a
+    /// person merged into them), each visit that met only them; and takes them out of
+    /// the records they share by an edit of the server's replica. Each record erased or
+    /// edited gets a new sequence; held states of erased records or naming the person
+    /// and discarded-state notes of erased records are deleted; the audit tells each
+    /// change. A `dry_run` writes nothing. `capped` (the device, over HTTP): a real
+    /// erasure counts once against [`ERASURES_PER_HOUR`]. `NotFound` when the
+    /// organisation has no live record of kind `person` with this id.
+    fn erase_person(
+        &self,
+        org: OrgId,
+        person: RecordId,
+        dry_run: bool,
+        capped: Option<ReplicaId>,
+    ) -> impl Future<Output = Result<Capped<PersonErasure>, StoreError>> + Send;
+
+    /// The organisation's live (not erased) records of one kind (§7 `retention`).
+    fn records_of_kind(
+        &self,
+        org: OrgId,
+        kind: &str,
+    ) -> impl Future<Output = Result<Vec<RecordState>, StoreError>> + Send;
 
     /// A page of the organisation's audit trail, oldest first (§7 `audit`): at most
     /// [`audit::PAGE_ROWS`] rows after `filter.after`.
@@ -1310,7 +1392,11 @@ mod tests {
         );
         assert_eq!(
             plan_erasure(Some(live.erase()), 7, Some(&[]), 200),
-            ErasePlan::Answer(Capped::Erased(7, Box::new(live.erase()))),
+            ErasePlan::Answer(Capped::Done(Erasure {
+                server_seq: 7,
+                state: live.erase(),
+                edits: Vec::new()
+            })),
             "erased already: nothing written, nothing counted"
         );
     }

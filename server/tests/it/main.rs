@@ -13,6 +13,7 @@ mod enrolment;
 mod erasure;
 mod isolation;
 mod lifecycle;
+mod persons;
 mod pull;
 mod push;
 mod restore;

@@ -176,6 +176,93 @@ impl ServerDatabase {
     }
 }
 
+impl ServerDatabase {
+    /// Everything the database holds, as text: for SQLite every row of every table (blobs
+    /// as lossy UTF-8 and hex) and the raw bytes of its file and write-ahead log, lossy
+    /// (freed pages included); for PostgreSQL, `pg_dump --data-only`. To prove that a
+    /// string is nowhere in the server's tables.
+    pub fn every_row_as_text(&self) -> String {
+        match &self.pg_name {
+            Some(_) => {
+                let out = Command::new("pg_dump")
+                    .args(["--data-only", "--no-owner", &self.url])
+                    .output()
+                    .expect("pg_dump (postgresql-client) must be installed");
+                assert!(
+                    out.status.success(),
+                    "expected pg_dump to dump {}",
+                    self.url
+                );
+                String::from_utf8_lossy(&out.stdout).into_owned()
+            }
+            None => {
+                let path = self.dir.path().join("server.db");
+                let conn = rusqlite::Connection::open_with_flags(
+                    &path,
+                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+                )
+                .expect("the server's SQLite file opens");
+                let mut out = sqlite_rows(&conn);
+                for suffix in ["", "-wal"] {
+                    let raw = self.dir.path().join(format!("server.db{suffix}"));
+                    if let Ok(bytes) = std::fs::read(raw) {
+                        out.push_str(&String::from_utf8_lossy(&bytes));
+                    }
+                }
+                out
+            }
+        }
+    }
+
+    /// The server's journal (§6a), as text; empty when there is none.
+    pub fn journal_text(&self) -> String {
+        let name = if self.pg_name.is_some() {
+            "passerelle-server.journal"
+        } else {
+            "server.db.journal"
+        };
+        std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default()
+    }
+}
+
+fn sqlite_rows(conn: &rusqlite::Connection) -> String {
+    use rusqlite::types::ValueRef;
+    let mut tables = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .expect("the schema reads");
+    let names: Vec<String> = tables
+        .query_map([], |r| r.get(0))
+        .expect("the schema reads")
+        .map(|n| n.expect("a table name"))
+        .collect();
+    let mut out = String::new();
+    for name in names {
+        let mut rows = conn
+            .prepare(&format!("SELECT * FROM \"{}\"", name.replace('"', "\"\"")))
+            .expect("a table reads");
+        let width = rows.column_count();
+        let mut rows = rows.query([]).expect("a table reads");
+        while let Some(row) = rows.next().expect("a row reads") {
+            out.push_str(&name);
+            for i in 0..width {
+                out.push_str(" | ");
+                match row.get_ref(i).expect("a value reads") {
+                    ValueRef::Null => out.push_str("NULL"),
+                    ValueRef::Integer(n) => out.push_str(&n.to_string()),
+                    ValueRef::Real(x) => out.push_str(&x.to_string()),
+                    ValueRef::Text(b) => out.push_str(&String::from_utf8_lossy(b)),
+                    ValueRef::Blob(b) => {
+                        out.push_str(&String::from_utf8_lossy(b));
+                        b.iter().for_each(|x| out.push_str(&format!("{x:02x}")));
+                    }
+                }
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
+
 impl Drop for ServerDatabase {
     fn drop(&mut self) {
         if let Some(name) = &self.pg_name {

@@ -1,6 +1,7 @@
 // The app's state: what is open, which screen shows, and the schema of the kinds.
 import { commands, type AppInfo, type KindSpecView, type FieldSpecView, type ReplicaView, type Value } from "./bindings";
 import { t } from "./i18n.svelte";
+import { call } from "./api";
 
 export type Route =
   | { name: "today" }
@@ -32,6 +33,9 @@ export const app = $state({
   replicaId: "",
   conflictCount: 0,
   flash: "",
+  /** Persons a screen holds in a draft (the visit form's persons met): a sync that
+   *  erases one of them closes the screen. */
+  draftPersons: [] as string[],
 });
 
 export function go(route: Route) {
@@ -65,4 +69,35 @@ export function whoWrote(replica: string, directory: Partial<Record<string, Repl
   const known = directory[replica];
   if (known) return t("conflicts.by_device", { device: known.device_name, user: known.user });
   return t("conflicts.by_other_device", { id: replica.slice(-8) });
+}
+
+/** The records the screen of `route` shows or edits, or is about. */
+function shownIds(route: Route): string[] {
+  switch (route.name) {
+    case "person":
+      return [route.id];
+    case "visit":
+      return route.personId ? [route.personId] : [];
+    case "form": {
+      const preset = route.preset ?? {};
+      const about = [preset.person_id, ...(Array.isArray(preset.person_ids) ? preset.person_ids : [])];
+      return [route.id, ...about].filter((id): id is string => typeof id === "string" && id !== "");
+    }
+    default:
+      return [];
+  }
+}
+
+/** After a sync: a screen or a form about a record the sync erased (a person, or what
+ *  was theirs alone) closes, with its draft, and the people list says why. */
+export async function closeIfErased() {
+  const ids = [...new Set([...shownIds(app.route), ...app.draftPersons])];
+  if (ids.length === 0) return;
+  const held = await call(commands.records(ids)).catch(() => null);
+  if (!held) return;
+  const still = new Set(held.map((r) => r.id));
+  if (ids.every((id) => still.has(id))) return;
+  app.draftPersons = [];
+  go({ name: "people" });
+  flash(t("rights.closed_erased"));
 }

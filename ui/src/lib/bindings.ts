@@ -122,9 +122,15 @@ export const commands = {
 	savePersonSheet: (person: string, folder: string | null) => typedError<string, AppError>(__TAURI_INVOKE("save_person_sheet", { person, folder })),
 	/**
 	 *  Saves everything the case file holds on a person (GDPR access: JSON and PDF) in the
-	 *  exports folder, or in `folder`; answers both paths.
+	 *  exports folder, or in `folder`; answers both paths and how the sync before went.
+	 * 
+	 *  A case file enrolled with a server syncs first, so the export holds what the whole
+	 *  team recorded; a server that cannot be reached at once (two attempts) leaves the
+	 *  export to this device's copy, and the answer says why and when it last synced. A
+	 *  disabled account or a revoked device is settled as a sync settles it, and no export
+	 *  is made; nor is one when a lock cancelled the sync.
 	 */
-	saveAccessExport: (person: string, folder: string | null) => typedError<string[], AppError>(__TAURI_INVOKE("save_access_export", { person, folder })),
+	saveAccessExport: (person: string, folder: string | null) => typedError<AccessExportView, AppError>(__TAURI_INVOKE("save_access_export", { person, folder })),
 	/**
 	 *  Saves the workbook (XLSX) of the period `from`–`to` in the exports folder, or in
 	 *  `folder`; answers its path.
@@ -137,6 +143,32 @@ export const commands = {
 	exportsFolder: () => typedError<ExportsFolderView, AppError>(__TAURI_INVOKE("exports_folder")),
 	/**  Deletes every file of the app's exports folder; answers how many it held. */
 	emptyExports: () => typedError<number, AppError>(__TAURI_INVOKE("empty_exports")),
+	/**  The organisation's settings (defaults where nothing was recorded yet). */
+	organisation: () => typedError<OrganisationView, AppError>(__TAURI_INVOKE("organisation")),
+	/**
+	 *  Changes fields of the organisation's settings (`name`, `address`, `contact`,
+	 *  `dpo_contact`, `purposes`, `recipients`, `retention_months`); a null clears one.
+	 */
+	setOrganisation: (fields: { [key in string]: Value }) => typedError<null, AppError>(__TAURI_INVOKE("set_organisation", { fields })),
+	/**  Persons with no consent recorded, at most `limit` of them, with their count. */
+	withoutConsent: (limit: number) => typedError<PersonsView, AppError>(__TAURI_INVOKE("without_consent", { limit })),
+	/**
+	 *  The persons' files past the organisation's retention on `today` (`YYYY-MM-DD`, the
+	 *  device's local day), and not kept for a recorded reason.
+	 */
+	pastRetention: (today: string) => typedError<RetentionDueView[], AppError>(__TAURI_INVOKE("past_retention", { today })),
+	/**
+	 *  Saves the information notice (PDF) in `lang`, filled from the organisation's
+	 *  settings, in the exports folder or in `folder`; answers its path.
+	 */
+	saveNotice: (lang: NoticeLangInput, folder: string | null) => typedError<string, AppError>(__TAURI_INVOKE("save_notice", { lang, folder })),
+	/**
+	 *  Asks the server to erase `person` and every record about them alone, and to take
+	 *  them out of the records they share (coordinators only: `forbidden` otherwise). With
+	 *  `dry_run`, only says what would go and what would be kept, changing nothing. The
+	 *  case file changes at the next sync, which pulls the erasure.
+	 */
+	erasePerson: (person: string, dryRun: boolean) => typedError<ErasureView, AppError>(__TAURI_INVOKE("erase_person", { person, dryRun })),
 };
 
 /** Events */
@@ -146,6 +178,21 @@ export const events = {
 };
 
 /* Types */
+/**  An access export saved, and how the sync before it went. */
+export type AccessExportView = {
+	/**  The files written: the PDF, then the JSON. */
+	paths: string[],
+	/**  Whether a sync ran to its end just before the export. */
+	synced: boolean,
+	/**
+	 *  Why the sync before the export failed, when it did (the export was made from
+	 *  this device's copy all the same).
+	 */
+	sync_error: AppError | null,
+	/**  When the case file last synced (RFC 3339), if ever: what the export covers. */
+	last_sync_at: string | null,
+};
+
 /**
  *  What went wrong in a command, as the UI receives it:
  *  `{"kind": "wrong_passphrase", "message": "…"}`.
@@ -301,6 +348,27 @@ message: string } |
 { kind: "server_refused"; 
 /**  Details for support. */
 message: string } | 
+/**
+ *  The server refused this action to this device's user: their role may not do it (a
+ *  counsellor asking for a person's erasure, which only a coordinator may ask for).
+ */
+{ kind: "forbidden"; 
+/**  Details for support. */
+message: string } | 
+/**
+ *  The organisation's erasures of the hour are spent (20 an hour over HTTP): wait
+ *  before asking again.
+ */
+{ kind: "erasures_limited"; 
+/**  Details for support. */
+message: string } | 
+/**
+ *  The server holds no such record (a person created here and never synced, or erased
+ *  already): sync, then look again.
+ */
+{ kind: "not_on_server"; 
+/**  Details for support. */
+message: string } | 
 /**  The person cancelled the sync; what was exchanged stays. */
 { kind: "cancelled"; 
 /**  Details for support. */
@@ -351,6 +419,22 @@ export type EntryView = {
 	at: string,
 	/**  The value. */
 	value: Value,
+};
+
+/**  What a person's erasure does (a dry run) or did. */
+export type ErasureView = {
+	/**  Whether it was a dry run: nothing changed yet. */
+	dry_run: boolean,
+	/**
+	 *  The records erased: the person, what is about them alone, the visits that met
+	 *  only them.
+	 */
+	erased: TouchedRecordView[],
+	/**
+	 *  The records kept: shared ones the person is taken out of, and those whose free
+	 *  text should be read again.
+	 */
+	kept: TouchedRecordView[],
 };
 
 /**  An eviction, as the sites screen asks for it. */
@@ -501,6 +585,36 @@ export type Locked = {
 	reason: LockReason,
 };
 
+/**  A language the information notice is printed in. */
+export type NoticeLangInput = 
+/**  French. */
+"fr" | 
+/**  Romanian. */
+"ro" | 
+/**  Bulgarian. */
+"bg";
+
+/**
+ *  The organisation's settings, as the settings screen edits them: what the information
+ *  notice and the access export print, and how long a closed file is kept.
+ */
+export type OrganisationView = {
+	/**  The organisation's name. */
+	name: string | null,
+	/**  Its postal address. */
+	address: string | null,
+	/**  How to reach it (phone, e-mail). */
+	contact: string | null,
+	/**  Its data protection contact. */
+	dpo_contact: string | null,
+	/**  What the data is for. */
+	purposes: string | null,
+	/**  Who receives the data. */
+	recipients: string | null,
+	/**  Months a person's file is kept after it is closed. */
+	retention_months: number,
+};
+
 /**  Which persons to list. */
 export type PersonFilterInput = 
 /**  Persons living on the site now. */
@@ -509,6 +623,14 @@ export type PersonFilterInput =
 { by: "household"; value: string } | 
 /**  Persons of that status. */
 { by: "status"; value: string };
+
+/**  Persons, cut to a length the screen shows, with their full count. */
+export type PersonsView = {
+	/**  The persons shown. */
+	persons: RecordView[],
+	/**  How many there are in all. */
+	total: number,
+};
 
 /**  A record as the UI shows it. */
 export type RecordView = {
@@ -534,6 +656,16 @@ export type ReplicaView = {
 	device_name: string,
 	/**  The username of the device's owner. */
 	user: string,
+};
+
+/**  A person's file past the organisation's retention. */
+export type RetentionDueView = {
+	/**  The person. */
+	person: RecordView,
+	/**  When the file was closed, `YYYY-MM-DD`. */
+	closed_on: string,
+	/**  The last day it was to be kept, `YYYY-MM-DD`. */
+	kept_until: string,
 };
 
 /**
@@ -662,6 +794,22 @@ export type TodayView = {
 	steps_overdue: RecordView[],
 	/**  How many steps are overdue in all. */
 	steps_overdue_total: number,
+};
+
+/**
+ *  One record a person's erasure touches, by id and kind only: the confirmation finds
+ *  what to call it in the local case file.
+ */
+export type TouchedRecordView = {
+	/**  The record's id. */
+	id: string,
+	/**  Its kind. */
+	kind: string,
+	/**
+	 *  For a record kept: its fields of free text to read again, since they may still
+	 *  speak of the erased person.
+	 */
+	reread: string[],
 };
 
 export type Value = null | boolean | number | string | Value[] | { [key in string]: Value };

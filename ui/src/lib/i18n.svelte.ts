@@ -115,3 +115,13 @@ export function formatDate(text: string | null | undefined, withTime = false): s
     ...(withTime ? { hour: "2-digit", minute: "2-digit" } : {}),
   }).format(date);
 }
+
+/** A day (`YYYY-MM-DD`) or a timestamp as a short date, `12/11/2026`. */
+export function formatShortDate(text: string | null | undefined): string {
+  if (!text) return "";
+  const locale = i18n.lang === "fr" ? "fr-FR" : "en-GB";
+  const day = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
+  const date = day ? new Date(Number(day[1]), Number(day[2]) - 1, Number(day[3])) : new Date(text);
+  if (Number.isNaN(date.getTime())) return text;
+  return new Intl.DateTimeFormat(locale, { day: "2-digit", month: "2-digit", year: "numeric" }).format(date);
+}

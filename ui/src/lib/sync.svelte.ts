@@ -3,6 +3,7 @@
 // when coming back.
 import { commands, events, type SyncProgress, type SyncReportView } from "./bindings";
 import { call } from "./api";
+import { closeIfErased } from "./app.svelte";
 
 export const syncRun = $state({
   running: false,
@@ -17,18 +18,36 @@ events.syncProgress.listen((event) => {
   if (syncRun.running) syncRun.progress = event.payload;
 });
 
-/** Syncs now, unless a sync runs already; `after` runs once it ended, however. */
+/** The running sync, for whoever must wait for it to end. */
+let current: Promise<void> | null = null;
+
+/** Syncs now, unless a sync runs already; `after` runs once it ended, however. A screen
+ *  about a record the sync erased closes first. */
 export async function startSync(after: () => unknown) {
   if (syncRun.running) return;
   Object.assign(syncRun, { running: true, cancelling: false, progress: null, report: null, error: null });
-  try {
-    syncRun.report = await call(commands.sync());
-  } catch (e) {
-    syncRun.error = e;
-  } finally {
-    Object.assign(syncRun, { running: false, cancelling: false, progress: null });
-  }
+  const run = (async () => {
+    try {
+      syncRun.report = await call(commands.sync());
+    } catch (e) {
+      syncRun.error = e;
+    } finally {
+      Object.assign(syncRun, { running: false, cancelling: false, progress: null });
+    }
+  })();
+  current = run;
+  await run;
+  current = null;
+  await closeIfErased();
   await after();
+}
+
+/** Syncs once the running sync, if any, ended: what this device just asked of the
+ *  server (an erasure) is then pulled. Answers whether the sync ran to its end. */
+export async function syncAfterwards(): Promise<boolean> {
+  while (current) await current;
+  await startSync(() => {});
+  return syncRun.error === null && syncRun.report !== null;
 }
 
 /** Asks the running sync to stop at its next request. */

@@ -177,18 +177,37 @@ pub(super) async fn revoke(db: &impl GenericClient, id: ReplicaId) -> Result<boo
     Ok(changed > 0)
 }
 
-/// What the server remembers of a device's conversation (§6a): `answered`, `acked`.
+/// What the server remembers of a device's conversation (§6a): `answered`, `acked`, and
+/// `confirmed` (the highest `since` it pulled with).
 pub(super) async fn progress(
     db: &impl GenericClient,
     id: ReplicaId,
-) -> Result<(u64, u64), StoreError> {
+) -> Result<(u64, u64, u64), StoreError> {
     let row = db
         .query_one(
-            "SELECT answered, acked FROM devices WHERE id = $1",
+            "SELECT answered, acked, confirmed FROM devices WHERE id = $1",
             &[&id.to_string()],
         )
         .await?;
-    Ok((seq_of(row.get(0))?, seq_of(row.get(1))?))
+    Ok((
+        seq_of(row.get(0))?,
+        seq_of(row.get(1))?,
+        seq_of(row.get(2))?,
+    ))
+}
+
+/// Raises the device's `confirmed` to `since`: it has committed every change up to it.
+pub(super) async fn confirm(
+    db: &impl GenericClient,
+    id: ReplicaId,
+    since: u64,
+) -> Result<(), StoreError> {
+    db.execute(
+        "UPDATE devices SET confirmed = $2 WHERE id = $1 AND confirmed < $2",
+        &[&id.to_string(), &seq_to_sql(since)],
+    )
+    .await?;
+    Ok(())
 }
 
 /// Raises the device's `answered` to `next`.

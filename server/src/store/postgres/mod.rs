@@ -11,6 +11,7 @@
 //! The SQL lives in one module per table; this one holds the pool, the migrations and
 //! the transactions that compose them.
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -19,22 +20,25 @@ use sync_protocol::{Epoch, RecordId, RecordState, ReplicaId};
 use tokio_postgres::{IsolationLevel, NoTls};
 use tracing::{instrument, warn};
 
-use super::audit::{Entry, Filter, Stored};
+use super::audit::{Entry, Filter, Stored, record_mac_bytes};
 use super::backup::{self, BATCH_ROWS, SERVER, TABLES};
+use super::erased::{absorb, on_arrival};
 use super::recovery::OrgDevices;
 use super::sqlite::{check_backup, count, open_backup};
 use super::{
     Caller, Capped, Conversation, Copied, DeviceRow, Discarded, Enrolled, Enrolment, ErasePlan,
-    Invite, Login, OrgId, PartialBackup, Planned, PulledRow, PushError, PushOutcome,
-    RecoveryStatus, Role, Settled, Store, StoreError, TokenOwner, WorkingCopy, conversation,
-    new_epoch, new_replica_id, parse_epoch, parse_replica, plan_erasure, plan_push,
-    released_status, rfc3339, settle, unix_now, waits_on,
+    Erasure, Invite, Login, Mac, OrgId, PartialBackup, PersonErasure, Planned, PulledRow,
+    PushError, PushOutcome, RecoveryStatus, Role, ServerEdit, Settled, Store, StoreError,
+    TokenOwner, WorkingCopy, conversation, new_epoch, new_replica_id, parse_epoch, parse_replica,
+    plan_erasure, plan_push, released_status, rfc3339, settle, unix_now, waits_on,
 };
 use crate::rate::{EnrolKey, EnrolLimit};
 
 mod audit;
 mod codes;
 mod devices;
+mod erased;
+mod erasure;
 mod erasures;
 mod failures;
 mod orgs;
@@ -51,6 +55,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0004_recovery.sql"),
     include_str!("../../../migrations/postgres/0005_enrolment_codes.sql"),
     include_str!("../../../migrations/postgres/0006_audit.sql"),
+    include_str!("../../../migrations/postgres/0007_erased.sql"),
 ];
 
 /// Any constant: the advisory lock that keeps two processes from migrating at once.
@@ -174,6 +179,10 @@ impl PgStore {
         )
         .await?;
         audit::fill_keys(&tx).await?;
+        if version < 7 {
+            // Records erased before the table `erased` existed.
+            erased::fill(&tx).await?;
+        }
         let server_id: String = tx
             .query_one("SELECT server_id FROM server", &[])
             .await?
@@ -196,8 +205,18 @@ async fn epoch(db: &impl GenericClient) -> Result<Epoch, StoreError> {
     parse_epoch(db.query_one("SELECT epoch FROM server", &[]).await?.get(0))
 }
 
+/// What a release writes beside the records: the server's edits for the journal and the
+/// audit rows of erasures and edits, and the server's replica that makes them.
+struct Releasing<'a> {
+    server: ReplicaId,
+    edits: &'a mut Vec<ServerEdit>,
+    audited: &'a mut Vec<Entry>,
+}
+
 /// Releases what can be released of one record's held states (§6a), writing the merged
-/// state under the next sequence; answers what it decided.
+/// state under the next sequence (passed through `forget` first: a released state naming
+/// an erased person is erased or edited, §5); answers what it decided.
+#[allow(clippy::too_many_arguments)]
 async fn release_record(
     db: &impl GenericClient,
     org: OrgId,
@@ -206,6 +225,7 @@ async fn release_record(
     accept_all: bool,
     seq: &mut u64,
     now: i64,
+    releasing: &mut Releasing<'_>,
 ) -> Result<Settled, StoreError> {
     let held = recovery::of_record(db, org, id).await?;
     if held.is_empty() {
@@ -215,21 +235,39 @@ async fn release_record(
             discarded: Vec::new(),
         });
     }
-    let stored = records::get_many(db, org, &[id.to_string()])
-        .await?
-        .into_values()
-        .next();
-    let settled = settle(stored.as_ref(), &held, devices, accept_all);
-    if let Some((state, exact)) = &settled.write
-        && stored.as_ref() != Some(state)
-    {
-        *seq += 1;
-        records::put_many(
-            db,
-            org,
-            &[(*seq, state.clone(), exact.map(|d| d.to_string()))],
-        )
-        .await?;
+    let stored = records::get(db, org, id).await?;
+    let mut settled = settle(stored.as_ref(), &held, devices, accept_all);
+    if let Some((state, exact)) = settled.write.take() {
+        let (state, exact) = if stored.as_ref() == Some(&state) {
+            (state, exact)
+        } else {
+            let mut erased_set =
+                erasure::erased_among(db, org, std::slice::from_ref(&state)).await?;
+            let by = exact
+                .or(held.first().map(|(d, _)| *d))
+                .unwrap_or(releasing.server);
+            let (state, same) = erasure::forget_write(
+                db,
+                org,
+                state,
+                &mut erased_set,
+                releasing.server,
+                by,
+                releasing.audited,
+                releasing.edits,
+            )
+            .await?;
+            let exact = exact.filter(|_| same);
+            *seq += 1;
+            records::put_many(
+                db,
+                org,
+                &[(*seq, state.clone(), exact.map(|d| d.to_string()))],
+            )
+            .await?;
+            (state, exact)
+        };
+        settled.write = Some((state, exact));
     }
     for device in &settled.unhold {
         recovery::unhold(db, org, id, *device).await?;
@@ -249,11 +287,13 @@ async fn release_all(
     devices: &OrgDevices,
     accept_all: bool,
     now: i64,
+    releasing: &mut Releasing<'_>,
 ) -> Result<u64, StoreError> {
     let mut seq = orgs::lock_last_seq(db, org).await?;
     let mut released = 0;
     for id in recovery::held_ids(db, org).await? {
-        let settled = release_record(db, org, id, devices, accept_all, &mut seq, now).await?;
+        let settled =
+            release_record(db, org, id, devices, accept_all, &mut seq, now, releasing).await?;
         released += (settled.unhold.len() - settled.discarded.len()) as u64;
     }
     orgs::set_last_seq(db, org, seq).await?;
@@ -269,7 +309,7 @@ impl PgStore {
         id: RecordId,
         capped: bool,
         by: Option<ReplicaId>,
-    ) -> Result<Capped, StoreError> {
+    ) -> Result<Capped<Erasure>, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let last_seq = orgs::lock_last_seq(&tx, org).await?;
@@ -278,24 +318,15 @@ impl PgStore {
             true => Some(erasures::since(&tx, org, now - 3600).await?),
             false => None,
         };
-        let stored = records::get_many(&tx, org, &[id.to_string()])
-            .await?
-            .into_values()
-            .next();
+        let stored = records::get(&tx, org, id).await?;
         let (seq, erased) = match plan_erasure(stored, last_seq, recent.as_deref(), now) {
             ErasePlan::Answer(answer) => return Ok(answer),
             ErasePlan::Write { seq, state } => (seq, state),
         };
-        records::put_many(&tx, org, &[(seq, erased.clone(), None)]).await?;
         // No held copy of an erased record stays either (§5).
-        recovery::unhold_all(&tx, org, id).await?;
-        orgs::set_last_seq(&tx, org, seq).await?;
-        if capped {
-            erasures::note(&tx, org, now).await?;
-        }
-        audit::note(&tx, org, &[Entry::erased(id, erased.vv(), by)]).await?;
+        let erasure = erasure::erase_record(&tx, org, seq, erased, by.filter(|_| capped)).await?;
         tx.commit().await?;
-        Ok(Capped::Erased(seq, Box::new(erased)))
+        Ok(Capped::Done(erasure))
     }
 }
 
@@ -460,7 +491,21 @@ impl Store for PgStore {
         let ids: Vec<String> = records.iter().map(|r| r.id().to_string()).collect();
         let mut by_id = records::get_many(&tx, caller.org, &ids).await?;
         let stored: Vec<Option<RecordState>> = ids.iter().map(|id| by_id.remove(id)).collect();
+        let had_copy: Vec<bool> = stored.iter().map(Option::is_some).collect();
+        // Erased ids and persons (§5): what the push names that the organisation erased, in
+        // one query; a record erased on arrival is planned against an erased copy.
+        let mut erased_set = erasure::erased_among(
+            &tx,
+            caller.org,
+            records.iter().chain(stored.iter().flatten()),
+        )
+        .await?;
+        let (stored, absorbed) = on_arrival(&records, stored, &mut erased_set);
         let plan = plan_push(&records, &stored, caller.device, devices.as_ref())?;
+        let plan = absorb(plan, &absorbed, &stored);
+        drop(stored);
+        let mut server_audited = Vec::new();
+        let mut edits = Vec::new();
         let device = caller.device.to_string();
         let mut writes = Vec::new();
         let mut exactly = Vec::new();
@@ -468,19 +513,16 @@ impl Store for PgStore {
         // Each record's version vector after the push, for the audit.
         let mut vvs = Vec::with_capacity(records.len());
         for (record, planned) in records.iter().zip(plan) {
-            vvs.push(match &planned {
-                Planned::Unchanged { .. } => None,
-                Planned::Hold => Some(record.vv().clone()),
-                Planned::Write { state, .. } => Some(state.vv().clone()),
-            });
             statuses.push(match planned {
                 Planned::Unchanged { exact } => {
+                    vvs.push(None);
                     if exact {
                         exactly.push(record.id().to_string());
                     }
                     PushStatus::Unchanged
                 }
                 Planned::Hold => {
+                    vvs.push(Some(record.vv().clone()));
                     recovery::hold(&tx, caller.org, caller.device, record, now).await?;
                     PushStatus::Held
                 }
@@ -489,8 +531,20 @@ impl Store for PgStore {
                     status,
                     exact,
                 } => {
+                    let (state, same) = erasure::forget_write(
+                        &tx,
+                        caller.org,
+                        state,
+                        &mut erased_set,
+                        self.server_id,
+                        caller.device,
+                        &mut server_audited,
+                        &mut edits,
+                    )
+                    .await?;
                     seq += 1;
-                    writes.push((seq, state, exact.then(|| device.clone())));
+                    vvs.push(Some(state.vv().clone()));
+                    writes.push((seq, state, (exact && same).then(|| device.clone())));
                     status
                 }
             });
@@ -505,24 +559,38 @@ impl Store for PgStore {
         };
         let mut results = Vec::with_capacity(records.len());
         let mut audited = Vec::with_capacity(records.len());
-        for (((record, status), old), mut vv) in records.iter().zip(statuses).zip(&stored).zip(vvs)
+        for (((record, status), &old), mut vv) in
+            records.iter().zip(statuses).zip(&had_copy).zip(vvs)
         {
             // A push in recovery may release held states of its records, the pusher's
             // among them.
             let status = match &devices {
                 Some(devices) if with_held.contains(&record.id().to_string()) => {
-                    let settled =
-                        release_record(&tx, caller.org, record.id(), devices, false, &mut seq, now)
-                            .await?;
+                    let mut releasing = Releasing {
+                        server: self.server_id,
+                        edits: &mut edits,
+                        audited: &mut server_audited,
+                    };
+                    let settled = release_record(
+                        &tx,
+                        caller.org,
+                        record.id(),
+                        devices,
+                        false,
+                        &mut seq,
+                        now,
+                        &mut releasing,
+                    )
+                    .await?;
                     if let Some((state, _)) = &settled.write {
                         vv = Some(state.vv().clone());
                     }
-                    released_status(status, &settled, caller.device, old.is_some()).map_err(
-                        |why| PushError::HeldRefused {
+                    released_status(status, &settled, caller.device, old).map_err(|why| {
+                        PushError::HeldRefused {
                             id: record.id(),
                             why,
-                        },
-                    )?
+                        }
+                    })?
                 }
                 Some(_) | None => status,
             };
@@ -536,6 +604,7 @@ impl Store for PgStore {
         }
         // In the push's transaction: an acknowledged push always has its audit rows, a
         // refused one none.
+        audited.append(&mut server_audited);
         audit::note(&tx, caller.org, &audited).await?;
         if let Some(through) = through {
             devices::note_acked(&tx, caller.device, through).await?;
@@ -547,6 +616,7 @@ impl Store for PgStore {
             server_seq: seq,
             epoch,
             results,
+            edits,
         })
     }
 
@@ -557,13 +627,25 @@ impl Store for PgStore {
         since: u64,
         pushed: Option<u64>,
     ) -> Result<Conversation, StoreError> {
-        let client = self.client().await?;
-        let (answered, acked) = devices::progress(&client, caller.device).await?;
+        let mut client = self.client().await?;
+        let (answered, acked, confirmed) = devices::progress(&client, caller.device).await?;
         match conversation(answered, acked, caller.retired, since, pushed) {
-            None => Ok(Conversation::InStep {
-                epoch: epoch(&client).await?,
-                answered,
-            }),
+            None => {
+                if since > confirmed {
+                    devices::confirm(&client, caller.device, since).await?;
+                    if erased::sealable(&client, caller.org).await? {
+                        // Under the organisation's row lock, as every write of its records.
+                        let tx = client.transaction().await?;
+                        orgs::lock_last_seq(&tx, caller.org).await?;
+                        erased::seal(&tx, caller.org).await?;
+                        tx.commit().await?;
+                    }
+                }
+                Ok(Conversation::InStep {
+                    epoch: epoch(&client).await?,
+                    answered,
+                })
+            }
             Some(Conversation::Ahead) => {
                 recovery::enter(&client, Some(caller.org), unix_now()).await?;
                 Ok(Conversation::Ahead)
@@ -631,22 +713,37 @@ impl Store for PgStore {
         &self,
         org: OrgId,
         device: Option<ReplicaId>,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<(u64, Vec<ServerEdit>), StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         orgs::lock_last_seq(&tx, org).await?;
         if !recovery::active(&tx, org, unix_now()).await? {
             tx.commit().await?;
-            return Ok(0);
+            return Ok((0, Vec::new()));
         }
         if let Some(device) = device {
             recovery::accept(&tx, org, device).await?;
         }
         let devices = recovery::org_devices(&tx, org).await?;
-        let released = release_all(&tx, org, &devices, device.is_none(), unix_now()).await?;
-        audit::note(&tx, org, &[Entry::recovery_accepted(device, released)]).await?;
+        let (mut edits, mut audited) = (Vec::new(), Vec::new());
+        let mut releasing = Releasing {
+            server: self.server_id,
+            edits: &mut edits,
+            audited: &mut audited,
+        };
+        let released = release_all(
+            &tx,
+            org,
+            &devices,
+            device.is_none(),
+            unix_now(),
+            &mut releasing,
+        )
+        .await?;
+        audited.insert(0, Entry::recovery_accepted(device, released));
+        audit::note(&tx, org, &audited).await?;
         tx.commit().await?;
-        Ok(released)
+        Ok((released, edits))
     }
 
     #[instrument(name = "db.recovery_end", skip_all)]
@@ -712,30 +809,45 @@ impl Store for PgStore {
         Ok(changed)
     }
 
+    #[instrument(name = "db.erased_macs", skip_all)]
+    async fn erased_macs(&self, org: OrgId) -> Result<HashSet<Mac>, StoreError> {
+        erased::all(&self.client().await?, org).await
+    }
+
+    #[instrument(name = "db.record_macs", skip_all)]
+    async fn record_macs(&self, org: OrgId) -> Result<HashMap<Mac, RecordId>, StoreError> {
+        let client = self.client().await?;
+        let key = audit::key(&client, org).await?;
+        Ok(records::live_ids(&client, org)
+            .await?
+            .into_iter()
+            .map(|id| (record_mac_bytes(&key, id), id))
+            .collect())
+    }
+
     #[instrument(name = "db.restore_erased", skip_all)]
-    async fn restore_erased(&self, org: OrgId, state: RecordState) -> Result<bool, StoreError> {
+    async fn restore_erased(
+        &self,
+        org: OrgId,
+        mac: Mac,
+        id: Option<RecordId>,
+    ) -> Result<bool, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let seq = orgs::lock_last_seq(&tx, org).await? + 1;
-        let stored = records::get_many(&tx, org, &[state.id().to_string()])
-            .await?
-            .into_values()
-            .next();
-        let merged = match &stored {
-            Some(stored) => sync_protocol::merge(stored, &state)
-                .map_err(|_| StoreError::Corrupt("a journaled erasure of another kind".into()))?,
-            None => state,
-        };
-        if stored.as_ref() == Some(&merged) {
-            return Ok(false);
-        }
-        recovery::unhold_all(&tx, org, merged.id()).await?;
-        let entry = Entry::erased_from_journal(merged.id(), merged.vv());
-        audit::note(&tx, org, &[entry]).await?;
-        records::put_many(&tx, org, &[(seq, merged, None)]).await?;
-        orgs::set_last_seq(&tx, org, seq).await?;
+        orgs::lock_last_seq(&tx, org).await?;
+        let changed = erasure::restore_erased(&tx, org, mac, id).await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(changed)
+    }
+
+    #[instrument(name = "db.restore_edited", skip_all)]
+    async fn restore_edited(&self, org: OrgId, state: RecordState) -> Result<bool, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        orgs::lock_last_seq(&tx, org).await?;
+        let changed = erasure::restore_edited(&tx, org, state).await?;
+        tx.commit().await?;
+        Ok(changed)
     }
 
     #[instrument(name = "db.backup", skip_all)]
@@ -847,13 +959,9 @@ impl Store for PgStore {
     }
 
     #[instrument(name = "db.erase", skip_all)]
-    async fn erase(
-        &self,
-        org: OrgId,
-        id: RecordId,
-    ) -> Result<Option<(u64, RecordState)>, StoreError> {
+    async fn erase(&self, org: OrgId, id: RecordId) -> Result<Option<Erasure>, StoreError> {
         match self.erase_within(org, id, false, None).await? {
-            Capped::Erased(seq, state) => Ok(Some((seq, *state))),
+            Capped::Done(erasure) => Ok(Some(erasure)),
             Capped::NotFound | Capped::OverCap(_) => Ok(None),
         }
     }
@@ -864,8 +972,42 @@ impl Store for PgStore {
         org: OrgId,
         id: RecordId,
         by: ReplicaId,
-    ) -> Result<Capped, StoreError> {
+    ) -> Result<Capped<Erasure>, StoreError> {
         self.erase_within(org, id, true, Some(by)).await
+    }
+
+    #[instrument(name = "db.erase_person", skip_all)]
+    async fn erase_person(
+        &self,
+        org: OrgId,
+        person: RecordId,
+        dry_run: bool,
+        capped: Option<ReplicaId>,
+    ) -> Result<Capped<PersonErasure>, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let last_seq = orgs::lock_last_seq(&tx, org).await?;
+        let done =
+            erasure::erase_person(&tx, org, last_seq, person, dry_run, capped, self.server_id)
+                .await?;
+        if dry_run || !matches!(done, Capped::Done(_)) {
+            // Nothing written: rolled back.
+            return Ok(done);
+        }
+        tx.commit().await?;
+        // Outside the transaction: the dead rows that held the erased content are
+        // cleared from the tables' pages now rather than whenever autovacuum comes by.
+        client.batch_execute("VACUUM records, held").await?;
+        Ok(done)
+    }
+
+    #[instrument(name = "db.records_of_kind", skip_all)]
+    async fn records_of_kind(
+        &self,
+        org: OrgId,
+        kind: &str,
+    ) -> Result<Vec<RecordState>, StoreError> {
+        records::of_kind(&self.client().await?, org, kind).await
     }
 
     #[instrument(name = "db.audit", skip_all)]

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use deadpool_postgres::GenericClient;
-use sync_protocol::RecordState;
+use sync_protocol::{RecordId, RecordState};
 
 use super::{seq_of, seq_to_sql};
 use crate::store::{OrgId, PulledRow, StoreError, parse_stored};
@@ -60,15 +60,83 @@ pub(super) async fn put_many(
     let kinds: Vec<String> = rows.iter().map(|(_, s, _)| s.kind().to_string()).collect();
     let states: Vec<String> = rows.iter().map(|(_, s, _)| s.to_json()).collect();
     let by: Vec<Option<String>> = rows.iter().map(|(_, _, b)| b.clone()).collect();
+    let erased: Vec<bool> = rows.iter().map(|(_, s, _)| s.is_erased()).collect();
     db.execute(
-        "INSERT INTO records (org_id, id, seq, kind, state, pushed_by)
-         SELECT $1::bigint, * FROM UNNEST($2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[])
+        "INSERT INTO records (org_id, id, seq, kind, state, pushed_by, erased)
+         SELECT $1::bigint, * FROM UNNEST($2::text[], $3::bigint[], $4::text[], $5::text[],
+                                          $6::text[], $7::bool[])
          ON CONFLICT (org_id, id) DO UPDATE
-         SET seq = excluded.seq, state = excluded.state, pushed_by = excluded.pushed_by",
-        &[&org, &ids, &seqs, &kinds, &states, &by],
+         SET seq = excluded.seq, state = excluded.state, pushed_by = excluded.pushed_by,
+             erased = excluded.erased",
+        &[&org, &ids, &seqs, &kinds, &states, &by, &erased],
     )
     .await?;
     Ok(())
+}
+
+/// The stored copy of one record.
+pub(super) async fn get(
+    db: &impl GenericClient,
+    org: OrgId,
+    id: RecordId,
+) -> Result<Option<RecordState>, StoreError> {
+    Ok(get_many(db, org, &[id.to_string()])
+        .await?
+        .into_values()
+        .next())
+}
+
+/// The live (not erased) records whose state holds the text `needle` (an id): a
+/// prefilter, the caller reads the states.
+pub(super) async fn holding(
+    db: &impl GenericClient,
+    org: OrgId,
+    needle: &str,
+) -> Result<Vec<RecordState>, StoreError> {
+    db.query(
+        "SELECT state FROM records WHERE org_id = $1 AND NOT erased AND strpos(state, $2) > 0
+         ORDER BY seq",
+        &[&org, &needle],
+    )
+    .await?
+    .iter()
+    .map(|r| parse_stored(r.get(0)))
+    .collect()
+}
+
+/// The live records of one kind.
+pub(super) async fn of_kind(
+    db: &impl GenericClient,
+    org: OrgId,
+    kind: &str,
+) -> Result<Vec<RecordState>, StoreError> {
+    db.query(
+        "SELECT state FROM records WHERE org_id = $1 AND kind = $2 AND NOT erased ORDER BY id",
+        &[&org, &kind],
+    )
+    .await?
+    .iter()
+    .map(|r| parse_stored(r.get(0)))
+    .collect()
+}
+
+/// The ids of the live records.
+pub(super) async fn live_ids(
+    db: &impl GenericClient,
+    org: OrgId,
+) -> Result<Vec<RecordId>, StoreError> {
+    db.query(
+        "SELECT id FROM records WHERE org_id = $1 AND NOT erased",
+        &[&org],
+    )
+    .await?
+    .iter()
+    .map(|r| {
+        r.get::<_, &str>(0)
+            .parse()
+            .map_err(|_| StoreError::Corrupt("a stored record id is not a UUID".into()))
+    })
+    .collect()
 }
 
 /// Up to `limit + 1` rows after `since`, in ascending sequence, leaving out the rows past

@@ -277,6 +277,44 @@ pub(super) async fn unhold_all(
     Ok(())
 }
 
+/// Deletes the held states of the erased records `ids`, and those whose state holds the
+/// text of `person` (an erased person's id), and the notes of discarded held states of
+/// `ids`.
+pub(super) async fn forget(
+    db: &impl GenericClient,
+    org: OrgId,
+    person: RecordId,
+    ids: &[RecordId],
+) -> Result<(), StoreError> {
+    let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    db.execute(
+        "DELETE FROM held WHERE org_id = $1 AND (id = ANY($2) OR strpos(state, $3) > 0)",
+        &[&org, &ids, &person.to_string()],
+    )
+    .await?;
+    db.execute(
+        "DELETE FROM recovery_discarded WHERE org_id = $1 AND id = ANY($2)",
+        &[&org, &ids],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Deletes the notes of discarded held states of an erased record: its id leaves the
+/// table.
+pub(super) async fn forget_discarded(
+    db: &impl GenericClient,
+    org: OrgId,
+    id: RecordId,
+) -> Result<(), StoreError> {
+    db.execute(
+        "DELETE FROM recovery_discarded WHERE org_id = $1 AND id = $2",
+        &[&org, &id.to_string()],
+    )
+    .await?;
+    Ok(())
+}
+
 /// Lists a discarded held state.
 pub(super) async fn note_discarded(
     db: &impl GenericClient,

@@ -158,12 +158,24 @@ pub(super) fn revoke(conn: &Connection, id: ReplicaId) -> Result<bool, StoreErro
     Ok(changed > 0)
 }
 
-/// What the server remembers of a device's conversation (§6a): `answered`, `acked`.
-pub(super) fn progress(conn: &Connection, id: ReplicaId) -> Result<(u64, u64), StoreError> {
-    let (answered, acked): (i64, i64) = conn
-        .prepare_cached("SELECT answered, acked FROM devices WHERE id = ?1")?
-        .query_row([id.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok((answered.max(0) as u64, acked.max(0) as u64))
+/// What the server remembers of a device's conversation (§6a): `answered`, `acked`, and
+/// `confirmed` (the highest `since` it pulled with).
+pub(super) fn progress(conn: &Connection, id: ReplicaId) -> Result<(u64, u64, u64), StoreError> {
+    let (answered, acked, confirmed): (i64, i64, i64) = conn
+        .prepare_cached("SELECT answered, acked, confirmed FROM devices WHERE id = ?1")?
+        .query_row([id.to_string()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    Ok((
+        answered.max(0) as u64,
+        acked.max(0) as u64,
+        confirmed.max(0) as u64,
+    ))
+}
+
+/// Raises the device's `confirmed` to `since`: it has committed every change up to it.
+pub(super) fn confirm(conn: &Connection, id: ReplicaId, since: u64) -> Result<(), StoreError> {
+    conn.prepare_cached("UPDATE devices SET confirmed = ?2 WHERE id = ?1 AND confirmed < ?2")?
+        .execute(params![id.to_string(), seq_to_sql(since)])?;
+    Ok(())
 }
 
 /// Raises the device's `answered` to `next`.

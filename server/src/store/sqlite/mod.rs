@@ -10,6 +10,7 @@
 //! The SQL lives in one module per table; this one holds the connections, the
 //! migrations and the transactions that compose them.
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -19,21 +20,24 @@ use sync_protocol::wire::{PushResult, PushStatus, ReplicaInfo};
 use sync_protocol::{Epoch, RecordId, RecordState, ReplicaId};
 use tracing::{instrument, warn};
 
-use super::audit::{Entry, Filter, Stored};
+use super::audit::{Entry, Filter, Stored, record_mac_bytes};
 use super::backup::{self, BATCH_ROWS, TABLES};
+use super::erased::{absorb, on_arrival};
 use super::recovery::OrgDevices;
 use super::{
     Caller, Capped, Conversation, Copied, DeviceRow, Discarded, Enrolled, Enrolment, ErasePlan,
-    Invite, Login, OrgId, PartialBackup, Planned, PulledRow, PushError, PushOutcome,
-    RecoveryStatus, Role, Store, StoreError, TokenOwner, WorkingCopy, conversation, new_epoch,
-    new_replica_id, parse_epoch, parse_replica, plan_erasure, plan_push, released_status, rfc3339,
-    settle, unix_now, waits_on,
+    Erasure, Invite, Login, Mac, OrgId, PartialBackup, PersonErasure, Planned, PulledRow,
+    PushError, PushOutcome, RecoveryStatus, Role, ServerEdit, Store, StoreError, TokenOwner,
+    WorkingCopy, conversation, new_epoch, new_replica_id, parse_epoch, parse_replica, plan_erasure,
+    plan_push, released_status, rfc3339, settle, unix_now, waits_on,
 };
 use crate::rate::{EnrolKey, EnrolLimit};
 
 mod audit;
 mod codes;
 mod devices;
+mod erased;
+mod erasure;
 mod erasures;
 mod failures;
 mod orgs;
@@ -49,6 +53,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0004_recovery.sql"),
     include_str!("../../../migrations/sqlite/0005_enrolment_codes.sql"),
     include_str!("../../../migrations/sqlite/0006_audit.sql"),
+    include_str!("../../../migrations/sqlite/0007_erased.sql"),
 ];
 
 /// How many connections read (pulls, token look-ups) while one writes.
@@ -122,7 +127,18 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         [&rand::random::<[u8; 32]>()[..]],
     )?;
     audit::fill_keys(&tx)?;
+    if version < 7 {
+        // Records erased before the table `erased` existed.
+        erased::fill(&tx)?;
+    }
     tx.commit()?;
+    Ok(())
+}
+
+/// Copies the zeroed pages into the file and empties the WAL, so that no frame of erased
+/// content stays beside it (`secure_delete` zeroes what is deleted, in the new pages).
+fn checkpoint(conn: &Connection) -> Result<(), StoreError> {
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
     Ok(())
 }
 
@@ -201,8 +217,18 @@ fn epoch(conn: &Connection) -> Result<Epoch, StoreError> {
     parse_epoch(&text)
 }
 
+/// What a release writes beside the records: the server's edits for the journal and the
+/// audit rows of erasures and edits, and the server's replica that makes them.
+struct Releasing<'a> {
+    server: ReplicaId,
+    edits: &'a mut Vec<ServerEdit>,
+    audited: &'a mut Vec<Entry>,
+}
+
 /// Releases what can be released of one record's held states (§6a), writing the merged
-/// state under the next sequence; answers what it decided.
+/// state under the next sequence (passed through `forget` first: a released state naming
+/// an erased person is erased or edited, §5); answers what it decided.
+#[allow(clippy::too_many_arguments)]
 fn release_record(
     conn: &Connection,
     org: OrgId,
@@ -211,6 +237,7 @@ fn release_record(
     accept_all: bool,
     seq: &mut u64,
     now: i64,
+    releasing: &mut Releasing<'_>,
 ) -> Result<super::Settled, StoreError> {
     let held = recovery::of_record(conn, org, id)?;
     if held.is_empty() {
@@ -221,18 +248,37 @@ fn release_record(
         });
     }
     let stored = records::get(conn, org, id)?;
-    let settled = settle(stored.as_ref(), &held, devices, accept_all);
-    if let Some((state, exact)) = &settled.write
-        && stored.as_ref() != Some(state)
-    {
-        *seq += 1;
-        records::put(
-            conn,
-            org,
-            *seq,
-            state,
-            exact.map(|d| d.to_string()).as_deref(),
-        )?;
+    let mut settled = settle(stored.as_ref(), &held, devices, accept_all);
+    if let Some((state, exact)) = settled.write.take() {
+        let (state, exact) = if stored.as_ref() == Some(&state) {
+            (state, exact)
+        } else {
+            let mut erased_set = erasure::erased_among(conn, org, std::slice::from_ref(&state))?;
+            let by = exact
+                .or(held.first().map(|(d, _)| *d))
+                .unwrap_or(releasing.server);
+            let (state, same) = erasure::forget_write(
+                conn,
+                org,
+                state,
+                &mut erased_set,
+                releasing.server,
+                by,
+                releasing.audited,
+                releasing.edits,
+            )?;
+            let exact = exact.filter(|_| same);
+            *seq += 1;
+            records::put(
+                conn,
+                org,
+                *seq,
+                &state,
+                exact.map(|d| d.to_string()).as_deref(),
+            )?;
+            (state, exact)
+        };
+        settled.write = Some((state, exact));
     }
     for device in &settled.unhold {
         recovery::unhold(conn, org, id, *device)?;
@@ -251,11 +297,12 @@ fn release_all(
     devices: &OrgDevices,
     accept_all: bool,
     now: i64,
+    releasing: &mut Releasing<'_>,
 ) -> Result<u64, StoreError> {
     let mut seq = orgs::last_seq(conn, org)?;
     let mut released = 0;
     for id in recovery::held_ids(conn, org)? {
-        let settled = release_record(conn, org, id, devices, accept_all, &mut seq, now)?;
+        let settled = release_record(conn, org, id, devices, accept_all, &mut seq, now, releasing)?;
         released += (settled.unhold.len() - settled.discarded.len()) as u64;
     }
     orgs::set_last_seq(conn, org, seq)?;
@@ -301,7 +348,7 @@ impl SqliteStore {
         id: RecordId,
         capped: bool,
         by: Option<ReplicaId>,
-    ) -> Result<Capped, StoreError> {
+    ) -> Result<Capped<Erasure>, StoreError> {
         self.write(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let last_seq = orgs::last_seq(&tx, org)?;
@@ -315,19 +362,11 @@ impl SqliteStore {
                 ErasePlan::Answer(answer) => return Ok(answer),
                 ErasePlan::Write { seq, state } => (seq, state),
             };
-            records::put(&tx, org, seq, &erased, None)?;
             // No held copy of an erased record stays either (§5).
-            recovery::unhold_all(&tx, org, id)?;
-            orgs::set_last_seq(&tx, org, seq)?;
-            if capped {
-                erasures::note(&tx, org, now)?;
-            }
-            audit::note(&tx, org, &[Entry::erased(id, erased.vv(), by)])?;
+            let erasure = erasure::erase_record(&tx, org, seq, erased, by.filter(|_| capped))?;
             tx.commit()?;
-            // Copy the zeroed pages into the file and empty the WAL, so no frame of the
-            // erased content stays beside it.
-            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
-            Ok(Capped::Erased(seq, Box::new(erased)))
+            checkpoint(conn)?;
+            Ok(Capped::Done(erasure))
         })
         .await
     }
@@ -545,6 +584,7 @@ impl Store for SqliteStore {
         records: Vec<RecordState>,
         through: Option<u64>,
     ) -> Result<PushOutcome, PushError> {
+        let server = self.server_id;
         self.write(move |conn| {
             // BEGIN IMMEDIATE takes SQLite's write lock at once: the counter read below
             // and the stored copies the forged-dot check reads cannot change before commit.
@@ -561,11 +601,24 @@ impl Store for SqliteStore {
                 .iter()
                 .map(|r| records::get(&tx, caller.org, r.id()))
                 .collect::<Result<Vec<_>, _>>()?;
+            let had_copy: Vec<bool> = stored.iter().map(Option::is_some).collect();
+            // Erased ids and persons (§5): what the push names that the organisation erased,
+            // in one query; a record erased on arrival is planned against an erased copy.
+            let mut erased_set = erasure::erased_among(
+                &tx,
+                caller.org,
+                records.iter().chain(stored.iter().flatten()),
+            )?;
+            let (stored, absorbed) = on_arrival(&records, stored, &mut erased_set);
             let plan = plan_push(&records, &stored, caller.device, devices.as_ref())?;
+            let plan = absorb(plan, &absorbed, &stored);
+            drop(stored);
             let device = caller.device.to_string();
             let mut results = Vec::with_capacity(records.len());
             let mut audited = Vec::with_capacity(records.len());
-            for ((record, planned), old) in records.iter().zip(plan).zip(&stored) {
+            let mut server_audited = Vec::new();
+            let mut edits = Vec::new();
+            for ((record, planned), &old) in records.iter().zip(plan).zip(&had_copy) {
                 // The record's version vector after the push, for the audit.
                 let mut vv = None;
                 let status = match planned {
@@ -585,6 +638,17 @@ impl Store for SqliteStore {
                         status,
                         exact,
                     } => {
+                        let (state, same) = erasure::forget_write(
+                            &tx,
+                            caller.org,
+                            state,
+                            &mut erased_set,
+                            server,
+                            caller.device,
+                            &mut server_audited,
+                            &mut edits,
+                        )?;
+                        let exact = exact && same;
                         seq += 1;
                         records::put(&tx, caller.org, seq, &state, exact.then_some(&*device))?;
                         vv = Some(state.vv().clone());
@@ -595,6 +659,11 @@ impl Store for SqliteStore {
                     // A push in recovery may release held states of this record, the
                     // pusher's among them.
                     (status, Some(devices)) => {
+                        let mut releasing = Releasing {
+                            server,
+                            edits: &mut edits,
+                            audited: &mut server_audited,
+                        };
                         let settled = release_record(
                             &tx,
                             caller.org,
@@ -603,16 +672,17 @@ impl Store for SqliteStore {
                             false,
                             &mut seq,
                             now,
+                            &mut releasing,
                         )?;
                         if let Some((state, _)) = &settled.write {
                             vv = Some(state.vv().clone());
                         }
-                        released_status(status, &settled, caller.device, old.is_some()).map_err(
-                            |why| PushError::HeldRefused {
+                        released_status(status, &settled, caller.device, old).map_err(|why| {
+                            PushError::HeldRefused {
                                 id: record.id(),
                                 why,
-                            },
-                        )?
+                            }
+                        })?
                     }
                     (status, None) => status,
                 };
@@ -626,6 +696,7 @@ impl Store for SqliteStore {
             }
             // In the push's transaction: an acknowledged push always has its audit rows,
             // a refused one none.
+            audited.append(&mut server_audited);
             audit::note(&tx, caller.org, &audited)?;
             if let Some(through) = through {
                 devices::note_acked(&tx, caller.device, through)?;
@@ -637,6 +708,7 @@ impl Store for SqliteStore {
                 server_seq: seq,
                 epoch,
                 results,
+                edits,
             })
         })
         .await
@@ -649,14 +721,29 @@ impl Store for SqliteStore {
         since: u64,
         pushed: Option<u64>,
     ) -> Result<Conversation, StoreError> {
-        let (answered, acked, epoch) = self
+        let (answered, acked, confirmed, epoch) = self
             .read(move |conn| {
-                let (answered, acked) = devices::progress(conn, caller.device)?;
-                Ok((answered, acked, epoch(conn)?))
+                let (answered, acked, confirmed) = devices::progress(conn, caller.device)?;
+                Ok((answered, acked, confirmed, epoch(conn)?))
             })
             .await?;
         match conversation(answered, acked, caller.retired, since, pushed) {
-            None => Ok(Conversation::InStep { epoch, answered }),
+            None => {
+                if since > confirmed {
+                    self.write(move |conn| {
+                        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                        devices::confirm(&tx, caller.device, since)?;
+                        let sealed = erased::seal(&tx, caller.org)?;
+                        tx.commit()?;
+                        if sealed > 0 {
+                            checkpoint(conn)?;
+                        }
+                        Ok::<_, StoreError>(())
+                    })
+                    .await?;
+                }
+                Ok(Conversation::InStep { epoch, answered })
+            }
             Some(Conversation::Ahead) => {
                 self.write(move |conn| recovery::enter(conn, Some(caller.org), unix_now()))
                     .await?;
@@ -726,20 +813,35 @@ impl Store for SqliteStore {
         &self,
         org: OrgId,
         device: Option<ReplicaId>,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<(u64, Vec<ServerEdit>), StoreError> {
+        let server = self.server_id;
         self.write(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             if !recovery::active(&tx, org, unix_now())? {
-                return Ok(0);
+                return Ok((0, Vec::new()));
             }
             if let Some(device) = device {
                 recovery::accept(&tx, org, device)?;
             }
             let devices = recovery::org_devices(&tx, org)?;
-            let released = release_all(&tx, org, &devices, device.is_none(), unix_now())?;
-            audit::note(&tx, org, &[Entry::recovery_accepted(device, released)])?;
+            let (mut edits, mut audited) = (Vec::new(), Vec::new());
+            let mut releasing = Releasing {
+                server,
+                edits: &mut edits,
+                audited: &mut audited,
+            };
+            let released = release_all(
+                &tx,
+                org,
+                &devices,
+                device.is_none(),
+                unix_now(),
+                &mut releasing,
+            )?;
+            audited.insert(0, Entry::recovery_accepted(device, released));
+            audit::note(&tx, org, &audited)?;
             tx.commit()?;
-            Ok(released)
+            Ok((released, edits))
         })
         .await
     }
@@ -808,28 +910,46 @@ impl Store for SqliteStore {
         .await
     }
 
+    #[instrument(name = "db.erased_macs", skip_all)]
+    async fn erased_macs(&self, org: OrgId) -> Result<HashSet<Mac>, StoreError> {
+        self.read(move |conn| erased::all(conn, org)).await
+    }
+
+    #[instrument(name = "db.record_macs", skip_all)]
+    async fn record_macs(&self, org: OrgId) -> Result<HashMap<Mac, RecordId>, StoreError> {
+        self.read(move |conn| {
+            let key = audit::key(conn, org)?;
+            Ok(records::live_ids(conn, org)?
+                .into_iter()
+                .map(|id| (record_mac_bytes(&key, id), id))
+                .collect())
+        })
+        .await
+    }
+
     #[instrument(name = "db.restore_erased", skip_all)]
-    async fn restore_erased(&self, org: OrgId, state: RecordState) -> Result<bool, StoreError> {
+    async fn restore_erased(
+        &self,
+        org: OrgId,
+        mac: Mac,
+        id: Option<RecordId>,
+    ) -> Result<bool, StoreError> {
         self.write(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let stored = records::get(&tx, org, state.id())?;
-            let merged = match &stored {
-                Some(stored) => sync_protocol::merge(stored, &state).map_err(|_| {
-                    StoreError::Corrupt("a journaled erasure of another kind".into())
-                })?,
-                None => state,
-            };
-            if stored.as_ref() == Some(&merged) {
-                return Ok(false);
-            }
-            let seq = orgs::last_seq(&tx, org)? + 1;
-            records::put(&tx, org, seq, &merged, None)?;
-            recovery::unhold_all(&tx, org, merged.id())?;
-            orgs::set_last_seq(&tx, org, seq)?;
-            let entry = Entry::erased_from_journal(merged.id(), merged.vv());
-            audit::note(&tx, org, &[entry])?;
+            let changed = erasure::restore_erased(&tx, org, mac, id)?;
             tx.commit()?;
-            Ok(true)
+            Ok(changed)
+        })
+        .await
+    }
+
+    #[instrument(name = "db.restore_edited", skip_all)]
+    async fn restore_edited(&self, org: OrgId, state: RecordState) -> Result<bool, StoreError> {
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let changed = erasure::restore_edited(&tx, org, state)?;
+            tx.commit()?;
+            Ok(changed)
         })
         .await
     }
@@ -887,13 +1007,9 @@ impl Store for SqliteStore {
     }
 
     #[instrument(name = "db.erase", skip_all)]
-    async fn erase(
-        &self,
-        org: OrgId,
-        id: RecordId,
-    ) -> Result<Option<(u64, RecordState)>, StoreError> {
+    async fn erase(&self, org: OrgId, id: RecordId) -> Result<Option<Erasure>, StoreError> {
         match self.erase_within(org, id, false, None).await? {
-            Capped::Erased(seq, state) => Ok(Some((seq, *state))),
+            Capped::Done(erasure) => Ok(Some(erasure)),
             Capped::NotFound | Capped::OverCap(_) => Ok(None),
         }
     }
@@ -904,8 +1020,42 @@ impl Store for SqliteStore {
         org: OrgId,
         id: RecordId,
         by: ReplicaId,
-    ) -> Result<Capped, StoreError> {
+    ) -> Result<Capped<Erasure>, StoreError> {
         self.erase_within(org, id, true, Some(by)).await
+    }
+
+    #[instrument(name = "db.erase_person", skip_all)]
+    async fn erase_person(
+        &self,
+        org: OrgId,
+        person: RecordId,
+        dry_run: bool,
+        capped: Option<ReplicaId>,
+    ) -> Result<Capped<PersonErasure>, StoreError> {
+        let server = self.server_id;
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let done = erasure::erase_person(&tx, org, person, dry_run, capped, server)?;
+            if dry_run || !matches!(done, Capped::Done(_)) {
+                // Nothing written: rolled back.
+                return Ok(done);
+            }
+            tx.commit()?;
+            checkpoint(conn)?;
+            Ok(done)
+        })
+        .await
+    }
+
+    #[instrument(name = "db.records_of_kind", skip_all)]
+    async fn records_of_kind(
+        &self,
+        org: OrgId,
+        kind: &str,
+    ) -> Result<Vec<RecordState>, StoreError> {
+        let kind = kind.to_owned();
+        self.read(move |conn| records::of_kind(conn, org, &kind))
+            .await
     }
 
     #[instrument(name = "db.audit", skip_all)]

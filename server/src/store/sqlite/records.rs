@@ -28,10 +28,11 @@ pub(super) fn put(
     pushed_by: Option<&str>,
 ) -> Result<(), StoreError> {
     conn.prepare_cached(
-        "INSERT INTO records (org_id, id, seq, kind, state, pushed_by)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+        "INSERT INTO records (org_id, id, seq, kind, state, pushed_by, erased)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT (org_id, id) DO UPDATE
-         SET seq = excluded.seq, state = excluded.state, pushed_by = excluded.pushed_by",
+         SET seq = excluded.seq, state = excluded.state, pushed_by = excluded.pushed_by,
+             erased = excluded.erased",
     )?
     .execute(params![
         org,
@@ -39,9 +40,50 @@ pub(super) fn put(
         seq_to_sql(seq),
         state.kind().as_str(),
         state.to_json(),
-        pushed_by
+        pushed_by,
+        state.is_erased()
     ])?;
     Ok(())
+}
+
+/// The live (not erased) records whose state holds the text `needle` (an id): a
+/// prefilter, the caller reads the states.
+pub(super) fn holding(
+    conn: &Connection,
+    org: OrgId,
+    needle: &str,
+) -> Result<Vec<RecordState>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT state FROM records WHERE org_id = ?1 AND erased = 0 AND instr(state, ?2) > 0
+         ORDER BY seq",
+    )?;
+    let rows = stmt.query_map(params![org, needle], |r| r.get::<_, String>(0))?;
+    rows.map(|text| parse_stored(&text?)).collect()
+}
+
+/// The live records of one kind.
+pub(super) fn of_kind(
+    conn: &Connection,
+    org: OrgId,
+    kind: &str,
+) -> Result<Vec<RecordState>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT state FROM records WHERE org_id = ?1 AND kind = ?2 AND erased = 0 ORDER BY id",
+    )?;
+    let rows = stmt.query_map(params![org, kind], |r| r.get::<_, String>(0))?;
+    rows.map(|text| parse_stored(&text?)).collect()
+}
+
+/// The ids of the live records.
+pub(super) fn live_ids(conn: &Connection, org: OrgId) -> Result<Vec<RecordId>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT id FROM records WHERE org_id = ?1 AND erased = 0")?;
+    let rows = stmt.query_map([org], |r| r.get::<_, String>(0))?;
+    rows.map(|id| {
+        id?.parse()
+            .map_err(|_| StoreError::Corrupt("a stored record id is not a UUID".into()))
+    })
+    .collect()
 }
 
 /// Notes that `device` pushed exactly the stored state of a record (its sequence stays).

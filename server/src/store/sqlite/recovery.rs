@@ -204,6 +204,35 @@ pub(super) fn unhold_all(conn: &Connection, org: OrgId, id: RecordId) -> Result<
     Ok(())
 }
 
+/// Deletes the held states of the erased records `ids`, and those whose state holds the
+/// text of `person` (an erased person's id).
+pub(super) fn forget(
+    conn: &Connection,
+    org: OrgId,
+    person: RecordId,
+    ids: &[RecordId],
+) -> Result<(), StoreError> {
+    conn.prepare_cached("DELETE FROM held WHERE org_id = ?1 AND instr(state, ?2) > 0")?
+        .execute(params![org, person.to_string()])?;
+    for id in ids {
+        unhold_all(conn, org, *id)?;
+        forget_discarded(conn, org, *id)?;
+    }
+    Ok(())
+}
+
+/// Deletes the notes of discarded held states of an erased record: its id leaves the
+/// table.
+pub(super) fn forget_discarded(
+    conn: &Connection,
+    org: OrgId,
+    id: RecordId,
+) -> Result<(), StoreError> {
+    conn.prepare_cached("DELETE FROM recovery_discarded WHERE org_id = ?1 AND id = ?2")?
+        .execute(params![org, id.to_string()])?;
+    Ok(())
+}
+
 /// Lists a discarded held state.
 pub(super) fn note_discarded(
     conn: &Connection,

@@ -1,0 +1,250 @@
+//! What an access export leaves out of a record, and why: other people's data.
+//!
+//! A person's access request (GDPR article 15) gives them their own data, not other
+//! people's. From each record the export shows:
+//! - in `person_ids` (a visit's persons met), only the person: the others are counted,
+//!   never named;
+//! - in a field naming one person (`person_id`, `*_person_id`, `merged_into`), only
+//!   entries naming the person;
+//! - from a record shared with other people (a visit that met several persons, a
+//!   household with other members), none of its free text: the fields of free text
+//!   (`sync_protocol::prose_fields`, and every text field of the kind's schema but its
+//!   `name`), which may speak of the others.
+//!
+//! Each thing left out is noted ([`Withheld`]), with no name or id of anyone.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+use serde_json::Value;
+use sync_protocol::{PERSONS_FIELD, RecordId, RecordState, names_one_person, prose_fields};
+
+use super::{labels, refs};
+use crate::error::{Error, Result};
+use crate::schema::{self, FieldType};
+
+/// Something an access export left out of a record.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct Withheld {
+    /// The record it was left out of.
+    pub record: RecordId,
+    /// The record's kind.
+    pub kind: String,
+    /// What was left out, in French.
+    pub what: String,
+    /// Why, in French.
+    pub why: String,
+}
+
+const OTHERS: &str = "ce sont les données d'autres personnes";
+
+/// `state` as the access export of `subject` shows it, and what it left out.
+/// `other_members` counts the other persons who share the record without being named
+/// in it (a household's other members).
+pub(crate) fn withhold(
+    state: &RecordState,
+    subject: RecordId,
+    other_members: usize,
+) -> Result<(RecordState, Vec<Withheld>)> {
+    let mut notes = Vec::new();
+    let note = |what: String, why: &str| Withheld {
+        record: state.id(),
+        kind: state.kind().to_string(),
+        what,
+        why: why.to_owned(),
+    };
+    let others_met: BTreeSet<RecordId> = refs(state, PERSONS_FIELD)
+        .into_iter()
+        .filter(|id| *id != subject)
+        .collect();
+    let shared = !others_met.is_empty() || other_members > 0;
+    let prose: Vec<String> = prose_fields(state)
+        .into_iter()
+        .map(|f| f.to_string())
+        .collect();
+    let spec = schema::kind(state.kind().as_str());
+    let free_text = |name: &str| -> bool {
+        if name == "name" {
+            return false;
+        }
+        let typed = match spec {
+            Some(spec) => spec
+                .field(name)
+                .map_or(schema::is_extension(name), |f| f.ty == FieldType::Text),
+            None => false,
+        };
+        typed || prose.iter().any(|p| p == name)
+    };
+
+    let mut value = serde_json::to_value(state)
+        .map_err(|_| Error::Export("a record could not be read".to_owned()))?;
+    let Some(fields) = value.get_mut("fields").and_then(Value::as_object_mut) else {
+        return Ok((state.clone(), notes));
+    };
+    let mut text_withheld = Vec::new();
+    let mut ids_withheld = 0usize;
+    let subject_text = subject.to_string();
+    fields.retain(|name, entries| {
+        let Some(list) = entries.as_array_mut() else {
+            return true;
+        };
+        if name == PERSONS_FIELD {
+            for entry in list.iter_mut() {
+                if let Some(value) = entry.get_mut("value") {
+                    let named = value
+                        .as_array()
+                        .is_some_and(|ids| ids.iter().any(|i| i.as_str() == Some(&subject_text)));
+                    *value = if named {
+                        Value::Array(vec![Value::String(subject_text.clone())])
+                    } else {
+                        Value::Array(Vec::new())
+                    };
+                }
+            }
+            return true;
+        }
+        if names_one_person(name) {
+            let before = list.len();
+            list.retain(|entry| {
+                entry.get("value").and_then(Value::as_str) == Some(subject_text.as_str())
+            });
+            ids_withheld += before - list.len();
+            return !list.is_empty();
+        }
+        if name.starts_with('_') {
+            return true;
+        }
+        if shared && free_text(name) {
+            text_withheld.push(name.clone());
+            return false;
+        }
+        true
+    });
+    let shown = RecordState::from_value(&value)?;
+
+    if !others_met.is_empty() {
+        notes.push(note(
+            format!(
+                "les noms et identifiants des autres personnes rencontrées ({})",
+                others_met.len()
+            ),
+            OTHERS,
+        ));
+    }
+    if other_members > 0 {
+        notes.push(note(
+            format!("les noms et identifiants des autres membres du ménage ({other_members})"),
+            OTHERS,
+        ));
+    }
+    if ids_withheld > 0 {
+        notes.push(note(
+            "l'identifiant d'une autre personne".to_owned(),
+            OTHERS,
+        ));
+    }
+    if !text_withheld.is_empty() {
+        let labels: Vec<&str> = text_withheld.iter().map(|f| labels::field(f)).collect();
+        notes.push(note(
+            format!("le texte libre : {}", labels.join(", ")),
+            "il concerne aussi d'autres personnes et peut parler d'elles",
+        ));
+    }
+    Ok((shown, notes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use sync_protocol::{FieldName, Kind, ReplicaId, Timestamp};
+
+    fn id(n: u128) -> RecordId {
+        RecordId::from_u128(n)
+    }
+
+    fn record(kind: &str, fields: Value) -> RecordState {
+        let fields = fields
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.parse::<FieldName>().unwrap(), v.clone()));
+        RecordState::create(
+            id(50),
+            kind.parse::<Kind>().unwrap(),
+            ReplicaId::from_u128(1),
+            "2026-11-02T10:00:00Z".parse::<Timestamp>().unwrap(),
+            fields,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_group_visit_keeps_the_person_and_no_free_text() {
+        let visit = record(
+            "visit",
+            json!({
+                "person_ids": [id(1).to_string(), id(2).to_string(), id(3).to_string()],
+                "observations": "Maria et Ion sont venus",
+                "purpose": "CV",
+                "setting": "home_visit",
+            }),
+        );
+        let (shown, notes) = withhold(&visit, id(1), 0).unwrap();
+        assert_eq!(shown.value("person_ids"), Some(&json!([id(1).to_string()])));
+        assert_eq!(shown.value("observations"), None, "prose withheld");
+        assert_eq!(shown.value("purpose"), None, "every text field withheld");
+        assert_eq!(shown.value("setting"), Some(&json!("home_visit")));
+        assert_eq!(
+            notes.len(),
+            2,
+            "the others met and the free text: {notes:?}"
+        );
+        let text = serde_json::to_string(&notes).unwrap();
+        for other in [id(2), id(3)] {
+            assert!(
+                !text.contains(&other.to_string()),
+                "no other id in the notes"
+            );
+        }
+        assert!(text.contains("(2)"), "the others are counted: {text}");
+    }
+
+    #[test]
+    fn a_visit_alone_is_shown_whole() {
+        let visit = record(
+            "visit",
+            json!({"person_ids": [id(1).to_string()], "observations": "Très motivé"}),
+        );
+        let (shown, notes) = withhold(&visit, id(1), 0).unwrap();
+        assert_eq!(shown, visit);
+        assert!(notes.is_empty());
+    }
+
+    #[test]
+    fn another_person_named_alone_is_left_out() {
+        let mark = record(
+            "duplicate",
+            json!({"person_id": id(1).to_string(), "other_person_id": id(2).to_string()}),
+        );
+        let (shown, notes) = withhold(&mark, id(1), 0).unwrap();
+        assert_eq!(shown.value("other_person_id"), None);
+        assert_eq!(shown.value("person_id"), Some(&json!(id(1).to_string())));
+        assert_eq!(notes.len(), 1);
+    }
+
+    #[test]
+    fn a_household_with_other_members_keeps_its_name_not_its_notes() {
+        let household = record(
+            "household",
+            json!({"name": "Ménage L", "notes": "Ion boit"}),
+        );
+        let (shown, notes) = withhold(&household, id(1), 2).unwrap();
+        assert_eq!(shown.value("name"), Some(&json!("Ménage L")));
+        assert_eq!(shown.value("notes"), None);
+        assert_eq!(notes.len(), 2, "the other members and the notes: {notes:?}");
+        let (alone, notes) = withhold(&household, id(1), 0).unwrap();
+        assert_eq!(alone, household, "a household of one is shown whole");
+        assert!(notes.is_empty());
+    }
+}
