@@ -13,6 +13,11 @@
 --
 -- The person table is rebuilt rather than altered so that this migration can run again
 -- over a file whose version was set back (ADD COLUMN would fail on a column that exists).
+--
+-- Earlier versions kept a row for an erased record (its id in clear, `erased = 1`); an
+-- erased record now leaves nothing, not even its id (SYNC-PROTOCOL.md §5). Those rows go
+-- here with every row keyed by their ids, as `erasure::wipe` deletes them (the end of
+-- this file).
 
 -- The entry each derived table shows, for every field of every record.
 CREATE TEMP VIEW shown_004 AS
@@ -82,3 +87,28 @@ FROM records r
 WHERE r.kind = 'organisation' AND r.deleted = 0 AND r.erased = 0;
 
 DROP VIEW shown_004;
+
+-- Erased records of earlier versions: their rows, and every row keyed by their ids.
+-- Earlier versions deleted an erased record's typed rows already; every table is swept
+-- all the same, as `wipe` sweeps them. The store checkpoints and truncates the WAL after
+-- an upgrade, as after any erasure.
+CREATE TEMP TABLE erased_004 AS SELECT id FROM records WHERE erased = 1;
+DELETE FROM site WHERE id IN (SELECT id FROM erased_004);
+DELETE FROM household WHERE id IN (SELECT id FROM erased_004);
+DELETE FROM person WHERE id IN (SELECT id FROM erased_004);
+DELETE FROM situation WHERE id IN (SELECT id FROM erased_004);
+DELETE FROM stay WHERE id IN (SELECT id FROM erased_004);
+DELETE FROM visit WHERE id IN (SELECT id FROM erased_004);
+DELETE FROM step WHERE id IN (SELECT id FROM erased_004);
+DELETE FROM employment WHERE id IN (SELECT id FROM erased_004);
+DELETE FROM training WHERE id IN (SELECT id FROM erased_004);
+DELETE FROM referral WHERE id IN (SELECT id FROM erased_004);
+DELETE FROM organisation WHERE id IN (SELECT id FROM erased_004);
+-- As a visit, and as a person met in visits (the visits stay until the server's edit).
+DELETE FROM visit_person WHERE visit_id IN (SELECT id FROM erased_004);
+DELETE FROM visit_person WHERE person_id IN (SELECT id FROM erased_004);
+DELETE FROM person_terms WHERE person_id IN (SELECT id FROM erased_004);
+DELETE FROM set_aside WHERE id IN (SELECT id FROM erased_004);
+DELETE FROM rekey_done WHERE id IN (SELECT id FROM erased_004);
+DELETE FROM records WHERE id IN (SELECT id FROM erased_004);
+DROP TABLE erased_004;

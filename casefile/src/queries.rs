@@ -98,7 +98,7 @@ impl CaseFile {
 
     /// A person's file as a timeline.
     pub fn timeline(&self, person: RecordId) -> Result<Timeline> {
-        let _span = info_span!("casefile.timeline", %person).entered();
+        let _span = info_span!("casefile.timeline").entered();
         let state = self.get(person)?;
         if state.kind().as_str() != "person" {
             return Err(Error::invalid("person_id", "the id of a person"));

@@ -357,6 +357,11 @@ fn migrate(conn: &mut Connection) -> Result<()> {
         });
     }
     Migrations::from_slice(MIGRATIONS).to_latest(conn)?;
+    if (1..SCHEMA_VERSION).contains(&found) {
+        // An upgrade may delete what an earlier version kept of erased records (004):
+        // as after any erasure, nothing of them stays in the WAL.
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    }
     Ok(())
 }
 

@@ -738,6 +738,15 @@ async fn pull<S: Store>(
             warn!(device = %caller.device, since, "pull ahead of the server: recovery");
             return Err(ApiError::checkpoint_ahead());
         }
+        Conversation::Rewound => {
+            warn!(
+                device = %caller.device,
+                since,
+                "pull below what the device confirmed (its case file put back from an older \
+                 copy): it sends everything again"
+            );
+            return Err(ApiError::rewound());
+        }
         Conversation::Reused => {
             warn!(device = %caller.device, "pull from a reused replica");
             return Err(ApiError::replica_reused());
@@ -907,8 +916,7 @@ async fn erase_person<S: Store>(
         Capped::NotFound => {
             return Err(ApiError::new(
                 ErrorCode::NotFound,
-                "your organisation has no person with this id (or they were erased \
-                 already): check the id",
+                "your organisation never had a person with this id: check the id",
             ));
         }
         Capped::OverCap(wait) => return Err(over_cap(&caller, wait)),

@@ -99,6 +99,18 @@ impl ApiError {
         )
     }
 
+    /// 409 `checkpoint_ahead` too, for a device that went back in time: it pulls below
+    /// what it confirmed before, its case file put back from an older copy (see
+    /// `store::erased`). It must send everything again and pull from the start as after a
+    /// restore of the server.
+    pub fn rewound() -> Self {
+        Self::new(
+            ErrorCode::CheckpointAhead,
+            "this device pulls from further back than it had already: its case file was put \
+             back from an older copy; send every record again and pull from the start",
+        )
+    }
+
     /// 409 `replica_reused` (§6a): the device's case file was put back from a copy, or
     /// copied, or the device was re-keyed.
     pub fn replica_reused() -> Self {

@@ -35,6 +35,11 @@
 //! merged into the stored copy (or stored, when the database lacks the record; an erased
 //! record absorbs it). A last line cut by a crash is ignored.
 //!
+//! A journal written by an older server may hold erasures of the old shape,
+//! `{"entry":"erased","org":N,"state":{…}}` (the erased state: id, kind, vv): they are read
+//! and replayed as the new ones, by the mac of the state's id. The file is not rewritten,
+//! so such a line keeps that id in clear until the journal is replaced.
+//!
 //! By default the journal lives beside a SQLite database (`PATH.journal`), or in the
 //! working directory for PostgreSQL; `--journal` puts it elsewhere. It must not be put
 //! back with the database: it is what the database's copy lacks.
@@ -121,6 +126,81 @@ struct Line {
     at: String,
     #[serde(flatten)]
     entry: Entry,
+}
+
+/// An erasure as the journal wrote it before erasures named their record by mac only:
+/// the erased state itself (`{"entry":"erased","org":N,"state":{id, kind, vv}}`). Read,
+/// never written: replayed by the mac of the state's id, as an [`Entry::Erased`] is.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "entry", rename_all = "snake_case")]
+enum Legacy {
+    Erased { org: OrgId, state: RecordState },
+}
+
+/// A line of the old shape.
+#[derive(Debug, Deserialize)]
+struct LegacyLine {
+    #[serde(rename = "at")]
+    _at: String,
+    #[serde(flatten)]
+    entry: Legacy,
+}
+
+/// An entry read back for replay.
+#[derive(Debug)]
+enum Read {
+    /// An entry of the current shape.
+    Entry(Entry),
+    /// An erasure of the old shape: the organisation and the erased record's id.
+    LegacyErased(OrgId, sync_protocol::RecordId),
+}
+
+impl Read {
+    /// Reads one line: the current shape, else the old one; `None` when neither (a line
+    /// cut by a crash).
+    fn line(text: &str) -> Option<Self> {
+        if let Ok(line) = serde_json::from_str::<Line>(text) {
+            return Some(Self::Entry(line.entry));
+        }
+        let LegacyLine {
+            entry: Legacy::Erased { org, state },
+            ..
+        } = serde_json::from_str(text).ok()?;
+        Some(Self::LegacyErased(org, state.id()))
+    }
+}
+
+/// What the replay knows of each organisation, read once when the journal first needs
+/// it: the macs already erased, and the mac of every live record's id.
+#[derive(Debug, Default)]
+struct Known {
+    erased: HashMap<OrgId, HashSet<Mac>>,
+    live: HashMap<OrgId, HashMap<Mac, sync_protocol::RecordId>>,
+}
+
+impl Known {
+    /// Applies the journal's erasure of the record with this `mac`: the mac into
+    /// `erased` and the live record that has it erased, unless the mac was erased already.
+    async fn erase<S: Store>(
+        &mut self,
+        store: &S,
+        org: OrgId,
+        mac: Mac,
+    ) -> Result<bool, JournalError> {
+        let macs = match self.erased.entry(org) {
+            Slot::Occupied(slot) => slot.into_mut(),
+            Slot::Vacant(slot) => slot.insert(store.erased_macs(org).await?),
+        };
+        if !macs.insert(mac) {
+            return Ok(false);
+        }
+        let ids = match self.live.entry(org) {
+            Slot::Occupied(slot) => slot.into_mut(),
+            Slot::Vacant(slot) => slot.insert(store.record_macs(org).await?),
+        };
+        let id = ids.remove(&mac);
+        Ok(store.restore_erased(org, mac, id).await?)
+    }
 }
 
 /// The journal file, open for appending.
@@ -401,9 +481,9 @@ impl Journal {
             if line.trim().is_empty() {
                 continue;
             }
-            match serde_json::from_str::<Line>(&line) {
-                Ok(line) => entries.push(line.entry),
-                Err(_) => unreadable += 1,
+            match Read::line(&line) {
+                Some(read) => entries.push(read),
+                None => unreadable += 1,
             }
         }
         if unreadable > 0 {
@@ -424,18 +504,24 @@ impl Journal {
             .iter()
             .enumerate()
             .filter_map(|(i, entry)| match entry {
-                Entry::Disabled { user, .. } => Some((user.as_str(), i)),
+                Read::Entry(Entry::Disabled { user, .. }) => Some((user.as_str(), i)),
                 _ => None,
             })
             .collect();
         let last_disabled: HashSet<usize> = last_disabled.into_values().collect();
         let mut changed = 0;
-        // Per organisation, read once when the journal first needs them: the macs already
-        // erased, and the mac of every live record's id.
-        let mut erased: HashMap<OrgId, HashSet<Mac>> = HashMap::new();
-        let mut live: HashMap<OrgId, HashMap<Mac, sync_protocol::RecordId>> = HashMap::new();
+        let mut known = Known::default();
         let known_org = |org: OrgId| users.values().any(|(_, o, _)| *o == org);
-        for (i, entry) in entries.into_iter().enumerate() {
+        for (i, read) in entries.into_iter().enumerate() {
+            let entry = match read {
+                Read::Entry(entry) => entry,
+                Read::LegacyErased(org, _) if !known_org(org) => continue,
+                Read::LegacyErased(org, id) => {
+                    let mac = store.record_mac(org, id).await?;
+                    changed += u64::from(known.erase(store, org, mac).await?);
+                    continue;
+                }
+            };
             let did = match entry {
                 Entry::Enrolled {
                     user,
@@ -474,20 +560,7 @@ impl Journal {
                         warn!("a journaled erasure could not be read: skipped");
                         continue;
                     };
-                    let macs = match erased.entry(org) {
-                        Slot::Occupied(slot) => slot.into_mut(),
-                        Slot::Vacant(slot) => slot.insert(store.erased_macs(org).await?),
-                    };
-                    if macs.insert(mac) {
-                        let ids = match live.entry(org) {
-                            Slot::Occupied(slot) => slot.into_mut(),
-                            Slot::Vacant(slot) => slot.insert(store.record_macs(org).await?),
-                        };
-                        let id = ids.remove(&mac);
-                        store.restore_erased(org, mac, id).await?
-                    } else {
-                        false
-                    }
+                    known.erase(store, org, mac).await?
                 }
                 Entry::Edited {
                     org,
@@ -497,7 +570,7 @@ impl Journal {
                     (Some(mac), Some(state)) => {
                         let id = state.id();
                         let did = store.restore_edited(org, state).await?;
-                        if let Some(ids) = live.get_mut(&org) {
+                        if let Some(ids) = known.live.get_mut(&org) {
                             ids.insert(mac, id);
                         }
                         did
@@ -558,6 +631,34 @@ mod tests {
                 }
             ],
             "every whole entry reads, the one after the cut line too"
+        );
+    }
+
+    #[test]
+    fn an_erasure_of_the_old_shape_reads_as_its_records_id() {
+        let id = "0190a000-0000-7000-8000-000000000009";
+        let old = format!(
+            r#"{{"at":"2026-11-30T10:00:00Z","entry":"erased","org":3,"state":{{"id":"{id}","kind":"person","vv":{{"00000000-0000-0000-0000-000000000001":2}},"erased":true,"fields":{{}}}}}}"#
+        );
+        let read = Read::line(&old);
+        assert!(
+            matches!(read, Some(Read::LegacyErased(3, read_id)) if read_id.to_string() == id),
+            "{read:?}"
+        );
+        let new = format!(
+            r#"{{"at":"2026-11-30T10:00:00Z","entry":"erased","org":3,"record":"{}"}}"#,
+            hex(&[9; 32])
+        );
+        assert!(
+            matches!(
+                Read::line(&new),
+                Some(Read::Entry(Entry::Erased { org: 3, .. }))
+            ),
+            "the new shape reads as ever"
+        );
+        assert!(
+            Read::line(&old[..old.len() - 3]).is_none(),
+            "a cut line is still unreadable"
         );
     }
 

@@ -637,10 +637,9 @@ async fn erase_person<S: Store>(
         .context("could not erase the person")?
     {
         store::Capped::Done(done) => done,
-        store::Capped::NotFound | store::Capped::OverCap(_) => bail!(
-            "the organisation {org:?} has no person {id} (or they were erased already): \
-             check the id"
-        ),
+        store::Capped::NotFound | store::Capped::OverCap(_) => {
+            bail!("the organisation {org:?} never had a person with this id: check the id")
+        }
     };
     journal.append_edits(org_id, &done.edits)?;
     println!("{}", serde_json::to_string(&done.answer)?);

@@ -99,7 +99,7 @@ impl CaseFile {
     /// Errors: [`Error::NotFound`]; [`Error::Invalid`] naming `person_id` when the
     /// record is not a person; [`Error::Export`] when the PDF cannot be written.
     pub fn access_export(&self, person: RecordId) -> Result<AccessExport> {
-        let _span = info_span!("casefile.access_export", %person).entered();
+        let _span = info_span!("casefile.access_export").entered();
         let state = self.get(person)?;
         if state.kind().as_str() != "person" {
             return Err(Error::invalid("person_id", "the id of a person"));

@@ -21,7 +21,7 @@ impl CaseFile {
     /// when the record is not a person; [`crate::Error::Export`] when the PDF cannot be
     /// written.
     pub fn person_sheet_pdf(&self, person: RecordId) -> Result<Vec<u8>> {
-        let _span = info_span!("casefile.person_sheet", %person).entered();
+        let _span = info_span!("casefile.person_sheet").entered();
         let timeline = self.timeline(person)?;
         let zone = self.time_zone()?;
         let org = self.org_name()?;

@@ -6,10 +6,15 @@
 //!   never named;
 //! - in a field naming one person (`person_id`, `*_person_id`, `merged_into`), only
 //!   entries naming the person;
-//! - from a record shared with other people (a visit that met several persons, a
-//!   household with other members), none of its free text: the fields of free text
-//!   (`sync_protocol::prose_fields`, and every text field of the kind's schema but its
-//!   `name`), which may speak of the others.
+//! - from a record shared with other people, none of its free text: the fields of free
+//!   text (`sync_protocol::prose_fields` and every text field of the kind's schema but
+//!   its `name`; of a field the schema does not know — an extension, a field or a kind
+//!   of a newer version — any text), which may speak of the others.
+//!
+//! A record is shared when any entry of its person fields (`person_id`, `merged_into`,
+//! `*_person_id`, `person_ids`) names someone besides the person — a visit that met
+//! several persons, a duplicate mark naming two, whichever field names the person — or
+//! when it is a household with other members.
 //!
 //! Each thing left out is noted ([`Withheld`]), with no name or id of anyone.
 
@@ -57,23 +62,24 @@ pub(crate) fn withhold(
         .into_iter()
         .filter(|id| *id != subject)
         .collect();
-    let shared = !others_met.is_empty() || other_members > 0;
+    // Any entry of any person field naming someone else, whichever field names the
+    // subject: a duplicate mark {person_id: Q, other_person_id: subject} speaks of Q.
+    let shared = state.persons_named().iter().any(|id| *id != subject) || other_members > 0;
     let prose: Vec<String> = prose_fields(state)
         .into_iter()
         .map(|f| f.to_string())
         .collect();
     let spec = schema::kind(state.kind().as_str());
-    let free_text = |name: &str| -> bool {
-        if name == "name" {
-            return false;
+    let free_text = |name: &str, entries: &[Value]| -> bool {
+        match spec.and_then(|spec| spec.field(name)) {
+            // A site's or a household's name is kept.
+            Some(field) => {
+                name != "name" && (field.ty == FieldType::Text || prose.iter().any(|p| p == name))
+            }
+            // A field this build does not know (an extension, a field or a kind of a
+            // newer version): any text in it may name someone.
+            None => entries.iter().any(|entry| holds_text(entry.get("value"))),
         }
-        let typed = match spec {
-            Some(spec) => spec
-                .field(name)
-                .map_or(schema::is_extension(name), |f| f.ty == FieldType::Text),
-            None => false,
-        };
-        typed || prose.iter().any(|p| p == name)
     };
 
     let mut value = serde_json::to_value(state)
@@ -114,7 +120,7 @@ pub(crate) fn withhold(
         if name.starts_with('_') {
             return true;
         }
-        if shared && free_text(name) {
+        if shared && free_text(name, list) {
             text_withheld.push(name.clone());
             return false;
         }
@@ -151,6 +157,15 @@ pub(crate) fn withhold(
         ));
     }
     Ok((shown, notes))
+}
+
+/// Whether an entry's value holds text: a string, or a list with a string in it.
+fn holds_text(value: Option<&Value>) -> bool {
+    match value {
+        Some(Value::String(_)) => true,
+        Some(Value::Array(items)) => items.iter().any(Value::is_string),
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -231,6 +246,55 @@ mod tests {
         assert_eq!(shown.value("other_person_id"), None);
         assert_eq!(shown.value("person_id"), Some(&json!(id(1).to_string())));
         assert_eq!(notes.len(), 1);
+    }
+
+    #[test]
+    fn a_record_naming_another_person_in_any_person_field_is_shared() {
+        // The subject is named by `other_person_id`; `person_id` names someone else.
+        let mark = record(
+            "duplicate",
+            json!({
+                "person_id": id(2).to_string(),
+                "other_person_id": id(1).to_string(),
+                "notes": "Même personne que Ruxandra Quintana ?",
+                "name": "Quintana",
+                "reason": "homonyme",
+            }),
+        );
+        let (shown, notes) = withhold(&mark, id(1), 0).unwrap();
+        assert_eq!(
+            shown.value("other_person_id"),
+            Some(&json!(id(1).to_string())),
+            "the subject stays"
+        );
+        for field in ["person_id", "notes", "name", "reason"] {
+            assert_eq!(
+                shown.value(field),
+                None,
+                "{field} of a record shared with another person is withheld"
+            );
+        }
+        let text = serde_json::to_string(&notes).unwrap();
+        assert!(
+            text.contains("l'identifiant d'une autre personne") && text.contains("le texte libre"),
+            "the other id and the free text are noted: {text}"
+        );
+        assert!(
+            !text.contains(&id(2).to_string()) && !text.contains("Quintana"),
+            "no one else in the notes: {text}"
+        );
+
+        // The same mark naming the subject alone is theirs, shown whole.
+        let alone = record(
+            "duplicate",
+            json!({"person_id": id(1).to_string(), "notes": "Doublon saisi deux fois"}),
+        );
+        let (shown, notes) = withhold(&alone, id(1), 0).unwrap();
+        assert_eq!(
+            shown, alone,
+            "a record about the subject alone is shown whole"
+        );
+        assert!(notes.is_empty());
     }
 
     #[test]

@@ -414,3 +414,68 @@ fn the_command_line_writes_the_json_and_the_pdf() {
     let pdf = std::fs::read(out_dir.join(format!("access-{}.pdf", s.stefan))).unwrap();
     assert!(flat(&pdf_text(&pdf)).contains(ALONE_OBSERVATIONS));
 }
+
+/// A record of a kind this build does not know that names the person in one person
+/// field and someone else in another (a duplicate mark) is shared: its free text, which
+/// speaks of the other, and the other's id are withheld and noted, in either person's
+/// export.
+#[test]
+fn a_record_naming_someone_else_in_another_person_field_is_shared() {
+    let (_dir, mut file) = fresh();
+    let stefan = person(&mut file, "Lăcătuș", "Ștefan");
+    let ruxandra = person(&mut file, "Quintana", "Ruxandra");
+    let notes = "Ruxandra Quintana a donné le même numéro de téléphone.";
+    let mark = foreign(
+        "duplicate",
+        &[
+            ("person_id", json!(ruxandra.to_string())),
+            ("other_person_id", json!(stefan.to_string())),
+            ("notes", json!(notes)),
+        ],
+    );
+    file.apply_pulled(std::slice::from_ref(&mark), 1).unwrap();
+
+    let export = file.access_export(stefan).unwrap();
+    let doc: Value = serde_json::from_str(&export.json).unwrap();
+    let shown = record(&doc, mark.id());
+    assert_eq!(
+        shown["fields"],
+        json!({"other_person_id": stefan.to_string()}),
+        "only the field naming him is shown: {shown}"
+    );
+    let words = flat(&pdf_text(&export.pdf));
+    for other in [ruxandra.to_string(), "Quintana".into(), "Ruxandra".into()] {
+        assert!(
+            !export.json.contains(other.as_str()),
+            "the JSON must not hold {other:?}"
+        );
+        assert!(
+            !words.contains(other.as_str()),
+            "the PDF must not hold {other:?}"
+        );
+    }
+    let noted: Vec<&str> = doc["withheld"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["record"] == json!(mark.id().to_string()))
+        .map(|w| w["what"].as_str().unwrap())
+        .collect();
+    assert!(
+        noted
+            .iter()
+            .any(|w| w.contains("l'identifiant d'une autre personne"))
+            && noted.iter().any(|w| w.contains("le texte libre")),
+        "the other's id and the free text are noted: {noted:?}"
+    );
+
+    // In the other person's export, the mark names him: withheld the same way.
+    let theirs = file.access_export(ruxandra).unwrap();
+    let doc: Value = serde_json::from_str(&theirs.json).unwrap();
+    assert_eq!(
+        record(&doc, mark.id())["fields"],
+        json!({"person_id": ruxandra.to_string()}),
+        "only the field naming her is shown"
+    );
+    assert!(!theirs.json.contains(notes) && !theirs.json.contains(&stefan.to_string()));
+}

@@ -589,3 +589,89 @@ fn an_erased_row_of_an_earlier_version_goes_at_rebuild() {
     drop(file);
     assert_forgotten("the rebuilt case file", &path, PASS, &[id]);
 }
+
+/// A case file of version 3 kept a row for each erased record, its id in clear, and
+/// may hold rows keyed by it elsewhere: the upgrade deletes them all, keeps everything
+/// else, and leaves nothing of them in the WAL.
+#[test]
+fn an_erased_row_of_version_3_goes_at_upgrade() {
+    let (dir, mut file) = fresh();
+    let kept = create(&mut file, "person", &[("family_name", json!("Munteanu"))]);
+    drop(file);
+    let path = crate::common::db_path(&dir);
+    let person: RecordId = "0190a000-0000-7000-8000-00000000beef".parse().unwrap();
+    let visit: RecordId = "0190a000-0000-7000-8000-00000000cafe".parse().unwrap();
+    let conn = raw(&path, PASS);
+    for (id, kind, pairs) in [
+        (person, "person", vec![("family_name", json!(FAMILY))]),
+        (
+            visit,
+            "visit",
+            vec![("person_ids", json!([person.to_string(), kept.to_string()]))],
+        ),
+    ] {
+        let erased = foreign_with_id(id, kind, &pairs).erase();
+        conn.execute(
+            "INSERT INTO records (id, kind, state, deleted, erased, conflicted)
+             VALUES (?1, ?2, ?3, 0, 1, 0)",
+            [id.to_string(), kind.to_owned(), erased.to_json()],
+        )
+        .unwrap();
+    }
+    // Rows keyed by the erased ids, as a version 3 file may hold them.
+    let p = person.to_string();
+    let v = visit.to_string();
+    let mut traces = vec![
+        format!("INSERT INTO person (id, family_name) VALUES ('{p}', '{FAMILY}')"),
+        format!("INSERT INTO visit (id, person_ids) VALUES ('{v}', '[\"{p}\"]')"),
+        format!("INSERT INTO visit_person (visit_id, person_id) VALUES ('{v}', '{kept}')"),
+        format!("INSERT INTO visit_person (visit_id, person_id) VALUES ('{v}', '{p}')"),
+        format!(
+            "INSERT INTO set_aside (id, side, kind, why, message, state, at)
+             VALUES ('{p}', 'pull', 'person', 'invalid_record', 'set aside', '{{}}',
+                     '2026-11-02T10:00:00Z')"
+        ),
+        format!("INSERT INTO rekey_done (id) VALUES ('{p}'), ('{v}')"),
+    ];
+    for word in casefile::fold::words(FAMILY) {
+        traces.push(format!(
+            "INSERT INTO person_terms (term, person_id, field) VALUES ('{word}', '{p}', 0)"
+        ));
+    }
+    for sql in &traces {
+        conn.execute(sql, []).unwrap();
+    }
+    // The derived tables of version 3: no new columns, no settings table.
+    conn.execute_batch(
+        "CREATE TABLE person_3 AS SELECT id, family_name, given_names, aliases, sex, birth_date,
+           birth_place, nationality, languages, french_level, phone, household_id, site_id,
+           referent, status, closed_on, closed_reason, consent_on, consent_scope, notes
+         FROM person;
+         DROP TABLE person;
+         ALTER TABLE person_3 RENAME TO person;
+         DROP TABLE organisation;
+         PRAGMA user_version = 3;",
+    )
+    .unwrap();
+    drop(conn);
+    assert!(
+        dump(&path, PASS).contains(&p),
+        "the version 3 file holds the erased id to start with"
+    );
+
+    let file = CaseFile::open(&path, PASS).unwrap();
+    assert_eq!(file.schema_version().unwrap(), casefile::SCHEMA_VERSION);
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let wal_len = std::fs::metadata(std::path::PathBuf::from(wal)).map_or(0, |m| m.len());
+    assert_eq!(wal_len, 0, "the upgrade checkpoints and truncates the WAL");
+    let states: Vec<RecordId> = file.all_states().unwrap().iter().map(|s| s.id()).collect();
+    assert_eq!(states, vec![kept], "only the live person is left");
+    assert_eq!(
+        file.search("Munteanu", 10).unwrap().len(),
+        1,
+        "the live person is still found"
+    );
+    drop(file);
+    assert_forgotten("the upgraded case file", &path, PASS, &[person, visit]);
+}

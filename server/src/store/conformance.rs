@@ -95,6 +95,8 @@ conformance!(
     tombstones_are_sealed_once_every_device_in_service_confirmed,
 );
 
+mod erased;
+
 /// A new code for the user of `login`, valid for `seconds` (negative: expired); answers
 /// its hash.
 async fn code_for<S: Store>(store: &S, login: &Login, seconds: i64) -> [u8; 32] {

@@ -13,6 +13,23 @@
 //!   its data) confirmed a pull past its sequence (`devices.confirmed`, the highest
 //!   `since` the device pulled with). From then on the id is only a mac.
 //!
+//! ## A device that went back in time
+//! Sealing trusts that a device which confirmed a sequence holds no record erased below
+//! it. A case file put back from an older copy breaks that: it may hold records whose
+//! tombstones were sealed since, and no pull would bring them again. Its pull then asks
+//! from below what the device confirmed: the server answers it 409 `checkpoint_ahead`
+//! ([`Conversation::Rewound`](super::Conversation::Rewound)), which SYNC-PROTOCOL.md §6a
+//! gives to a server that forgot part of the conversation; here the server forgot
+//! nothing, so the organisation does not enter recovery. The device does what it does
+//! after a restore of the server: it sends everything again (the records erased since
+//! are erased on arrival, below, and it pulls their new tombstones) and pulls from 0.
+//! Whenever `checkpoint_ahead` is answered (a restored server, or a device that went
+//! back), the device's `confirmed` goes back to 0, so that its pull from 0 that follows
+//! is in step and no tombstone is sealed before it has synced past it again. A device
+//! that learnt of a new epoch and pulls from 0 with its old `confirmed` is refused once
+//! so, which its client takes as a restore of the server and starts over; its next pull
+//! from 0 is in step.
+//!
 //! ## Arrival
 //! A pushed record whose id is erased, or that is about an erased person alone
 //! ([`RecordState::about_alone`]), is planned as if the stored copy were erased
@@ -27,19 +44,24 @@
 //!
 //! A held state (§6a) is kept apart as pushed: it is erased or edited when it is
 //! released, and a person's erasure deletes the held states of the records it erases
-//! and those that name the person.
+//! and those that name any of them (the person, a person merged into them).
 //!
 //! ## A person's erasure
 //! [`Forgetting`] works out what erasing a person does to the organisation's records,
 //! round after round: each round reads the live records whose text holds an id erased
 //! in the round before (the person first), and passes them through `forget`. A record
 //! erased (a merge tombstone of a person merged into them) is itself named by others,
-//! which the next round reads.
+//! which the next round reads. A person whose own record is erased already (a record's
+//! erasure came first), or sealed (only the mac of their id is left), is still erased so:
+//! the rounds start from their id, and the person is not listed again.
 
 use std::collections::{BTreeMap, HashSet};
 
 use sync_protocol::wire::TouchedRecord;
-use sync_protocol::{Forgotten, RecordId, RecordState, ReplicaId, Timestamp, prose_fields};
+use sync_protocol::{
+    FieldName, Forgotten, PERSONS_FIELD, RecordId, RecordState, ReplicaId, Timestamp,
+    names_one_person, prose_fields,
+};
 
 use super::audit::{AuditKey, record_mac_bytes};
 use super::{Planned, StoreError};
@@ -225,10 +247,14 @@ pub(crate) fn forget_on_write(
     }
 }
 
-fn forget_failed(e: &sync_protocol::EditError) -> StoreError {
-    StoreError::Corrupt(format!(
-        "the server could not take an erased person out of a record ({e})"
-    ))
+/// The error of a server's edit that `forget` refused. Its message leaves out the
+/// edit's own, which names the record.
+fn forget_failed(_: &sync_protocol::EditError) -> StoreError {
+    StoreError::Corrupt(
+        "the server could not take an erased person out of a shared record: the edit would \
+         pass the record's counter or size limit (SYNC-PROTOCOL.md §2)"
+            .into(),
+    )
 }
 
 /// Now, as the `at` of the server's edits.
@@ -329,18 +355,44 @@ impl Forgetting {
     }
 }
 
-/// The records an erasure lists: those erased, and those kept (edited shared records, and
-/// `also` kept for rereading: the person's household), each kept one with the fields of
-/// free text a coordinator should read again.
+/// Every field of `state` that holds some text (a non-empty string, alone or in a list,
+/// that is not a record id), but person fields and `_`-fields: what a coordinator reads
+/// again in the person's household, whose name may be the person's family name in one
+/// word, which [`prose_fields`] would not list.
+pub(crate) fn text_fields(state: &RecordState) -> Vec<FieldName> {
+    fn text(value: &serde_json::Value) -> bool {
+        match value {
+            serde_json::Value::String(s) => {
+                !s.trim().is_empty() && s.trim().parse::<RecordId>().is_err()
+            }
+            serde_json::Value::Array(values) => values.iter().any(text),
+            _ => false,
+        }
+    }
+    state
+        .fields()
+        .filter(|(name, _)| {
+            let name = name.as_str();
+            !name.starts_with('_') && !names_one_person(name) && name != PERSONS_FIELD
+        })
+        .filter(|(_, entries)| entries.iter().any(|entry| text(&entry.value)))
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
+/// The records an erasure lists: those erased, and those kept: edited shared records,
+/// with their fields of free text ([`prose_fields`]), and `households` (the person's),
+/// with every field of text ([`text_fields`]), for a coordinator to read again.
 pub(crate) fn listed(
     writes: &[RecordState],
-    also: &[RecordState],
+    households: &[RecordState],
 ) -> (Vec<TouchedRecord>, Vec<TouchedRecord>) {
     let touched = |state: &RecordState, reread| TouchedRecord {
         id: state.id(),
         kind: state.kind().clone(),
         reread,
     };
+    let household = |id: RecordId| households.iter().any(|h| h.id() == id);
     let erased = writes
         .iter()
         .filter(|s| s.is_erased())
@@ -349,11 +401,16 @@ pub(crate) fn listed(
     let kept = writes
         .iter()
         .filter(|s| !s.is_erased())
+        .map(|s| match household(s.id()) {
+            true => touched(s, text_fields(s)),
+            false => touched(s, prose_fields(s)),
+        })
         .chain(
-            also.iter()
-                .filter(|h| !writes.iter().any(|w| w.id() == h.id())),
+            households
+                .iter()
+                .filter(|h| !writes.iter().any(|w| w.id() == h.id()))
+                .map(|h| touched(h, text_fields(h))),
         )
-        .map(|s| touched(s, prose_fields(s)))
         .collect();
     (erased, kept)
 }
@@ -483,13 +540,26 @@ mod tests {
         let writes = forgetting.writes();
         assert_eq!(writes.len(), 4, "{writes:?}");
         assert_eq!(writes[0], person.erase(), "the person first");
-        let household = record("household", 20, json!({"notes": "Famille de Ion"}));
+        let household = record(
+            "household",
+            20,
+            json!({"name": "Lăcătuș", "notes": "Famille de Ion", "site_id": id(30).to_string(),
+                   "size": 4, "tags": ["", "caravane"], "_draft": "x", "summary": " "}),
+        );
         let (erased, kept) = listed(&writes, std::slice::from_ref(&household));
         let ids = |list: &[TouchedRecord]| list.iter().map(|t| t.id).collect::<Vec<_>>();
         assert_eq!(ids(&erased), [id(7), id(8), id(12)]);
         assert_eq!(ids(&kept), [id(9), id(20)]);
         assert_eq!(kept[0].reread, ["observations".parse().unwrap()]);
-        assert_eq!(kept[1].reread, ["notes".parse().unwrap()]);
+        let fields = |names: &[&str]| -> Vec<FieldName> {
+            names.iter().map(|n| n.parse().unwrap()).collect()
+        };
+        assert_eq!(
+            kept[1].reread,
+            fields(&["name", "notes", "tags"]),
+            "every field of the household that holds text, its one-word name too; not an \
+             id, a number, a blank or a `_`-field"
+        );
         assert_eq!(forgetting.erased_ids(), [id(7), id(8), id(12)]);
     }
 }

@@ -400,18 +400,29 @@ pub enum Conversation {
     },
     /// The pull's `since` is above what the server ever answered this device, or its
     /// `pushed` above what it acknowledged: the database was restored (409
-    /// `checkpoint_ahead`); the organisation is now in recovery.
+    /// `checkpoint_ahead`); the organisation is now in recovery, and the device's
+    /// `confirmed` is 0 again, so that its pull from 0 that follows is in step.
     Ahead,
+    /// The pull's `since` is below the device's `confirmed` (the highest `since` it pulled
+    /// with): the device went back in time, its case file put back from an older copy, and
+    /// may hold records whose tombstones were sealed since (see [`erased`]). Answered 409
+    /// `checkpoint_ahead` too, so that the device sends everything again (the erased ones
+    /// are erased on arrival) and pulls from 0; the organisation does not enter recovery,
+    /// and the device's `confirmed` is 0 again.
+    Rewound,
     /// The pull's `pushed` is below what the server acknowledged, or the device was
     /// re-keyed: its case file was put back from a copy (409 `replica_reused`).
     Reused,
 }
 
 /// Decides a pull's [`Conversation`] from what the server remembers of the device
-/// (`answered`, `acked`, `retired`) and what the pull declares (`since`, `pushed`).
+/// (`answered`, `acked`, `confirmed`, `retired`) and what the pull declares (`since`,
+/// `pushed`): `None` in step. A copy of the case file (`Reused`) is told first, then a
+/// server that forgot (`Ahead`), then a device that went back (`Rewound`).
 pub(crate) fn conversation(
     answered: u64,
     acked: u64,
+    confirmed: u64,
     retired: bool,
     since: u64,
     pushed: Option<u64>,
@@ -421,6 +432,9 @@ pub(crate) fn conversation(
     }
     if since > answered || pushed.is_some_and(|p| p > acked) {
         return Some(Conversation::Ahead);
+    }
+    if since < confirmed {
+        return Some(Conversation::Rewound);
     }
     None
 }
@@ -650,10 +664,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<PushOutcome, PushError>> + Send;
 
     /// Checks a pull's `since` and `pushed` against what the server remembers of the
-    /// device (§6a, [`conversation`]). When the server forgot part of the conversation,
-    /// the organisation enters recovery, committed before the answer. In step, the
-    /// device has committed everything up to `since`: its `confirmed` is raised to it,
-    /// and the organisation's tombstones every device in service confirmed are sealed
+    /// device (§6a, [`conversation`]). When the server forgot part of the conversation
+    /// (`Ahead`), the organisation enters recovery; then, and when the device went back
+    /// (`Rewound`), its `confirmed` goes back to 0, committed before the answer. In step,
+    /// the device has committed everything up to `since`: its `confirmed` is raised to
+    /// it, and the organisation's tombstones every device in service confirmed are sealed
     /// (see [`erased`]).
     fn pull_check(
         &self,
@@ -740,6 +755,14 @@ pub trait Store: Send + Sync + 'static {
         org: OrgId,
     ) -> impl Future<Output = Result<std::collections::HashMap<Mac, RecordId>, StoreError>> + Send;
 
+    /// The mac of the record id `id` under the organisation's audit key: how the journal
+    /// reads an erasure written before erasures named their record by mac only.
+    fn record_mac(
+        &self,
+        org: OrgId,
+        id: RecordId,
+    ) -> impl Future<Output = Result<Mac, StoreError>> + Send;
+
     /// The journal's erasure (§6a): `mac` into `erased`, and the live record `id` (the
     /// one with that mac, if the database has it) erased under a new sequence, its
     /// tombstone kept for the devices that may hold it. Answers whether anything changed.
@@ -806,15 +829,18 @@ pub trait Store: Send + Sync + 'static {
         by: ReplicaId,
     ) -> impl Future<Output = Result<Capped<Erasure>, StoreError>> + Send;
 
-    /// Erases a person (§5), in one transaction: the live `person` record, every record
+    /// Erases a person (§5), in one transaction: the `person` record, every record
     /// about them alone (and, round after round, about a record so erased, such as a
     /// person merged into them), each visit that met only them; and takes them out of
     /// the records they share by an edit of the server's replica. Each record erased or
-    /// edited gets a new sequence; held states of erased records or naming the person
+    /// edited gets a new sequence; held states of erased records or naming any of them
     /// and discarded-state notes of erased records are deleted; the audit tells each
-    /// change. A `dry_run` writes nothing. `capped` (the device, over HTTP): a real
-    /// erasure counts once against [`ERASURES_PER_HOUR`]. `NotFound` when the
-    /// organisation has no live record of kind `person` with this id.
+    /// change. A person whose record is erased already (a record's erasure), or sealed
+    /// (no row, the mac of the id in `erased`), is erased so too: the answer lists what
+    /// this erasure does, not the person. A `dry_run` writes nothing. `capped` (the
+    /// device, over HTTP): a real erasure that writes something counts once against
+    /// [`ERASURES_PER_HOUR`]. `NotFound` when the organisation's record with this id is
+    /// of another kind, or it has none and never erased the id.
     fn erase_person(
         &self,
         org: OrgId,
@@ -1498,6 +1524,48 @@ mod tests {
         assert_eq!(on(&org), [a].into(), "D was accepted");
         org.predecessor.insert(c, a);
         assert_eq!(on(&org), [].into(), "C vouches for A, its predecessor");
+    }
+
+    #[test]
+    fn a_pull_is_in_step_ahead_rewound_or_reused() {
+        use Conversation::{Ahead, Reused, Rewound};
+        // answered 10, acked 4, confirmed 6.
+        let of = |retired, since, pushed| conversation(10, 4, 6, retired, since, pushed);
+        assert_eq!(of(false, 6, Some(4)), None, "at what it confirmed");
+        assert_eq!(of(false, 10, None), None, "up to what was answered");
+        assert_eq!(of(false, 11, None), Some(Ahead), "past what was answered");
+        assert_eq!(
+            of(false, 6, Some(5)),
+            Some(Ahead),
+            "past what was acknowledged"
+        );
+        assert_eq!(
+            of(false, 5, None),
+            Some(Rewound),
+            "below what it confirmed: a case file put back from an older copy"
+        );
+        assert_eq!(of(false, 0, Some(4)), Some(Rewound), "from 0 too");
+        assert_eq!(
+            conversation(10, 4, 0, false, 0, Some(4)),
+            None,
+            "once its confirmed went back to 0, a pull from 0 is in step"
+        );
+        assert_eq!(
+            of(false, 6, Some(3)),
+            Some(Reused),
+            "below what was acknowledged"
+        );
+        assert_eq!(of(true, 6, None), Some(Reused), "a retired replica");
+        assert_eq!(
+            of(false, 0, Some(3)),
+            Some(Reused),
+            "a copy is told before it went back"
+        );
+        assert_eq!(
+            of(false, 11, Some(5)),
+            Some(Ahead),
+            "a server that forgot is told before anything else but a copy"
+        );
     }
 
     #[test]

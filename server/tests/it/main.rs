@@ -12,6 +12,7 @@ mod connections;
 mod enrolment;
 mod erasure;
 mod isolation;
+mod journal;
 mod lifecycle;
 mod persons;
 mod pull;

@@ -185,14 +185,16 @@ fn reread(answer: &Value, id: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Pulls to the end, then once more from there: the second pull confirms that the
-/// device committed everything (its `since`), which lets the server seal tombstones.
-async fn sync_twice(client: &Client) -> Vec<Value> {
-    let (states, next) = client.pull_all(0, 1000).await;
+/// Pulls from the device's checkpoint `since` to the end, then once more from there: the
+/// second pull confirms that the device committed everything (its `since`), which lets
+/// the server seal tombstones. Answers the device's new checkpoint. (A device pulls from
+/// its checkpoint: a pull below what it confirmed is answered 409 `checkpoint_ahead`.)
+async fn sync_twice(client: &Client, since: u64) -> u64 {
+    let (_, next) = client.pull_all(since, 1000).await;
     client.pull(next, None).await.expect_ok();
     let (_, again) = client.pull_all(next, 1000).await;
     client.pull(again, None).await.expect_ok();
-    states
+    again
 }
 
 /// Every row of every table of the database, as text (blobs also in hex).
@@ -384,11 +386,19 @@ async fn a_persons_erasure_leaves_nothing_of_them_once_devices_synced(backend: B
         json!(before + erased_count + 1),
         "one sequence per record erased or edited"
     );
-    erase_person(&claire, &family.p, false)
-        .await
-        .expect_error(404, "not_found");
+    let again = erase_person(&claire, &family.p, false).await;
+    let again = again.expect_ok();
+    assert_eq!(
+        (
+            ids(&again["erased"]),
+            ids(&again["kept"]),
+            &again["server_seq"]
+        ),
+        (BTreeSet::new(), BTreeSet::new(), &answer["server_seq"]),
+        "erased already, and everything about them: nothing more to do, nothing listed"
+    );
 
-    let (states, _) = marie.pull_all(0, 1000).await;
+    let (states, marie_at) = marie.pull_all(0, 1000).await;
     for id in &family.about_p {
         let tombstone = pulled(&states, id);
         assert_eq!(tombstone["erased"], json!(true), "{tombstone}");
@@ -405,8 +415,9 @@ async fn a_persons_erasure_leaves_nothing_of_them_once_devices_synced(backend: B
         json!("Visite commune au terrain")
     );
 
-    sync_twice(&marie).await;
-    sync_twice(&claire).await;
+    sync_twice(&marie, marie_at).await;
+    let (_, claire_at) = claire.pull_all(before, 1000).await;
+    sync_twice(&claire, claire_at).await;
     assert_forgotten(
         &setup.db,
         &setup.db.journal(),
@@ -430,8 +441,8 @@ async fn an_offline_device_naming_the_erased_person_is_absorbed(backend: Backend
     erase_person(&claire, &family.p, false).await.expect_ok();
     // Claire syncs; Marie's laptop is offline, then syncs too, but pushes first what she
     // wrote meanwhile. Before that, both confirmed: the tombstones are sealed.
-    sync_twice(&claire).await;
-    sync_twice(&marie).await;
+    let claire_at = sync_twice(&claire, 0).await;
+    let marie_at = sync_twice(&marie, 0).await;
     assert_forgotten(&setup.db, &setup.db.journal(), &family.secrets(), &[]).await;
 
     let p_state = family
@@ -472,7 +483,7 @@ async fn an_offline_device_naming_the_erased_person_is_absorbed(backend: Backend
         ["merged", "merged", "created"],
         "absorbed, not stored as pushed: {answer:?}"
     );
-    let (states, _) = claire.pull_all(0, 1000).await;
+    let (states, claire_at) = claire.pull_all(claire_at, 1000).await;
     for id in [&family.p, &new_step] {
         let tombstone = pulled(&states, id);
         assert_eq!(
@@ -493,14 +504,14 @@ async fn an_offline_device_naming_the_erased_person_is_absorbed(backend: Backend
         "the server's own edit"
     );
     // Marie pulls the tombstones too (her push is not exactly what the server holds).
-    let (hers, _) = marie.pull_all(0, 1000).await;
+    let (hers, marie_at) = marie.pull_all(marie_at, 1000).await;
     assert!(
         hers.iter()
             .any(|s| s["id"] == json!(family.p) && s["erased"] == json!(true)),
         "Marie's device pulls the person's tombstone and drops the record"
     );
-    sync_twice(&claire).await;
-    sync_twice(&marie).await;
+    sync_twice(&claire, claire_at).await;
+    sync_twice(&marie, marie_at).await;
     assert_forgotten(
         &setup.db,
         &setup.db.journal(),
@@ -567,8 +578,8 @@ async fn a_backup_from_before_the_erasure_does_not_bring_the_person_back(backend
     // pulls from the start.
     let answer = marie.push(&family.states).await;
     answer.expect_ok();
-    sync_twice(&marie).await;
-    sync_twice(&claire).await;
+    sync_twice(&marie, 0).await;
+    sync_twice(&claire, 0).await;
     assert_forgotten(
         &db,
         &journal,
@@ -657,12 +668,27 @@ async fn person_erase_and_retention_on_the_command_line(backend: Backend) {
     );
     assert_eq!(done["server_seq"], json!(before + 2));
     assert!(retention().is_empty(), "an erased person is past nothing");
+    let again = setup
+        .db
+        .cli_ok(&["person", "erase", "--org", "nord", &a], "");
+    let again: Value = serde_json::from_str(again.trim()).unwrap();
+    assert_eq!(
+        (ids(&again["erased"]), &again["server_seq"]),
+        (BTreeSet::new(), &done["server_seq"]),
+        "erased already: nothing more to do"
+    );
+    let never = new_id();
     for args in [
-        ["person", "erase", "--org", "nord", a.as_str()],
+        ["person", "erase", "--org", "nord", never.as_str()],
         ["person", "erase", "--org", "sud", c.as_str()],
         ["person", "erase", "--org", "nord", step.as_str()],
     ] {
         let refused = setup.db.cli(&args, "");
         assert!(!refused.status.success(), "{args:?} erases nobody");
+        let said = String::from_utf8_lossy(&refused.stderr);
+        assert!(
+            said.contains("check the id") && !said.contains(args[4]),
+            "the message says what to do, without the id: {said}"
+        );
     }
 }

@@ -168,11 +168,12 @@ fn nothing_left(server: &Server, devices: &[&Device], file: &File, when: &str) {
         rows.contains(&file.other.to_string()),
         "{when}: the other person stays on the server"
     );
-    holds_none_of(
-        &server.db.journal_text(),
-        file,
-        &format!("{when}: the server's journal"),
+    let journal = server.db.journal_text();
+    assert!(
+        journal.contains(r#""entry":"erased""#),
+        "{when}: the server's journal keeps the erasures (the check below reads the right file)"
     );
+    holds_none_of(&journal, file, &format!("{when}: the server's journal"));
     for device in devices {
         let dump = device.file.every_row_as_text().unwrap();
         holds_none_of(&dump, file, &format!("{when}: {}'s case file", device.name));

@@ -210,6 +210,17 @@ pub(super) async fn confirm(
     Ok(())
 }
 
+/// Sets the device's `confirmed` back to 0: it was told to send everything again and pull
+/// from 0 (409 `checkpoint_ahead`), which holds back sealing until it has.
+pub(super) async fn unconfirm(db: &impl GenericClient, id: ReplicaId) -> Result<(), StoreError> {
+    db.execute(
+        "UPDATE devices SET confirmed = 0 WHERE id = $1",
+        &[&id.to_string()],
+    )
+    .await?;
+    Ok(())
+}
+
 /// Raises the device's `answered` to `next`.
 pub(super) async fn note_answered(
     db: &impl GenericClient,

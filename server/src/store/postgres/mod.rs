@@ -46,6 +46,7 @@ mod records;
 mod recovery;
 mod tls;
 mod users;
+mod vacuum;
 
 /// The migrations, in order; `schema_version.version` is how many are applied.
 const MIGRATIONS: &[&str] = &[
@@ -66,6 +67,7 @@ const MIGRATION_LOCK: i64 = 0x7061_7373_6572;
 pub struct PgStore {
     pool: Pool,
     server_id: ReplicaId,
+    vacuum: vacuum::Vacuum,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -192,11 +194,19 @@ impl PgStore {
         Ok(Self {
             pool,
             server_id: parse_replica(&server_id)?,
+            vacuum: vacuum::Vacuum::default(),
         })
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
         self.pool.get().await.map_err(pool_error)
+    }
+
+    /// One vacuum of the tables that held erased content, as an erasure asks for on a
+    /// task of its own (see [`vacuum`]), waited for.
+    #[cfg(test)]
+    pub(crate) async fn vacuum(&self) -> Result<(), StoreError> {
+        vacuum::vacuum(&self.pool).await
     }
 }
 
@@ -272,9 +282,17 @@ async fn release_record(
     for device in &settled.unhold {
         recovery::unhold(db, org, id, *device).await?;
     }
+    // A record erased (now, or before) leaves no note naming it (§5).
+    let erased = settled
+        .write
+        .as_ref()
+        .map_or(stored.as_ref(), |(s, _)| Some(s));
+    let noted = !erased.is_some_and(RecordState::is_erased);
     for (device, why) in &settled.discarded {
         warn!(device = %device, why = why.as_str(), "a held state was discarded");
-        recovery::note_discarded(db, org, id, *device, *why, now).await?;
+        if noted {
+            recovery::note_discarded(db, org, id, *device, *why, now).await?;
+        }
     }
     Ok(settled)
 }
@@ -326,6 +344,7 @@ impl PgStore {
         // No held copy of an erased record stays either (§5).
         let erasure = erasure::erase_record(&tx, org, seq, erased, by.filter(|_| capped)).await?;
         tx.commit().await?;
+        self.vacuum.request(&self.pool);
         Ok(Capped::Done(erasure))
     }
 }
@@ -629,7 +648,7 @@ impl Store for PgStore {
     ) -> Result<Conversation, StoreError> {
         let mut client = self.client().await?;
         let (answered, acked, confirmed) = devices::progress(&client, caller.device).await?;
-        match conversation(answered, acked, caller.retired, since, pushed) {
+        match conversation(answered, acked, confirmed, caller.retired, since, pushed) {
             None => {
                 if since > confirmed {
                     devices::confirm(&client, caller.device, since).await?;
@@ -637,8 +656,11 @@ impl Store for PgStore {
                         // Under the organisation's row lock, as every write of its records.
                         let tx = client.transaction().await?;
                         orgs::lock_last_seq(&tx, caller.org).await?;
-                        erased::seal(&tx, caller.org).await?;
+                        let sealed = erased::seal(&tx, caller.org).await?;
                         tx.commit().await?;
+                        if sealed > 0 {
+                            self.vacuum.request(&self.pool);
+                        }
                     }
                 }
                 Ok(Conversation::InStep {
@@ -646,9 +668,14 @@ impl Store for PgStore {
                     answered,
                 })
             }
-            Some(Conversation::Ahead) => {
-                recovery::enter(&client, Some(caller.org), unix_now()).await?;
-                Ok(Conversation::Ahead)
+            Some(told @ (Conversation::Ahead | Conversation::Rewound)) => {
+                let tx = client.transaction().await?;
+                if told == Conversation::Ahead {
+                    recovery::enter(&tx, Some(caller.org), unix_now()).await?;
+                }
+                devices::unconfirm(&tx, caller.device).await?;
+                tx.commit().await?;
+                Ok(told)
             }
             Some(other) => Ok(other),
         }
@@ -825,6 +852,12 @@ impl Store for PgStore {
             .collect())
     }
 
+    #[instrument(name = "db.record_mac", skip_all)]
+    async fn record_mac(&self, org: OrgId, id: RecordId) -> Result<Mac, StoreError> {
+        let client = self.client().await?;
+        Ok(record_mac_bytes(&audit::key(&client, org).await?, id))
+    }
+
     #[instrument(name = "db.restore_erased", skip_all)]
     async fn restore_erased(
         &self,
@@ -995,9 +1028,7 @@ impl Store for PgStore {
             return Ok(done);
         }
         tx.commit().await?;
-        // Outside the transaction: the dead rows that held the erased content are
-        // cleared from the tables' pages now rather than whenever autovacuum comes by.
-        client.batch_execute("VACUUM records, held").await?;
+        self.vacuum.request(&self.pool);
         Ok(done)
     }
 

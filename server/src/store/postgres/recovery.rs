@@ -277,19 +277,21 @@ pub(super) async fn unhold_all(
     Ok(())
 }
 
-/// Deletes the held states of the erased records `ids`, and those whose state holds the
-/// text of `person` (an erased person's id), and the notes of discarded held states of
-/// `ids`.
+/// Deletes, for each id a person's erasure erased (`ids`: the person, a person merged
+/// into them, every record about them), the held states of that record and those whose
+/// state holds the id's text (that name it), and the notes of that record's discarded
+/// held states.
 pub(super) async fn forget(
     db: &impl GenericClient,
     org: OrgId,
-    person: RecordId,
     ids: &[RecordId],
 ) -> Result<(), StoreError> {
     let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
     db.execute(
-        "DELETE FROM held WHERE org_id = $1 AND (id = ANY($2) OR strpos(state, $3) > 0)",
-        &[&org, &ids, &person.to_string()],
+        "DELETE FROM held WHERE org_id = $1 AND (id = ANY($2)
+             OR EXISTS (SELECT 1 FROM unnest($2::text[]) AS erased (id)
+                        WHERE strpos(held.state, erased.id) > 0))",
+        &[&org, &ids],
     )
     .await?;
     db.execute(

@@ -178,6 +178,14 @@ pub(super) fn confirm(conn: &Connection, id: ReplicaId, since: u64) -> Result<()
     Ok(())
 }
 
+/// Sets the device's `confirmed` back to 0: it was told to send everything again and pull
+/// from 0 (409 `checkpoint_ahead`), which holds back sealing until it has.
+pub(super) fn unconfirm(conn: &Connection, id: ReplicaId) -> Result<(), StoreError> {
+    conn.prepare_cached("UPDATE devices SET confirmed = 0 WHERE id = ?1")?
+        .execute([id.to_string()])?;
+    Ok(())
+}
+
 /// Raises the device's `answered` to `next`.
 pub(super) fn note_answered(conn: &Connection, id: ReplicaId, next: u64) -> Result<(), StoreError> {
     conn.prepare_cached("UPDATE devices SET answered = ?2 WHERE id = ?1 AND answered < ?2")?

@@ -142,6 +142,17 @@ fn checkpoint(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// [`checkpoint`] after an erasure or a sealing that is committed already: best effort.
+/// A failure leaves the frames in the WAL until SQLite's next checkpoint (at the latest
+/// when the WAL grows past its threshold, or the server stops); it does not undo the
+/// erasure, whose answer and journal entry must follow. Warns, with SQLite's message
+/// only: no id or content.
+fn checkpoint_or_warn(conn: &Connection) {
+    if let Err(error) = checkpoint(conn) {
+        warn!(%error, "the WAL could not be emptied after an erasure: SQLite's next checkpoint will");
+    }
+}
+
 /// Opens a backup file (or a new one, to write a backup into), in this server's schema:
 /// a backup made by an older server is brought up to date in its working copy.
 pub(crate) fn open_backup(path: &Path) -> Result<Connection, StoreError> {
@@ -283,9 +294,17 @@ fn release_record(
     for device in &settled.unhold {
         recovery::unhold(conn, org, id, *device)?;
     }
+    // A record erased (now, or before) leaves no note naming it (§5).
+    let erased = settled
+        .write
+        .as_ref()
+        .map_or(stored.as_ref(), |(s, _)| Some(s));
+    let noted = !erased.is_some_and(RecordState::is_erased);
     for (device, why) in &settled.discarded {
         warn!(device = %device, why = why.as_str(), "a held state was discarded");
-        recovery::note_discarded(conn, org, id, *device, *why, now)?;
+        if noted {
+            recovery::note_discarded(conn, org, id, *device, *why, now)?;
+        }
     }
     Ok(settled)
 }
@@ -365,7 +384,7 @@ impl SqliteStore {
             // No held copy of an erased record stays either (§5).
             let erasure = erasure::erase_record(&tx, org, seq, erased, by.filter(|_| capped))?;
             tx.commit()?;
-            checkpoint(conn)?;
+            checkpoint_or_warn(conn);
             Ok(Capped::Done(erasure))
         })
         .await
@@ -727,7 +746,7 @@ impl Store for SqliteStore {
                 Ok((answered, acked, confirmed, epoch(conn)?))
             })
             .await?;
-        match conversation(answered, acked, caller.retired, since, pushed) {
+        match conversation(answered, acked, confirmed, caller.retired, since, pushed) {
             None => {
                 if since > confirmed {
                     self.write(move |conn| {
@@ -736,7 +755,7 @@ impl Store for SqliteStore {
                         let sealed = erased::seal(&tx, caller.org)?;
                         tx.commit()?;
                         if sealed > 0 {
-                            checkpoint(conn)?;
+                            checkpoint_or_warn(conn);
                         }
                         Ok::<_, StoreError>(())
                     })
@@ -744,10 +763,18 @@ impl Store for SqliteStore {
                 }
                 Ok(Conversation::InStep { epoch, answered })
             }
-            Some(Conversation::Ahead) => {
-                self.write(move |conn| recovery::enter(conn, Some(caller.org), unix_now()))
-                    .await?;
-                Ok(Conversation::Ahead)
+            Some(told @ (Conversation::Ahead | Conversation::Rewound)) => {
+                self.write(move |conn| {
+                    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                    if told == Conversation::Ahead {
+                        recovery::enter(&tx, Some(caller.org), unix_now())?;
+                    }
+                    devices::unconfirm(&tx, caller.device)?;
+                    tx.commit()?;
+                    Ok::<_, StoreError>(())
+                })
+                .await?;
+                Ok(told)
             }
             Some(other) => Ok(other),
         }
@@ -927,6 +954,12 @@ impl Store for SqliteStore {
         .await
     }
 
+    #[instrument(name = "db.record_mac", skip_all)]
+    async fn record_mac(&self, org: OrgId, id: RecordId) -> Result<Mac, StoreError> {
+        self.read(move |conn| Ok(record_mac_bytes(&audit::key(conn, org)?, id)))
+            .await
+    }
+
     #[instrument(name = "db.restore_erased", skip_all)]
     async fn restore_erased(
         &self,
@@ -1041,7 +1074,7 @@ impl Store for SqliteStore {
                 return Ok(done);
             }
             tx.commit()?;
-            checkpoint(conn)?;
+            checkpoint_or_warn(conn);
             Ok(done)
         })
         .await

@@ -204,18 +204,16 @@ pub(super) fn unhold_all(conn: &Connection, org: OrgId, id: RecordId) -> Result<
     Ok(())
 }
 
-/// Deletes the held states of the erased records `ids`, and those whose state holds the
-/// text of `person` (an erased person's id).
-pub(super) fn forget(
-    conn: &Connection,
-    org: OrgId,
-    person: RecordId,
-    ids: &[RecordId],
-) -> Result<(), StoreError> {
-    conn.prepare_cached("DELETE FROM held WHERE org_id = ?1 AND instr(state, ?2) > 0")?
-        .execute(params![org, person.to_string()])?;
+/// Deletes, for each id a person's erasure erased (`ids`: the person, a person merged
+/// into them, every record about them), the held states of that record and those whose
+/// state holds the id's text (that name it), and the notes of that record's discarded
+/// held states.
+pub(super) fn forget(conn: &Connection, org: OrgId, ids: &[RecordId]) -> Result<(), StoreError> {
     for id in ids {
-        unhold_all(conn, org, *id)?;
+        conn.prepare_cached(
+            "DELETE FROM held WHERE org_id = ?1 AND (id = ?2 OR instr(state, ?2) > 0)",
+        )?
+        .execute(params![org, id.to_string()])?;
         forget_discarded(conn, org, *id)?;
     }
     Ok(())
