@@ -44,6 +44,20 @@ impl KdfParams {
         t: 1,
         p: 1,
     };
+
+    /// The cheap parameters of tests when this build has them (the `insecure-test-kdf`
+    /// feature), else `None`: for a program that offers them in its test builds only,
+    /// such as `passerelle-cli init --insecure-kdf-for-tests`.
+    #[cfg(any(test, feature = "insecure-test-kdf"))]
+    pub const fn insecure_for_tests() -> Option<Self> {
+        Some(Self::INSECURE_FOR_TESTS)
+    }
+
+    /// The cheap parameters of tests when this build has them: this one does not.
+    #[cfg(not(any(test, feature = "insecure-test-kdf")))]
+    pub const fn insecure_for_tests() -> Option<Self> {
+        None
+    }
 }
 
 impl Default for KdfParams {

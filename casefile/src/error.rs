@@ -99,7 +99,7 @@ pub enum Error {
     /// Reading or writing a file beside the database failed.
     #[error("could not read or write a file of the case file: {0}")]
     Io(#[from] std::io::Error),
-    /// An export (PDF, spreadsheet, CSV) could not be produced.
+    /// An export's content could not be read or written (the access export's JSON).
     #[error("the export could not be produced: {0}")]
     Export(String),
 }

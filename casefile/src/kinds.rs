@@ -4,6 +4,10 @@
 //! record may come from another version); which fields are required on creation, and
 //! what each field accepts, is said once, in [`crate::schema`]. Fields this build does
 //! not know (from a newer version, or `x_` fields) are kept in `extra`.
+//!
+//! Beside DOMAIN.md's ten kinds: a person's `email`, `skills` and `certifications`, and
+//! the kind `cv` ([`Cv`]), which a CV needs; and the organisation's settings
+//! ([`OrganisationSettings`]). [`crate::schema`] says what each holds.
 
 use std::collections::BTreeMap;
 
@@ -68,7 +72,7 @@ choice!(
 );
 choice!(
     /// The language an information notice (GDPR articles 13 and 14) was given in:
-    /// French, Romanian or Bulgarian. Also the language of [`crate::export::notice_pdf`].
+    /// French, Romanian or Bulgarian. Also the language of [`documents::notice_pdf`].
     NoticeLang { Fr = "fr", Ro = "ro", Bg = "bg" }
 );
 impl std::str::FromStr for NoticeLang {
@@ -197,7 +201,10 @@ record!(
         nationality: String,
         languages: Vec<String>,
         french_level: FrenchLevel,
+        skills: Vec<String>,
+        certifications: Vec<String>,
         phone: String,
+        email: String,
         household_id: RecordId,
         site_id: RecordId,
         referent: String,
@@ -306,6 +313,22 @@ record!(
         status: ReferralStatus,
         sent_on: String,
         notes: String,
+    }
+);
+record!(
+    /// A person's CV as a counsellor prepared it: each list's items as printed, in the
+    /// CV's order (see [`crate::schema`]). What is printed from it is
+    /// [`crate::export::Cv`].
+    Cv = "cv" {
+        person_id: RecordId,
+        headline: String,
+        contact: String,
+        languages: Vec<String>,
+        skills: Vec<String>,
+        certifications: Vec<String>,
+        experience: Vec<String>,
+        trainings: Vec<String>,
+        interests: Vec<String>,
     }
 );
 record!(

@@ -38,11 +38,12 @@
 //! sends everything again, re-keying the case file first in the latter case.
 //!
 //! ## Exports
-//! The visit sheet and a person's sheet as PDF, a kind as CSV, a period as XLSX, the
-//! indicators of a period, a person's own data for an access request, and the
-//! information notice: see [`CaseFile::visit_sheet_pdf`], [`CaseFile::export_csv`],
-//! [`CaseFile::export_xlsx`], [`CaseFile::indicators`], [`CaseFile::access_export`],
-//! [`CaseFile::notice_pdf`]. They only read.
+//! What the exports print, read as plain data for the `documents` crate to render: the
+//! visit sheet and a person's sheet, a kind as a table (CSV), a period as a workbook
+//! (XLSX), the indicators of a period, and a person's own data for an access request:
+//! see [`CaseFile::visit_sheet`], [`CaseFile::table`], [`CaseFile::workbook`],
+//! [`CaseFile::indicators`], [`CaseFile::access`] and the [`export`] module. They only
+//! read; this crate writes no PDF or spreadsheet.
 //!
 //! ## A person's rights
 //! The organisation's settings (one record with a well-known id: [`organisation`]) say
@@ -90,9 +91,7 @@ pub use conflicts::Conflict;
 pub use crypto::KdfParams;
 pub use error::{Error, Result};
 pub use evict::{Eviction, EvictionReport};
-pub use export::{
-    AccessExport, Indicators, Period, SETTING_ORG_NAME, SETTING_TIME_ZONE, TimeZone, WorkPoint,
-};
+pub use export::{Indicators, Period, SETTING_ORG_NAME, SETTING_TIME_ZONE, TimeZone, WorkPoint};
 pub use history::HistoryEntry;
 pub use kinds::Record;
 pub use organisation::Organisation;

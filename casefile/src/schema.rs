@@ -9,6 +9,24 @@
 //!
 //! The `organisation` kind is the organisation's settings (name, contacts, purposes,
 //! recipients, retention), one record with a well-known id: see [`crate::organisation`].
+//!
+//! ## Beyond DOMAIN.md v1: what a CV needs
+//! - A person has an `email` (checked loosely: one `@` with text on each side, no
+//!   spaces), `skills` and `certifications` (lists of texts as a CV prints them:
+//!   "cariste", "CACES R489 cat. 3", "permis C"). The situation's `skills` stays free text.
+//! - A language's level is not a field of its own: `french_level` says French's, and a
+//!   CV's `languages` lines say each level as the counsellor writes it ("Romani : langue
+//!   maternelle"). A list of `code:level` pairs beside `languages` would be a second list
+//!   to keep in step with it, for a level the CV's line holds already.
+//! - The kind `cv` is a person's CV as a counsellor prepared it, so that another
+//!   counsellor can print it again: `person_id`, a `headline` ("Agent de propreté —
+//!   disponible immédiatement"), the `contact` as printed, and the lists `languages`
+//!   (only those the counsellor ticked), `skills`, `certifications`, `experience`,
+//!   `trainings` and `interests`, each item as printed, in the CV's order. An item of
+//!   `experience` or `trainings` is a first line (`2023 – 2024 · Agent de propreté · Elior
+//!   (CDD)`) and, on further lines, its description. A CV names its person in
+//!   `person_id`: erasing the person erases it (`sync_protocol::persons`). See
+//!   [`crate::export::Cv`] for what is printed from it.
 
 use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
@@ -62,19 +80,56 @@ pub struct FieldSpec {
     /// For a [`FieldType::Number`]: whether only whole numbers are accepted (written as
     /// JSON integers, such as `24`, never `24.5`).
     pub whole: bool,
+    /// For a [`FieldType::Text`]: the form the text must take, if any.
+    pub form: Option<TextForm>,
+}
+
+/// A form a text field's value must take, checked beside its type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextForm {
+    /// An e-mail address, checked loosely: one `@` with text on each side, and no space.
+    Email,
+}
+
+impl TextForm {
+    /// Whether `text` takes this form.
+    pub fn accepts(self, text: &str) -> bool {
+        match self {
+            Self::Email => {
+                let mut parts = text.split('@');
+                let (Some(local), Some(domain), None) = (parts.next(), parts.next(), parts.next())
+                else {
+                    return false;
+                };
+                !local.is_empty() && !domain.is_empty() && !text.contains(char::is_whitespace)
+            }
+        }
+    }
+
+    /// The form in words, for error messages.
+    pub fn expected(self) -> &'static str {
+        match self {
+            Self::Email => "an e-mail address such as prenom.nom@example.org (one @, no spaces)",
+        }
+    }
 }
 
 impl FieldSpec {
     /// Whether `value` (not null) has the right shape for this field: its type's rule,
     /// and a JSON integer for a whole number.
     pub fn accepts(&self, value: &Value) -> bool {
-        self.ty.accepts(value) && (!self.whole || value.is_u64() || value.is_i64())
+        self.ty.accepts(value)
+            && (!self.whole || value.is_u64() || value.is_i64())
+            && self
+                .form
+                .is_none_or(|form| value.as_str().is_some_and(|t| form.accepts(t)))
     }
 
     /// What the field expects, in words, for error messages.
     pub fn expected(&self) -> String {
-        match (self.whole, self.ty) {
-            (true, FieldType::Number { min, max }) => {
+        match (self.whole, self.ty, self.form) {
+            (_, _, Some(form)) => form.expected().to_owned(),
+            (true, FieldType::Number { min, max }, _) => {
                 format!("a whole number from {min} to {max}")
             }
             _ => self.ty.expected(),
@@ -106,6 +161,7 @@ const fn f(name: &'static str, ty: FieldType) -> FieldSpec {
         ty,
         required: false,
         whole: false,
+        form: None,
     }
 }
 
@@ -115,6 +171,7 @@ const fn req(name: &'static str, ty: FieldType) -> FieldSpec {
         ty,
         required: true,
         whole: false,
+        form: None,
     }
 }
 
@@ -128,6 +185,18 @@ const fn whole(name: &'static str, min: u32, max: u32) -> FieldSpec {
         },
         required: false,
         whole: true,
+        form: None,
+    }
+}
+
+/// An optional text of the given form.
+const fn formed(name: &'static str, form: TextForm) -> FieldSpec {
+    FieldSpec {
+        name,
+        ty: FieldType::Text,
+        required: false,
+        whole: false,
+        form: Some(form),
     }
 }
 
@@ -188,7 +257,10 @@ pub static KINDS: &[KindSpec] = &[
             f("nationality", Country),
             f("languages", TextList),
             f("french_level", Choice(FrenchLevel::VALUES)),
+            f("skills", TextList),
+            f("certifications", TextList),
             f("phone", Text),
+            formed("email", TextForm::Email),
             f("household_id", Ref("household")),
             f("site_id", Ref("site")),
             f("referent", Text),
@@ -310,6 +382,22 @@ pub static KINDS: &[KindSpec] = &[
             f("status", Choice(ReferralStatus::VALUES)),
             f("sent_on", Date),
             f("notes", Text),
+        ],
+        defaults: &[],
+    },
+    // A person's CV as a counsellor prepared it (see the module's docs).
+    KindSpec {
+        kind: "cv",
+        fields: &[
+            req("person_id", Ref("person")),
+            f("headline", Text),
+            f("contact", Text),
+            f("languages", TextList),
+            f("skills", TextList),
+            f("certifications", TextList),
+            f("experience", TextList),
+            f("trainings", TextList),
+            f("interests", TextList),
         ],
         defaults: &[],
     },
@@ -484,9 +572,10 @@ mod tests {
     }
 
     fn sample_of(field: &FieldSpec) -> Value {
-        match field.ty {
-            FieldType::Number { min, .. } if field.whole => json!(min as u64),
-            ty => sample(ty),
+        match (field.ty, field.form) {
+            (_, Some(TextForm::Email)) => json!("ana@example.org"),
+            (FieldType::Number { min, .. }, _) if field.whole => json!(min as u64),
+            (ty, _) => sample(ty),
         }
     }
 
@@ -523,11 +612,36 @@ mod tests {
         check::<Employment>();
         check::<Training>();
         check::<Referral>();
+        check::<Cv>();
         check::<OrganisationSettings>();
         assert_eq!(
             KINDS.len(),
-            11,
-            "the ten kinds of DOMAIN.md v1 and the organisation's settings"
+            12,
+            "the ten kinds of DOMAIN.md v1, the CV and the organisation's settings"
+        );
+    }
+
+    #[test]
+    fn an_email_is_checked_loosely() {
+        let spec = kind("person").unwrap().field("email").unwrap();
+        for good in ["ana@example.org", "a.b+cv@x", "ștefan@exemplu.ro"] {
+            assert!(spec.accepts(&json!(good)), "{good} should be accepted");
+        }
+        for bad in [
+            json!("ana.example.org"),
+            json!("ana@@example.org"),
+            json!("a@b@c"),
+            json!("@example.org"),
+            json!("ana@"),
+            json!("ana @example.org"),
+            json!("ana@example.org\n"),
+            json!(["ana@example.org"]),
+        ] {
+            assert!(!spec.accepts(&bad), "{bad} should be refused");
+        }
+        assert!(
+            spec.expected().contains("one @, no spaces"),
+            "the message says the rule"
         );
     }
 

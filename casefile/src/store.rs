@@ -35,10 +35,11 @@ static MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../migrations/002_set_aside.sql")),
     M::up(include_str!("../migrations/003_rekey.sql")),
     M::up(include_str!("../migrations/004_rights.sql")),
+    M::up(include_str!("../migrations/005_cv.sql")),
 ];
 
 /// The highest schema version this build knows.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// The folder beside the case file where the app keeps its exports: destroyed with it.
 pub const EXPORTS_FOLDER: &str = "exports";

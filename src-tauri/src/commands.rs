@@ -1,5 +1,6 @@
-//! The commands the UI calls, each a few lines over `casefile`. Arguments and answers are
-//! the types of [`crate::view`]; every error is an [`AppError`].
+//! The commands the UI calls, each a few lines over `casefile` (and `documents`, which
+//! renders what the case file reads). Arguments and answers are the types of
+//! [`crate::view`]; every error is an [`AppError`].
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;
@@ -665,7 +666,7 @@ pub async fn save_visit_sheet(
     let dir = saving::target_dir(vault.path(), folder.as_deref())?;
     vault
         .with(move |file| {
-            let pdf = file.visit_sheet_pdf(record_id(&visit)?)?;
+            let pdf = documents::visit_sheet_pdf(&file.visit_sheet(record_id(&visit)?)?)?;
             let stem = format!("fiche-visite-{}", saving::short_id(&visit));
             saving::save(&dir, &stem, "pdf", &pdf)
         })
@@ -683,7 +684,7 @@ pub async fn save_person_sheet(
     let dir = saving::target_dir(vault.path(), folder.as_deref())?;
     vault
         .with(move |file| {
-            let pdf = file.person_sheet_pdf(record_id(&person)?)?;
+            let pdf = documents::person_sheet_pdf(&file.person_sheet(record_id(&person)?)?)?;
             let stem = format!("fiche-personne-{}", saving::short_id(&person));
             saving::save(&dir, &stem, "pdf", &pdf)
         })
@@ -752,11 +753,12 @@ async fn access_export_in(
 ) -> AppResult<AccessExportView> {
     vault
         .with(move |file| {
-            let export = file.access_export(record_id(&person)?)?;
+            let access = file.access(record_id(&person)?)?;
+            let pdf = documents::access_pdf(&access)?;
             let stem = format!("donnees-personne-{}", saving::short_id(&person));
             let paths = vec![
-                saving::save(&dir, &stem, "pdf", &export.pdf)?,
-                saving::save(&dir, &stem, "json", export.json.as_bytes())?,
+                saving::save(&dir, &stem, "pdf", &pdf)?,
+                saving::save(&dir, &stem, "json", access.json.as_bytes())?,
             ];
             let enrolled = file.setting(DEVICE_TOKEN)?.is_some();
             Ok(AccessExportView {
@@ -783,7 +785,7 @@ pub async fn save_period_xlsx(
     vault
         .with(move |file| {
             let period = file.period(&from, &to)?;
-            let xlsx = file.export_xlsx(&period)?;
+            let xlsx = documents::xlsx(&file.workbook(&period)?)?;
             let stem = format!("indicateurs-{}-{}", period.from_text(), period.to_text());
             saving::save(&dir, &stem, "xlsx", &xlsx)
         })
@@ -1007,7 +1009,7 @@ mod tests {
                     ("given_names".to_owned(), json!("Ion")),
                 ],
             )?;
-            let pdf = file.person_sheet_pdf(id)?;
+            let pdf = documents::person_sheet_pdf(&file.person_sheet(id)?)?;
             saving::save(&target, "fiche-personne", "pdf", &pdf)
         }))
         .unwrap();

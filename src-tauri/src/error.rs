@@ -310,6 +310,14 @@ impl From<casefile::Error> for AppError {
     }
 }
 
+impl From<documents::Error> for AppError {
+    fn from(error: documents::Error) -> Self {
+        Self::Export {
+            message: error.to_string(),
+        }
+    }
+}
+
 impl From<casefile::SyncError> for AppError {
     fn from(error: casefile::SyncError) -> Self {
         use casefile::SyncError as E;
@@ -441,6 +449,11 @@ mod tests {
         assert_eq!(
             json["kind"], "export",
             "an export error keeps its kind: {json}"
+        );
+        let json = serde_json::to_value(AppError::from(documents::Error::Xlsx)).unwrap();
+        assert_eq!(
+            json["kind"], "export",
+            "a document that could not be written is an export error: {json}"
         );
 
         let json = serde_json::to_value(AppError::from(casefile::Error::TooLarge {

@@ -1,9 +1,10 @@
 //! # passerelle-app
 //!
-//! The desktop and tablet app: a thin Tauri shell over [`casefile`]. It holds the builder,
-//! the managed state (the case file, locked or open: [`state::Vault`]) and commands of a
-//! few lines that call `casefile` and map its error into [`error::AppError`], a tagged
-//! enum the UI acts on by kind. No SQL and no sync logic live here: a sync is
+//! The desktop and tablet app: a thin Tauri shell over [`casefile`] and [`documents`]. It
+//! holds the builder, the managed state (the case file, locked or open: [`state::Vault`])
+//! and commands of a few lines that call `casefile`, render what it reads with
+//! `documents`, and map their errors into [`error::AppError`], a tagged enum the UI acts
+//! on by kind. No SQL and no sync logic live here: a sync is
 //! `CaseFile::sync` on the blocking pool, its progress sent as `SyncProgress` events and
 //! its cancel flag in the managed [`state::SyncCancel`].
 //!

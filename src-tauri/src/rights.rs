@@ -111,7 +111,7 @@ async fn save_notice_in(
     let dir = saving::target_dir(vault.path(), folder.as_deref())?;
     vault
         .with(move |file| {
-            let pdf = file.notice_pdf(lang.into())?;
+            let pdf = documents::notice_pdf(lang.into(), &file.organisation()?)?;
             let stem = format!("notice-information-{}", lang.code());
             saving::save(&dir, &stem, "pdf", &pdf)
         })

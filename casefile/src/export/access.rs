@@ -1,5 +1,5 @@
-//! A person's own data, for a GDPR access request (article 15), as JSON and as a PDF a
-//! person can read.
+//! A person's own data, for a GDPR access request (article 15): the JSON document, and
+//! what the PDF a person can read prints (the `documents` crate lays it out).
 //!
 //! "About them": the person's record; every record about them alone, of any kind, kinds
 //! added later included (`RecordState::about_alone`: situation, stays, steps, jobs,
@@ -25,25 +25,80 @@ use sync_protocol::{RecordId, RecordState, ReplicaId};
 use tracing::info_span;
 
 use super::article15::Information;
-use super::pdf::Sheet;
 use super::person_sheet::fields_of;
 use super::withhold::{Withheld, withhold};
-use super::{TimeZone, french_time, labels, person_name, printed, printed_value, refs};
+use super::{Field, TimeZone, french_time, labels, person_name, printed, printed_value, refs};
 use crate::error::{Error, Result};
 use crate::organisation::Organisation;
 use crate::schema::FieldType;
 use crate::store::CaseFile;
 
-/// Everything held about one person.
-#[derive(Debug, Clone)]
-pub struct AccessExport {
+/// Everything held about one person: the JSON document, and the same as a person reads
+/// it, every value as printed, in French.
+#[derive(Debug, Clone, Serialize)]
+pub struct Access {
     /// The JSON document (pretty-printed): `{"format", "generated_at", "last_sync_at",
     /// "person_id", "organisation", "information", "records": [{"id", "kind", "deleted",
     /// "fields", "history"}, …], "withheld": [{"record", "kind", "what", "why"}, …]}`,
     /// the person's record first.
     pub json: String,
-    /// The same, laid out for a person to read.
-    pub pdf: Vec<u8>,
+    /// The organisation's name (`Passerelle` when its settings do not name it).
+    pub org: String,
+    /// The person's name.
+    pub person_name: String,
+    /// When the export was made.
+    pub printed_on: String,
+    /// When this case file last synced, if it ever did.
+    pub last_sync_at: Option<String>,
+    /// The information article 15 requires.
+    pub information: Information,
+    /// Each record, the person's first.
+    pub records: Vec<AccessRecord>,
+    /// Everything left out, record by record.
+    pub withheld: Vec<WithheldNote>,
+}
+
+/// One record of an access export, as printed.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccessRecord {
+    /// Its kind, labelled.
+    pub kind: String,
+    /// Whether it is deleted (held until it is erased).
+    pub deleted: bool,
+    /// Its fields that hold a value, labelled, references by the names they point to,
+    /// its id last.
+    pub fields: Vec<Field>,
+    /// What was left out of it.
+    pub withheld: Vec<WithheldNote>,
+    /// Every entry, oldest first.
+    pub history: Vec<HistoryLine>,
+}
+
+/// Something an access export left out of a record, as printed.
+#[derive(Debug, Clone, Serialize)]
+pub struct WithheldNote {
+    /// The record's id.
+    pub record: String,
+    /// The record's kind, labelled.
+    pub kind: String,
+    /// What was left out.
+    pub what: String,
+    /// Why.
+    pub why: String,
+}
+
+/// One entry of a record's history, as printed.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryLine {
+    /// When it was written.
+    pub at: String,
+    /// The field, labelled (`Suppression`, `Restauration` for a deletion and a
+    /// restoration).
+    pub field: String,
+    /// The value, cut to a line or two.
+    pub value: String,
+    /// Who wrote it: the device and its user, `ce poste`, or `autre poste ou serveur`.
+    pub by: String,
 }
 
 #[derive(Serialize)]
@@ -97,8 +152,8 @@ impl CaseFile {
     /// the module's docs.
     ///
     /// Errors: [`Error::NotFound`]; [`Error::Invalid`] naming `person_id` when the
-    /// record is not a person; [`Error::Export`] when the PDF cannot be written.
-    pub fn access_export(&self, person: RecordId) -> Result<AccessExport> {
+    /// record is not a person; [`Error::Export`] when the JSON cannot be written.
+    pub fn access(&self, person: RecordId) -> Result<Access> {
         let _span = info_span!("casefile.access_export").entered();
         let state = self.get(person)?;
         if state.kind().as_str() != "person" {
@@ -129,49 +184,20 @@ impl CaseFile {
         let json = serde_json::to_string_pretty(&document)
             .map_err(|_| Error::Export("the JSON could not be written".to_owned()))?;
 
-        let org_name = org.name.clone().unwrap_or_else(|| "Passerelle".to_owned());
-        let mut sheet = Sheet::new(format!("{org_name} — vos données personnelles"))?;
-        sheet.note(&org_name);
-        sheet.title(&format!("Données détenues sur {}", person_name(&state)));
-        sheet.note(&format!(
-            "Édité le {} en réponse à une demande d'accès (RGPD, article 15) : {} \
-             enregistrements.",
-            super::now_text(zone),
-            shown.len()
-        ));
-        sheet.note(&match &last_sync_at {
-            Some(at) => format!(
-                "Ce document reprend ce que ce poste a reçu à sa dernière synchronisation, \
-                 le {}.",
-                french_time(at, zone)
-            ),
-            None => "Ce poste ne s'est jamais synchronisé avec le serveur : ce que d'autres \
-                     postes ont saisi peut manquer."
-                .to_owned(),
-        });
-        information.print(&mut sheet);
+        let mut records = Vec::new();
         for record in &shown {
-            self.print_record(&mut sheet, record, zone, &directory, &withheld)?;
+            records.push(self.printed_record(record, zone, &directory, &withheld)?);
         }
-        sheet.heading("Ce qui n'est pas communiqué");
-        if withheld.is_empty() {
-            sheet.paragraph("Rien : ce document contient tout ce que ce poste détient sur vous.");
-        } else {
-            sheet.paragraph(
-                "Ce document ne montre pas les données d'autres personnes. Ont été retirés :",
-            );
-            for note in &withheld {
-                sheet.bullet(&format!(
-                    "{} ({}) : {}, car {}.",
-                    labels::kind(&note.kind),
-                    note.record,
-                    note.what,
-                    note.why
-                ));
-            }
-        }
-        let pdf = sheet.finish("Vos données personnelles")?;
-        Ok(AccessExport { json, pdf })
+        Ok(Access {
+            json,
+            org: org.name.clone().unwrap_or_else(|| "Passerelle".to_owned()),
+            person_name: person_name(&state),
+            printed_on: super::now_text(zone),
+            last_sync_at: last_sync_at.map(|at| french_time(&at, zone)),
+            information,
+            records,
+            withheld: withheld.iter().map(note).collect(),
+        })
     }
 
     /// The person's record, their household's, then every record (deleted too, not
@@ -255,24 +281,18 @@ impl CaseFile {
         }
     }
 
-    fn print_record(
+    fn printed_record(
         &self,
-        sheet: &mut Sheet,
         record: &RecordState,
         zone: TimeZone,
         directory: &BTreeMap<ReplicaId, ReplicaInfo>,
         withheld: &[Withheld],
-    ) -> Result<()> {
+    ) -> Result<AccessRecord> {
         let kind = record.kind().as_str();
-        let deleted = if record.is_deleted() {
-            " (supprimé)"
-        } else {
-            ""
-        };
-        sheet.heading(&format!("{}{deleted}", labels::kind(kind)));
+        let mut fields = Vec::new();
         for field in ["site_id", "household_id"] {
             if !refs(record, field).is_empty() {
-                sheet.field(labels::field(field), &self.names(record, field)?);
+                fields.push(Field::new(labels::field(field), self.names(record, field)?));
             }
         }
         for visit in refs(record, "visit_id") {
@@ -280,7 +300,10 @@ impl CaseFile {
                 Some(v) => printed(&v, "occurred_at", zone),
                 None => "inconnue".to_owned(),
             };
-            sheet.field(labels::field("visit_id"), &format!("visite du {when}"));
+            fields.push(Field::new(
+                labels::field("visit_id"),
+                format!("visite du {when}"),
+            ));
         }
         let mut skip = vec!["person_ids", "site_id", "household_id", "visit_id"];
         let person_fields: Vec<&str> = record
@@ -289,18 +312,12 @@ impl CaseFile {
             .filter(|name| sync_protocol::names_one_person(name))
             .collect();
         skip.extend(person_fields);
-        fields_of(sheet, record, zone, &skip);
-        sheet.field("Identifiant", &record.id().to_string());
-        for note in withheld.iter().filter(|n| n.record == record.id()) {
-            sheet.note(&format!(
-                "Non communiqué : {}, car {}.",
-                note.what, note.why
-            ));
-        }
-        let rows: Vec<Vec<String>> = history(record)
+        fields.extend(fields_of(record, zone, &skip));
+        fields.push(Field::new("Identifiant", record.id().to_string()));
+        let history = history(record)
             .into_iter()
             .map(|(field, entry)| {
-                let who = match directory.get(&entry.dot.replica) {
+                let by = match directory.get(&entry.dot.replica) {
                     Some(info) => format!("{} ({})", info.device_name, info.user),
                     None if entry.dot.replica == self.replica_id() => "ce poste".to_owned(),
                     None => "autre poste ou serveur".to_owned(),
@@ -318,16 +335,35 @@ impl CaseFile {
                 } else {
                     shorten(&printed_value(&entry.value, ty, zone))
                 };
-                vec![french_time(entry.at.as_str(), zone), label, value, who]
+                HistoryLine {
+                    at: french_time(entry.at.as_str(), zone),
+                    field: label,
+                    value,
+                    by,
+                }
             })
             .collect();
-        sheet.table(
-            &["Saisi le", "Champ", "Valeur", "Par"],
-            &[1.6, 1.4, 2.4, 1.6],
-            &rows,
-            "Aucun historique.",
-        );
-        Ok(())
+        Ok(AccessRecord {
+            kind: labels::kind(kind).to_owned(),
+            deleted: record.is_deleted(),
+            fields,
+            withheld: withheld
+                .iter()
+                .filter(|n| n.record == record.id())
+                .map(note)
+                .collect(),
+            history,
+        })
+    }
+}
+
+/// A note of what was left out, as printed.
+fn note(withheld: &Withheld) -> WithheldNote {
+    WithheldNote {
+        record: withheld.record.to_string(),
+        kind: labels::kind(&withheld.kind).to_owned(),
+        what: withheld.what.clone(),
+        why: withheld.why.clone(),
     }
 }
 

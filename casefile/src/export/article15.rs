@@ -5,7 +5,6 @@
 
 use serde::Serialize;
 
-use super::pdf::Sheet;
 use crate::organisation::Organisation;
 
 /// The CNIL, where a complaint goes.
@@ -29,11 +28,10 @@ const RIGHTS: &[&str] = &[
     "retirer à tout moment votre consentement pour les données sensibles",
 ];
 
-const NOT_SET: &str = "non renseigné";
-
-/// The article 15 information, as the JSON of the access export holds it.
+/// The article 15 information, as the JSON of the access export holds it and its PDF
+/// prints it. A setting not filled in is `None`.
 #[derive(Debug, Clone, Serialize)]
-pub(crate) struct Information {
+pub struct Information {
     /// Who keeps the data.
     pub controller: Option<String>,
     /// Its address.
@@ -45,15 +43,15 @@ pub(crate) struct Information {
     /// Why the data is kept.
     pub purposes: Option<String>,
     /// On what legal basis.
-    pub legal_basis: &'static str,
+    pub legal_basis: String,
     /// Where the data comes from.
-    pub sources: &'static str,
+    pub sources: String,
     /// Who receives it.
     pub recipients: Option<String>,
     /// How long it is kept.
     pub retention: String,
     /// The person's rights.
-    pub rights: &'static [&'static str],
+    pub rights: Vec<String>,
     /// Where to complain.
     pub complaint: String,
 }
@@ -67,41 +65,16 @@ impl Information {
             contact: org.contact.clone(),
             dpo_contact: org.dpo_contact.clone(),
             purposes: org.purposes.clone(),
-            legal_basis: LEGAL_BASIS,
-            sources: SOURCES,
+            legal_basis: LEGAL_BASIS.to_owned(),
+            sources: SOURCES.to_owned(),
             recipients: org.recipients.clone(),
             retention: format!(
                 "pendant l'accompagnement, puis {} mois après la clôture du dossier, avant \
                  d'être effacées",
                 org.retention_months
             ),
-            rights: RIGHTS,
+            rights: RIGHTS.iter().map(|r| (*r).to_owned()).collect(),
             complaint: format!("vous pouvez adresser une réclamation à {CNIL}"),
         }
-    }
-
-    /// The information as a section of the printed export.
-    pub(crate) fn print(&self, sheet: &mut Sheet) {
-        let or_not_set = |v: &Option<String>| v.clone().unwrap_or_else(|| NOT_SET.to_owned());
-        sheet.heading("Qui garde vos données, pourquoi, et vos droits");
-        sheet.field("Organisation", &or_not_set(&self.controller));
-        sheet.field("Adresse", &or_not_set(&self.address));
-        sheet.field("Pour nous joindre", &or_not_set(&self.contact));
-        sheet.field("Protection des données", &or_not_set(&self.dpo_contact));
-        sheet.field("Finalités", &or_not_set(&self.purposes));
-        sheet.field("Base légale", self.legal_basis);
-        sheet.field("Origine des données", self.sources);
-        sheet.field("Destinataires", &or_not_set(&self.recipients));
-        sheet.field("Durée de conservation", &self.retention);
-        sheet.paragraph("Vos droits : vous pouvez");
-        for right in self.rights {
-            sheet.bullet(right);
-        }
-        sheet.bullet(&self.complaint);
-        sheet.paragraph(
-            "Pour exercer ces droits, parlez-en à la personne qui vous accompagne ou \
-             écrivez au contact ci-dessus : la réponse est gratuite et vous parvient dans \
-             un délai d'un mois.",
-        );
     }
 }

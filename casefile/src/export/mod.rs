@@ -1,15 +1,21 @@
-//! Exports: what leaves the case file for people and for funders.
+//! What the exports read: each export as plain data, every value already printed as
+//! text, for the `documents` crate to render (PDF, CSV, XLSX). The split keeps this crate
+//! to storage, domain and sync: the documents change without rebuilding it, and they never
+//! touch storage.
 //!
-//! - the visit sheet (fiche de visite) and a person's summary sheet, as PDF
-//!   ([`CaseFile::visit_sheet_pdf`], [`CaseFile::person_sheet_pdf`]);
-//! - one kind as CSV ([`CaseFile::export_csv`]) and a period as an XLSX workbook
-//!   ([`CaseFile::export_xlsx`]);
+//! - the visit sheet (fiche de visite) and a person's summary sheet
+//!   ([`CaseFile::visit_sheet`], [`CaseFile::person_sheet`]);
+//! - one kind as a table ([`CaseFile::table`], the CSV) and a period as a workbook
+//!   ([`CaseFile::workbook`], the XLSX);
 //! - the indicators of a period ([`CaseFile::indicators`]) and the series of people in
 //!   work ([`CaseFile::people_in_work`]);
-//! - everything held about one person, for a GDPR access request
-//!   ([`CaseFile::access_export`]), other people's data left out;
-//! - the information notice of GDPR articles 13 and 14, in French, Romanian or
-//!   Bulgarian ([`notice_pdf`], [`CaseFile::notice_pdf`]).
+//! - everything held about one person, for a GDPR access request ([`CaseFile::access`]):
+//!   the JSON document, and what its PDF prints, other people's data left out;
+//! - the information notice of GDPR articles 13 and 14 takes the organisation's settings
+//!   ([`CaseFile::organisation`]) and a [`NoticeLang`].
+//!
+//! The domain stays here: the period and its time zone, the French labels of fields and
+//! choices, what an access export withholds and the information of article 15.
 //!
 //! Every export reads record states through the case file's own queries; none writes
 //! to the case file. Records that are deleted or erased are left out. A field in
@@ -17,23 +23,34 @@
 
 mod access;
 mod article15;
-mod csv;
+mod bilingual;
+mod cv;
 mod indicators;
 mod labels;
-mod notice;
-mod pdf;
 mod period;
 mod person_sheet;
+mod table;
+mod visit_copy;
 mod visit_sheet;
 mod withhold;
-mod xlsx;
+mod workbook;
 
 pub use crate::kinds::NoticeLang;
-pub use access::AccessExport;
+pub use access::{Access, AccessRecord, HistoryLine, WithheldNote};
+pub use article15::Information;
+pub use bilingual::{Bilingual, BilingualField, CopyLang};
+pub use cv::{Cv, CvDraft, CvItem};
 pub use indicators::{Indicators, WorkPoint};
-pub use notice::notice_pdf;
 pub use period::{Period, SETTING_TIME_ZONE, TimeZone};
+pub use person_sheet::{
+    JobRow, OpenStep, PersonSheet, ReferralRow, SheetVisit, StayRow, TrainingRow,
+};
+pub use table::Table;
+pub use visit_copy::{CopyStep, Slip, VisitCopy};
+pub use visit_sheet::{DecidedStep, PersonMet, VisitSheet};
+pub use workbook::{Cell, Workbook, Worksheet};
 
+use serde::Serialize;
 use serde_json::Value;
 use sync_protocol::{RecordId, RecordState};
 use time::OffsetDateTime;
@@ -75,6 +92,25 @@ impl CaseFile {
     /// Sets the organisation's name printed on sheets.
     pub fn set_org_name(&mut self, name: &str) -> Result<()> {
         self.set_setting(SETTING_ORG_NAME, name)
+    }
+}
+
+/// A labelled value of a printed sheet: the label in French, the value as printed (empty
+/// when the field holds nothing; a sheet shows that as a dash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Field {
+    /// The label, in French.
+    pub label: String,
+    /// The value, as printed.
+    pub value: String,
+}
+
+impl Field {
+    pub(crate) fn new(label: impl Into<String>, value: impl Into<String>) -> Self {
+        Self {
+            label: label.into(),
+            value: value.into(),
+        }
     }
 }
 

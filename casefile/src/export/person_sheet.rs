@@ -1,12 +1,13 @@
 //! A person's summary sheet: their file on about two A4 pages, for a counsellor who
 //! hands it over or takes it to an appointment. Identity and situation, where they
 //! lived, the steps under way, jobs, trainings and referrals, and the latest visits.
+//! This module reads it; the `documents` crate lays it out.
 
+use serde::Serialize;
 use sync_protocol::{RecordId, RecordState};
 use tracing::info_span;
 
-use super::pdf::Sheet;
-use super::{labels, person_name, printed, refs, text};
+use super::{Field, labels, person_name, printed, refs, text};
 use crate::error::Result;
 use crate::export::period::TimeZone;
 use crate::store::CaseFile;
@@ -14,25 +15,133 @@ use crate::store::CaseFile;
 /// How many of the latest visits the summary lists.
 const LATEST_VISITS: usize = 6;
 
+/// What a person's summary sheet prints, every value as printed (see
+/// [`super::VisitSheet`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct PersonSheet {
+    /// The organisation's name.
+    pub org: String,
+    /// When the sheet was made.
+    pub printed_on: String,
+    /// The person's name: family name, then given names.
+    pub name: String,
+    /// Their identity, follow-up and consent, labelled, in the sheet's order; a field
+    /// that holds nothing is there with an empty value.
+    pub identity: Vec<Field>,
+    /// Their administrative situation, when the file holds one: the fields that hold a
+    /// value.
+    pub situation: Option<Vec<Field>>,
+    /// The steps planned or under way.
+    pub steps: Vec<OpenStep>,
+    /// Their jobs.
+    pub jobs: Vec<JobRow>,
+    /// Their trainings.
+    pub trainings: Vec<TrainingRow>,
+    /// Their referrals.
+    pub referrals: Vec<ReferralRow>,
+    /// Where they lived, one stay each.
+    pub stays: Vec<StayRow>,
+    /// The latest visits that met them, the most recent first.
+    pub visits: Vec<SheetVisit>,
+    /// The file's notes.
+    pub notes: String,
+}
+
+/// A step planned or under way.
+#[derive(Debug, Clone, Serialize)]
+pub struct OpenStep {
+    /// What is to be done.
+    pub title: String,
+    /// Its category, labelled.
+    pub category: String,
+    /// When it is due.
+    pub due_on: String,
+    /// Its status, labelled.
+    pub status: String,
+}
+
+/// A job.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobRow {
+    /// The employer.
+    pub employer: String,
+    /// The position.
+    pub job_title: String,
+    /// The contract, labelled.
+    pub contract: String,
+    /// Its first day.
+    pub start_on: String,
+    /// Its last day.
+    pub end_on: String,
+}
+
+/// A training.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainingRow {
+    /// The training.
+    pub title: String,
+    /// Who gives it.
+    pub provider: String,
+    /// Its status, labelled.
+    pub status: String,
+    /// Its first day.
+    pub start_on: String,
+    /// Its last day.
+    pub end_on: String,
+}
+
+/// A referral to another service.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReferralRow {
+    /// The service.
+    pub to_service: String,
+    /// The barrier it addresses, labelled.
+    pub constraint: String,
+    /// Its status, labelled.
+    pub status: String,
+    /// When it was sent.
+    pub sent_on: String,
+}
+
+/// A stay on a site.
+#[derive(Debug, Clone, Serialize)]
+pub struct StayRow {
+    /// The site's name.
+    pub site: String,
+    /// Its first day.
+    pub from_on: String,
+    /// Its last day.
+    pub to_on: String,
+    /// Why they left, labelled.
+    pub left_because: String,
+}
+
+/// A visit, in a person's list of latest visits.
+#[derive(Debug, Clone, Serialize)]
+pub struct SheetVisit {
+    /// When it took place.
+    pub occurred_at: String,
+    /// Where, labelled.
+    pub setting: String,
+    /// Its purpose.
+    pub purpose: String,
+    /// The day of the next visit.
+    pub next_visit_on: String,
+}
+
 impl CaseFile {
-    /// The summary sheet of `person` as a PDF document.
+    /// What the summary sheet of `person` prints.
     ///
     /// Errors: [`crate::Error::NotFound`]; [`crate::Error::Invalid`] naming `person_id`
-    /// when the record is not a person; [`crate::Error::Export`] when the PDF cannot be
-    /// written.
-    pub fn person_sheet_pdf(&self, person: RecordId) -> Result<Vec<u8>> {
+    /// when the record is not a person.
+    pub fn person_sheet(&self, person: RecordId) -> Result<PersonSheet> {
         let _span = info_span!("casefile.person_sheet").entered();
         let timeline = self.timeline(person)?;
         let zone = self.time_zone()?;
-        let org = self.org_name()?;
         let p = &timeline.person;
-        let mut sheet = Sheet::new(format!("{org} — fiche personne"))?;
-        sheet.note(&org);
-        sheet.title(&person_name(p));
-        sheet.note(&format!("Édité le {}", super::now_text(zone)));
 
-        sheet.heading("Identité");
-        for field in [
+        let labelled = |field: &str| Field::new(labels::field(field), printed(p, field, zone));
+        let mut identity: Vec<Field> = [
             "aliases",
             "sex",
             "birth_date",
@@ -41,27 +150,25 @@ impl CaseFile {
             "languages",
             "french_level",
             "phone",
-        ] {
-            sheet.field(labels::field(field), &printed(p, field, zone));
-        }
-        sheet.field("Ménage", &self.names(p, "household_id")?);
-        sheet.field("Lieu de vie", &self.names(p, "site_id")?);
-        for field in [
-            "referent",
-            "status",
-            "consent_on",
-            "consent_scope",
-            "notice_on",
-            "notice_lang",
-            "notice_interpreter",
-        ] {
-            sheet.field(labels::field(field), &printed(p, field, zone));
-        }
-
-        if let Some(situation) = &timeline.situation {
-            sheet.heading("Situation administrative");
-            fields_of(&mut sheet, situation, zone, &["person_id"]);
-        }
+        ]
+        .into_iter()
+        .map(labelled)
+        .collect();
+        identity.push(Field::new("Ménage", self.names(p, "household_id")?));
+        identity.push(Field::new("Lieu de vie", self.names(p, "site_id")?));
+        identity.extend(
+            [
+                "referent",
+                "status",
+                "consent_on",
+                "consent_scope",
+                "notice_on",
+                "notice_lang",
+                "notice_interpreter",
+            ]
+            .into_iter()
+            .map(labelled),
+        );
 
         let of = |kind: &str| -> Vec<&RecordState> {
             timeline
@@ -71,126 +178,82 @@ impl CaseFile {
                 .filter(|s| s.kind().as_str() == kind)
                 .collect()
         };
-
-        sheet.heading("Démarches en cours");
-        let mut rows = Vec::new();
-        for step in of("step") {
-            let status = text(step, "status");
-            if status == "planned" || status == "in_progress" {
-                rows.push(vec![
-                    text(step, "title"),
-                    printed(step, "category", zone),
-                    printed(step, "due_on", zone),
-                    printed(step, "status", zone),
-                ]);
-            }
-        }
-        sheet.table(
-            &["Démarche", "Catégorie", "Échéance", "Statut"],
-            &[3.0, 1.6, 1.1, 1.0],
-            &rows,
-            "Aucune démarche en cours.",
-        );
-
-        sheet.heading("Emplois");
-        let rows: Vec<Vec<String>> = of("employment")
+        let steps = of("step")
             .into_iter()
-            .map(|j| {
-                vec![
-                    text(j, "employer"),
-                    text(j, "job_title"),
-                    printed(j, "contract", zone),
-                    printed(j, "start_on", zone),
-                    printed(j, "end_on", zone),
-                ]
+            .filter(|step| matches!(text(step, "status").as_str(), "planned" | "in_progress"))
+            .map(|step| OpenStep {
+                title: text(step, "title"),
+                category: printed(step, "category", zone),
+                due_on: printed(step, "due_on", zone),
+                status: printed(step, "status", zone),
             })
             .collect();
-        sheet.table(
-            &["Employeur", "Poste", "Contrat", "Début", "Fin"],
-            &[2.2, 2.2, 1.0, 1.0, 1.0],
-            &rows,
-            "Aucun emploi.",
-        );
-
-        sheet.heading("Formations");
-        let rows: Vec<Vec<String>> = of("training")
+        let jobs = of("employment")
             .into_iter()
-            .map(|t| {
-                vec![
-                    text(t, "title"),
-                    text(t, "provider"),
-                    printed(t, "status", zone),
-                    printed(t, "start_on", zone),
-                    printed(t, "end_on", zone),
-                ]
+            .map(|j| JobRow {
+                employer: text(j, "employer"),
+                job_title: text(j, "job_title"),
+                contract: printed(j, "contract", zone),
+                start_on: printed(j, "start_on", zone),
+                end_on: printed(j, "end_on", zone),
             })
             .collect();
-        sheet.table(
-            &["Formation", "Organisme", "Statut", "Début", "Fin"],
-            &[2.4, 2.0, 1.0, 1.0, 1.0],
-            &rows,
-            "Aucune formation.",
-        );
-
-        sheet.heading("Orientations");
-        let rows: Vec<Vec<String>> = of("referral")
+        let trainings = of("training")
             .into_iter()
-            .map(|r| {
-                vec![
-                    text(r, "to_service"),
-                    printed(r, "constraint", zone),
-                    printed(r, "status", zone),
-                    printed(r, "sent_on", zone),
-                ]
+            .map(|t| TrainingRow {
+                title: text(t, "title"),
+                provider: text(t, "provider"),
+                status: printed(t, "status", zone),
+                start_on: printed(t, "start_on", zone),
+                end_on: printed(t, "end_on", zone),
             })
             .collect();
-        sheet.table(
-            &["Service", "Frein", "Statut", "Envoyée le"],
-            &[3.0, 1.4, 1.0, 1.0],
-            &rows,
-            "Aucune orientation.",
-        );
-
-        sheet.heading("Lieux de vie successifs");
-        let mut rows = Vec::new();
+        let referrals = of("referral")
+            .into_iter()
+            .map(|r| ReferralRow {
+                to_service: text(r, "to_service"),
+                constraint: printed(r, "constraint", zone),
+                status: printed(r, "status", zone),
+                sent_on: printed(r, "sent_on", zone),
+            })
+            .collect();
+        let mut stays = Vec::new();
         for stay in of("stay") {
-            rows.push(vec![
-                self.names(stay, "site_id")?,
-                printed(stay, "from_on", zone),
-                printed(stay, "to_on", zone),
-                printed(stay, "left_because", zone),
-            ]);
+            stays.push(StayRow {
+                site: self.names(stay, "site_id")?,
+                from_on: printed(stay, "from_on", zone),
+                to_on: printed(stay, "to_on", zone),
+                left_because: printed(stay, "left_because", zone),
+            });
         }
-        sheet.table(
-            &["Lieu de vie", "Du", "Au", "Motif du départ"],
-            &[3.0, 1.0, 1.0, 1.6],
-            &rows,
-            "Aucun séjour enregistré.",
-        );
-
-        sheet.heading("Dernières visites");
-        let rows: Vec<Vec<String>> = of("visit")
+        let visits = of("visit")
             .into_iter()
             .take(LATEST_VISITS)
-            .map(|v| {
-                vec![
-                    printed(v, "occurred_at", zone),
-                    printed(v, "setting", zone),
-                    text(v, "purpose"),
-                    printed(v, "next_visit_on", zone),
-                ]
+            .map(|v| SheetVisit {
+                occurred_at: printed(v, "occurred_at", zone),
+                setting: printed(v, "setting", zone),
+                purpose: text(v, "purpose"),
+                next_visit_on: printed(v, "next_visit_on", zone),
             })
             .collect();
-        sheet.table(
-            &["Date", "Cadre", "Objet", "Prochaine visite"],
-            &[1.8, 1.6, 3.0, 1.1],
-            &rows,
-            "Aucune visite.",
-        );
 
-        sheet.heading("Notes");
-        sheet.paragraph(&text(p, "notes"));
-        sheet.finish("Fiche personne")
+        Ok(PersonSheet {
+            org: self.org_name()?,
+            printed_on: super::now_text(zone),
+            name: person_name(p),
+            identity,
+            situation: timeline
+                .situation
+                .as_ref()
+                .map(|situation| fields_of(situation, zone, &["person_id"])),
+            steps,
+            jobs,
+            trainings,
+            referrals,
+            stays,
+            visits,
+            notes: text(p, "notes"),
+        })
     }
 
     /// The names the references of `field` point to, joined.
@@ -203,10 +266,11 @@ impl CaseFile {
     }
 }
 
-/// Every field of `state` that holds a value, labelled in French, but those in `skip`.
-/// References print as the names they point to only where the caller resolves them;
-/// here they print as ids.
-pub(crate) fn fields_of(sheet: &mut Sheet, state: &RecordState, zone: TimeZone, skip: &[&str]) {
+/// Every field of `state` that holds a value, labelled in French, but those in `skip`:
+/// the schema's fields in its order, then the others the record holds. References print
+/// as the names they point to only where the caller resolves them; here they print as
+/// ids.
+pub(crate) fn fields_of(state: &RecordState, zone: TimeZone, skip: &[&str]) -> Vec<Field> {
     let mut names: Vec<&str> = crate::schema::kind(state.kind().as_str())
         .map(|k| k.fields.iter().map(|f| f.name).collect())
         .unwrap_or_default();
@@ -215,13 +279,12 @@ pub(crate) fn fields_of(sheet: &mut Sheet, state: &RecordState, zone: TimeZone, 
             names.push(name.as_str());
         }
     }
-    for name in names {
-        if name.starts_with('_') || skip.contains(&name) {
-            continue;
-        }
-        let value = printed(state, name, zone);
-        if !value.is_empty() {
-            sheet.field(labels::field(name), &value);
-        }
-    }
+    names
+        .into_iter()
+        .filter(|name| !name.starts_with('_') && !skip.contains(name))
+        .filter_map(|name| {
+            let value = printed(state, name, zone);
+            (!value.is_empty()).then(|| Field::new(labels::field(name), value))
+        })
+        .collect()
 }

@@ -1,113 +1,136 @@
 //! The visit sheet (fiche de visite): one visit on A4, printed or saved right after it,
 //! offline. It names the organisation, when and where the visit took place, who led it
 //! and whom it met, what was said and decided, the steps decided (steps whose `visit_id`
-//! is this visit) with their due dates, the next visit, and has two signature boxes.
+//! is this visit) with their due dates, and the next visit. This module reads it; the
+//! `documents` crate lays it out.
 
+use serde::Serialize;
 use sync_protocol::RecordId;
 use tracing::info_span;
 
-use super::pdf::Sheet;
 use super::{birth_year, person_name, printed, refs, text};
 use crate::error::{Error, Result};
 use crate::store::CaseFile;
 
+/// What the visit sheet prints, every value as printed (dates and times in French, in
+/// the organisation's time zone; choices by their label; a conflict's values joined with
+/// ` / `). An empty text is a field the visit does not fill.
+#[derive(Debug, Clone, Serialize)]
+pub struct VisitSheet {
+    /// The organisation's name.
+    pub org: String,
+    /// When the sheet was made: `lundi 02/11/2026 à 10 h 14`.
+    pub printed_on: String,
+    /// When the visit took place.
+    pub occurred_at: String,
+    /// Where (home visit, office…), labelled.
+    pub setting: String,
+    /// The sites, each as `name (commune)`.
+    pub sites: String,
+    /// The counsellors who led it.
+    pub counsellors: String,
+    /// How long it lasted, in minutes.
+    pub duration_minutes: String,
+    /// Whether an interpreter was there (`oui` / `non`).
+    pub interpreter: String,
+    /// Its purpose.
+    pub purpose: String,
+    /// The persons met, in the visit's order.
+    pub persons: Vec<PersonMet>,
+    /// What was observed.
+    pub observations: String,
+    /// What was decided.
+    pub decisions: String,
+    /// The steps decided at the visit, by due date.
+    pub steps: Vec<DecidedStep>,
+    /// The day of the next visit.
+    pub next_visit_on: String,
+}
+
+/// A person met at a visit.
+#[derive(Debug, Clone, Serialize)]
+pub struct PersonMet {
+    /// Their name, or `(personne inconnue de ce dossier)` for a person this case file
+    /// does not hold.
+    pub name: String,
+    /// Their year of birth.
+    pub birth_year: String,
+    /// Their household's name.
+    pub household: String,
+}
+
+/// A step decided at a visit.
+#[derive(Debug, Clone, Serialize)]
+pub struct DecidedStep {
+    /// What is to be done.
+    pub title: String,
+    /// For whom: the names of the persons it is for.
+    pub for_whom: String,
+    /// Its category, labelled.
+    pub category: String,
+    /// When it is due.
+    pub due_on: String,
+    /// Its status, labelled.
+    pub status: String,
+}
+
 impl CaseFile {
-    /// The visit sheet of `visit` as a PDF document (A4, French, fonts embedded).
+    /// What the visit sheet of `visit` prints.
     ///
     /// Errors: [`Error::NotFound`]; [`Error::Invalid`] naming `visit_id` when the record
-    /// is not a visit; [`Error::Export`] when the PDF cannot be written.
-    pub fn visit_sheet_pdf(&self, visit: RecordId) -> Result<Vec<u8>> {
+    /// is not a visit.
+    pub fn visit_sheet(&self, visit: RecordId) -> Result<VisitSheet> {
         let _span = info_span!("casefile.visit_sheet", %visit).entered();
         let state = self.get(visit)?;
         if state.kind().as_str() != "visit" {
             return Err(Error::invalid("visit_id", "the id of a visit"));
         }
         let zone = self.time_zone()?;
-        let org = self.org_name()?;
-        let mut sheet = Sheet::new(format!("{org} — fiche de visite"))?;
-        sheet.note(&org);
-        sheet.title("Fiche de visite");
-        sheet.note(&format!("Éditée le {}", super::now_text(zone)));
-
-        sheet.heading("La visite");
-        sheet.field("Date et heure", &printed(&state, "occurred_at", zone));
-        sheet.field("Cadre", &printed(&state, "setting", zone));
         let mut sites = Vec::new();
         for id in refs(&state, "site_id") {
             sites.push(self.site_line(id)?);
         }
-        sheet.field("Lieu de vie", &sites.join(" / "));
-        sheet.field("Conseiller·es", &printed(&state, "counsellors", zone));
-        let duration = printed(&state, "duration_minutes", zone);
-        if !duration.is_empty() {
-            sheet.field("Durée", &format!("{duration} min"));
-        }
-        sheet.field("Interprète", &printed(&state, "interpreter", zone));
-        sheet.field("Objet", &text(&state, "purpose"));
-
-        sheet.heading("Personnes rencontrées");
-        let mut met = Vec::new();
+        let mut persons = Vec::new();
         for id in refs(&state, "person_ids") {
-            met.push(match self.state_if_any(id)? {
-                Some(person) => {
-                    let mut household = Vec::new();
-                    for h in refs(&person, "household_id") {
-                        household.push(self.name_of(h)?);
-                    }
-                    vec![
-                        person_name(&person),
-                        birth_year(&person),
-                        household.join(" / "),
-                    ]
-                }
-                None => vec![
-                    "(personne inconnue de ce dossier)".to_owned(),
-                    String::new(),
-                    String::new(),
-                ],
+            persons.push(match self.state_if_any(id)? {
+                Some(person) => PersonMet {
+                    name: person_name(&person),
+                    birth_year: birth_year(&person),
+                    household: self.names(&person, "household_id")?,
+                },
+                None => PersonMet {
+                    name: "(personne inconnue de ce dossier)".to_owned(),
+                    birth_year: String::new(),
+                    household: String::new(),
+                },
             });
         }
-        sheet.table(
-            &["Nom", "Année de naissance", "Ménage"],
-            &[3.0, 1.5, 2.0],
-            &met,
-            "Personne n'est indiquée.",
-        );
-
-        sheet.heading("Observations");
-        sheet.paragraph(&text(&state, "observations"));
-        sheet.heading("Décisions");
-        sheet.paragraph(&text(&state, "decisions"));
-
-        sheet.heading("Démarches décidées");
         let mut steps = Vec::new();
         for step in self.steps_of_visit(visit)? {
-            let mut who = Vec::new();
-            for p in refs(&step, "person_id") {
-                who.push(self.name_of(p)?);
-            }
-            steps.push(vec![
-                text(&step, "title"),
-                who.join(" / "),
-                printed(&step, "category", zone),
-                printed(&step, "due_on", zone),
-                printed(&step, "status", zone),
-            ]);
+            steps.push(DecidedStep {
+                title: text(&step, "title"),
+                for_whom: self.names(&step, "person_id")?,
+                category: printed(&step, "category", zone),
+                due_on: printed(&step, "due_on", zone),
+                status: printed(&step, "status", zone),
+            });
         }
-        sheet.table(
-            &["Démarche", "Pour", "Catégorie", "Échéance", "Statut"],
-            &[3.0, 2.0, 1.6, 1.1, 1.0],
-            &steps,
-            "Aucune démarche n'a été décidée.",
-        );
-
-        sheet.field("Prochaine visite", &printed(&state, "next_visit_on", zone));
-
-        sheet.signatures(&[
-            "Signature du ou de la conseiller·e",
-            "Signature de la personne accompagnée",
-        ]);
-        sheet.finish("Fiche de visite")
+        Ok(VisitSheet {
+            org: self.org_name()?,
+            printed_on: super::now_text(zone),
+            occurred_at: printed(&state, "occurred_at", zone),
+            setting: printed(&state, "setting", zone),
+            sites: sites.join(" / "),
+            counsellors: printed(&state, "counsellors", zone),
+            duration_minutes: printed(&state, "duration_minutes", zone),
+            interpreter: printed(&state, "interpreter", zone),
+            purpose: text(&state, "purpose"),
+            persons,
+            observations: text(&state, "observations"),
+            decisions: text(&state, "decisions"),
+            steps,
+            next_visit_on: printed(&state, "next_visit_on", zone),
+        })
     }
 
     /// A site as one line: its name and commune.

@@ -1,10 +1,10 @@
 //! Erasing a person (SYNC-PROTOCOL.md §5) as the devices see it: what a pulled erasure
 //! leaves in a case file (nothing of the person, not even their id), and a coordinator's
-//! erasure over HTTP against the real server, from the library and from the command line.
+//! erasure over HTTP against the real server, from the library (the command line's is
+//! tested in `passerelle-cli`).
 
 use std::collections::BTreeSet;
 
-use casefile::sync_protocol::wire::ErasePersonResponse;
 use casefile::sync_protocol::{FieldName, Kind, RecordId, RecordState};
 use casefile::{CaseFile, Error, SyncError};
 use passerelle_test_support::{Backend, Device, Server, backends};
@@ -393,40 +393,6 @@ fn a_counsellor_may_not_erase_and_an_unknown_person_is_not_found() {
         !missing.to_string().contains(&unknown.to_string()),
         "the message names no id: {missing}"
     );
-}
-
-/// `passerelle-cli erase-person ID --dry-run` prints the server's answer on one line.
-#[test]
-fn the_command_line_prints_what_would_go() {
-    let (_server, mut a, _b) = team(Backend::Sqlite);
-    let file = person_file(&mut a.file);
-    a.sync();
-    let p = file.p.to_string();
-    let out = crate::cli::cli(
-        a.file.path(),
-        DEVICE_PASS,
-        &["erase-person", &p, "--dry-run"],
-    );
-    assert!(
-        out.status.success(),
-        "erase-person --dry-run must succeed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(text.lines().count(), 1, "one JSON line: {text}");
-    let answer: ErasePersonResponse = serde_json::from_str(&text).unwrap();
-    assert!(answer.dry_run, "a dry run: {text}");
-    assert_eq!(
-        ids(&answer.erased),
-        file.alone.iter().copied().collect(),
-        "it names what would go: {text}"
-    );
-    assert_eq!(a.sync().pulled, 0, "nothing went");
-    assert!(a.file.get(file.p).is_ok(), "the person stays");
-
-    let bad = crate::cli::cli(a.file.path(), DEVICE_PASS, &["erase-person", "P1"]);
-    assert!(!bad.status.success(), "an id that is not one is refused");
-    assert!(bad.stdout.is_empty(), "and prints nothing on stdout");
 }
 
 /// A state of `kind` made on another replica, with `id`.

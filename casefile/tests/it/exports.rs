@@ -1,52 +1,14 @@
-//! Exports read back: the PDFs through `pdftotext` (poppler-utils), the workbook through
-//! calamine, the CSV through the csv crate, the report as JSON.
+//! What the exports read: every value already printed as text, for `documents` to lay
+//! out (whose tests render and read back each document), and the errors of the readers.
 
-use std::path::Path;
-use std::process::Command;
+use casefile::Error;
+use serde_json::json;
 
-use calamine::{Data, Reader, Xlsx};
-use casefile::CaseFile;
-use casefile::sync_protocol::RecordId;
-use serde_json::{Value, json};
+use crate::common::{fields, fresh, person};
 
-use crate::common::{fields, foreign, fresh};
-
-/// Every letter of French and Romanian the sheets must print.
-const DIACRITICS: &str = "ăâîșțéèêçïĂÂÎȘȚÉ";
-
-/// The text of a PDF, as `pdftotext` extracts it.
-pub(crate) fn pdf_text(pdf: &[u8]) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("sheet.pdf");
-    std::fs::write(&path, pdf).unwrap();
-    let out = Command::new("pdftotext")
-        .arg("-enc")
-        .arg("UTF-8")
-        .arg(&path)
-        .arg("-")
-        .output()
-        .expect("pdftotext (Debian package poppler-utils) must be installed to test the PDFs");
-    assert!(
-        out.status.success(),
-        "pdftotext failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// Words of `text` joined by single spaces, so that line breaks do not matter.
-pub(crate) fn flat(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-struct Sample {
-    visit: RecordId,
-    stefan: RecordId,
-    maria: RecordId,
-}
-
-/// A site, a household, two persons with every diacritic, a visit with its steps.
-fn sample(file: &mut CaseFile) -> Sample {
+#[test]
+fn the_visit_sheet_reads_every_value_as_printed() {
+    let (_dir, mut file) = fresh();
     file.set_org_name("Association Îlot Fraternité").unwrap();
     let site = file
         .create(
@@ -58,39 +20,10 @@ fn sample(file: &mut CaseFile) -> Sample {
             ]),
         )
         .unwrap();
-    let household = file
-        .create(
-            "household",
-            fields(&[
-                ("name", json!("Ménage Lăcătuș")),
-                ("site_id", json!(site.to_string())),
-            ]),
-        )
+    let stefan = person(&mut file, "Lăcătuș", "Ștefan");
+    file.edit(stefan, fields(&[("birth_date", json!("1991-04"))]))
         .unwrap();
-    let stefan = file
-        .create(
-            "person",
-            fields(&[
-                ("family_name", json!("Lăcătuș")),
-                ("given_names", json!("Ștefan")),
-                ("aliases", json!(["Stefan", "Ştefan"])),
-                ("birth_date", json!("1991-04")),
-                ("household_id", json!(household.to_string())),
-                ("site_id", json!(site.to_string())),
-            ]),
-        )
-        .unwrap();
-    let maria = file
-        .create(
-            "person",
-            fields(&[
-                ("family_name", json!("Țîrcă-Brâncuși")),
-                ("given_names", json!("Mărioara Zoïa")),
-                ("birth_date", json!("1987")),
-                ("household_id", json!(household.to_string())),
-            ]),
-        )
-        .unwrap();
+    let unknown = "01234567-89ab-7def-8123-456789abcdef";
     let visit = file
         .create(
             "visit",
@@ -98,17 +31,11 @@ fn sample(file: &mut CaseFile) -> Sample {
                 ("occurred_at", json!("2026-11-02T10:14:00+01:00")),
                 ("setting", json!("home_visit")),
                 ("site_id", json!(site.to_string())),
-                ("person_ids", json!([stefan.to_string(), maria.to_string()])),
+                ("person_ids", json!([stefan.to_string()])),
                 ("counsellors", json!(["Hélène Dupré", "Ionuț"])),
-                ("purpose", json!("Préparer l'inscription à France Travail")),
-                (
-                    "observations",
-                    json!("Ștefan a travaillé en maçonnerie ; très motivé. Garçon né à Brăila, façade, Noël, être."),
-                ),
-                ("decisions", json!("Rendez-vous pris à l'agence; CV à préparer.")),
-                ("next_visit_on", json!("2026-11-16")),
                 ("interpreter", json!(true)),
                 ("duration_minutes", json!(45)),
+                ("next_visit_on", json!("2026-11-16")),
             ]),
         )
         .unwrap();
@@ -123,703 +50,96 @@ fn sample(file: &mut CaseFile) -> Sample {
         ]),
     )
     .unwrap();
-    file.create(
-        "step",
-        fields(&[
-            ("person_id", json!(maria.to_string())),
-            ("visit_id", json!(visit.to_string())),
-            ("category", json!("language")),
-            ("title", json!("Cours de français à l'Îlot")),
-            ("due_on", json!("2026-11-20")),
-        ]),
-    )
-    .unwrap();
-    Sample {
-        visit,
-        stefan,
-        maria,
-    }
-}
 
-#[test]
-fn the_visit_sheet_prints_the_visit_with_every_diacritic_as_extractable_text() {
-    let (_dir, mut file) = fresh();
-    let s = sample(&mut file);
-    let pdf = file.visit_sheet_pdf(s.visit).unwrap();
-    assert!(pdf.starts_with(b"%PDF-"), "a PDF document");
-    assert!(
-        crate::common::contains(&pdf, b"/FontFile2"),
-        "the TrueType font is embedded"
+    let sheet = file.visit_sheet(visit).unwrap();
+    assert_eq!(sheet.org, "Association Îlot Fraternité");
+    assert_eq!(
+        sheet.occurred_at, "lundi 02/11/2026 à 10 h 14",
+        "a time in French, in the organisation's zone"
     );
-    let text = pdf_text(&pdf);
-    let words = flat(&text);
-    for expected in [
-        "Association Îlot Fraternité",
-        "Fiche de visite",
-        "lundi 02/11/2026 à 10 h 14",
-        "visite sur le lieu de vie",
-        "Terrain de la Deûle (Hellemmes)",
-        "Hélène Dupré, Ionuț",
-        "Lăcătuș Ștefan",
-        "Țîrcă-Brâncuși Mărioara Zoïa",
-        "1991",
-        "1987",
-        "Ménage Lăcătuș",
-        "Préparer l'inscription à France Travail",
-        "maçonnerie",
-        "Brăila",
-        "Noël",
-        "Rendez-vous pris à l'agence; CV à préparer.",
-        "Inscription à France Travail",
-        "09/11/2026",
-        "Cours de français à l'Îlot",
-        "20/11/2026",
-        "16/11/2026",
-        "Signature du ou de la conseiller·e",
-        "Signature de la personne accompagnée",
-    ] {
-        assert!(
-            words.contains(expected),
-            "the sheet should hold {expected:?}; it holds:\n{text}"
-        );
-    }
-    let pdf = {
-        // Every diacritic, in a visit of its own.
-        let v = file
-            .create(
-                "visit",
-                fields(&[
-                    ("occurred_at", json!("2026-11-03T09:00:00Z")),
-                    ("setting", json!("office_interview")),
-                    ("purpose", json!(DIACRITICS)),
-                ]),
-            )
-            .unwrap();
-        file.visit_sheet_pdf(v).unwrap()
-    };
-    let text = pdf_text(&pdf);
-    for c in DIACRITICS.chars() {
-        assert!(
-            text.contains(c),
-            "{c:?} should be printed and extractable: {text}"
-        );
-    }
+    assert_eq!(
+        sheet.setting, "visite sur le lieu de vie",
+        "a choice by its label"
+    );
+    assert_eq!(sheet.sites, "Terrain de la Deûle (Hellemmes)");
+    assert_eq!(sheet.counsellors, "Hélène Dupré, Ionuț", "a list joined");
+    assert_eq!(sheet.interpreter, "oui");
+    assert_eq!(sheet.duration_minutes, "45");
+    assert_eq!(sheet.next_visit_on, "16/11/2026", "a date as JJ/MM/AAAA");
+    assert_eq!(
+        sheet.purpose, "",
+        "a field the visit does not fill is empty"
+    );
+    assert_eq!(sheet.persons.len(), 1);
+    assert_eq!(
+        (
+            sheet.persons[0].name.as_str(),
+            sheet.persons[0].birth_year.as_str()
+        ),
+        ("Lăcătuș Ștefan", "1991")
+    );
+    assert_eq!(sheet.steps.len(), 1);
+    assert_eq!(sheet.steps[0].title, "Inscription à France Travail");
+    assert_eq!(sheet.steps[0].for_whom, "Lăcătuș Ștefan", "names, not ids");
+    assert_eq!(sheet.steps[0].due_on, "09/11/2026");
+
+    // A person this case file does not hold (not synced yet) prints as unknown.
+    let state = file.get(visit).unwrap();
+    let mut theirs = state.clone();
+    theirs
+        .edit(
+            crate::common::other_replica(),
+            crate::common::at(),
+            [(
+                "person_ids".parse().unwrap(),
+                json!([stefan.to_string(), unknown]),
+            )],
+        )
+        .unwrap();
+    file.apply_pulled(std::slice::from_ref(&theirs), 1).unwrap();
+    let names: Vec<String> = file
+        .visit_sheet(visit)
+        .unwrap()
+        .persons
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    assert!(
+        names.contains(&"(personne inconnue de ce dossier)".to_owned()),
+        "{names:?}"
+    );
 }
 
 #[test]
-fn a_visit_sheet_asks_for_a_visit() {
+fn each_reader_asks_for_the_right_record_or_kind() {
     let (_dir, mut file) = fresh();
-    let s = sample(&mut file);
+    let stefan = person(&mut file, "Lăcătuș", "Ștefan");
+    let site = file
+        .create("site", fields(&[("name", json!("Terrain"))]))
+        .unwrap();
     assert!(
-        matches!(
-            file.visit_sheet_pdf(s.stefan),
-            Err(casefile::Error::Invalid { .. })
-        ),
+        matches!(file.visit_sheet(stefan), Err(Error::Invalid { field, .. }) if field == "visit_id"),
         "a person is not a visit"
     );
-    assert_eq!(file.org_name().unwrap(), "Association Îlot Fraternité");
-    let (_dir, other) = fresh();
-    assert_eq!(other.org_name().unwrap(), "Passerelle", "the default name");
-}
-
-#[test]
-fn the_person_sheet_holds_their_file() {
-    let (_dir, mut file) = fresh();
-    let s = sample(&mut file);
-    file.create(
-        "employment",
-        fields(&[
-            ("person_id", json!(s.stefan.to_string())),
-            ("employer", json!("Bâtiments du Nord")),
-            ("contract", json!("cdd")),
-            ("start_on", json!("2026-11-10")),
-        ]),
-    )
-    .unwrap();
-    let words = flat(&pdf_text(&file.person_sheet_pdf(s.stefan).unwrap()));
-    for expected in [
-        "Lăcătuș Ștefan",
-        "Stefan, Ştefan",
-        "04/1991",
-        "Ménage Lăcătuș",
-        "Terrain de la Deûle",
-        "Inscription à France Travail",
-        "Bâtiments du Nord",
-        "CDD",
-        "Préparer l'inscription à France Travail",
-    ] {
-        assert!(
-            words.contains(expected),
-            "the person sheet should hold {expected:?}: {words}"
-        );
-    }
     assert!(
-        !words.contains("Cours de français"),
-        "another person's step is not on the sheet"
-    );
-}
-
-#[test]
-fn csv_has_a_bom_semicolons_crlf_the_schema_columns_and_no_deleted_record() {
-    let (_dir, mut file) = fresh();
-    let s = sample(&mut file);
-    file.edit(
-        s.maria,
-        fields(&[("notes", json!("dit \"Mara\"; parle roumain\net romani"))]),
-    )
-    .unwrap();
-    let gone = crate::common::person(&mut file, "Supprimé", "Personne");
-    file.delete(gone).unwrap();
-    // A conflict on the phone: both values are shown.
-    let remote = foreign("person", &[("family_name", json!("Căldăraru"))]);
-    file.apply_pulled(std::slice::from_ref(&remote), 1).unwrap();
-    crate::common::conflicting_phones(&mut file, &remote, 2);
-
-    let mut bytes = Vec::new();
-    let rows = file.export_csv("person", &mut bytes).unwrap();
-    assert_eq!(rows, 3, "three persons are not deleted");
-    assert!(bytes.starts_with(b"\xEF\xBB\xBF"), "UTF-8 with a BOM");
-    let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
-    let header = text.split("\r\n").next().unwrap();
-    let spec = casefile::schema::kind("person").unwrap();
-    let expected: Vec<&str> = std::iter::once("id")
-        .chain(spec.fields.iter().map(|f| f.name))
-        .collect();
-    assert_eq!(
-        header,
-        expected.join(";"),
-        "the header: id, then the schema's fields"
-    );
-    assert!(text.ends_with("\r\n"), "rows end with CRLF");
-
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(b';')
-        .from_reader(&bytes[3..]);
-    let headers = reader.headers().unwrap().clone();
-    let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
-    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
-    assert_eq!(records.len(), 3);
-    let row = |id: RecordId| {
-        records
-            .iter()
-            .find(|r| r.get(0) == Some(id.to_string().as_str()))
-            .unwrap_or_else(|| panic!("a row for {id}"))
-    };
-    assert_eq!(&row(s.stefan)[column("family_name")], "Lăcătuș");
-    assert_eq!(
-        &row(s.stefan)[column("aliases")],
-        "Stefan, Ştefan",
-        "lists joined with ', '"
-    );
-    assert_eq!(
-        &row(s.maria)[column("notes")],
-        "dit \"Mara\"; parle roumain\net romani",
-        "quotes, ';' and line breaks survive"
-    );
-    let phone = &row(remote.id())[column("phone")];
-    assert!(
-        phone == "0611 / 0622" || phone == "0622 / 0611",
-        "a conflict's values joined with ' / ': {phone:?}"
+        matches!(file.person_sheet(site), Err(Error::Invalid { .. })),
+        "a site is not a person"
     );
     assert!(
-        records
-            .iter()
-            .all(|r| r.get(0) != Some(gone.to_string().as_str())),
-        "a deleted person is left out"
+        matches!(file.access(site), Err(Error::Invalid { field, .. }) if field == "person_id"),
+        "an access export is of a person"
     );
     assert!(
-        matches!(
-            file.export_csv("persons", Vec::new()),
-            Err(casefile::Error::Invalid { .. })
-        ),
+        matches!(file.table("persons"), Err(Error::Invalid { field, .. }) if field == "kind"),
         "an unknown kind is refused"
     );
-}
-
-/// A case file with records in and around November 2026 (Europe/Paris).
-fn november(file: &mut CaseFile) -> (RecordId, RecordId) {
-    let s = sample(file);
-    let p = |id: RecordId| json!(id.to_string());
-    let visit = |file: &mut CaseFile, at: &str, setting: &str, who: RecordId| {
-        file.create(
-            "visit",
-            fields(&[
-                ("occurred_at", json!(at)),
-                ("setting", json!(setting)),
-                ("person_ids", json!([who.to_string()])),
-            ]),
-        )
-        .unwrap()
-    };
-    let outsider = crate::common::person(file, "Dumitru", "Ion");
-    let late = crate::common::person(file, "Stoica", "Ana");
-    // 1 November 00:30 in Paris: in. 1 December 00:30 in Paris: out.
-    visit(file, "2026-10-31T23:30:00Z", "care_centre", late);
-    visit(file, "2026-11-30T23:30:00Z", "phone", outsider);
-    visit(
-        file,
-        "2026-11-15T09:00:00+01:00",
-        "office_interview",
-        s.maria,
-    );
-    let deleted = visit(file, "2026-11-16T09:00:00+01:00", "phone", s.maria);
-    file.delete(deleted).unwrap();
-    let add = |file: &mut CaseFile, kind: &str, pairs: &[(&str, Value)]| {
-        file.create(kind, fields(pairs)).unwrap()
-    };
-    add(
-        file,
-        "step",
-        &[
-            ("person_id", p(s.stefan)),
-            ("category", json!("documents")),
-            ("title", json!("Carte d'identité")),
-            ("status", json!("done")),
-            ("done_on", json!("2026-11-30")),
-        ],
-    );
-    add(
-        file,
-        "step",
-        &[
-            ("person_id", p(s.stefan)),
-            ("category", json!("health")),
-            ("title", json!("AME")),
-            ("status", json!("done")),
-            ("done_on", json!("2026-12-01")),
-        ],
-    );
-    add(
-        file,
-        "employment",
-        &[
-            ("person_id", p(s.stefan)),
-            ("employer", json!("Bâtiments du Nord")),
-            ("contract", json!("cdd")),
-            ("start_on", json!("2026-11-10")),
-            ("end_on", json!("2027-01-31")),
-        ],
-    );
-    add(
-        file,
-        "employment",
-        &[
-            ("person_id", p(s.maria)),
-            ("employer", json!("Jardins de Cocagne")),
-            ("contract", json!("iae")),
-            ("start_on", json!("2026-09-01")),
-        ],
-    );
-    add(
-        file,
-        "employment",
-        &[
-            ("person_id", p(s.maria)),
-            ("employer", json!("Intérim Plus")),
-            ("start_on", json!("2026-11-20")),
-            ("end_on", json!("2026-11-25")),
-        ],
-    );
-    add(
-        file,
-        "training",
-        &[
-            ("person_id", p(s.maria)),
-            ("title", json!("FLE")),
-            ("status", json!("completed")),
-            ("start_on", json!("2026-10-01")),
-            ("end_on", json!("2026-11-12")),
-        ],
-    );
-    add(
-        file,
-        "training",
-        &[
-            ("person_id", p(s.stefan)),
-            ("title", json!("CACES")),
-            ("status", json!("enrolled")),
-            ("start_on", json!("2026-11-23")),
-        ],
-    );
-    add(
-        file,
-        "training",
-        &[
-            ("person_id", p(s.stefan)),
-            ("title", json!("Soudure")),
-            ("status", json!("applied")),
-            ("start_on", json!("2026-11-24")),
-        ],
-    );
-    let site = add(file, "site", &[("name", json!("Résidence"))]);
-    add(
-        file,
-        "stay",
-        &[
-            ("person_id", p(late)),
-            ("site_id", p(site)),
-            ("from_on", json!("2025-01-01")),
-            ("to_on", json!("2026-11-05")),
-            ("left_because", json!("housed")),
-        ],
-    );
-    add(
-        file,
-        "stay",
-        &[
-            ("person_id", p(outsider)),
-            ("site_id", p(site)),
-            ("from_on", json!("2025-01-01")),
-            ("to_on", json!("2026-11-05")),
-            ("left_because", json!("eviction")),
-        ],
-    );
-    (s.stefan, s.maria)
-}
-
-#[test]
-fn indicators_count_as_domain_md_defines_them() {
-    let (_dir, mut file) = fresh();
-    november(&mut file);
-    let period = file.period("2026-11-01", "2026-11-30").unwrap();
-    let i = file.indicators(&period).unwrap();
-    // Followed: Ștefan and Mărioara (visit of 2 November, steps, jobs…), Ana (visit at
-    // 00:30 on 1 November, stay ended), not Ion (visit on 1 December in Paris).
-    assert_eq!(i.people_followed, 3, "{i:?}");
-    assert_eq!(i.visits_by_setting["home_visit"], 1);
+    let table = file.table("person").unwrap();
+    assert_eq!(table.header[0], "id", "the id first");
+    assert_eq!(table.rows.len(), 1);
     assert_eq!(
-        i.visits_by_setting["care_centre"], 1,
-        "00:30 on 1 November in Paris"
+        table.rows[0].len(),
+        table.header.len(),
+        "every row as long as the header"
     );
-    assert_eq!(
-        i.visits_by_setting["phone"], 0,
-        "1 December in Paris, and a deleted visit"
-    );
-    assert_eq!(i.visits_by_setting["office_interview"], 1);
-    assert_eq!(i.steps_done, 1, "done on 30 November; 1 December is out");
-    assert_eq!(i.steps_done_by_category["documents"], 1);
-    assert_eq!(i.steps_done_by_category["health"], 0);
-    assert_eq!(i.jobs_by_contract["cdd"], 1);
-    assert_eq!(i.jobs_by_contract["iae"], 0, "started in September");
-    assert_eq!(
-        i.jobs_by_contract["unspecified"], 1,
-        "a job without a contract"
-    );
-    assert_eq!(
-        i.trainings_started, 1,
-        "CACES; an application is not a start"
-    );
-    assert_eq!(i.trainings_completed, 1);
-    assert_eq!(i.people_housed, 1, "housed, not evicted");
-    let today = time::OffsetDateTime::now_utc().date();
-    let all_time = file
-        .period("2000-01-01", &today.next_day().unwrap().to_string())
-        .unwrap();
-    assert_eq!(
-        file.indicators(&all_time).unwrap().new_people,
-        4,
-        "created today"
-    );
-    let before_today = file
-        .period("2000-01-01", &today.previous_day().unwrap().to_string())
-        .unwrap();
-    assert_eq!(
-        file.indicators(&before_today).unwrap().new_people,
-        0,
-        "no one was created before today"
-    );
-
-    file.set_setting(casefile::SETTING_TIME_ZONE, "UTC")
-        .unwrap();
-    let utc = file.period("2026-11-01", "2026-11-30").unwrap();
-    let by_utc = file.indicators(&utc).unwrap().visits_by_setting;
-    assert_eq!(
-        (by_utc["care_centre"], by_utc["phone"]),
-        (0, 1),
-        "in UTC the visit of 31 October 23:30 is out and that of 30 November 23:30 in"
-    );
-    file.set_setting(casefile::SETTING_TIME_ZONE, "Mars/Olympus")
-        .unwrap();
-    assert!(
-        matches!(file.period("2026-11-01", "2026-11-30"), Err(casefile::Error::Invalid { field, .. }) if field == "time_zone"),
-        "an unknown time zone is refused, naming the setting"
-    );
-    file.set_setting(casefile::SETTING_TIME_ZONE, "Europe/Paris")
-        .unwrap();
-
-    let series = file
-        .people_in_work(&file.period("2026-09-15", "2026-12-10").unwrap())
-        .unwrap();
-    let points: Vec<(&str, u64)> = series.iter().map(|p| (p.on.as_str(), p.people)).collect();
-    assert_eq!(
-        points,
-        vec![
-            ("2026-09-30", 1),
-            ("2026-10-31", 1),
-            ("2026-11-30", 2),
-            ("2026-12-10", 2)
-        ],
-        "month ends, then the last day"
-    );
-}
-
-#[test]
-fn the_workbook_reads_back() {
-    let (_dir, mut file) = fresh();
-    let (stefan, _) = november(&mut file);
-    let period = file.period("2026-11-01", "2026-11-30").unwrap();
-    let bytes = file.export_xlsx(&period).unwrap();
-    let mut book = Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
-    assert_eq!(
-        book.sheet_names(),
-        vec![
-            "Personnes",
-            "Visites",
-            "Démarches",
-            "Emplois",
-            "Formations",
-            "Indicateurs"
-        ]
-    );
-    let persons = book.worksheet_range("Personnes").unwrap();
-    let rows: Vec<&[Data]> = persons.rows().collect();
-    assert_eq!(rows[0][0], Data::String("id".into()));
-    assert_eq!(
-        rows.len(),
-        1 + 3,
-        "the header and the three persons followed"
-    );
-    assert!(
-        rows.iter()
-            .any(|r| r[0] == Data::String(stefan.to_string())
-                && r[1] == Data::String("Lăcătuș".into())),
-        "Ștefan's row"
-    );
-    let visits = book.worksheet_range("Visites").unwrap();
-    let header: Vec<String> = visits
-        .rows()
-        .next()
-        .unwrap()
-        .iter()
-        .map(|c| c.to_string())
-        .collect();
-    assert_eq!(&header[..4], ["id", "occurred_at", "setting", "site_id"]);
-    let names = header.iter().position(|h| h == "person_name").unwrap();
-    let minutes = header.iter().position(|h| h == "duration_minutes").unwrap();
-    assert_eq!(visits.rows().count(), 1 + 3, "the three visits of November");
-    let first = visits.rows().nth(1).unwrap();
-    assert_eq!(first[2], Data::String("care_centre".into()));
-    let home = visits
-        .rows()
-        .find(|r| r[2] == Data::String("home_visit".into()))
-        .unwrap();
-    assert_eq!(
-        home[names],
-        Data::String("Lăcătuș Ștefan, Țîrcă-Brâncuși Mărioara Zoïa".into())
-    );
-    assert_eq!(home[minutes], Data::Float(45.0), "numbers stay numbers");
-    let jobs = book.worksheet_range("Emplois").unwrap();
-    assert_eq!(
-        jobs.rows().count(),
-        1 + 2,
-        "jobs started or ended in November"
-    );
-    let indicators = book.worksheet_range("Indicateurs").unwrap();
-    let value = |name: &str, key: &str| {
-        indicators
-            .rows()
-            .find(|r| {
-                let same_key = match &r[1] {
-                    Data::String(k) => k == key,
-                    Data::Empty => key.is_empty(),
-                    _ => false,
-                };
-                r[0] == Data::String(name.into()) && same_key
-            })
-            .map(|r| r[2].clone())
-            .unwrap_or_else(|| panic!("indicator {name} {key}"))
-    };
-    assert_eq!(value("people_followed", ""), Data::Float(3.0));
-    assert_eq!(value("jobs_by_contract", "cdd"), Data::Float(1.0));
-    assert_eq!(value("people_housed", ""), Data::Float(1.0));
-}
-
-#[test]
-fn the_access_export_holds_everything_about_the_person() {
-    let (_dir, mut file) = fresh();
-    let s = sample(&mut file);
-    let referral = file
-        .create(
-            "referral",
-            fields(&[
-                ("person_id", json!(s.maria.to_string())),
-                ("to_service", json!("PASS de l'hôpital")),
-            ]),
-        )
-        .unwrap();
-    file.delete(referral).unwrap();
-    let export = file.access_export(s.maria).unwrap();
-    let doc: Value = serde_json::from_str(&export.json).unwrap();
-    assert_eq!(doc["person_id"], json!(s.maria.to_string()));
-    let records = doc["records"].as_array().unwrap();
-    let kinds: Vec<&str> = records
-        .iter()
-        .map(|r| r["kind"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        kinds,
-        vec!["person", "household", "visit", "step", "referral"],
-        "the person, her household, the visit that met her, her step, and her deleted referral"
-    );
-    assert!(
-        !export.json.contains("Inscription à France Travail"),
-        "another person's step is not hers"
-    );
-    let words = flat(&pdf_text(&export.pdf));
-    for expected in [
-        "Țîrcă-Brâncuși Mărioara Zoïa",
-        "Cours de français à l'Îlot",
-        "PASS de l'hôpital",
-        "Orientation (supprimé)",
-    ] {
-        assert!(
-            words.contains(expected),
-            "the access PDF should hold {expected:?}: {words}"
-        );
-    }
-}
-
-fn cli(path: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_passerelle-cli"))
-        .arg("--case-file")
-        .arg(path)
-        .args(args)
-        .env("PASSERELLE_PASSPHRASE", crate::common::PASS)
-        .env_remove("PASSERELLE_CASE_FILE")
-        .output()
-        .unwrap()
-}
-
-#[test]
-fn the_cli_writes_the_exports_and_prints_the_report() {
-    let (dir, mut file) = fresh();
-    november(&mut file);
-    let visit = sample(&mut file).visit;
-    let person = crate::common::person(&mut file, "Rusu", "Ilie");
-    drop(file);
-    let path = crate::common::db_path(&dir);
-    let ok = |args: &[&str]| {
-        let out = cli(&path, args);
-        assert!(
-            out.status.success(),
-            "{args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
-    let file_at = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
-
-    let report: Value = serde_json::from_str(&ok(&[
-        "report",
-        "--from",
-        "2026-11-01",
-        "--to",
-        "2026-11-30",
-    ]))
-    .unwrap();
-    for key in [
-        "people_followed",
-        "new_people",
-        "visits_by_setting",
-        "steps_done",
-        "jobs_by_contract",
-        "trainings_started",
-        "people_housed",
-    ] {
-        assert!(report.get(key).is_some(), "the report has {key}: {report}");
-    }
-    assert_eq!(
-        report["people_followed"],
-        json!(5),
-        "three, and the two persons of the second sample"
-    );
-    assert_eq!(
-        report["visits_by_setting"]["home_visit"],
-        json!(2),
-        "both sample visits"
-    );
-    assert_eq!(report["jobs_by_contract"]["cdd"], json!(1));
-
-    assert_eq!(
-        ok(&[
-            "export",
-            "visit-sheet",
-            &visit.to_string(),
-            "--out",
-            &file_at("v.pdf")
-        ]),
-        ""
-    );
-    assert!(flat(&pdf_text(&std::fs::read(file_at("v.pdf")).unwrap())).contains("Lăcătuș Ștefan"));
-    ok(&["export", "csv", "visit", "--out", &file_at("v.csv")]);
-    assert!(
-        std::fs::read(file_at("v.csv"))
-            .unwrap()
-            .starts_with(b"\xEF\xBB\xBFid;occurred_at;")
-    );
-    ok(&[
-        "export",
-        "xlsx",
-        "--from",
-        "2026-11-01",
-        "--to",
-        "2026-11-30",
-        "--out",
-        &file_at("p.xlsx"),
-    ]);
-    assert!(Xlsx::new(std::fs::File::open(file_at("p.xlsx")).unwrap()).is_ok());
-    ok(&[
-        "export",
-        "person",
-        &person.to_string(),
-        "--out",
-        &file_at("p.pdf"),
-    ]);
-    assert!(flat(&pdf_text(&std::fs::read(file_at("p.pdf")).unwrap())).contains("Rusu Ilie"));
-    ok(&[
-        "export",
-        "access",
-        &person.to_string(),
-        "--out-dir",
-        &file_at("access"),
-    ]);
-    let json: Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join(format!("access/access-{person}.json"))).unwrap(),
-    )
-    .unwrap();
-    assert_eq!(json["records"][0]["id"], json!(person.to_string()));
-    assert!(
-        dir.path()
-            .join(format!("access/access-{person}.pdf"))
-            .is_file()
-    );
-
-    let out = cli(
-        &path,
-        &["report", "--from", "2026-11-31", "--to", "2026-12-01"],
-    );
-    assert!(
-        !out.status.success(),
-        "a date that does not exist is refused"
-    );
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("from"),
-        "naming the argument"
-    );
-    let out = cli(
-        &path,
-        &["export", "csv", "nobody", "--out", &file_at("x.csv")],
-    );
-    assert!(!out.status.success(), "an unknown kind is refused");
-    assert!(!dir.path().join("x.csv").exists(), "and nothing is written");
+    assert_eq!(file.org_name().unwrap(), "Passerelle", "the default name");
 }

@@ -39,6 +39,10 @@ fn no_release_build_enables_the_cheap_key_derivation() {
         "-p",
         "casefile",
         "-p",
+        "documents",
+        "-p",
+        "passerelle-cli",
+        "-p",
         "passerelle-app",
         "-p",
         "passerelle-server",
@@ -69,12 +73,15 @@ fn a_plain_build_at_the_root_does_not_enable_it() {
 
 #[test]
 fn the_tests_do_enable_it() {
-    // The check above must be able to fail: with dev-dependencies, the feature is there.
-    let with_tests = tree(&["-e", "normal,build,dev", "-p", "casefile"]);
-    assert!(
-        casefile_lines(&with_tests)
-            .iter()
-            .any(|line| line.contains(FEATURE)),
-        "the tests build casefile with {FEATURE}: {with_tests}"
-    );
+    // The check above must be able to fail: with dev-dependencies, the feature is there,
+    // for this crate's tests and for the command line's, which need its cheap keys.
+    for package in ["casefile", "passerelle-cli"] {
+        let with_tests = tree(&["-e", "normal,build,dev", "-p", package]);
+        assert!(
+            casefile_lines(&with_tests)
+                .iter()
+                .any(|line| line.contains(FEATURE)),
+            "the tests of {package} build casefile with {FEATURE}: {with_tests}"
+        );
+    }
 }

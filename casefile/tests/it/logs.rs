@@ -85,8 +85,8 @@ fn a_persons_rights_leave_no_id_of_theirs_in_the_traces() {
     .unwrap();
     let (buffer, subscriber) = recorder();
     tracing::subscriber::with_default(subscriber, || {
-        file.access_export(id).unwrap();
-        file.person_sheet_pdf(id).unwrap();
+        file.access(id).unwrap();
+        file.person_sheet(id).unwrap();
         assert_eq!(
             file.past_retention("2026-11-02").unwrap().len(),
             1,

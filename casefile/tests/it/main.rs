@@ -4,17 +4,15 @@
 // functions only; the helpers of this test binary need them too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod access;
-mod cli;
 mod common;
 mod crash;
+mod cv;
 mod edits;
 mod erasure;
 mod exports;
 mod features;
 mod kinds;
 mod logs;
-mod notice;
 mod organisation;
 mod queries;
 mod rebuild;

@@ -5,7 +5,6 @@ use casefile::sync_protocol::organisation::SETTINGS_ID;
 use casefile::{CaseFile, Error};
 use serde_json::{Value, json};
 
-use crate::cli::cli;
 use crate::common::{PASS, db_path, fields, fresh, person};
 
 fn counter(file: &CaseFile) -> u64 {
@@ -139,47 +138,6 @@ fn the_generic_add_refuses_the_settings_and_says_why() {
     assert!(file.list("organisation").unwrap().is_empty());
 }
 
-#[test]
-fn the_command_line_prints_and_sets_the_settings() {
-    let (dir, file) = fresh();
-    drop(file);
-    let path = db_path(&dir);
-    let run = |args: &[&str]| cli(&path, PASS, args);
-    let set = run(&[
-        "organisation",
-        "--set",
-        "name=Association Îlot Fraternité",
-        "--set",
-        "retention_months=36",
-    ]);
-    assert!(
-        set.status.success(),
-        "{}",
-        String::from_utf8_lossy(&set.stderr)
-    );
-    assert!(set.stdout.is_empty(), "setting prints nothing");
-    let shown = run(&["organisation"]);
-    assert!(shown.status.success());
-    let settings: Value = serde_json::from_slice(&shown.stdout).unwrap();
-    assert_eq!(settings["name"], json!("Association Îlot Fraternité"));
-    assert_eq!(settings["retention_months"], json!(36));
-    assert_eq!(settings["purposes"], Value::Null);
-
-    let bad = run(&["organisation", "--set", "retention_months=2.5"]);
-    assert!(!bad.status.success(), "a fraction of a month is refused");
-    assert!(
-        String::from_utf8_lossy(&bad.stderr).contains("retention_months"),
-        "naming the field"
-    );
-    let add = run(&["add", "organisation", "--set", "name=Autre"]);
-    assert!(!add.status.success(), "add organisation is refused");
-    assert!(
-        String::from_utf8_lossy(&add.stderr).contains("fixed id"),
-        "saying why: {}",
-        String::from_utf8_lossy(&add.stderr)
-    );
-}
-
 /// A person closed on `closed_on`, with more fields.
 fn closed(file: &mut CaseFile, family: &str, closed_on: &str, more: &[(&str, Value)]) -> String {
     let id = person(file, family, "Test");
@@ -246,40 +204,6 @@ fn files_past_their_retention_are_listed_longest_overdue_first() {
     );
     assert!(
         matches!(file.past_retention("1 mars"), Err(Error::Invalid { field, .. }) if field == "today")
-    );
-}
-
-#[test]
-fn the_command_line_lists_the_files_past_retention() {
-    let (dir, mut file) = fresh();
-    let old = closed(&mut file, "Lăcătuș", "2023-02-01", &[]);
-    closed(&mut file, "Récent", "2026-02-01", &[]);
-    drop(file);
-    let out = cli(
-        &db_path(&dir),
-        PASS,
-        &["retention", "--today", "2026-03-01"],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines: Vec<Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(
-        lines,
-        vec![json!({
-            "id": old,
-            "closed_on": "2023-02-01",
-            "kept_until": "2025-02-01",
-            "family_name": "Lăcătuș",
-            "given_names": "Test",
-        })],
-        "one JSON line per file past retention"
     );
 }
 

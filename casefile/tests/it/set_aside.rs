@@ -2,14 +2,12 @@
 //! large to send and pulled states that cannot be merged are set aside, and the rest of
 //! the sync goes on. Against the real server, on SQLite and on PostgreSQL.
 
-use std::process::Command;
-
 use casefile::sync_protocol::RecordId;
 use casefile::{CaseFile, SyncError};
 use serde_json::{Value, json};
 
 use crate::common::{PASS, fields, person, site};
-use crate::server::{Backend, Device, PASSWORD, Server, backends};
+use crate::server::{Backend, Device, Server, backends};
 use crate::stub::{Answer, Request, Stub};
 
 backends!(
@@ -17,9 +15,7 @@ backends!(
     a_set_aside_record_is_sent_again_and_leaves_the_list_once_accepted,
     a_kind_clash_on_pull_is_set_aside_and_the_pull_goes_on,
     a_record_over_8_mib_is_set_aside_unsent_and_blocks_nothing,
-    sync_and_set_aside_on_the_command_line,
     a_revoked_device_is_told_so,
-    a_revoked_device_destroys_its_case_file,
 );
 
 /// A person that `from` made and never synced, copied into `to` outside the sync (as a
@@ -268,111 +264,6 @@ fn a_record_over_8_mib_is_set_aside_unsent_and_blocks_nothing(backend: Backend) 
     assert_eq!(seen.value("phone"), None, "B's last edit was never sent");
 }
 
-fn cli(path: &std::path::Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_passerelle-cli"))
-        .arg("--case-file")
-        .arg(path)
-        .args(args)
-        .env("PASSERELLE_PASSPHRASE", PASS)
-        .env("PASSERELLE_PASSWORD", PASSWORD)
-        .env_remove("PASSERELLE_CASE_FILE")
-        .output()
-        .unwrap()
-}
-
-fn ok(path: &std::path::Path, args: &[&str]) -> String {
-    let out = cli(path, args);
-    assert!(
-        out.status.success(),
-        "expected {args:?} to succeed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn sync_and_set_aside_on_the_command_line(backend: Backend) {
-    let server = Server::start(backend);
-    let (_org, user) = server.new_org();
-    let a = Device::enrolled("marie", &server, &user);
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("cli.db");
-    ok(&path, &["init", "--insecure-kdf-for-tests"]);
-    ok(
-        &path,
-        &[
-            "enrol",
-            "--server",
-            &server.url,
-            "--username",
-            &user,
-            "--device-name",
-            "cli",
-            "--code",
-            &server.invite(&user),
-        ],
-    );
-    let line = ok(&path, &["sync"]);
-    let report: Value = serde_json::from_str(line.trim()).unwrap();
-    assert_eq!(
-        report,
-        json!({"pushed": 0, "pulled": 0, "conflicts": 0, "set_aside": 0}),
-        "the sync line of CLI.md"
-    );
-    assert_eq!(ok(&path, &["set-aside"]), "", "nothing set aside yet");
-
-    let x = ok(
-        &path,
-        &[
-            "add",
-            "person",
-            "--set",
-            "family_name=Popa",
-            "--set",
-            "given_names=Ion",
-        ],
-    );
-    let x = x.trim();
-    let replica = a.file.replica_id().to_string();
-    let (status, answer) = a.push_raw(
-        &server.url,
-        json!([{
-            "id": x, "kind": "visit", "vv": {&replica: 1},
-            "fields": {"purpose": [{"dot": [&replica, 1], "at": "2026-11-02T10:14:00Z", "value": "Suivi"}]}
-        }]),
-    );
-    assert_eq!(status, 200, "{answer}");
-    let out = cli(&path, &["sync"]);
-    assert!(
-        out.status.success(),
-        "a sync that ran to its end exits 0, even with a record set aside: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(
-        report,
-        json!({"pushed": 0, "pulled": 0, "conflicts": 0, "set_aside": 1}),
-        "{report}"
-    );
-    let lines = ok(&path, &["set-aside"]);
-    let lines: Vec<Value> = lines
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(lines.len(), 1, "one line per record: {lines:?}");
-    let mut keys: Vec<&str> = lines[0]
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys.sort_unstable();
-    assert_eq!(keys, ["id", "kind", "message", "why"], "{}", lines[0]);
-    assert_eq!(lines[0]["id"], x);
-    assert_eq!(lines[0]["kind"], "visit");
-    assert_eq!(lines[0]["why"], "kind_clash");
-    assert!(lines[0]["message"].as_str().unwrap().contains(x));
-}
-
 fn a_revoked_device_is_told_so(backend: Backend) {
     let server = Server::start(backend);
     let (_org, user) = server.new_org();
@@ -389,55 +280,6 @@ fn a_revoked_device_is_told_so(backend: Backend) {
             .to_string()
             .starts_with("this device was revoked by a coordinator"),
         "{error}"
-    );
-}
-
-/// `passerelle-cli sync` on a revoked device destroys its case file: the key parameters,
-/// the database, its WAL, and the exports folder beside it (SYNC-PROTOCOL.md §6).
-fn a_revoked_device_destroys_its_case_file(backend: Backend) {
-    let server = Server::start(backend);
-    let (_org, user) = server.new_org();
-    let mut a = Device::enrolled("marie", &server, &user);
-    a.file
-        .create("person", fields(&[("family_name", json!("Lăcătuș"))]))
-        .unwrap();
-    a.sync();
-    let path = a.file.path().to_owned();
-    let dir = path.parent().unwrap().to_owned();
-    let exports = dir.join(casefile::EXPORTS_FOLDER);
-    std::fs::create_dir_all(&exports).unwrap();
-    std::fs::write(exports.join("fiche.pdf"), b"%PDF").unwrap();
-    let sidecar = |suffix: &str| {
-        let mut name = path.as_os_str().to_owned();
-        name.push(suffix);
-        std::path::PathBuf::from(name)
-    };
-    assert!(sidecar(".keyparams").exists() && path.exists());
-    server.cli(&["device", "revoke", &a.file.replica_id().to_string()], "");
-
-    let out = Command::new(env!("CARGO_BIN_EXE_passerelle-cli"))
-        .args(["--case-file", path.to_str().unwrap(), "sync"])
-        .env("PASSERELLE_PASSPHRASE", "phrase de passe")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("its case file was destroyed"),
-        "the device says so: {stderr}"
-    );
-    for gone in [
-        sidecar(".keyparams"),
-        path.clone(),
-        sidecar("-wal"),
-        exports,
-    ] {
-        assert!(!gone.exists(), "{} must be gone", gone.display());
-    }
-    drop(a);
-    assert!(
-        CaseFile::open(&path, "phrase de passe").is_err(),
-        "nothing is left to open"
     );
 }
 

@@ -1,7 +1,6 @@
 //! Unlocking backs off after 5 wrong passphrases, for the library and the command line
-//! alike, and across processes.
+//! alike (the command line's side, in another process, is tested in `passerelle-cli`).
 
-use crate::cli::cli;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -150,40 +149,5 @@ fn the_count_is_kept_beside_the_file_owner_only_and_destroyed_with_it() {
         std::fs::read_dir(dir.path()).unwrap().count(),
         0,
         "nothing is left beside the destroyed file"
-    );
-}
-
-#[test]
-fn the_command_line_counts_with_the_app_across_processes() {
-    let (dir, file) = fresh();
-    drop(file);
-    let path = db_path(&dir);
-    for attempt in 1..=5 {
-        let out = cli(&path, "not the passphrase at all", &["list", "person"]);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            !out.status.success() && err.contains("passphrase does not open"),
-            "attempt {attempt}: a wrong passphrase: {err}"
-        );
-    }
-    let out = cli(&path, PASS, &["list", "person"]);
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert!(
-        !out.status.success(),
-        "the right passphrase is refused during the wait"
-    );
-    assert!(out.stdout.is_empty(), "and prints nothing on stdout");
-    assert!(
-        err.contains("too many wrong passphrases in a row: wait ")
-            && err.contains(" seconds before trying again"),
-        "the command line says how long to wait: {err}"
-    );
-    assert_eq!(err.lines().count(), 1, "one line on stderr: {err}");
-    assert!(
-        matches!(
-            CaseFile::open(&path, PASS),
-            Err(Error::UnlockBackoff { .. })
-        ),
-        "the library, in another process, sees the same count"
     );
 }

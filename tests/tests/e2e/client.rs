@@ -308,7 +308,7 @@ fn an_enrolment_refused_for_too_many_failures_says_how_long_to_wait_without_retr
 fn the_command_line_enrols_and_syncs() {
     let server = Server::start(Backend::Sqlite);
     let (_org, user) = server.new_org();
-    let cli = workspace_binary("passerelle-cli", "casefile");
+    let cli = workspace_binary("passerelle-cli", "passerelle-cli");
     let dir = tempfile::tempdir().unwrap();
     let run = |file: &str, args: &[&str]| -> String {
         let out = Command::new(&cli)
@@ -420,7 +420,7 @@ fn a_sync_killed_midway_resumes_without_skipping_or_duplicating() {
         .map(|i| add_person(&mut a.file, "Ionescu", &format!("Vasile {i}")))
         .collect();
     let path = a.file.path().to_path_buf();
-    let cli = workspace_binary("passerelle-cli", "casefile");
+    let cli = workspace_binary("passerelle-cli", "passerelle-cli");
     let spawn = || {
         Command::new(&cli)
             .args(["--case-file", &path.display().to_string(), "sync"])

@@ -1,30 +1,16 @@
-//! passerelle-cli, driven as a script would.
+//! The commands of CLI.md, driven as a script would: records, search, conflicts, the
+//! passphrase and its backoff, and the organisation's settings.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
-use serde_json::Value;
+use casefile::{CaseFile, Error};
+use serde_json::{Value, json};
 
-/// Runs the real `passerelle-cli` on the case file at `path`.
-pub(crate) fn cli(path: &Path, passphrase: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_passerelle-cli"))
-        .arg("--case-file")
-        .arg(path)
-        .args(args)
-        .env("PASSERELLE_PASSPHRASE", passphrase)
-        .env_remove("PASSERELLE_CASE_FILE")
-        .output()
-        .unwrap()
-}
+use crate::common::{PASS, cli, db_path, fields, fresh, person};
 
 fn ok(path: &Path, args: &[&str]) -> String {
-    let out = cli(path, "cli passphrase", args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    crate::common::ok(path, "cli passphrase", args)
 }
 
 fn fails(path: &Path, args: &[&str]) -> String {
@@ -264,4 +250,123 @@ fn a_weak_passphrase_is_refused_with_why_in_french_and_creates_nothing() {
         "and says why, in French: {err}"
     );
     ok(&path, &["list", "person"]);
+}
+
+#[test]
+fn the_command_line_prints_and_sets_the_settings() {
+    let (dir, file) = fresh();
+    drop(file);
+    let path = db_path(&dir);
+    let run = |args: &[&str]| cli(&path, PASS, args);
+    let set = run(&[
+        "organisation",
+        "--set",
+        "name=Association Îlot Fraternité",
+        "--set",
+        "retention_months=36",
+    ]);
+    assert!(
+        set.status.success(),
+        "{}",
+        String::from_utf8_lossy(&set.stderr)
+    );
+    assert!(set.stdout.is_empty(), "setting prints nothing");
+    let shown = run(&["organisation"]);
+    assert!(shown.status.success());
+    let settings: Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(settings["name"], json!("Association Îlot Fraternité"));
+    assert_eq!(settings["retention_months"], json!(36));
+    assert_eq!(settings["purposes"], Value::Null);
+
+    let bad = run(&["organisation", "--set", "retention_months=2.5"]);
+    assert!(!bad.status.success(), "a fraction of a month is refused");
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("retention_months"),
+        "naming the field"
+    );
+    let add = run(&["add", "organisation", "--set", "name=Autre"]);
+    assert!(!add.status.success(), "add organisation is refused");
+    assert!(
+        String::from_utf8_lossy(&add.stderr).contains("fixed id"),
+        "saying why: {}",
+        String::from_utf8_lossy(&add.stderr)
+    );
+}
+
+/// A person closed on `closed_on`, with more fields.
+fn closed(file: &mut CaseFile, family: &str, closed_on: &str, more: &[(&str, Value)]) -> String {
+    let id = person(file, family, "Test");
+    let mut changes = fields(&[("status", json!("closed")), ("closed_on", json!(closed_on))]);
+    changes.extend(fields(more));
+    file.edit(id, changes).unwrap();
+    id.to_string()
+}
+
+#[test]
+fn the_command_line_lists_the_files_past_retention() {
+    let (dir, mut file) = fresh();
+    let old = closed(&mut file, "Lăcătuș", "2023-02-01", &[]);
+    closed(&mut file, "Récent", "2026-02-01", &[]);
+    drop(file);
+    let out = cli(
+        &db_path(&dir),
+        PASS,
+        &["retention", "--today", "2026-03-01"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines,
+        vec![json!({
+            "id": old,
+            "closed_on": "2023-02-01",
+            "kept_until": "2025-02-01",
+            "family_name": "Lăcătuș",
+            "given_names": "Test",
+        })],
+        "one JSON line per file past retention"
+    );
+}
+
+#[test]
+fn the_command_line_counts_with_the_app_across_processes() {
+    let (dir, file) = fresh();
+    drop(file);
+    let path = db_path(&dir);
+    for attempt in 1..=5 {
+        let out = cli(&path, "not the passphrase at all", &["list", "person"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains("passphrase does not open"),
+            "attempt {attempt}: a wrong passphrase: {err}"
+        );
+    }
+    let out = cli(&path, PASS, &["list", "person"]);
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        !out.status.success(),
+        "the right passphrase is refused during the wait"
+    );
+    assert!(out.stdout.is_empty(), "and prints nothing on stdout");
+    assert!(
+        err.contains("too many wrong passphrases in a row: wait ")
+            && err.contains(" seconds before trying again"),
+        "the command line says how long to wait: {err}"
+    );
+    assert_eq!(err.lines().count(), 1, "one line on stderr: {err}");
+    assert!(
+        matches!(
+            CaseFile::open(&path, PASS),
+            Err(Error::UnlockBackoff { .. })
+        ),
+        "the library, in another process, sees the same count"
+    );
 }

@@ -1,9 +1,10 @@
-//! A period as an XLSX workbook: the persons followed in it, its visits, steps, jobs and
+//! A period as a workbook: the persons followed in it, its visits, steps, jobs and
 //! trainings (each dated in the period, as the indicators count them), and a sheet of
 //! the indicators. Columns are the schema's field names, `id` first; references are
 //! followed by a column of the names they point to, so the sheets read without lookups.
+//! This module reads it; the `documents` crate writes the XLSX file.
 
-use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
+use serde::Serialize;
 use serde_json::Value;
 use sync_protocol::RecordState;
 use tracing::info_span;
@@ -11,21 +12,52 @@ use tracing::info_span;
 use super::indicators::FOLLOWED;
 use super::period::Period;
 use super::{cell, labels, values};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::records::load_many;
 use crate::schema::{self, FieldType};
 use crate::store::CaseFile;
 
-fn fail(_: XlsxError) -> Error {
-    Error::Export("the workbook could not be written".to_owned())
+/// A workbook: its sheets, in order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Workbook {
+    /// The sheets.
+    pub sheets: Vec<Worksheet>,
+}
+
+/// One sheet: a header row, then rows of typed cells.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Worksheet {
+    /// The sheet's name (its tab).
+    pub name: String,
+    /// The column names, printed in bold in the first row.
+    pub header: Vec<String>,
+    /// The rows under the header.
+    pub rows: Vec<Vec<Cell>>,
+    /// Whether the header row stays in view when scrolling.
+    pub freeze_header: bool,
+    /// Widths of some columns: (column, width in characters).
+    pub widths: Vec<(u16, f64)>,
+}
+
+/// A cell of a sheet.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Cell {
+    /// Nothing.
+    Empty,
+    /// A text.
+    Text(String),
+    /// A number.
+    Number(f64),
+    /// A boolean.
+    Bool(bool),
 }
 
 impl CaseFile {
-    /// The workbook of `period`, as the bytes of an `.xlsx` file.
+    /// The workbook of `period`.
     ///
-    /// Errors: [`Error::Export`] when the workbook cannot be written.
-    pub fn export_xlsx(&self, period: &Period) -> Result<Vec<u8>> {
-        let _span = info_span!("casefile.export_xlsx").entered();
+    /// Errors: those of reading the case file.
+    pub fn workbook(&self, period: &Period) -> Result<Workbook> {
+        let _span = info_span!("casefile.workbook").entered();
         let (start, end) = period.utc_bounds();
         let (from, to) = (period.from_text(), period.to_text());
         let ids = |sql: &str, args: &[&String]| -> Result<Vec<String>> {
@@ -55,8 +87,7 @@ impl CaseFile {
         let trainings = ids(&dated("training", "start_on", "end_on"), &[&from, &to])?;
 
         let mut names = Names::new(self);
-        let mut book = Workbook::new();
-        let bold = Format::new().set_bold();
+        let mut sheets = Vec::new();
         for (title, kind, ids) in [
             ("Personnes", "person", persons),
             ("Visites", "visit", visits),
@@ -65,111 +96,91 @@ impl CaseFile {
             ("Formations", "training", trainings),
         ] {
             let states = load_many(&self.conn, &ids)?;
-            let sheet = book.add_worksheet();
-            sheet.set_name(title).map_err(fail)?;
-            write_kind(sheet, kind, &states, &mut names, &bold)?;
+            sheets.push(kind_sheet(title, kind, &states, &mut names)?);
         }
 
         let indicators = self.indicators(period)?;
-        let sheet = book.add_worksheet();
-        sheet.set_name("Indicateurs").map_err(fail)?;
-        sheet
-            .write_string_with_format(0, 0, "indicator", &bold)
-            .map_err(fail)?;
-        sheet
-            .write_string_with_format(0, 1, "key", &bold)
-            .map_err(fail)?;
-        sheet
-            .write_string_with_format(0, 2, "value", &bold)
-            .map_err(fail)?;
-        sheet
-            .write_string_with_format(0, 3, "libellé", &bold)
-            .map_err(fail)?;
-        let mut row = 1u32;
-        let mut put =
-            |sheet: &mut Worksheet, name: &str, key: &str, n: u64, label: &str| -> Result<()> {
-                sheet.write_string(row, 0, name).map_err(fail)?;
-                sheet.write_string(row, 1, key).map_err(fail)?;
-                sheet.write_number(row, 2, n as f64).map_err(fail)?;
-                sheet.write_string(row, 3, label).map_err(fail)?;
-                row += 1;
-                Ok(())
-            };
-        put(sheet, "period_from", "", 0, &from)?;
-        put(sheet, "period_to", "", 0, &to)?;
+        let mut rows = Vec::new();
+        let mut put = |name: &str, key: &str, n: u64, label: &str| {
+            rows.push(vec![
+                Cell::Text(name.to_owned()),
+                Cell::Text(key.to_owned()),
+                Cell::Number(n as f64),
+                Cell::Text(label.to_owned()),
+            ]);
+        };
+        put("period_from", "", 0, &from);
+        put("period_to", "", 0, &to);
         put(
-            sheet,
             "people_followed",
             "",
             indicators.people_followed,
             "Personnes suivies",
-        )?;
+        );
         put(
-            sheet,
             "new_people",
             "",
             indicators.new_people,
             "Nouvelles personnes",
-        )?;
+        );
         for (key, n) in &indicators.visits_by_setting {
             put(
-                sheet,
                 "visits_by_setting",
                 key,
                 *n,
                 &format!("Visites : {}", labels::value(key)),
-            )?;
+            );
         }
         put(
-            sheet,
             "steps_done",
             "",
             indicators.steps_done,
             "Démarches réalisées",
-        )?;
+        );
         for (key, n) in &indicators.steps_done_by_category {
             put(
-                sheet,
                 "steps_done_by_category",
                 key,
                 *n,
                 &format!("Démarches réalisées : {}", labels::value(key)),
-            )?;
+            );
         }
         for (key, n) in &indicators.jobs_by_contract {
             put(
-                sheet,
                 "jobs_by_contract",
                 key,
                 *n,
                 &format!("Emplois : {}", labels::value(key)),
-            )?;
+            );
         }
         put(
-            sheet,
             "trainings_started",
             "",
             indicators.trainings_started,
             "Formations commencées",
-        )?;
+        );
         put(
-            sheet,
             "trainings_completed",
             "",
             indicators.trainings_completed,
             "Formations terminées",
-        )?;
+        );
         put(
-            sheet,
             "people_housed",
             "",
             indicators.people_housed,
             "Personnes relogées",
-        )?;
-        sheet.set_column_width(0, 24).map_err(fail)?;
-        sheet.set_column_width(3, 40).map_err(fail)?;
-
-        book.save_to_buffer().map_err(fail)
+        );
+        sheets.push(Worksheet {
+            name: "Indicateurs".to_owned(),
+            header: ["indicator", "key", "value", "libellé"]
+                .map(str::to_owned)
+                .to_vec(),
+            rows,
+            freeze_header: false,
+            widths: vec![(0, 24.0), (3, 40.0)],
+        });
+        Ok(Workbook { sheets })
     }
 }
 
@@ -210,70 +221,64 @@ impl<'a> Names<'a> {
     }
 }
 
-fn write_kind(
-    sheet: &mut Worksheet,
+/// The sheet `title` of the records `states` of `kind`: `id`, then each field, a
+/// reference followed by the names it points to.
+fn kind_sheet(
+    title: &str,
     kind: &str,
     states: &[RecordState],
     names: &mut Names<'_>,
-    bold: &Format,
-) -> Result<()> {
+) -> Result<Worksheet> {
     let Some(spec) = schema::kind(kind) else {
-        return Ok(());
+        return Ok(Worksheet {
+            name: title.to_owned(),
+            header: Vec::new(),
+            rows: Vec::new(),
+            freeze_header: false,
+            widths: Vec::new(),
+        });
     };
-    // Columns: id, then each field, a reference followed by the names it points to.
-    let mut headers: Vec<String> = vec!["id".to_owned()];
+    let mut header: Vec<String> = vec!["id".to_owned()];
     for field in spec.fields {
-        headers.push(field.name.to_owned());
+        header.push(field.name.to_owned());
         if matches!(field.ty, FieldType::Ref(_) | FieldType::RefList(_)) {
-            headers.push(format!(
+            header.push(format!(
                 "{}_name",
                 field.name.trim_end_matches("_ids").trim_end_matches("_id")
             ));
         }
     }
-    for (col, header) in headers.iter().enumerate() {
-        sheet
-            .write_string_with_format(0, col as u16, header, bold)
-            .map_err(fail)?;
-    }
-    for (i, state) in states.iter().enumerate() {
-        let row = i as u32 + 1;
-        sheet
-            .write_string(row, 0, state.id().to_string())
-            .map_err(fail)?;
-        let mut col: u16 = 1;
+    let mut rows = Vec::new();
+    for state in states {
+        let mut row = vec![Cell::Text(state.id().to_string())];
         for field in spec.fields {
             let entries = values(state, field.name);
-            match (entries.as_slice(), field.ty) {
-                ([Value::Number(n)], _) => {
-                    sheet
-                        .write_number(row, col, n.as_f64().unwrap_or_default())
-                        .map_err(fail)?;
-                }
-                ([Value::Bool(b)], _) => {
-                    sheet.write_boolean(row, col, *b).map_err(fail)?;
-                }
-                ([], _) => {}
-                _ => {
-                    sheet
-                        .write_string(row, col, cell(state, field.name))
-                        .map_err(fail)?;
-                }
-            }
-            col += 1;
+            row.push(match entries.as_slice() {
+                [Value::Number(n)] => Cell::Number(n.as_f64().unwrap_or_default()),
+                [Value::Bool(b)] => Cell::Bool(*b),
+                [] => Cell::Empty,
+                _ => Cell::Text(cell(state, field.name)),
+            });
             if matches!(field.ty, FieldType::Ref(_) | FieldType::RefList(_)) {
                 let mut shown = Vec::new();
                 for value in &entries {
                     shown.push(names.of(value)?);
                 }
                 let shown = shown.join(" / ");
-                if !shown.is_empty() {
-                    sheet.write_string(row, col, shown).map_err(fail)?;
-                }
-                col += 1;
+                row.push(if shown.is_empty() {
+                    Cell::Empty
+                } else {
+                    Cell::Text(shown)
+                });
             }
         }
+        rows.push(row);
     }
-    sheet.set_freeze_panes(1, 0).map_err(fail)?;
-    Ok(())
+    Ok(Worksheet {
+        name: title.to_owned(),
+        header,
+        rows,
+        freeze_header: true,
+        widths: Vec::new(),
+    })
 }

@@ -11,15 +11,15 @@
 //! settings' values, `{retention}` the retention in words. A setting not filled in
 //! prints as a visible blank to fill in by hand, never as nothing.
 
-use super::pdf::Sheet;
-use crate::error::Result;
-use crate::kinds::NoticeLang;
-use crate::organisation::Organisation;
-use crate::store::CaseFile;
+use casefile::Organisation;
+use casefile::export::NoticeLang;
 
-static FR: &str = include_str!("../../assets/notice/fr.txt");
-static RO: &str = include_str!("../../assets/notice/ro.txt");
-static BG: &str = include_str!("../../assets/notice/bg.txt");
+use crate::error::Result;
+use crate::pdf::Sheet;
+
+static FR: &str = include_str!("../assets/notice/fr.txt");
+static RO: &str = include_str!("../assets/notice/ro.txt");
+static BG: &str = include_str!("../assets/notice/bg.txt");
 
 /// The notice's text in `lang`, as kept in the source (comments included).
 pub(crate) fn source(lang: NoticeLang) -> &'static str {
@@ -75,9 +75,9 @@ fn fill(template: &str, org: &Organisation, lang: NoticeLang, missing: &str) -> 
 /// The information notice (GDPR articles 13 and 14) in `lang`, filled from `org`, as a
 /// PDF document. Settings not filled in print as a blank to fill in by hand.
 ///
-/// Errors: [`crate::Error::Export`] when the PDF cannot be written.
+/// Errors: [`crate::Error::Pdf`] when the PDF cannot be written.
 pub fn notice_pdf(lang: NoticeLang, org: &Organisation) -> Result<Vec<u8>> {
-    let _span = tracing::info_span!("casefile.notice_pdf", %lang).entered();
+    let _span = tracing::info_span!("documents.notice", %lang).entered();
     let text = source(lang);
     let missing = directive(text, "missing").unwrap_or("________________");
     let footer = directive(text, "footer").unwrap_or_default();
@@ -113,16 +113,6 @@ pub fn notice_pdf(lang: NoticeLang, org: &Organisation) -> Result<Vec<u8>> {
         }
     }
     sheet.finish_in(&title, lang.as_str())
-}
-
-impl CaseFile {
-    /// The information notice in `lang`, filled from the organisation's settings
-    /// ([`CaseFile::organisation`]).
-    ///
-    /// Errors: [`crate::Error::Export`] when the PDF cannot be written.
-    pub fn notice_pdf(&self, lang: NoticeLang) -> Result<Vec<u8>> {
-        notice_pdf(lang, &self.organisation()?)
-    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
-//! `passerelle-cli`: the command line over the `casefile` library, for the organisation's
-//! IT person, for support and for end-to-end tests (CLI.md). Output is meant for scripts:
-//! ids, JSON lines, or nothing; errors go to standard error as one sentence, with a
-//! non-zero exit.
+//! `passerelle-cli`: the command line over the `casefile` library and its `documents`,
+//! for the organisation's IT person, for support and for end-to-end tests (CLI.md).
+//! Output is meant for scripts: ids, JSON lines, or nothing; errors go to standard error
+//! as one sentence, with a non-zero exit.
+
+#![forbid(unsafe_code)]
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -29,8 +31,7 @@ enum Command {
     /// Creates a new encrypted case file and its replica id; prints the replica id.
     Init {
         /// Cheap key derivation, for automated tests only: it protects nothing. Only in
-        /// test builds (feature `insecure-test-kdf`).
-        #[cfg(feature = "insecure-test-kdf")]
+        /// test builds (feature `insecure-test-kdf`); other builds refuse it.
         #[arg(long, hide = true)]
         insecure_kdf_for_tests: bool,
     },
@@ -289,9 +290,12 @@ fn main() -> std::process::ExitCode {
 fn run(cli: Cli) -> Result<()> {
     let path = cli.case_file.as_path();
     let mut out = std::io::stdout().lock();
-    if let Command::Init { .. } = cli.command {
+    if let Command::Init {
+        insecure_kdf_for_tests,
+    } = cli.command
+    {
+        let kdf = init_kdf(insecure_kdf_for_tests)?;
         let passphrase = passphrase("PASSERELLE_PASSPHRASE", "New passphrase: ")?;
-        let kdf = init_kdf(&cli.command);
         let file = CaseFile::init_with(path, &passphrase, kdf)
             .with_context(|| format!("could not create the case file at {}", path.display()))?;
         writeln!(out, "{}", file.replica_id())?;
@@ -491,64 +495,57 @@ fn run(cli: Cli) -> Result<()> {
 
 /// The key derivation of `init`: the production one, unless a test build asks for the
 /// cheap one.
-fn init_kdf(command: &Command) -> KdfParams {
-    #[cfg(feature = "insecure-test-kdf")]
-    if let Command::Init {
-        insecure_kdf_for_tests: true,
-    } = command
-    {
-        return KdfParams::INSECURE_FOR_TESTS;
+fn init_kdf(insecure_for_tests: bool) -> Result<KdfParams> {
+    if !insecure_for_tests {
+        return Ok(KdfParams::PRODUCTION);
     }
-    let _ = command;
-    KdfParams::PRODUCTION
+    KdfParams::insecure_for_tests()
+        .ok_or_else(|| anyhow!("--insecure-kdf-for-tests is only in test builds of passerelle-cli"))
 }
 
 fn run_export(file: &CaseFile, export: ExportCommand) -> Result<()> {
     match export {
         ExportCommand::VisitSheet { visit_id, out } => {
-            let pdf = file
-                .visit_sheet_pdf(record_id(&visit_id)?)
-                .context("the visit sheet was not written")?;
-            write_whole(&out, &pdf)
+            let failed = "the visit sheet was not written";
+            let sheet = file.visit_sheet(record_id(&visit_id)?).context(failed)?;
+            write_whole(&out, &documents::visit_sheet_pdf(&sheet).context(failed)?)
         }
         ExportCommand::Person { person_id, out } => {
-            let pdf = file
-                .person_sheet_pdf(record_id(&person_id)?)
-                .context("the person's sheet was not written")?;
-            write_whole(&out, &pdf)
+            let failed = "the person's sheet was not written";
+            let sheet = file.person_sheet(record_id(&person_id)?).context(failed)?;
+            write_whole(&out, &documents::person_sheet_pdf(&sheet).context(failed)?)
         }
         ExportCommand::Csv { kind, out } => {
+            let failed = "the CSV was not written";
+            let table = file.table(&kind).context(failed)?;
             let mut bytes = Vec::new();
-            file.export_csv(&kind, &mut bytes)
-                .context("the CSV was not written")?;
+            documents::csv(&table, &mut bytes).context(failed)?;
             write_whole(&out, &bytes)
         }
         ExportCommand::Xlsx { from, to, out } => {
+            let failed = "the workbook was not written";
             let period = file.period(&from, &to)?;
-            let bytes = file
-                .export_xlsx(&period)
-                .context("the workbook was not written")?;
-            write_whole(&out, &bytes)
+            let book = file.workbook(&period).context(failed)?;
+            write_whole(&out, &documents::xlsx(&book).context(failed)?)
         }
         ExportCommand::Access { person_id, out_dir } => {
+            let failed = "the access export was not written";
             let id = record_id(&person_id)?;
-            let export = file
-                .access_export(id)
-                .context("the access export was not written")?;
+            let access = file.access(id).context(failed)?;
+            let pdf = documents::access_pdf(&access).context(failed)?;
             std::fs::create_dir_all(&out_dir)
                 .with_context(|| format!("could not create the directory {}", out_dir.display()))?;
             write_whole(
                 &out_dir.join(format!("access-{id}.json")),
-                export.json.as_bytes(),
+                access.json.as_bytes(),
             )?;
-            write_whole(&out_dir.join(format!("access-{id}.pdf")), &export.pdf)
+            write_whole(&out_dir.join(format!("access-{id}.pdf")), &pdf)
         }
         ExportCommand::Notice { lang, out } => {
+            let failed = "the information notice was not written";
             let lang: casefile::export::NoticeLang = lang.parse()?;
-            let pdf = file
-                .notice_pdf(lang)
-                .context("the information notice was not written")?;
-            write_whole(&out, &pdf)
+            let org = file.organisation().context(failed)?;
+            write_whole(&out, &documents::notice_pdf(lang, &org).context(failed)?)
         }
     }
 }

@@ -5,9 +5,7 @@ use casefile::CaseFile;
 use casefile::sync_protocol::RecordId;
 use serde_json::{Value, json};
 
-use crate::cli::cli;
-use crate::common::{PASS, db_path, fields, foreign, fresh, person};
-use crate::exports::{flat, pdf_text};
+use crate::common::{fields, flat, foreign, fresh, pdf_text, person};
 
 struct Sample {
     stefan: RecordId,
@@ -21,6 +19,21 @@ struct Sample {
 
 const ALONE_OBSERVATIONS: &str = "Ștefan a apporté son CV ; très motivé pour le bâtiment.";
 const GROUP_OBSERVATIONS: &str = "Ruxandra et Ștefan ont parlé du chantier de Roubaix.";
+
+/// An access export: its JSON, made by the case file, and its PDF, written here.
+struct Export {
+    json: String,
+    pdf: Vec<u8>,
+}
+
+fn access_export(file: &CaseFile, person: RecordId) -> Export {
+    let access = file.access(person).unwrap();
+    let pdf = documents::access_pdf(&access).unwrap();
+    Export {
+        json: access.json,
+        pdf,
+    }
+}
 
 fn create(file: &mut CaseFile, kind: &str, pairs: &[(&str, Value)]) -> RecordId {
     file.create(kind, fields(pairs)).unwrap()
@@ -211,7 +224,7 @@ fn the_access_export_holds_everything_about_the_person_and_nobody_else() {
     file.set_setting("sync.replicas", &directory.to_string())
         .unwrap();
 
-    let export = file.access_export(s.stefan).unwrap();
+    let export = access_export(&file, s.stefan);
     let doc: Value = serde_json::from_str(&export.json).unwrap();
     let words = flat(&pdf_text(&export.pdf));
 
@@ -367,7 +380,7 @@ fn the_access_export_holds_everything_about_the_person_and_nobody_else() {
 fn an_export_from_a_case_file_never_synced_says_so() {
     let (_dir, mut file) = fresh();
     let lone = person(&mut file, "Rusu", "Ilie");
-    let export = file.access_export(lone).unwrap();
+    let export = access_export(&file, lone);
     let doc: Value = serde_json::from_str(&export.json).unwrap();
     assert_eq!(doc["last_sync_at"], Value::Null);
     assert_eq!(doc["records"].as_array().unwrap().len(), 1);
@@ -384,35 +397,6 @@ fn an_export_from_a_case_file_never_synced_says_so() {
         words.contains("Rien : ce document contient tout"),
         "nothing withheld is said too"
     );
-}
-
-#[test]
-fn the_command_line_writes_the_json_and_the_pdf() {
-    let (dir, mut file) = fresh();
-    let s = sample(&mut file);
-    drop(file);
-    let out_dir = dir.path().join("acces");
-    let out = cli(
-        &db_path(&dir),
-        PASS,
-        &[
-            "export",
-            "access",
-            &s.stefan.to_string(),
-            "--out",
-            out_dir.to_str().unwrap(),
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json = std::fs::read_to_string(out_dir.join(format!("access-{}.json", s.stefan))).unwrap();
-    let doc: Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(doc["records"].as_array().unwrap().len(), s.about.len());
-    let pdf = std::fs::read(out_dir.join(format!("access-{}.pdf", s.stefan))).unwrap();
-    assert!(flat(&pdf_text(&pdf)).contains(ALONE_OBSERVATIONS));
 }
 
 /// A record of a kind this build does not know that names the person in one person
@@ -435,7 +419,7 @@ fn a_record_naming_someone_else_in_another_person_field_is_shared() {
     );
     file.apply_pulled(std::slice::from_ref(&mark), 1).unwrap();
 
-    let export = file.access_export(stefan).unwrap();
+    let export = access_export(&file, stefan);
     let doc: Value = serde_json::from_str(&export.json).unwrap();
     let shown = record(&doc, mark.id());
     assert_eq!(
@@ -470,7 +454,7 @@ fn a_record_naming_someone_else_in_another_person_field_is_shared() {
     );
 
     // In the other person's export, the mark names him: withheld the same way.
-    let theirs = file.access_export(ruxandra).unwrap();
+    let theirs = access_export(&file, ruxandra);
     let doc: Value = serde_json::from_str(&theirs.json).unwrap();
     assert_eq!(
         record(&doc, mark.id())["fields"],

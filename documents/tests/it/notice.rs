@@ -7,9 +7,7 @@ use casefile::CaseFile;
 use casefile::export::NoticeLang;
 use serde_json::json;
 
-use crate::cli::cli;
-use crate::common::{PASS, db_path, fields, fresh};
-use crate::exports::{flat, pdf_text};
+use crate::common::{fields, flat, fresh, pdf_text};
 
 /// The notice's source text, as kept in the crate.
 fn source(lang: &str) -> String {
@@ -30,6 +28,11 @@ fn printed_letters(source: &str) -> BTreeSet<char> {
         .flat_map(str::chars)
         .filter(|c| c.is_alphabetic() && !c.is_ascii())
         .collect()
+}
+
+/// The notice in `lang`, filled from the case file's organisation settings.
+fn notice_pdf(file: &CaseFile, lang: NoticeLang) -> Vec<u8> {
+    documents::notice_pdf(lang, &file.organisation().unwrap()).unwrap()
 }
 
 fn settings(file: &mut CaseFile) {
@@ -78,7 +81,7 @@ fn each_language_keeps_every_letter_of_its_source_and_the_settings() {
                 "{code}: the source text should use {c:?}, so the test covers it"
             );
         }
-        let pdf = file.notice_pdf(lang).unwrap();
+        let pdf = notice_pdf(&file, lang);
         assert!(pdf.starts_with(b"%PDF-"), "{code}: a PDF document");
         let text = pdf_text(&pdf);
         let missing: Vec<char> = letters
@@ -121,7 +124,7 @@ fn missing_settings_print_as_blanks_to_fill_in() {
         (NoticeLang::Ro, "(de completat)"),
         (NoticeLang::Bg, "(за попълване)"),
     ] {
-        let words = flat(&pdf_text(&file.notice_pdf(lang).unwrap()));
+        let words = flat(&pdf_text(&notice_pdf(&file, lang)));
         assert_eq!(
             words.matches(blank).count(),
             6,
@@ -133,48 +136,4 @@ fn missing_settings_print_as_blanks_to_fill_in() {
             "{lang}: a line to write on"
         );
     }
-}
-
-#[test]
-fn the_command_line_writes_a_notice() {
-    let (dir, mut file) = fresh();
-    settings(&mut file);
-    drop(file);
-    let path = db_path(&dir);
-    let out_file = dir.path().join("notice-bg.pdf");
-    let out = cli(
-        &path,
-        PASS,
-        &[
-            "export",
-            "notice",
-            "--lang",
-            "bg",
-            "--out",
-            out_file.to_str().unwrap(),
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let words = flat(&pdf_text(&std::fs::read(&out_file).unwrap()));
-    assert!(
-        words.contains("Вашите лични данни"),
-        "the Bulgarian notice: {words}"
-    );
-    let bad = cli(
-        &path,
-        PASS,
-        &["export", "notice", "--lang", "de", "--out", "x.pdf"],
-    );
-    assert!(
-        !bad.status.success(),
-        "a language without a notice is refused"
-    );
-    assert!(
-        String::from_utf8_lossy(&bad.stderr).contains("fr"),
-        "saying which languages there are"
-    );
 }

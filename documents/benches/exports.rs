@@ -7,13 +7,15 @@
 //! the same run: serialising the records the workbook holds (the period's visits,
 //! steps, jobs and trainings, and the persons they name), already in memory, to JSON
 //! with `serde_json::to_vec`.
+//! Each export is timed whole: the case file reads it (`casefile::export`), then this
+//! crate writes it.
 //! - the XLSX workbook of the period (persons followed, visits, steps, jobs, trainings,
 //!   indicators);
 //! - the indicators of the period (`report`);
 //! - the CSV of every visit of the case file;
 //! - one visit sheet PDF.
 //!
-//! Run: `cargo bench -p casefile --bench exports`.
+//! Run: `cargo bench -p documents --bench exports`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -290,18 +292,26 @@ fn main() {
     let mut json_bytes = 0;
     let baseline = p50(|| json_bytes = serde_json::to_vec(&same).unwrap().len());
     let mut xlsx_bytes = 0;
-    let xlsx = p50(|| xlsx_bytes = file.export_xlsx(&period).unwrap().len());
+    let xlsx = p50(|| {
+        xlsx_bytes = documents::xlsx(&file.workbook(&period).unwrap())
+            .unwrap()
+            .len()
+    });
     let report = p50(|| {
         file.indicators(&period).unwrap();
     });
     let mut csv_bytes = 0;
     let csv = p50(|| {
         let mut out = Vec::new();
-        file.export_csv("visit", &mut out).unwrap();
+        documents::csv(&file.table("visit").unwrap(), &mut out).unwrap();
         csv_bytes = out.len();
     });
     let mut pdf_bytes = 0;
-    let pdf = p50(|| pdf_bytes = file.visit_sheet_pdf(visit).unwrap().len());
+    let pdf = p50(|| {
+        pdf_bytes = documents::visit_sheet_pdf(&file.visit_sheet(visit).unwrap())
+            .unwrap()
+            .len()
+    });
 
     let ratio = |d: Duration| d.as_secs_f64() / baseline.as_secs_f64();
     println!(

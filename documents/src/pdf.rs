@@ -21,9 +21,9 @@ use skrifa::{FontRef, MetadataProvider};
 use crate::error::{Error, Result};
 
 /// DejaVu Sans (Bitstream Vera licence, see `assets/fonts/LICENSE-DejaVu.txt`).
-static REGULAR: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+static REGULAR: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
 /// DejaVu Sans Bold.
-static BOLD: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-Bold.ttf");
+static BOLD: &[u8] = include_bytes!("../assets/fonts/DejaVuSans-Bold.ttf");
 
 /// A4 in points.
 const PAGE_W: f32 = 595.28;
@@ -84,7 +84,7 @@ struct Metrics {
 impl Metrics {
     fn new() -> Result<Self> {
         let read = |data: &'static [u8]| {
-            FontRef::new(data).map_err(|_| Error::Export("the embedded font does not read".into()))
+            FontRef::new(data).map_err(|_| Error::Pdf("the embedded font does not read".into()))
         };
         Ok(Self {
             regular: read(REGULAR)?,
@@ -411,7 +411,7 @@ impl Sheet {
     /// Draws every page and returns the PDF's bytes; the document's language is
     /// `language` (a BCP 47 tag: `fr`, `ro`, `bg`).
     pub(crate) fn finish_in(self, title: &str, language: &str) -> Result<Vec<u8>> {
-        let fail = |what: &str| Error::Export(format!("the PDF could not be drawn: {what}"));
+        let fail = |what: &str| Error::Pdf(format!("it could not be drawn: {what}"));
         let regular =
             Font::new(REGULAR.into(), 0).ok_or_else(|| fail("the embedded font does not read"))?;
         let bold =
@@ -511,9 +511,7 @@ impl Sheet {
             surface.finish();
             page.finish();
         }
-        document
-            .finish()
-            .map_err(|e| Error::Export(format!("the PDF could not be written ({e:?})")))
+        document.finish().map_err(|e| Error::Pdf(format!("{e:?}")))
     }
 }
 
