@@ -72,7 +72,7 @@ choice!(
 );
 choice!(
     /// The language an information notice (GDPR articles 13 and 14) was given in:
-    /// French, Romanian or Bulgarian. Also the language of [`documents::notice_pdf`].
+    /// French, Romanian or Bulgarian. Also the language of `documents::notice_pdf`.
     NoticeLang { Fr = "fr", Ro = "ro", Bg = "bg" }
 );
 impl std::str::FromStr for NoticeLang {

@@ -145,6 +145,7 @@ const ORDER: &[&str] = &[
     "employment",
     "training",
     "referral",
+    "cv",
 ];
 
 impl CaseFile {

@@ -80,7 +80,13 @@ pub(crate) fn field(name: &str) -> &str {
         "notice_on" => "Note d'information remise le",
         "notice_lang" => "Langue de la note d'information",
         "notice_interpreter" => "Interprète présent·e",
-        "contact" => "Pour nous joindre",
+        "contact" => "Coordonnées",
+        "email" => "Courriel",
+        "certifications" => "Permis et certifications",
+        "headline" => "Titre du CV",
+        "experience" => "Expériences",
+        "trainings" => "Formations",
+        "interests" => "Centres d'intérêt",
         "dpo_contact" => "Protection des données",
         "purposes" => "Finalités",
         "recipients" => "Destinataires",
@@ -104,6 +110,7 @@ pub(crate) fn kind(kind: &str) -> &str {
         "training" => "Formation",
         "referral" => "Orientation",
         "organisation" => "Organisation",
+        "cv" => "CV",
         other => other,
     }
 }
