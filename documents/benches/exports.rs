@@ -13,7 +13,13 @@
 //!   indicators);
 //! - the indicators of the period (`report`);
 //! - the CSV of every visit of the case file;
-//! - one visit sheet PDF.
+//! - one visit sheet PDF;
+//! - one CV PDF, of a person with ten jobs and six trainings (proposed from the file);
+//! - one person's bilingual copy (French and Romanian) of that visit sheet's visit;
+//! - one bilingual appointment slip (French and Bulgarian) for a step of that visit.
+//!
+//! The CV and the bilingual papers are also given as a ratio to the visit sheet, their
+//! nearest kin, measured in the same run. Aim: each under 50 ms.
 //!
 //! Run: `cargo bench -p documents --bench exports`.
 
@@ -21,6 +27,7 @@
 
 use std::time::{Duration, Instant};
 
+use casefile::export::CopyLang;
 use casefile::sync_protocol::{FieldName, Kind, RecordId, RecordState, ReplicaId, Timestamp};
 use casefile::{CaseFile, KdfParams};
 use serde_json::{Value, json};
@@ -215,6 +222,49 @@ fn generate(visits: usize) -> (Vec<RecordState>, RecordId) {
     (all, first_visit.unwrap())
 }
 
+/// Ten jobs and six trainings for `person`, created in `file` as a counsellor would.
+fn add_career(file: &mut CaseFile, person: RecordId) {
+    let fields = |pairs: Vec<(&str, Value)>| -> Vec<(String, Value)> {
+        pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+    };
+    for year in 2014..2024 {
+        file.create(
+            "employment",
+            fields(vec![
+                ("person_id", json!(person.to_string())),
+                (
+                    "employer",
+                    json!(format!("Entreprise de propreté Ștefănescu {year}")),
+                ),
+                ("job_title", json!("Agent·e d'entretien polyvalent·e")),
+                ("sector", json!("Propreté et services associés")),
+                ("contract", json!("cdd")),
+                ("start_on", json!(format!("{year}-03-01"))),
+                ("end_on", json!(format!("{year}-09-30"))),
+            ]),
+        )
+        .unwrap();
+    }
+    for year in 2018..2024 {
+        file.create(
+            "training",
+            fields(vec![
+                ("person_id", json!(person.to_string())),
+                ("title", json!("Agent de restauration collective")),
+                ("provider", json!("AFPA de Lille")),
+                ("status", json!("completed")),
+                (
+                    "certification",
+                    json!(format!("Titre professionnel {year}")),
+                ),
+                ("start_on", json!(format!("{year}-01-10"))),
+                ("end_on", json!(format!("{year}-06-30"))),
+            ]),
+        )
+        .unwrap();
+    }
+}
+
 fn p50(mut f: impl FnMut()) -> Duration {
     let mut times: Vec<Duration> = (0..RUNS)
         .map(|_| {
@@ -313,7 +363,68 @@ fn main() {
             .len()
     });
 
+    // The person met at that visit gets ten jobs and six trainings for their CV.
+    let person: RecordId = file.get(visit).unwrap().value("person_ids").unwrap()[0]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    add_career(&mut file, person);
+    let step = file
+        .list("step")
+        .unwrap()
+        .into_iter()
+        .find(|s| s.value("visit_id") == Some(&json!(visit.to_string())))
+        .unwrap()
+        .id();
+    let mut cv_bytes = 0;
+    let mut cv_jobs = 0;
+    let cv = p50(|| {
+        let read = file.cv(person, false).unwrap();
+        cv_jobs = read.experience.len();
+        cv_bytes = documents::cv_pdf(&read).unwrap().len()
+    });
+    // The same person's CV as a counsellor wrote it, every item described on five
+    // lines: it does not fit two pages as first laid out, so it is laid out again tighter.
+    let mut draft = file.cv_draft(person).unwrap();
+    let described = |what: &str, n: usize| -> Vec<String> {
+        (0..n)
+            .map(|i| {
+                format!(
+                    "{} – {} · {what} · Entreprise de nettoyage industriel (CDD)\n\
+                     Nettoyage des bureaux et des parties communes, tri sélectif des déchets.\n\
+                     Utilisation d'une autolaveuse, respect des protocoles d'hygiène.\n\
+                     Encadrement de deux agents en fin de contrat, remplacement de l'équipe.\n\
+                     Horaires décalés, travail en autonomie sur plusieurs sites.\n\
+                     Commande des produits d'entretien et suivi des stocks.",
+                    2010 + i,
+                    2011 + i
+                )
+            })
+            .collect()
+    };
+    draft.experience = described("Agent·e de propreté", 10);
+    draft.trainings = described("Formation qualifiante", 6);
+    file.create("cv", draft.fields(person)).unwrap();
+    let mut written_bytes = 0;
+    let written = p50(|| {
+        let read = file.cv(person, false).unwrap();
+        assert!(read.from_record);
+        written_bytes = documents::cv_pdf(&read).unwrap().len()
+    });
+    let mut copy_bytes = 0;
+    let copy = p50(|| {
+        let read = file.visit_copy(visit, person, Some(CopyLang::Ro)).unwrap();
+        copy_bytes = documents::visit_copy_pdf(&read).unwrap().len()
+    });
+    let mut slip_bytes = 0;
+    let slip = p50(|| {
+        let read = file.step_slip(step, Some(CopyLang::Bg)).unwrap();
+        slip_bytes = documents::step_slip_pdf(&read).unwrap().len()
+    });
+
     let ratio = |d: Duration| d.as_secs_f64() / baseline.as_secs_f64();
+    let to_sheet = |d: Duration| d.as_secs_f64() / pdf.as_secs_f64();
     println!(
         "baseline: the workbook's {} records, in memory, to JSON: {} ({json_bytes} bytes)",
         same.len(),
@@ -342,6 +453,41 @@ fn main() {
         ms(pdf),
         ratio(pdf)
     );
+    println!(
+        "| one CV PDF ({cv_jobs} jobs, 6 trainings) | {} | {:.2}x (visit sheet: {:.2}x) | {cv_bytes} bytes |",
+        ms(cv),
+        ratio(cv),
+        to_sheet(cv)
+    );
+    println!(
+        "| one CV PDF from a CV record (10 jobs, 6 trainings, 6 lines each: laid out again, tighter) | {} | {:.2}x (visit sheet: {:.2}x) | {written_bytes} bytes |",
+        ms(written),
+        ratio(written),
+        to_sheet(written)
+    );
+    println!(
+        "| one bilingual visit copy PDF (fr, ro) | {} | {:.2}x (visit sheet: {:.2}x) | {copy_bytes} bytes |",
+        ms(copy),
+        ratio(copy),
+        to_sheet(copy)
+    );
+    println!(
+        "| one bilingual appointment slip PDF (fr, bg) | {} | {:.2}x (visit sheet: {:.2}x) | {slip_bytes} bytes |",
+        ms(slip),
+        ratio(slip),
+        to_sheet(slip)
+    );
+    for (what, took) in [
+        ("CV", cv),
+        ("CV from a record", written),
+        ("visit copy", copy),
+        ("slip", slip),
+    ] {
+        assert!(
+            took < Duration::from_millis(50),
+            "the {what} must take under 50 ms"
+        );
+    }
     assert!(
         xlsx < Duration::from_secs(2),
         "the period's workbook must take under 2 s"

@@ -1,8 +1,10 @@
 //! # documents
 //!
 //! What Passerelle prints or hands over: the visit sheet, a person's summary sheet, a
-//! person's own data for an access request and the information notice as PDF, a kind as
-//! CSV and a period as an XLSX workbook.
+//! person's own data for an access request, the information notice, a person's CV, and
+//! the papers a person takes home (their copy of a visit and an appointment slip, in
+//! French beside Romanian or Bulgarian) as PDF; a kind as CSV and a period as an XLSX
+//! workbook.
 //!
 //! Plain typed inputs in, bytes out: each renderer takes what `casefile` reads
 //! (`casefile::export`: every value already printed as text, the French labels, the
@@ -17,17 +19,21 @@
 
 mod access;
 mod csv;
+mod cv;
 mod error;
 mod notice;
 mod pdf;
 mod person_sheet;
+mod visit_copy;
 mod visit_sheet;
 mod xlsx;
 
 pub use access::access_pdf;
 pub use csv::csv;
+pub use cv::cv_pdf;
 pub use error::{Error, Result};
 pub use notice::notice_pdf;
 pub use person_sheet::person_sheet_pdf;
+pub use visit_copy::{step_slip_pdf, visit_copy_pdf};
 pub use visit_sheet::visit_sheet_pdf;
 pub use xlsx::xlsx;

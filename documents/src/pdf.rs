@@ -1,5 +1,7 @@
 //! A small page layout over krilla for the printed sheets: A4 pages, a title, headings,
-//! labelled fields, wrapped paragraphs, bulleted lists, tables and signature boxes, in
+//! labelled fields, wrapped paragraphs, bulleted lists, tables and signature boxes; for
+//! the CV, lines of a chosen size and entries kept on one page; for the papers a person
+//! takes home, two columns side by side (French left, the person's language right). In
 //! DejaVu Sans embedded in the binary (it covers every letter of French, Romanian and
 //! Bulgarian).
 //!
@@ -37,6 +39,10 @@ const LABEL_W: f32 = 150.0;
 const BODY: f32 = 10.0;
 const LEADING: f32 = 1.3;
 
+/// The two columns of a bilingual paper: each this wide, with a gutter between them.
+const GUTTER: f32 = 22.0;
+const COLUMN_W: f32 = (CONTENT_W - GUTTER) / 2.0;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Weight {
     Regular,
@@ -48,6 +54,84 @@ enum Ink {
     Black,
     Grey,
     Accent,
+}
+
+/// How a line of text is printed: its size, weight and ink.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Style {
+    size: f32,
+    weight: Weight,
+    ink: Ink,
+}
+
+impl Style {
+    /// Regular black text.
+    pub(crate) const fn plain(size: f32) -> Self {
+        Self {
+            size,
+            weight: Weight::Regular,
+            ink: Ink::Black,
+        }
+    }
+
+    /// Bold black text.
+    pub(crate) const fn bold(size: f32) -> Self {
+        Self {
+            size,
+            weight: Weight::Bold,
+            ink: Ink::Black,
+        }
+    }
+
+    /// Regular grey text (a note, a label).
+    pub(crate) const fn grey(size: f32) -> Self {
+        Self {
+            size,
+            weight: Weight::Regular,
+            ink: Ink::Grey,
+        }
+    }
+
+    /// Bold text in the accent colour (a title, a heading).
+    pub(crate) const fn accent(size: f32) -> Self {
+        Self {
+            size,
+            weight: Weight::Bold,
+            ink: Ink::Accent,
+        }
+    }
+
+    fn height(self) -> f32 {
+        self.size * LEADING
+    }
+}
+
+/// What one column of a bilingual row holds, top to bottom.
+#[derive(Debug, Clone)]
+pub(crate) enum Run {
+    /// Text, wrapped to the column.
+    Text(String, Style),
+    /// An empty line with a rule under it, to write on by hand.
+    WriteIn,
+    /// Vertical space.
+    Gap(f32),
+}
+
+/// One line of a column, laid out.
+enum ColumnLine {
+    Text(String, Style),
+    WriteIn,
+    Gap(f32),
+}
+
+impl ColumnLine {
+    fn height(&self) -> f32 {
+        match self {
+            Self::Text(_, style) => style.height(),
+            Self::WriteIn => BODY * LEADING * 1.8,
+            Self::Gap(h) => *h,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -229,11 +313,22 @@ impl Sheet {
 
     /// A section heading with a rule under it; never alone at the foot of a page.
     pub(crate) fn heading(&mut self, text: &str) {
-        let size = 12.0;
-        self.space(6.0);
+        self.heading_sized(text, 12.0, 6.0);
+    }
+
+    /// A section heading of `size` after `before` of space, with a rule under it; never
+    /// alone at the foot of a page.
+    pub(crate) fn heading_sized(&mut self, text: &str, size: f32, before: f32) {
+        self.space(before);
         self.room(size * LEADING + 4.0 + 3.0 * BODY * LEADING);
         self.text(MARGIN, size, Weight::Bold, Ink::Accent, text);
         self.y += size * LEADING;
+        self.rule();
+        self.y += 5.0;
+    }
+
+    /// A thin rule across the page at the current height.
+    fn rule(&mut self) {
         let y = self.y;
         self.ops().push(Op::Line {
             x1: MARGIN,
@@ -242,6 +337,163 @@ impl Sheet {
             y2: y,
             width: 0.6,
         });
+    }
+
+    /// Text in `style`, wrapped to the page's width less `indent`, with no space after.
+    pub(crate) fn lines(&mut self, text: &str, style: Style, indent: f32) {
+        let wrapped = self
+            .metrics
+            .wrap(text, style.size, style.weight, CONTENT_W - indent);
+        for line in wrapped {
+            self.room(style.height());
+            self.text(MARGIN + indent, style.size, style.weight, style.ink, &line);
+            self.y += style.height();
+        }
+    }
+
+    /// An item of a bulleted list in text of `size`, with no space after.
+    pub(crate) fn bullet_sized(&mut self, text: &str, size: f32) {
+        let indent = size * 1.4;
+        let lines = self
+            .metrics
+            .wrap(text, size, Weight::Regular, CONTENT_W - indent);
+        for (i, line) in lines.iter().enumerate() {
+            self.room(size * LEADING);
+            if i == 0 {
+                self.text(MARGIN + 2.0, size, Weight::Regular, Ink::Accent, "•");
+            }
+            self.text(MARGIN + indent, size, Weight::Regular, Ink::Black, line);
+            self.y += size * LEADING;
+        }
+    }
+
+    /// An entry of a CV: its first line in bold, the following ones in regular text
+    /// indented under it, all of it on one page when it fits on one.
+    pub(crate) fn entry(&mut self, heading: &str, details: &[String], size: f32) {
+        let indent = size;
+        let head = self.metrics.wrap(heading, size, Weight::Bold, CONTENT_W);
+        let rest: Vec<String> = details
+            .iter()
+            .flat_map(|d| {
+                self.metrics
+                    .wrap(d, size, Weight::Regular, CONTENT_W - indent)
+            })
+            .collect();
+        let height = (head.len() + rest.len()) as f32 * size * LEADING;
+        if height <= BOTTOM - TOP {
+            self.room(height);
+        }
+        for line in &head {
+            self.room(size * LEADING);
+            self.text(MARGIN, size, Weight::Bold, Ink::Black, line);
+            self.y += size * LEADING;
+        }
+        for line in &rest {
+            self.room(size * LEADING);
+            self.text(MARGIN + indent, size, Weight::Regular, Ink::Black, line);
+            self.y += size * LEADING;
+        }
+    }
+
+    /// How many pages the document has so far.
+    pub(crate) fn page_count(&self) -> usize {
+        self.pages.len()
+    }
+
+    /// A row of two columns side by side, French on the left and the person's language
+    /// on the right, with a rule between them. Each column's runs are wrapped to its
+    /// width; the two columns' lines go down together, so a row that does not fit on
+    /// the page carries on at the top of the next. A row shorter than a third of a page
+    /// is kept on one page.
+    pub(crate) fn columns(&mut self, left: &[Run], right: &[Run]) {
+        let left = self.column_lines(left);
+        let right = self.column_lines(right);
+        let rows = left.len().max(right.len());
+        let height_at = |i: usize| {
+            let l = left.get(i).map_or(0.0, ColumnLine::height);
+            let r = right.get(i).map_or(0.0, ColumnLine::height);
+            l.max(r)
+        };
+        let total: f32 = (0..rows).map(height_at).sum();
+        if total <= (BOTTOM - TOP) / 3.0 {
+            self.room(total);
+        }
+        for i in 0..rows {
+            let height = height_at(i);
+            self.room(height);
+            let top = self.y;
+            for (x, line) in [
+                (MARGIN, left.get(i)),
+                (MARGIN + COLUMN_W + GUTTER, right.get(i)),
+            ] {
+                self.y = top;
+                match line {
+                    Some(ColumnLine::Text(text, style)) => {
+                        self.text(x, style.size, style.weight, style.ink, text);
+                    }
+                    Some(ColumnLine::WriteIn) => {
+                        let y = top + height - 2.0;
+                        self.ops().push(Op::Line {
+                            x1: x,
+                            y1: y,
+                            x2: x + COLUMN_W,
+                            y2: y,
+                            width: 0.5,
+                        });
+                    }
+                    Some(ColumnLine::Gap(_)) | None => {}
+                }
+            }
+            let middle = MARGIN + COLUMN_W + GUTTER / 2.0;
+            self.ops().push(Op::Line {
+                x1: middle,
+                y1: top,
+                x2: middle,
+                y2: top + height,
+                width: 0.5,
+            });
+            self.y = top + height;
+        }
+    }
+
+    fn column_lines(&self, runs: &[Run]) -> Vec<ColumnLine> {
+        let mut out = Vec::new();
+        for run in runs {
+            match run {
+                Run::Text(text, style) => out.extend(
+                    self.metrics
+                        .wrap(text, style.size, style.weight, COLUMN_W)
+                        .into_iter()
+                        .map(|line| ColumnLine::Text(line, *style)),
+                ),
+                Run::WriteIn => out.push(ColumnLine::WriteIn),
+                Run::Gap(h) => out.push(ColumnLine::Gap(*h)),
+            }
+        }
+        out
+    }
+
+    /// A heading in both columns, with a rule across the page under it; never alone at
+    /// the foot of a page.
+    pub(crate) fn column_heading(&mut self, left: &str, right: &str) {
+        let style = Style::accent(12.0);
+        self.space(8.0);
+        let lines = self
+            .metrics
+            .wrap(left, style.size, style.weight, COLUMN_W)
+            .len()
+            .max(
+                self.metrics
+                    .wrap(right, style.size, style.weight, COLUMN_W)
+                    .len(),
+            );
+        self.room(lines as f32 * style.height() + 4.0 + 3.0 * BODY * LEADING);
+        self.columns(
+            &[Run::Text(left.to_owned(), style)],
+            &[Run::Text(right.to_owned(), style)],
+        );
+        self.y += 1.0;
+        self.rule();
         self.y += 5.0;
     }
 

@@ -25,6 +25,11 @@
 //! elsewhere is the person's choice, after a warning that the file is not encrypted.
 //! An export saved on a disk or a key cannot be erased from afar: the screens say so.
 //!
+//! ## Papers for the job search
+//! [`papers`] holds the CV screen's draft and its `cv` record, the CV as a PDF (named or
+//! anonymised), and the person's own copy of a visit and a step's appointment slip, in
+//! French beside Romanian or Bulgarian.
+//!
 //! ## A person's rights
 //! [`rights`] holds the organisation's settings, the information notice, the persons
 //! without consent, the files past retention and a person's erasure, which the server
@@ -44,6 +49,7 @@ pub mod commands;
 pub mod error;
 pub mod events;
 pub mod lock;
+pub mod papers;
 pub mod rights;
 pub mod saving;
 pub mod state;
@@ -70,6 +76,7 @@ pub struct Config {
 /// The commands and events of the app, for Tauri and for the TypeScript bindings.
 pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
     use commands::*;
+    use papers::*;
     use rights::*;
     tauri_specta::Builder::<tauri::Wry>::new()
         .commands(collect_commands![
@@ -117,6 +124,11 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             past_retention,
             save_notice,
             erase_person,
+            cv_draft,
+            save_cv,
+            save_cv_pdf,
+            save_visit_copy,
+            save_step_slip,
         ])
         .events(collect_events![events::Locked, events::SyncProgress])
         .typ::<error::AppError>()

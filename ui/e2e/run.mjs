@@ -266,6 +266,108 @@ async function e2e() {
       const outside = await s.exec(`return document.querySelector('[data-testid="saved-path"]').dataset.path;`);
       if (!outside.startsWith(elsewhere) || !existsSync(outside)) throw new Error(`expected the sheet saved in ${elsewhere}: ${outside}`);
 
+      step("prepare a CV: tick a language, move and leave out skills, save it and its PDFs");
+      await s.click('[data-testid="edit-person"]');
+      await s.set('[data-testid="field-languages"]', "roumain\nfrançais");
+      await s.set('[data-testid="field-skills"]', "Maçonnerie\nPeinture en bâtiment\nTravail en équipe");
+      await s.set('[data-testid="field-email"]', "stefan@example.org");
+      await s.click('[data-testid="save"]');
+      await s.waitText('[data-testid="person"]', "Peinture en bâtiment");
+      await s.click('[data-testid="open-cv"]');
+      await s.find('[data-testid="cv"][data-ready="true"]');
+      await s.waitText('[data-testid="cv-origin"]', "Pas encore de CV enregistré");
+      /** The items of a list of the CV screen, as shown. */
+      const cvItems = (list) =>
+        s.exec(
+          `return [...document.querySelectorAll('[data-testid="cv-list-' + arguments[0] + '"] [data-testid="cv-item"]')]
+             .map((e) => ({ text: e.querySelector('[data-testid="cv-text"]').value, kept: e.querySelector('[data-testid="cv-keep"]').checked }));`,
+          list,
+        );
+      /** Clicks `control` of the item of `list` whose text starts with `start`. */
+      const onItem = async (list, start, control) => {
+        const clicked = await s.exec(
+          `const item = [...document.querySelectorAll('[data-testid="cv-list-' + arguments[0] + '"] [data-testid="cv-item"]')]
+             .find((e) => e.querySelector('[data-testid="cv-text"]').value.startsWith(arguments[1]));
+           item?.querySelector('[data-testid="' + arguments[2] + '"]').click();
+           return Boolean(item);`,
+          list,
+          start,
+          control,
+        );
+        if (!clicked) throw new Error(`expected an item "${start}…" in the CV's ${list}`);
+      };
+      const languages = await cvItems("languages");
+      if (languages.length !== 2 || languages.some((l) => l.kept)) {
+        throw new Error(`expected both languages offered and none ticked: ${JSON.stringify(languages)}`);
+      }
+      await onItem("languages", "Roumain", "cv-keep");
+      await onItem("languages", "Français", "cv-keep");
+      await onItem("languages", "Français", "cv-keep");
+      await onItem("skills", "Travail en équipe", "cv-up");
+      await onItem("skills", "Peinture", "cv-keep");
+      await s.set('[data-testid="cv-headline"]', "Maçon — disponible immédiatement");
+      const skills = await cvItems("skills");
+      const order = skills.map((i) => `${i.text}:${i.kept}`).join(", ");
+      if (order !== "Maçonnerie:true, Travail en équipe:true, Peinture en bâtiment:false") {
+        throw new Error(`expected "Travail en équipe" moved up and the painting left out: ${order}`);
+      }
+      await s.click('[data-testid="cv-save"]');
+      await s.waitText('[data-testid="flash"]', "Le CV a été enregistré");
+      await s.waitText('[data-testid="cv-origin"]', "CV enregistré");
+      const cvRecords = cli(caseFile, "list", "cv").split("\n").filter(Boolean).map((line) => JSON.parse(line));
+      const value = (field) => cvRecords[0]?.fields[field]?.[0]?.value;
+      if (cvRecords.length !== 1 || JSON.stringify(value("skills")) !== JSON.stringify(["Maçonnerie", "Travail en équipe"])) {
+        throw new Error(`expected one cv record with the skills in the CV's order: ${JSON.stringify(cvRecords)}`);
+      }
+      if (JSON.stringify(value("languages")) !== JSON.stringify(["Roumain"])) {
+        throw new Error(`expected only the ticked language on the CV: ${JSON.stringify(value("languages"))}`);
+      }
+      const pdfPath = (testid) =>
+        s.exec(`return document.querySelector('[data-testid="' + arguments[0] + '"]').parentElement.querySelector('[data-testid="saved-path"]')?.dataset.path ?? "";`, testid);
+      for (const [testid, stem] of [["save-cv-pdf", "cv-"], ["save-cv-anonymous", "cv-anonyme-"]]) {
+        await s.click(`[data-testid="${testid}"]`);
+        await s.find(`[data-testid="${testid}"] ~ [data-testid="saved-path"]`, { timeout: 30000 });
+        const path = await pdfPath(testid);
+        const name = path.split("/").pop();
+        if (!path.startsWith(exports) || !name.startsWith(stem) || !existsSync(path)) {
+          throw new Error(`expected the CV (${stem}…) saved in ${exports}: ${path}`);
+        }
+        if (readFileSync(path).subarray(0, 5).toString() !== "%PDF-") throw new Error(`expected a PDF at ${path}`);
+      }
+      // Opened again, the CV shows what was saved, the painting left out at the end.
+      await s.clickText('[data-testid="cv"] button', "Retour");
+      await s.find('[data-testid="person"][data-ready="true"]');
+      await s.click('[data-testid="open-cv"]');
+      await s.find('[data-testid="cv"][data-ready="true"]');
+      const again = (await cvItems("skills")).map((i) => `${i.text}:${i.kept}`).join(", ");
+      if (again !== order) throw new Error(`expected the saved CV shown again as left: ${again}`);
+      const ticked = (await cvItems("languages")).filter((l) => l.kept).map((l) => l.text);
+      if (JSON.stringify(ticked) !== JSON.stringify(["Roumain"])) throw new Error(`expected Romanian ticked: ${JSON.stringify(ticked)}`);
+      if ((await s.exec(`return document.querySelector('[data-testid="cv-headline"]').value;`)) !== "Maçon — disponible immédiatement") {
+        throw new Error("expected the headline as saved");
+      }
+
+      step("save the person's own copy of the visit, and a step's bilingual slip, in Romanian");
+      await s.clickText('[data-testid="cv"] button', "Retour");
+      await s.find('[data-testid="person"][data-ready="true"]');
+      await s.click('[data-testid="visit-copy-open"]');
+      await s.find('[data-testid="visit-copy"]');
+      const copyLang = await s.exec(`return document.querySelector('[data-testid="visit-copy-lang"]').value;`);
+      if (copyLang !== "ro") throw new Error(`expected Romanian chosen from the person's languages: ${copyLang}`);
+      await s.click('[data-testid="save-visit-copy"]');
+      await s.find('[data-testid="visit-copy"] [data-testid="saved-path"]', { timeout: 30000 });
+      const copy = await s.exec(`return document.querySelector('[data-testid="visit-copy"] [data-testid="saved-path"]').dataset.path;`);
+      if (!copy.startsWith(exports) || !/copie-visite-.*-ro(-\d+)?\.pdf$/.test(copy) || !existsSync(copy)) {
+        throw new Error(`expected the person's copy saved in ${exports}: ${copy}`);
+      }
+      if (readFileSync(copy).subarray(0, 5).toString() !== "%PDF-") throw new Error(`expected a PDF at ${copy}`);
+      await s.click('[data-testid="save-step-slip"]');
+      await s.find('[data-testid="step-slip"] [data-testid="saved-path"]', { timeout: 30000 });
+      const slip = await s.exec(`return document.querySelector('[data-testid="step-slip"] [data-testid="saved-path"]').dataset.path;`);
+      if (!slip.startsWith(exports) || !/convocation-.*-ro(-\d+)?\.pdf$/.test(slip) || !existsSync(slip)) {
+        throw new Error(`expected the step's slip saved in ${exports}: ${slip}`);
+      }
+
       step("find the person by another spelling");
       for (const spelling of ["stefan lacatus", "STEFANE", "lăcătuș ștef"]) {
         await s.click('[data-testid="nav-people"]');

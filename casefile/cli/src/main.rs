@@ -179,9 +179,10 @@ enum Command {
     ChangePassphrase,
     /// Recomputes the derived tables from the record states.
     Rebuild,
-    /// Writes an export to a file: the visit sheet or a person's sheet (PDF), a kind
-    /// (CSV), a period (XLSX), everything held about a person (JSON and PDF), or the
-    /// information notice (PDF).
+    /// Writes an export to a file: the visit sheet or a person's sheet (PDF), a CV (PDF),
+    /// a person's bilingual copy of a visit or appointment slip (PDF), a kind (CSV), a
+    /// period (XLSX), everything held about a person (JSON and PDF), or the information
+    /// notice (PDF).
     #[command(subcommand)]
     Export(ExportCommand),
     /// Prints the organisation's settings (JSON); with --set, changes them (one local
@@ -228,6 +229,51 @@ enum ExportCommand {
     Person {
         /// The person.
         person_id: String,
+        /// The PDF file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// A person's CV (one or two A4 pages, in French), as PDF: their CV record as a
+    /// counsellor prepared it or, if none, what their file proposes (without languages).
+    /// Nothing about origin, papers or health is ever on it.
+    Cv {
+        /// The person.
+        person_id: String,
+        /// Leaves out the name and the contact ("Candidat·e" instead).
+        #[arg(long)]
+        anonymised: bool,
+        /// The PDF file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// One person's copy of a visit, in French and, side by side, Romanian or Bulgarian,
+    /// as PDF: the steps decided for them alone, their dates, the next visit and how to
+    /// reach the organisation; never another person's name or steps.
+    VisitCopy {
+        /// The visit.
+        visit_id: String,
+        /// The person met at the visit whose copy it is.
+        #[arg(long = "person", value_name = "PERSON_ID")]
+        person_id: String,
+        /// The language beside French: ro (Romanian) or bg (Bulgarian). Without it, the
+        /// first of the two the person's languages name; an error when they name neither.
+        #[arg(long, value_parser = ["ro", "bg"])]
+        lang: Option<String>,
+        /// The PDF file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// An appointment slip for a step (France Travail, a training body…), in French and,
+    /// side by side, Romanian or Bulgarian, as PDF; time, place and what to bring are
+    /// left to fill by hand.
+    StepSlip {
+        /// The step.
+        step_id: String,
+        /// The language beside French: ro (Romanian) or bg (Bulgarian). Without it, the
+        /// first of the two the step's person's languages name; an error when they name
+        /// neither.
+        #[arg(long, value_parser = ["ro", "bg"])]
+        lang: Option<String>,
         /// The PDF file to write.
         #[arg(long)]
         out: PathBuf,
@@ -515,6 +561,37 @@ fn run_export(file: &CaseFile, export: ExportCommand) -> Result<()> {
             let sheet = file.person_sheet(record_id(&person_id)?).context(failed)?;
             write_whole(&out, &documents::person_sheet_pdf(&sheet).context(failed)?)
         }
+        ExportCommand::Cv {
+            person_id,
+            anonymised,
+            out,
+        } => {
+            let failed = "the CV was not written";
+            let cv = file
+                .cv(record_id(&person_id)?, anonymised)
+                .context(failed)?;
+            write_whole(&out, &documents::cv_pdf(&cv).context(failed)?)
+        }
+        ExportCommand::VisitCopy {
+            visit_id,
+            person_id,
+            lang,
+            out,
+        } => {
+            let failed = "the person's copy of the visit was not written";
+            let (visit, person) = (record_id(&visit_id)?, record_id(&person_id)?);
+            let copy = file
+                .visit_copy(visit, person, copy_lang(lang.as_deref())?)
+                .context(failed)?;
+            write_whole(&out, &documents::visit_copy_pdf(&copy).context(failed)?)
+        }
+        ExportCommand::StepSlip { step_id, lang, out } => {
+            let failed = "the appointment slip was not written";
+            let slip = file
+                .step_slip(record_id(&step_id)?, copy_lang(lang.as_deref())?)
+                .context(failed)?;
+            write_whole(&out, &documents::step_slip_pdf(&slip).context(failed)?)
+        }
         ExportCommand::Csv { kind, out } => {
             let failed = "the CSV was not written";
             let table = file.table(&kind).context(failed)?;
@@ -548,6 +625,11 @@ fn run_export(file: &CaseFile, export: ExportCommand) -> Result<()> {
             write_whole(&out, &documents::notice_pdf(lang, &org).context(failed)?)
         }
     }
+}
+
+/// The language of `--lang` beside French, if given.
+fn copy_lang(lang: Option<&str>) -> Result<Option<casefile::export::CopyLang>> {
+    Ok(lang.map(str::parse).transpose()?)
 }
 
 /// Writes `bytes` to `path` whole or not at all: into a temporary file beside it, then

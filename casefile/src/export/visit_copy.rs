@@ -9,7 +9,7 @@
 //! observations, which may speak of others, nor a step's notes, which are the
 //! counsellor's own. What the counsellor wrote (titles, decisions, place names) prints as
 //! written, the same in both columns; the labels and the step categories are translated
-//! (`bilingual.rs`). Dates print as `dd/mm/yyyy`, read alike in the three languages.
+//! (`bilingual.rs`). Dates come as `dd/mm/yyyy`; the renderer prints them as `dd.mm.yyyy` in the Romanian or Bulgarian column.
 
 use serde::Serialize;
 use serde_json::Value;

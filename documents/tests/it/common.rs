@@ -107,3 +107,28 @@ pub fn pdf_text(pdf: &[u8]) -> String {
 pub fn flat(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
+
+/// How many pages a PDF has, as `pdfinfo` counts them.
+pub fn pdf_pages(pdf: &[u8]) -> usize {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sheet.pdf");
+    std::fs::write(&path, pdf).unwrap();
+    let out = Command::new("pdfinfo")
+        .arg(&path)
+        .output()
+        .expect("pdfinfo (Debian package poppler-utils) must be installed to test the PDFs");
+    assert!(out.status.success(), "pdfinfo failed");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("Pages:"))
+        .map(|n| n.trim().parse().unwrap())
+        .expect("pdfinfo prints the number of pages")
+}
+
+/// The letters of `text` that are not ASCII (diacritics, Cyrillic), each once.
+pub fn non_ascii_letters(text: &str) -> std::collections::BTreeSet<char> {
+    text.chars()
+        .filter(|c| c.is_alphabetic() && !c.is_ascii())
+        .collect()
+}

@@ -7,5 +7,8 @@
 
 mod access;
 mod common;
+mod cv;
 mod exports;
+mod images;
 mod notice;
+mod visit_copy;

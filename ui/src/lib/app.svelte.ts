@@ -9,6 +9,7 @@ export type Route =
   | { name: "site"; id: string }
   | { name: "people" }
   | { name: "person"; id: string }
+  | { name: "cv"; person: string }
   | { name: "household"; id: string }
   | { name: "visit"; siteId?: string; personId?: string }
   | { name: "conflicts" }
@@ -76,6 +77,8 @@ function shownIds(route: Route): string[] {
   switch (route.name) {
     case "person":
       return [route.id];
+    case "cv":
+      return [route.person];
     case "visit":
       return route.personId ? [route.personId] : [];
     case "form": {

@@ -169,6 +169,34 @@ export const commands = {
 	 *  case file changes at the next sync, which pulls the erasure.
 	 */
 	erasePerson: (person: string, dryRun: boolean) => typedError<ErasureView, AppError>(__TAURI_INVOKE("erase_person", { person, dryRun })),
+	/**
+	 *  What the CV screen shows of `person`: their `cv` record when one was saved, beside
+	 *  what their file proposes.
+	 */
+	cvDraft: (person: string) => typedError<CvScreenView, AppError>(__TAURI_INVOKE("cv_draft", { person })),
+	/**
+	 *  Saves the CV of `person` as their `cv` record (one local edit: it syncs, so another
+	 *  counsellor can print it again), creating it or changing the one the CV prints;
+	 *  answers its id.
+	 */
+	saveCv: (person: string, fields: CvInput) => typedError<string, AppError>(__TAURI_INVOKE("save_cv", { person, fields })),
+	/**
+	 *  Saves the CV of `person` (PDF), anonymised (no name, no contact) or not, in the
+	 *  exports folder or in `folder`; answers its path.
+	 */
+	saveCvPdf: (person: string, anonymised: boolean, folder: string | null) => typedError<string, AppError>(__TAURI_INVOKE("save_cv_pdf", { person, anonymised, folder })),
+	/**
+	 *  Saves the copy of `visit` for `person`, one of those it met (PDF, French beside
+	 *  `lang`, or beside the language the person's `languages` name when `None`), in the
+	 *  exports folder or in `folder`; answers its path.
+	 */
+	saveVisitCopy: (visit: string, person: string, lang: CopyLangInput | null, folder: string | null) => typedError<string, AppError>(__TAURI_INVOKE("save_visit_copy", { visit, person, lang, folder })),
+	/**
+	 *  Saves an appointment slip for `step` (PDF, French beside `lang`, or beside the
+	 *  language the step's person's `languages` name when `None`), in the exports folder or
+	 *  in `folder`; answers its path.
+	 */
+	saveStepSlip: (step: string, lang: CopyLangInput | null, folder: string | null) => typedError<string, AppError>(__TAURI_INVOKE("save_step_slip", { step, lang, folder })),
 };
 
 /** Events */
@@ -395,6 +423,65 @@ export type AppInfo = {
 	min_passphrase_chars: number,
 	/**  The app's version. */
 	version: string,
+};
+
+/**  The language printed beside French on a person's copy or slip. */
+export type CopyLangInput = 
+/**  Romanian. */
+"ro" | 
+/**  Bulgarian. */
+"bg";
+
+/**  What the CV screen saves: the items kept, in the CV's order. */
+export type CvInput = {
+	/**  The line under the name. */
+	headline: string,
+	/**  Phone and e-mail, one a line. */
+	contact: string,
+	/**  The languages ticked. */
+	languages: string[],
+	/**  The skills. */
+	skills: string[],
+	/**  Driving licences and certifications. */
+	certifications: string[],
+	/**  The jobs: each its first line, then its details on further lines. */
+	experience: string[],
+	/**  The trainings, as the jobs. */
+	trainings: string[],
+	/**  Interests. */
+	interests: string[],
+};
+
+/**  An item of a list of the CV screen. */
+export type CvItemView = {
+	/**  The item as printed (a job or a training: its first line, then its details). */
+	text: string,
+	/**  Whether the CV keeps it (a language: whether it is ticked). */
+	kept: boolean,
+};
+
+/**  What the CV screen shows of a person. */
+export type CvScreenView = {
+	/**  The person's `cv` record, if one was saved. */
+	record: string | null,
+	/**  The person's name as the CV prints it. */
+	name: string,
+	/**  The line under the name. */
+	headline: string,
+	/**  Phone and e-mail, one a line. */
+	contact: string,
+	/**  The languages: those the record holds, ticked, then those of the file, not ticked. */
+	languages: CvItemView[],
+	/**  The skills. */
+	skills: CvItemView[],
+	/**  Driving licences and certifications. */
+	certifications: CvItemView[],
+	/**  The jobs. */
+	experience: CvItemView[],
+	/**  The trainings. */
+	trainings: CvItemView[],
+	/**  Interests. */
+	interests: CvItemView[],
 };
 
 /**  The dashboard of a period: its indicators and people in work month by month. */

@@ -258,3 +258,216 @@ fn the_command_line_writes_a_notice() {
         "saying which languages there are"
     );
 }
+
+#[test]
+fn the_cli_writes_the_cv_and_the_bilingual_papers_and_refuses_bad_input() {
+    let (dir, mut file) = fresh();
+    let (visit, stefan) = sample(&mut file);
+    file.edit(
+        stefan,
+        fields(&[
+            ("languages", json!(["romani", "ro"])),
+            ("phone", json!("06 12 34 56 78")),
+        ]),
+    )
+    .unwrap();
+    let rusu = person(&mut file, "Rusu", "Ilie");
+    let step = file.list("step").unwrap().first().map(|s| s.id()).unwrap();
+    drop(file);
+    let path = db_path(&dir);
+    let ok = |args: &[&str]| ok(&path, PASS, args);
+    let file_at = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    let words_of = |name: &str| pdf_words(&std::fs::read(file_at(name)).unwrap());
+    let (visit, stefan, rusu, step) = (
+        visit.to_string(),
+        stefan.to_string(),
+        rusu.to_string(),
+        step.to_string(),
+    );
+
+    assert_eq!(
+        ok(&["export", "cv", &stefan, "--out", &file_at("cv.pdf")]),
+        "",
+        "an export prints nothing"
+    );
+    let words = words_of("cv.pdf");
+    for expected in [
+        "Ștefan Lăcătuș",
+        "06 12 34 56 78",
+        "Expérience professionnelle",
+        "Bâtiments du Nord",
+    ] {
+        assert!(
+            words.contains(expected),
+            "the CV holds {expected:?}: {words}"
+        );
+    }
+    ok(&[
+        "export",
+        "cv",
+        &stefan,
+        "--anonymised",
+        "--out",
+        &file_at("cv-anonyme.pdf"),
+    ]);
+    let words = words_of("cv-anonyme.pdf");
+    assert!(
+        words.contains("Candidat·e") && !words.contains("Lăcătuș") && !words.contains("06 12"),
+        "the anonymised CV has no name nor contact: {words}"
+    );
+
+    ok(&[
+        "export",
+        "visit-copy",
+        &visit,
+        "--person",
+        &stefan,
+        "--lang",
+        "bg",
+        "--out",
+        &file_at("copie-bg.pdf"),
+    ]);
+    let words = words_of("copie-bg.pdf");
+    for expected in [
+        "Compte rendu de la visite",
+        "Резюме на срещата",
+        "Lăcătuș Ștefan",
+        "Inscription à France Travail",
+        "09/11/2026",
+        "09.11.2026",
+    ] {
+        assert!(
+            words.contains(expected),
+            "the copy holds {expected:?}: {words}"
+        );
+    }
+    ok(&[
+        "export",
+        "visit-copy",
+        &visit,
+        "--person",
+        &stefan,
+        "--out",
+        &file_at("copie.pdf"),
+    ]);
+    assert!(
+        words_of("copie.pdf").contains("Rezumatul întâlnirii"),
+        "without --lang, Romanian from Ștefan's languages"
+    );
+    ok(&["export", "step-slip", &step, "--out", &file_at("rdv.pdf")]);
+    let words = words_of("rdv.pdf");
+    assert!(
+        words.contains("Rendez-vous")
+            && words.contains("Programare")
+            && words.contains("09.11.2026"),
+        "the slip in French and Romanian: {words}"
+    );
+
+    // Refused, with one sentence and nothing written.
+    let refused = |args: &[&str], out: &str, says: &str| {
+        let run = cli(&path, PASS, args);
+        assert!(!run.status.success(), "{args:?} should be refused");
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(
+            stderr.contains(says),
+            "{args:?}: the error should say {says:?}: {stderr}"
+        );
+        // Clap's usage errors add the possible values on lines of their own.
+        if !stderr.contains("possible values") {
+            assert_eq!(
+                stderr.trim().lines().count(),
+                1,
+                "{args:?}: one line of error: {stderr}"
+            );
+        }
+        assert!(
+            !dir.path().join(out).exists() && !dir.path().join(format!("{out}.partial")).exists(),
+            "{args:?}: nothing written"
+        );
+    };
+    refused(
+        &["export", "cv", &visit, "--out", &file_at("x1.pdf")],
+        "x1.pdf",
+        "the CV was not written",
+    );
+    refused(
+        &["export", "cv", "not-an-id", "--out", &file_at("x2.pdf")],
+        "x2.pdf",
+        "not a record id",
+    );
+    refused(
+        &[
+            "export",
+            "visit-copy",
+            &visit,
+            "--person",
+            &rusu,
+            "--lang",
+            "ro",
+            "--out",
+            &file_at("x3.pdf"),
+        ],
+        "x3.pdf",
+        "person_id",
+    );
+    refused(
+        &[
+            "export",
+            "visit-copy",
+            &visit,
+            "--person",
+            &stefan,
+            "--lang",
+            "de",
+            "--out",
+            &file_at("x4.pdf"),
+        ],
+        "x4.pdf",
+        "ro",
+    );
+    refused(
+        &[
+            "export",
+            "cv",
+            &rusu,
+            "--out",
+            dir.path().join("missing/x5.pdf").to_str().unwrap(),
+        ],
+        "missing/x5.pdf",
+        "could not write",
+    );
+    refused(
+        &["export", "step-slip", &visit, "--out", &file_at("x6.pdf")],
+        "x6.pdf",
+        "step_id",
+    );
+}
+
+#[test]
+fn a_copy_without_lang_for_a_person_who_speaks_neither_language_is_refused() {
+    let (dir, mut file) = fresh();
+    let (visit, stefan) = sample(&mut file);
+    drop(file);
+    let path = db_path(&dir);
+    let out_file = dir.path().join("copie.pdf");
+    let run = cli(
+        &path,
+        PASS,
+        &[
+            "export",
+            "visit-copy",
+            &visit.to_string(),
+            "--person",
+            &stefan.to_string(),
+            "--out",
+            out_file.to_str().unwrap(),
+        ],
+    );
+    assert!(!run.status.success(), "Ștefan's languages name neither");
+    assert!(
+        String::from_utf8_lossy(&run.stderr).contains("lang"),
+        "the error names --lang: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(!out_file.exists(), "nothing written");
+}
