@@ -3,23 +3,14 @@
 use std::path::{Path, PathBuf};
 
 use argon2::{Algorithm, Argon2, Params, Version};
-use casefile::sync_protocol::{FieldName, Kind, RecordId, RecordState, ReplicaId, Timestamp};
-use casefile::{CaseFile, KdfParams};
+use casefile::CaseFile;
+use casefile::sync_protocol::RecordId;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-pub const PASS: &str = "correct horse battery staple";
-
-pub fn fresh() -> (TempDir, CaseFile) {
-    let dir = tempfile::tempdir().unwrap();
-    let file = CaseFile::init_with(
-        dir.path().join("case.db"),
-        PASS,
-        KdfParams::INSECURE_FOR_TESTS,
-    )
-    .unwrap();
-    (dir, file)
-}
+pub use passerelle_test_support::samples::{
+    PASS, at, conflicting_phones, fields, foreign, fresh, other_replica, person,
+};
 
 pub fn db_path(dir: &TempDir) -> PathBuf {
     dir.path().join("case.db")
@@ -61,70 +52,12 @@ pub fn raw(path: &Path, passphrase: &str) -> rusqlite::Connection {
     conn
 }
 
-pub fn fields(pairs: &[(&str, Value)]) -> Vec<(String, Value)> {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), v.clone()))
-        .collect()
-}
-
 pub fn site(file: &mut CaseFile, name: &str) -> RecordId {
     file.create(
         "site",
         fields(&[("name", json!(name)), ("type", json!("bidonville"))]),
     )
     .unwrap()
-}
-
-pub fn person(file: &mut CaseFile, family: &str, given: &str) -> RecordId {
-    file.create(
-        "person",
-        fields(&[
-            ("family_name", json!(family)),
-            ("given_names", json!(given)),
-        ]),
-    )
-    .unwrap()
-}
-
-pub fn other_replica() -> ReplicaId {
-    "00000000-0000-7000-8000-00000000abcd".parse().unwrap()
-}
-
-pub fn at() -> Timestamp {
-    "2026-11-02T10:14:00Z".parse().unwrap()
-}
-
-/// A state created on another replica.
-pub fn foreign(kind: &str, pairs: &[(&str, Value)]) -> RecordState {
-    let id: RecordId = uuid::Uuid::now_v7().to_string().parse().unwrap();
-    RecordState::create(
-        id,
-        kind.parse::<Kind>().unwrap(),
-        other_replica(),
-        at(),
-        pairs
-            .iter()
-            .map(|(k, v)| (k.parse::<FieldName>().unwrap(), v.clone())),
-    )
-    .unwrap()
-}
-
-/// Puts `remote`'s phone in conflict: this file writes "0611" while the other replica,
-/// concurrently, writes "0622", which arrives in a pulled page with checkpoint `next`.
-pub fn conflicting_phones(file: &mut CaseFile, remote: &RecordState, next: u64) {
-    file.edit(remote.id(), fields(&[("phone", json!("0611"))]))
-        .unwrap();
-    let mut theirs = remote.clone();
-    theirs
-        .edit(
-            other_replica(),
-            at(),
-            [("phone".parse().unwrap(), json!("0622"))],
-        )
-        .unwrap();
-    file.apply_pulled(std::slice::from_ref(&theirs), next)
-        .unwrap();
 }
 
 /// Every file of the directory, concatenated.

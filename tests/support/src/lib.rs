@@ -7,6 +7,8 @@
 // Test code: a failed set-up step should stop the test with its reason.
 #![allow(clippy::expect_used, clippy::panic)]
 
+pub mod samples;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
