@@ -651,6 +651,17 @@ fn empty_exports_in(vault: &Vault) -> AppResult<u32> {
     saving::empty_dir(&saving::exports_dir(vault.path()))
 }
 
+/// Opens an export this run of the app saved (its path as a `save_…` command answered) in
+/// the system's viewer, from which the person prints it.
+#[tauri::command]
+#[specta::specta]
+pub fn open_export(vault: State<'_, Vault>, path: String) -> AppResult<()> {
+    if !vault.is_unlocked() {
+        return Err(AppError::locked());
+    }
+    saving::open_saved(&path)
+}
+
 /// Saves a visit's sheet (PDF) in the exports folder; answers its path.
 ///
 /// Every `save_…` command takes `folder`: `None` for the app's exports folder, or the full

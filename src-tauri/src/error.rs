@@ -123,6 +123,15 @@ pub enum AppError {
         /// Details for support.
         message: String,
     },
+    /// A saved export could not be opened in the system's viewer (no viewer, or the file
+    /// was deleted since).
+    #[error("{message}")]
+    OpenFailed {
+        /// The file.
+        path: String,
+        /// Details for support.
+        message: String,
+    },
     /// The case file is not enrolled with a server yet.
     #[error("{message}")]
     NotEnrolled {

@@ -118,6 +118,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             save_period_xlsx,
             exports_folder,
             empty_exports,
+            open_export,
             organisation,
             set_organisation,
             without_consent,

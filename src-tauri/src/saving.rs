@@ -3,14 +3,23 @@
 //! and the settings can empty; elsewhere only when the person chose a folder, after the
 //! page warned that the file will not be encrypted there. A file never replaces another:
 //! a taken name gets `-2`, `-3`…
+//!
+//! A saved file can then be opened in the system's viewer, to print it: only a file this
+//! run of the app saved, so the page can never have the system open another path or an
+//! address.
 
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use crate::error::{AppError, AppResult};
 
 /// Names tried at most before giving up.
 const MAX_TRIES: u32 = 1000;
+
+/// The files this run of the app saved: the only ones [`open_saved`] opens.
+static SAVED: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
 
 /// The app's exports folder for the case file at `case_file`.
 pub fn exports_dir(case_file: &Path) -> PathBuf {
@@ -49,7 +58,12 @@ pub fn save(dir: &Path, stem: &str, extension: &str, bytes: &[u8]) -> AppResult<
         match private_file_options().open(&path) {
             Ok(mut file) => {
                 file.write_all(bytes).map_err(|e| failed(&path, e))?;
-                return Ok(path.display().to_string());
+                let shown = path.display().to_string();
+                SAVED
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(path);
+                return Ok(shown);
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(failed(&path, e)),
@@ -59,6 +73,32 @@ pub fn save(dir: &Path, stem: &str, extension: &str, bytes: &[u8]) -> AppResult<
         &dir.join(stem),
         std::io::Error::other("every name is taken"),
     ))
+}
+
+/// Opens `path`, a file this run of the app saved, in the system's default application
+/// for its type (the PDF viewer, from which the person prints). The launcher is detached:
+/// closing the app leaves the viewer open. Any other path is refused, and a file deleted
+/// since (the exports folder emptied) is said to be gone.
+pub fn open_saved(path: &str) -> AppResult<()> {
+    let path = PathBuf::from(path);
+    let known = SAVED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .contains(&path);
+    if !known {
+        return Err(AppError::invalid("path", "a file this app saved"));
+    }
+    if !path.is_file() {
+        return Err(not_opened(&path, "the file is no longer there"));
+    }
+    open::that_detached(&path).map_err(|e| not_opened(&path, &e.to_string()))
+}
+
+fn not_opened(path: &Path, why: &str) -> AppError {
+    AppError::OpenFailed {
+        path: path.display().to_string(),
+        message: format!("could not open {}: {why}", path.display()),
+    }
 }
 
 /// Creates `dir` if need be; a folder this function creates is its owner's only (0700 on
@@ -167,6 +207,31 @@ mod tests {
                 "an export is its owner's only"
             );
         }
+    }
+
+    #[test]
+    fn only_a_file_this_run_saved_opens_and_a_deleted_one_is_said_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let other = dir.path().join("other.pdf");
+        std::fs::write(&other, b"%PDF").unwrap();
+        for refused in [
+            other.display().to_string(),
+            "https://example.org/".to_owned(),
+            String::new(),
+        ] {
+            let answer = open_saved(&refused);
+            assert!(
+                matches!(&answer, Err(AppError::Invalid { field, .. }) if field == "path"),
+                "{refused:?}: {answer:?}"
+            );
+        }
+        let saved = save(&dir.path().join("exports"), "cv-1234abcd", "pdf", b"%PDF").unwrap();
+        std::fs::remove_file(&saved).unwrap();
+        let gone = open_saved(&saved);
+        assert!(
+            matches!(&gone, Err(AppError::OpenFailed { path, .. }) if *path == saved),
+            "{gone:?}"
+        );
     }
 
     #[test]

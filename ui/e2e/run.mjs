@@ -333,6 +333,19 @@ async function e2e() {
           throw new Error(`expected the CV (${stem}…) saved in ${exports}: ${path}`);
         }
         if (readFileSync(path).subarray(0, 5).toString() !== "%PDF-") throw new Error(`expected a PDF at ${path}`);
+        if (testid === "save-cv-pdf") {
+          // "Ouvrir pour imprimer" hands the saved PDF to the system's viewer (here a
+          // stand-in xdg-open that notes what it was asked to open).
+          await s.click(`[data-testid="${testid}"] ~ [data-testid="open-print"]`);
+          await s.find(`[data-testid="${testid}"] ~ [data-testid="opened"]`);
+          const noted = process.env.PASSERELLE_E2E_OPENED;
+          let opened = [];
+          for (let i = 0; i < 50 && !opened.includes(path); i++) {
+            if (existsSync(noted)) opened = readFileSync(noted, "utf8").split("\n");
+            if (!opened.includes(path)) await new Promise((r) => setTimeout(r, 100));
+          }
+          if (!opened.includes(path)) throw new Error(`expected the viewer asked to open ${path}: ${JSON.stringify(opened)}`);
+        }
       }
       // Opened again, the CV shows what was saved, the painting left out at the end.
       await s.clickText('[data-testid="cv"] button', "Retour");

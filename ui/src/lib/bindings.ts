@@ -143,6 +143,11 @@ export const commands = {
 	exportsFolder: () => typedError<ExportsFolderView, AppError>(__TAURI_INVOKE("exports_folder")),
 	/**  Deletes every file of the app's exports folder; answers how many it held. */
 	emptyExports: () => typedError<number, AppError>(__TAURI_INVOKE("empty_exports")),
+	/**
+	 *  Opens an export this run of the app saved (its path as a `save_…` command answered) in
+	 *  the system's viewer, from which the person prints it.
+	 */
+	openExport: (path: string) => typedError<null, AppError>(__TAURI_INVOKE("open_export", { path })),
 	/**  The organisation's settings (defaults where nothing was recorded yet). */
 	organisation: () => typedError<OrganisationView, AppError>(__TAURI_INVOKE("organisation")),
 	/**
@@ -309,6 +314,15 @@ message: string } |
 /**  An export was produced but could not be written to its folder. */
 { kind: "save_failed"; 
 /**  Where it was to be written. */
+path: string; 
+/**  Details for support. */
+message: string } | 
+/**
+ *  A saved export could not be opened in the system's viewer (no viewer, or the file
+ *  was deleted since).
+ */
+{ kind: "open_failed"; 
+/**  The file. */
 path: string; 
 /**  Details for support. */
 message: string } | 

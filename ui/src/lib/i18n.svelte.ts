@@ -65,6 +65,8 @@ export function errorText(error: AppError | unknown): string {
       return t("error.too_large", { field: fieldLabel("", e.field) });
     case "save_failed":
       return t("error.save_failed", { path: e.path });
+    case "open_failed":
+      return t("error.open_failed", { path: e.path });
     case "newer_file":
       return t("error.newer_file", { found: e.found, supported: e.supported });
     case "unlock_backoff":
