@@ -18,27 +18,11 @@ use std::time::{Duration, Instant};
 
 use casefile::sync_protocol::{FieldName, Kind, RecordId, RecordState, ReplicaId, Timestamp};
 use casefile::{CaseFile, KdfParams};
+use passerelle_test_support::samples::Rng;
 use serde_json::{Value, json};
 
 const PASS: &str = "bench passphrase";
 const PAGE: usize = 1000;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
-    }
-}
 
 const FAMILY: &[&str] = &[
     "Lăcătuș",

@@ -55,6 +55,12 @@ pub(crate) fn changes(
                 "no value: it is written only by delete and restore",
             ));
         }
+        if sync_protocol::merges::combined_field(&name) {
+            return Err(Error::invalid(
+                name,
+                "no value: it is written only by merge and not-duplicates",
+            ));
+        }
         match spec.field(&name) {
             Some(field) => {
                 if value.is_null() {

@@ -8,6 +8,7 @@ use serde_json::Value;
 use sync_protocol::{Entry, RecordState, Timestamp};
 use tracing::info_span;
 
+use crate::duplicates;
 use crate::erasure;
 use crate::error::Result;
 use crate::fold;
@@ -22,6 +23,9 @@ pub(crate) fn index(conn: &Connection, state: &RecordState, fresh: bool) -> Resu
     };
     let id = state.id().to_string();
     let live = !state.is_deleted() && !state.is_erased();
+    if spec.kind == "person" {
+        duplicates::index_person(conn, state, live, fresh)?;
+    }
     if !fresh && spec.kind == "visit" {
         conn.prepare_cached("DELETE FROM visit_person WHERE visit_id = ?1")?
             .execute([&id])?;
@@ -88,20 +92,7 @@ fn index_terms(conn: &Connection, id: &str, state: &RecordState) -> Result<()> {
     let mut insert = conn.prepare_cached(
         "INSERT OR IGNORE INTO person_terms (term, person_id, field) VALUES (?1, ?2, ?3)",
     )?;
-    let texts = |field: &str| -> Vec<String> {
-        state
-            .entries(field)
-            .iter()
-            .flat_map(|e| match &e.value {
-                Value::String(s) => vec![s.clone()],
-                Value::Array(items) => items
-                    .iter()
-                    .filter_map(|i| i.as_str().map(str::to_owned))
-                    .collect(),
-                _ => Vec::new(),
-            })
-            .collect()
-    };
+    let texts = |field: &str| duplicates::texts(state, field);
     // Every entry of a field in conflict is searchable: either spelling finds the person.
     for name in texts("family_name").iter().chain(&texts("given_names")) {
         for word in fold::words(name) {
@@ -158,37 +149,47 @@ impl CaseFile {
     /// an erased record leaves none.
     pub fn rebuild(&mut self) -> Result<()> {
         let _span = info_span!("casefile.rebuild").entered();
-        self.write(|tx| {
-            for spec in KINDS {
-                tx.execute(&format!("DELETE FROM \"{}\"", spec.kind), [])?;
-            }
-            tx.execute("DELETE FROM visit_person", [])?;
-            tx.execute("DELETE FROM person_terms", [])?;
-            let mut stmt = tx.prepare("SELECT state FROM records")?;
-            let mut rows = stmt.query([])?;
-            let mut update = tx.prepare(
-                "UPDATE records SET deleted = ?2, erased = ?3, conflicted = ?4 WHERE id = ?1",
-            )?;
-            let mut erased = Vec::new();
-            while let Some(row) = rows.next()? {
-                let text: String = row.get(0)?;
-                let state = RecordState::from_json(&text)?;
-                if state.is_erased() {
-                    erased.push(state.id());
-                    continue;
-                }
-                update.execute(params![
-                    state.id().to_string(),
-                    state.is_deleted(),
-                    state.is_erased(),
-                    !state.conflicts().is_empty()
-                ])?;
-                index(tx, &state, true)?;
-            }
-            for id in erased {
-                erasure::wipe(tx, id)?;
-            }
-            Ok(())
-        })
+        self.write(|tx| rebuild_tables(tx))
     }
+}
+
+/// [`CaseFile::rebuild`] within the caller's transaction.
+pub(crate) fn rebuild_tables(tx: &Connection) -> Result<()> {
+    for spec in KINDS {
+        tx.execute(&format!("DELETE FROM \"{}\"", spec.kind), [])?;
+    }
+    for table in [
+        "visit_person",
+        "person_terms",
+        "person_keys",
+        "person_merge",
+        "person_survivor",
+        "not_duplicate",
+    ] {
+        tx.execute(&format!("DELETE FROM {table}"), [])?;
+    }
+    let mut stmt = tx.prepare("SELECT state FROM records")?;
+    let mut rows = stmt.query([])?;
+    let mut update =
+        tx.prepare("UPDATE records SET deleted = ?2, erased = ?3, conflicted = ?4 WHERE id = ?1")?;
+    let mut erased = Vec::new();
+    while let Some(row) = rows.next()? {
+        let text: String = row.get(0)?;
+        let state = RecordState::from_json(&text)?;
+        if state.is_erased() {
+            erased.push(state.id());
+            continue;
+        }
+        update.execute(params![
+            state.id().to_string(),
+            state.is_deleted(),
+            state.is_erased(),
+            !state.conflicts().is_empty()
+        ])?;
+        index(tx, &state, true)?;
+    }
+    for id in erased {
+        erasure::wipe(tx, id)?;
+    }
+    duplicates::refresh_survivors(tx)
 }

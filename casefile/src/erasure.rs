@@ -66,6 +66,11 @@ pub(crate) fn wipe(conn: &Connection, id: RecordId) -> Result<bool> {
         "DELETE FROM visit_person WHERE visit_id = ?1",
         "DELETE FROM visit_person WHERE person_id = ?1",
         "DELETE FROM person_terms WHERE person_id = ?1",
+        "DELETE FROM person_keys WHERE person_id = ?1",
+        "DELETE FROM person_merge WHERE id = ?1 OR merged_into = ?1",
+        "DELETE FROM person_survivor WHERE id = ?1 OR survivor = ?1",
+        "DELETE FROM not_duplicate WHERE holder = ?1 OR other = ?1",
+        "DELETE FROM merge_reapplied WHERE id = ?1",
     ] {
         conn.prepare_cached(sql)?.execute([&key])?;
     }

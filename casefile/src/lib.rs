@@ -51,6 +51,15 @@
 //! access export are filled from them, and [`CaseFile::past_retention`] lists the files
 //! kept longer than they say ([`retention`]). [`CaseFile::without_consent`] lists the
 //! persons followed with no consent recorded.
+//!
+//! ## One person, one file
+//! Names are compared by any spelling ([`names`]: diacritics and Cyrillic folded, a
+//! phonetic key for Romanian and Bulgarian names); [`CaseFile::candidates`] answers the
+//! persons who may be the one being entered, [`CaseFile::duplicates`] the possible
+//! duplicates of the file, and [`CaseFile::mark_not_duplicates`] records a pair as two
+//! people. [`CaseFile::merge_persons`] merges two files into one by a tombstone on the file
+//! merged away (`merged_into`), through which every reference to it is read: see
+//! [`duplicates`] and `sync_protocol::merges` for the rules.
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -62,6 +71,7 @@ mod crypto;
 mod derive;
 #[cfg(any(test, feature = "insecure-test-kdf"))]
 mod dump;
+pub mod duplicates;
 mod erasure;
 mod error;
 mod evict;
@@ -69,6 +79,7 @@ pub mod export;
 pub mod fold;
 mod history;
 pub mod kinds;
+pub mod names;
 pub mod organisation;
 mod passphrase;
 mod push;
@@ -89,6 +100,7 @@ pub use client::{
 };
 pub use conflicts::Conflict;
 pub use crypto::KdfParams;
+pub use duplicates::{Candidate, DuplicatePair};
 pub use error::{Error, Result};
 pub use evict::{Eviction, EvictionReport};
 pub use export::{Indicators, Period, SETTING_ORG_NAME, SETTING_TIME_ZONE, TimeZone, WorkPoint};

@@ -7,9 +7,15 @@ use serde::Serialize;
 use sync_protocol::{RecordId, RecordState};
 use tracing::info_span;
 
+use crate::duplicates;
 use crate::error::{Error, Result};
 use crate::records::load_many;
 use crate::store::CaseFile;
+
+/// Leaves out persons merged into another (read as the file that stays).
+const NOT_MERGED: &str = "NOT EXISTS (SELECT 1 FROM person_survivor s WHERE s.id = person.id)";
+/// The person `?1` and the persons merged into it.
+const ONE_PERSON: &str = "SELECT ?1 UNION ALL SELECT id FROM person_survivor WHERE survivor = ?1";
 
 /// Which persons to list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +47,9 @@ pub struct Timeline {
     pub situation: Option<RecordState>,
     /// Everything dated, most recent first.
     pub items: Vec<TimelineItem>,
+    /// The files merged into this one (their tombstones), by id: their records are in
+    /// `items`.
+    pub merged: Vec<RecordState>,
 }
 
 /// The day's plan.
@@ -76,7 +85,10 @@ impl CaseFile {
             PersonFilter::Status(status) => ("status = ?1", status.to_owned()),
         };
         let ids = self.ids(
-            &format!("SELECT id FROM person WHERE {sql} ORDER BY family_name, given_names, id"),
+            &format!(
+                "SELECT id FROM person WHERE {sql} AND {NOT_MERGED}
+                 ORDER BY family_name, given_names, id"
+            ),
             &arg,
         )?;
         load_many(&self.conn, &ids)
@@ -86,40 +98,59 @@ impl CaseFile {
     /// (`consent_on` unset), by family name: to ask before anything else is written.
     pub fn without_consent(&self) -> Result<Vec<RecordState>> {
         let _span = info_span!("casefile.without_consent").entered();
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT id FROM person WHERE status IS NOT 'closed' AND consent_on IS NULL
-             ORDER BY family_name, given_names, id",
-        )?;
+                   AND {NOT_MERGED}
+                 ORDER BY family_name, given_names, id"
+        ))?;
         let ids = stmt
             .query_map([], |r| r.get::<_, String>(0))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         load_many(&self.conn, &ids)
     }
 
-    /// A person's file as a timeline.
+    /// A person's file as a timeline, with the records of the files merged into it; a
+    /// person merged into another answers the timeline of the file that stays.
     pub fn timeline(&self, person: RecordId) -> Result<Timeline> {
         let _span = info_span!("casefile.timeline").entered();
         let state = self.get(person)?;
         if state.kind().as_str() != "person" {
             return Err(Error::invalid("person_id", "the id of a person"));
         }
+        let person = duplicates::survivor(&self.conn, person)?;
+        let state = if person == state.id() {
+            state
+        } else {
+            self.get(person)?
+        };
         let id = person.to_string();
+        let merged = load_many(
+            &self.conn,
+            &duplicates::merged_into_one(&self.conn, person)?
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+        )?;
+        // Its own situation first, then those of the files merged into it.
         let situation = self.ids(
-            "SELECT id FROM situation WHERE person_id = ?1 ORDER BY id",
+            &format!(
+                "SELECT id FROM situation WHERE person_id IN ({ONE_PERSON})
+                 ORDER BY person_id = ?1 DESC, id"
+            ),
             &id,
         )?;
         let situation = load_many(&self.conn, &situation)?.into_iter().next();
         let mut dated: Vec<(String, String)> = Vec::new();
         for sql in [
-            "SELECT id, coalesce(from_on, '') FROM stay WHERE person_id = ?1",
-            "SELECT v.id, coalesce(v.occurred_at, '') FROM visit_person p
-               JOIN visit v ON v.id = p.visit_id WHERE p.person_id = ?1",
-            "SELECT id, coalesce(done_on, due_on, '') FROM step WHERE person_id = ?1",
-            "SELECT id, coalesce(start_on, '') FROM employment WHERE person_id = ?1",
-            "SELECT id, coalesce(start_on, '') FROM training WHERE person_id = ?1",
-            "SELECT id, coalesce(sent_on, '') FROM referral WHERE person_id = ?1",
+            "SELECT id, coalesce(from_on, '') FROM stay WHERE person_id IN",
+            "SELECT DISTINCT v.id, coalesce(v.occurred_at, '') FROM visit_person p
+               JOIN visit v ON v.id = p.visit_id WHERE p.person_id IN",
+            "SELECT id, coalesce(done_on, due_on, '') FROM step WHERE person_id IN",
+            "SELECT id, coalesce(start_on, '') FROM employment WHERE person_id IN",
+            "SELECT id, coalesce(start_on, '') FROM training WHERE person_id IN",
+            "SELECT id, coalesce(sent_on, '') FROM referral WHERE person_id IN",
         ] {
-            let mut stmt = self.conn.prepare_cached(sql)?;
+            let mut stmt = self.conn.prepare_cached(&format!("{sql} ({ONE_PERSON})"))?;
             let rows = stmt.query_map([&id], |r| Ok((r.get(0)?, r.get(1)?)))?;
             for row in rows {
                 dated.push(row?);
@@ -136,6 +167,7 @@ impl CaseFile {
             person: state,
             situation,
             items,
+            merged,
         })
     }
 
@@ -149,8 +181,10 @@ impl CaseFile {
         // max), kept when its next visit is due and the person still followed.
         let visits = self.ids(
             "SELECT l.visit_id FROM (
-               SELECT person_id, visit_id, max(occurred_at) AS last, next_visit_on AS next
-               FROM visit_person GROUP BY person_id
+               SELECT coalesce(s.survivor, v.person_id) AS person_id, v.visit_id,
+                      max(v.occurred_at) AS last, v.next_visit_on AS next
+               FROM visit_person v LEFT JOIN person_survivor s ON s.id = v.person_id
+               GROUP BY coalesce(s.survivor, v.person_id)
              ) l JOIN person p ON p.id = l.person_id AND p.status = 'active'
              WHERE l.next <= ?1
              GROUP BY l.visit_id ORDER BY min(l.next), l.visit_id",
@@ -178,7 +212,8 @@ impl CaseFile {
         let _span = info_span!("casefile.sites").entered();
         let mut stmt = self.conn.prepare_cached(
             "SELECT s.id,
-               (SELECT count(*) FROM person p WHERE p.site_id = s.id AND p.status = 'active'),
+               (SELECT count(*) FROM person p WHERE p.site_id = s.id AND p.status = 'active'
+                  AND NOT EXISTS (SELECT 1 FROM person_survivor m WHERE m.id = p.id)),
                (SELECT count(*) FROM household h WHERE h.site_id = s.id)
              FROM site s ORDER BY s.name, s.id",
         )?;

@@ -179,11 +179,14 @@ impl CaseFile {
         typed(&state)
     }
 
-    /// Every record of `kind` that is neither deleted nor erased, in id (creation) order.
+    /// Every record of `kind` that is neither deleted nor erased, in id (creation) order;
+    /// persons merged into another are left out (they are read as the file that stays).
     pub fn list(&self, kind: &str) -> Result<Vec<RecordState>> {
         let _span = info_span!("casefile.list", kind).entered();
+        // A person merged into another is read as that one: not listed.
         let mut stmt = self.conn.prepare_cached(
             "SELECT state FROM records WHERE kind = ?1 AND deleted = 0 AND erased = 0
+               AND NOT EXISTS (SELECT 1 FROM person_survivor s WHERE s.id = records.id)
              ORDER BY id",
         )?;
         let rows = stmt.query_map([kind], |r| r.get::<_, String>(0))?;
@@ -224,6 +227,12 @@ pub(crate) fn edit_in(
     }
     if state.is_deleted() {
         return Err(Error::Deleted(id));
+    }
+    if crate::duplicates::survivor(tx, id)? != id {
+        return Err(Error::invalid(
+            "id",
+            "a person not merged into another: edit the file that stays",
+        ));
     }
     let spec = check::known_kind(state.kind().as_str())?;
     let fields = check::changes(tx, spec, changes, Mode::Edit, Some(id))?;

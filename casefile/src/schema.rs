@@ -27,6 +27,15 @@
 //!   (CDD)`) and, on further lines, its description. A CV names its person in
 //!   `person_id`: erasing the person erases it (`sync_protocol::persons`). See
 //!   [`crate::export::Cv`] for what is printed from it.
+//!
+//! ## Beyond DOMAIN.md v1: one person, one file
+//! A person's record may hold three fields that no form writes and `edit` refuses (they
+//! are not in the table below): `merged_into` (the person this file was merged into: its
+//! tombstone), `merged_seen` (the file's version vector when it was merged) and
+//! `not_duplicates` (the persons this one is marked as not being). Only
+//! `CaseFile::merge_persons` and `CaseFile::mark_not_duplicates` write them; the rules
+//! that read them are `sync_protocol::merges`'s, and [`crate::duplicates`] says how the
+//! case file reads every reference through a tombstone. No kind is added.
 
 use serde_json::Value;
 use time::format_description::well_known::Rfc3339;

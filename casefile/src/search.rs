@@ -1,5 +1,8 @@
 //! Finding persons by any spelling: every word of the query must be the prefix of a
-//! folded word of their names, aliases, or (digits only) phone. A query with digits and no
+//! folded word of their names, aliases, or (digits only) phone. Folding drops diacritics
+//! and writes Cyrillic in Latin letters ([`crate::fold`]), so `petrov` finds `Петров`
+//! and `Петрова` finds `Petrova`. A person merged into another is found as the file that
+//! stays, by the names of both. A query with digits and no
 //! letter is one phone number, whatever its spacing.
 //!
 //! Ranking, best first: for each query word the best of its matches counts, a match on
@@ -34,7 +37,10 @@ impl CaseFile {
             return Ok(Vec::new());
         }
         let mut stmt = self.conn.prepare_cached(
-            "SELECT person_id, term, field FROM person_terms WHERE term >= ?1 AND term < ?2",
+            // A merged-away person's names find the file that stays.
+            "SELECT coalesce(s.survivor, t.person_id), t.term, t.field FROM person_terms t
+             LEFT JOIN person_survivor s ON s.id = t.person_id
+             WHERE t.term >= ?1 AND t.term < ?2",
         )?;
         let mut scores: Option<HashMap<String, (u32, usize)>> = None;
         for word in &words {

@@ -36,10 +36,11 @@ static MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../migrations/003_rekey.sql")),
     M::up(include_str!("../migrations/004_rights.sql")),
     M::up(include_str!("../migrations/005_cv.sql")),
+    M::up(include_str!("../migrations/006_duplicates.sql")),
 ];
 
 /// The highest schema version this build knows.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// The folder beside the case file where the app keeps its exports: destroyed with it.
 pub const EXPORTS_FOLDER: &str = "exports";
@@ -358,6 +359,15 @@ fn migrate(conn: &mut Connection) -> Result<()> {
         });
     }
     Migrations::from_slice(MIGRATIONS).to_latest(conn)?;
+    // A migration whose derived rows only Rust can compute (006: name keys, survivors,
+    // search terms folding Cyrillic) asks for a rebuild; the flag goes in the same
+    // transaction, so a crash before the end rebuilds at the next opening.
+    if get_meta::<i64>(conn, "rebuild_pending")?.is_some() {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        crate::derive::rebuild_tables(&tx)?;
+        tx.execute("DELETE FROM meta WHERE key = 'rebuild_pending'", [])?;
+        tx.commit()?;
+    }
     if (1..SCHEMA_VERSION).contains(&found) {
         // An upgrade may delete what an earlier version kept of erased records (004):
         // as after any erasure, nothing of them stays in the WAL.

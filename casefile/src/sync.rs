@@ -145,6 +145,7 @@ impl CaseFile {
         let applied = self.write(|tx| {
             let mut applied = Applied::default();
             let mut erased_persons = BTreeSet::new();
+            let mut persons_changed = false;
             for pulled in page {
                 let pulled = match pulled {
                     Pulled::State(state) => state,
@@ -216,7 +217,13 @@ impl CaseFile {
                 };
                 set_aside::pulled_cleanly(tx, id)?;
                 save(tx, &merged, false, fresh)?;
+                persons_changed |= merged.kind().as_str() == "person";
                 applied.changed += 1;
+            }
+            // This device's edits of a file merged away elsewhere, which the merge did not
+            // see, go to the file that stays (sync_protocol::merges).
+            if persons_changed {
+                crate::duplicates::reapply(tx, me)?;
             }
             // What this device holds about an erased person alone goes with them, pushed
             // or not; what they share waits for the server's edit.

@@ -30,6 +30,11 @@
 //! anonymised), and the person's own copy of a visit and a step's appointment slip, in
 //! French beside Romanian or Bulgarian.
 //!
+//! ## One person, one file
+//! [`duplicates`] holds the persons who may be the one being entered, the possible
+//! duplicates of the file, the pairs marked "not the same person", and the merge of two
+//! files into one (the rules are `casefile`'s).
+//!
 //! ## A person's rights
 //! [`rights`] holds the organisation's settings, the information notice, the persons
 //! without consent, the files past retention and a person's erasure, which the server
@@ -46,6 +51,7 @@
 #![forbid(unsafe_code)]
 
 pub mod commands;
+pub mod duplicates;
 pub mod error;
 pub mod events;
 pub mod lock;
@@ -76,6 +82,7 @@ pub struct Config {
 /// The commands and events of the app, for Tauri and for the TypeScript bindings.
 pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
     use commands::*;
+    use duplicates::*;
     use papers::*;
     use rights::*;
     tauri_specta::Builder::<tauri::Wry>::new()
@@ -130,6 +137,11 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             save_cv_pdf,
             save_visit_copy,
             save_step_slip,
+            candidates,
+            duplicates,
+            not_duplicates,
+            merge_preview,
+            merge_persons,
         ])
         .events(collect_events![events::Locked, events::SyncProgress])
         .typ::<error::AppError>()

@@ -194,8 +194,11 @@ pub struct TimelineView {
     pub person: RecordView,
     /// The administrative situation, if recorded.
     pub situation: Option<RecordView>,
-    /// Stays, visits, steps, jobs, trainings and referrals, most recent first.
+    /// Stays, visits, steps, jobs, trainings and referrals, most recent first (those of
+    /// the files merged into this one too).
     pub items: Vec<TimelineItemView>,
+    /// The files merged into this one, by id.
+    pub merged: Vec<RecordView>,
 }
 
 impl From<&casefile::Timeline> for TimelineView {
@@ -211,6 +214,7 @@ impl From<&casefile::Timeline> for TimelineView {
                     record: RecordView::from(&i.state),
                 })
                 .collect(),
+            merged: views(&t.merged),
         }
     }
 }

@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use crate::merges::combined_field;
 use crate::record::{DELETED_FIELD, Entry, RecordState};
 use crate::validate::deletion_seen;
 
@@ -12,7 +13,8 @@ use crate::validate::deletion_seen;
 pub struct Conflicts {
     /// Fields holding two or more entries, in name order. `_deleted` is listed only when
     /// its entries disagree (a delete against a restore): concurrent deletions agree, and
-    /// so do concurrent restores.
+    /// so do concurrent restores. The merge fields and the "not the same person" set are
+    /// never listed: readers combine their entries ([`crate::merges`]).
     pub fields: Vec<String>,
     /// The record is deleted, yet holds an edit no deleting replica had seen.
     pub deleted_with_edits: bool,
@@ -38,7 +40,9 @@ impl RecordState {
             .fields
             .iter()
             .filter(|(name, entries)| {
-                entries.len() > 1 && (name.as_str() != DELETED_FIELD || disagree(entries))
+                entries.len() > 1
+                    && !combined_field(name.as_str())
+                    && (name.as_str() != DELETED_FIELD || disagree(entries))
             })
             .map(|(name, _)| name.to_string())
             .collect();

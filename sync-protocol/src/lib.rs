@@ -28,6 +28,8 @@
 //! - Erasing persons (§5): [`forget`] takes erased persons out of a record, or erases it,
 //!   by field names (`person_id`, `merged_into`, `*_person_id`, `person_ids`), never by a
 //!   list of kinds; [`prose_fields`] names the free text to read again.
+//! - Two files of one person merged, read through the merged-away file's tombstone
+//!   (`merged_into`), and pairs marked "not the same person": the rules in [`merges`].
 //! - The organisation's settings record and the retention rule, in [`organisation`].
 //! - The wire messages of §6 in [`wire`].
 //!
@@ -61,6 +63,7 @@ mod edit;
 mod forged;
 mod id;
 mod merge;
+pub mod merges;
 mod no_drop;
 pub mod organisation;
 mod persons;

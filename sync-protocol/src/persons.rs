@@ -7,7 +7,10 @@
 //!   **about that person alone**: it is erased with them;
 //! - a field `person_ids` (a list) makes it **shared**: the erased persons are taken out
 //!   of the list by an edit of the server's replica, and when nobody is left the record is
-//!   erased (a visit that met only them).
+//!   erased (a visit that met only them);
+//! - a field `not_duplicates` (a person's list of persons they are not) only mentions
+//!   persons: the erased ones are taken out of it by the same kind of edit, and the record
+//!   stays.
 //!
 //! Every entry counts, conflicts included: a record one of whose `person_id` entries
 //! names an erased person is erased, since it may be about them. When `person_ids` is in
@@ -19,6 +22,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use crate::edit::EditError;
+use crate::merges::NOT_DUPLICATES;
 use crate::record::{Entry, FieldName, RecordState, Timestamp};
 use crate::{RecordId, ReplicaId};
 
@@ -50,10 +54,15 @@ fn entries_ids(entries: &[Entry]) -> impl Iterator<Item = RecordId> + '_ {
 
 impl RecordState {
     /// Every person id this record names, in any entry of a person field (`person_id`,
-    /// `merged_into`, `*_person_id`, `person_ids`). Not the record's own id.
+    /// `merged_into`, `*_person_id`, `person_ids`, `not_duplicates`). Not the record's own
+    /// id.
     pub fn persons_named(&self) -> BTreeSet<RecordId> {
         self.fields()
-            .filter(|(name, _)| names_one_person(name.as_str()) || name.as_str() == PERSONS_FIELD)
+            .filter(|(name, _)| {
+                names_one_person(name.as_str())
+                    || name.as_str() == PERSONS_FIELD
+                    || name.as_str() == NOT_DUPLICATES
+            })
             .flat_map(|(_, entries)| entries_ids(entries))
             .collect()
     }
@@ -98,8 +107,8 @@ pub enum Forgotten {
     /// The record is one of them, is about one of them alone, or met only them: it is
     /// erased. The state is the erased record (§5).
     Erased(RecordState),
-    /// A shared record: the server's edit took them out of `person_ids`. The state is the
-    /// edited record.
+    /// A shared record, or one mentioning them: the server's edit took them out of
+    /// `person_ids` and `not_duplicates`. The state is the edited record.
     Edited(RecordState),
 }
 
@@ -121,27 +130,35 @@ pub fn forget(
     if erased(state.id()) || state.about_alone().into_iter().any(&erased) {
         return Ok(Forgotten::Erased(state.erase()));
     }
-    let entries = state.entries(PERSONS_FIELD);
-    if !entries_ids(entries).any(&erased) {
+    // A shared record loses them from `person_ids` (and is erased when nobody is left);
+    // any record loses them from `not_duplicates`, which only mentions persons.
+    let mut changes = Vec::new();
+    for (field, erased_when_empty) in [(PERSONS_FIELD, true), (NOT_DUPLICATES, false)] {
+        let entries = state.entries(field);
+        if !entries_ids(entries).any(&erased) {
+            continue;
+        }
+        let mut kept: Vec<RecordId> = Vec::new();
+        for id in entries_ids(entries) {
+            if !erased(id) && !kept.contains(&id) {
+                kept.push(id);
+            }
+        }
+        if kept.is_empty() && erased_when_empty {
+            return Ok(Forgotten::Erased(state.erase()));
+        }
+        let value = Value::Array(
+            kept.iter()
+                .map(|id| Value::String(id.to_string()))
+                .collect(),
+        );
+        changes.push((FieldName::from_static(field), value));
+    }
+    if changes.is_empty() {
         return Ok(Forgotten::Untouched);
     }
-    let mut kept: Vec<RecordId> = Vec::new();
-    for id in entries_ids(entries) {
-        if !erased(id) && !kept.contains(&id) {
-            kept.push(id);
-        }
-    }
-    if kept.is_empty() {
-        return Ok(Forgotten::Erased(state.erase()));
-    }
     let mut edited = state.clone();
-    let value = Value::Array(
-        kept.iter()
-            .map(|id| Value::String(id.to_string()))
-            .collect(),
-    );
-    let field: FieldName = PERSONS_FIELD.parse().map_err(|_| EditError::NoChange)?;
-    edited.edit(server, at, [(field, value)])?;
+    edited.edit(server, at, changes)?;
     Ok(Forgotten::Edited(edited))
 }
 
@@ -314,5 +331,30 @@ mod tests {
         assert_eq!(forget_person(&erased, 7), Forgotten::Untouched);
         let odd = record("visit", 31, json!({"person_ids": [1, null, "not an id"]}));
         assert_eq!(forget_person(&odd, 7), Forgotten::Untouched);
+    }
+
+    #[test]
+    fn an_erased_person_leaves_the_lists_of_persons_someone_is_not() {
+        let other = record(
+            "person",
+            5,
+            json!({"family_name": "Popa", "not_duplicates": [id(7).to_string(), id(8).to_string()]}),
+        );
+        assert!(other.persons_named().contains(&id(7)));
+        let Forgotten::Edited(edited) = forget(&other, |p| p == id(7), replica(99), at(5)).unwrap()
+        else {
+            panic!("expected an edit");
+        };
+        assert_eq!(
+            edited.value("not_duplicates"),
+            Some(&json!([id(8).to_string()]))
+        );
+        let Forgotten::Edited(emptied) =
+            forget(&edited, |p| p == id(8), replica(99), at(6)).unwrap()
+        else {
+            panic!("the person stays when the list empties");
+        };
+        assert_eq!(emptied.value("not_duplicates"), Some(&json!([])));
+        assert_eq!(emptied.value("family_name"), Some(&json!("Popa")));
     }
 }

@@ -166,6 +166,12 @@ impl FieldName {
     pub(crate) fn deleted() -> Self {
         Self(DELETED_FIELD.to_owned())
     }
+
+    /// One of this crate's own field names (valid by construction; a unit test checks
+    /// each).
+    pub(crate) fn from_static(name: &'static str) -> Self {
+        Self(name.to_owned())
+    }
 }
 
 text_newtype!(Kind);
@@ -286,6 +292,13 @@ mod tests {
         assert!("Visit".parse::<Kind>().is_err());
         assert!("_visit".parse::<Kind>().is_err());
         assert_eq!("_deleted".parse::<FieldName>(), Ok(FieldName::deleted()));
+        for name in [
+            crate::merges::MERGED_INTO,
+            crate::merges::MERGED_SEEN,
+            crate::merges::NOT_DUPLICATES,
+        ] {
+            assert_eq!(name.parse::<FieldName>(), Ok(FieldName::from_static(name)));
+        }
         assert!("x_note2".parse::<FieldName>().is_ok());
         assert!("__x".parse::<FieldName>().is_err());
         assert!("2x".parse::<FieldName>().is_err());

@@ -390,6 +390,100 @@ async function e2e() {
       await s.click('[data-testid="person-result"]');
       await s.waitText('[data-testid="person-name"]', "LĂCĂTUȘ Ștefan");
 
+      step("while entering a person, see who may already be in the file and why, and save all the same");
+      const stefanHere = JSON.parse(cli(caseFile, "search", "stefan").split("\n")[0]).id;
+      await s.click('[data-testid="nav-people"]');
+      await s.click('[data-testid="add-person"]');
+      await s.type('[data-testid="field-family_name"]', "Lacatush");
+      await s.type('[data-testid="field-given_names"]', "Stefan");
+      await s.set('[data-testid="field-birth_date"]', "1991-03");
+      const candidate = `[data-testid="candidates"] [data-testid="candidate"][data-id="${stefanHere}"]`;
+      // The birth year is typed last: its reason says the list answered the whole form.
+      await s.find(`${candidate} [data-testid="candidate-reason"][data-reason="birth_year"]`);
+      await s.waitText('[data-testid="candidates"]', "Cette personne est peut-être déjà dans le dossier");
+      await s.waitText(candidate, "LĂCĂTUȘ Ștefan");
+      const why = await s.exec(
+        `return [...document.querySelectorAll(arguments[0] + ' [data-testid="candidate-reason"]')].map((e) => e.textContent.trim());`,
+        candidate,
+      );
+      for (const expected of ["nom qui se prononce pareil", "année de naissance proche"]) {
+        if (!why.includes(expected)) throw new Error(`expected the candidate's reasons to say "${expected}": ${JSON.stringify(why)}`);
+      }
+      await s.click('[data-testid="save"]');
+      await s.waitText('[data-testid="person-name"]', "LACATUSH Stefan");
+      // Two namesakes, born two years apart: the second is entered despite the candidate.
+      for (const year of ["1980", "1982"]) {
+        await s.click('[data-testid="nav-people"]');
+        await s.click('[data-testid="add-person"]');
+        await s.type('[data-testid="field-family_name"]', "Petrov");
+        await s.type('[data-testid="field-given_names"]', "Georgi");
+        await s.set('[data-testid="field-birth_date"]', year);
+        if (year === "1982") await s.find('[data-testid="candidate-reason"][data-reason="same_name"]');
+        await s.click('[data-testid="save"]');
+        await s.waitText('[data-testid="person-name"]', "PETROV Georgi");
+      }
+
+      step("mark two namesakes as not the same person: the pair leaves the possible duplicates");
+      const duplicatePairs = async () => {
+        await s.click('[data-testid="nav-people"]');
+        await s.click('[data-testid="open-duplicates"]');
+        await s.find('[data-testid="duplicates"][data-ready="true"]');
+        return s.exec(
+          `return [...document.querySelectorAll('[data-testid="duplicate-pair"]')].map((e) => ({ a: e.dataset.a, b: e.dataset.b, text: e.textContent }));`,
+        );
+      };
+      const pairs = await duplicatePairs();
+      const namesakes = pairs.find((p) => p.text.includes("PETROV Georgi"));
+      const stefans = pairs.find((p) => p.a === stefanHere || p.b === stefanHere);
+      if (pairs.length !== 2 || !namesakes || !stefans || !/LACATUSH Stefan/.test(stefans.text)) {
+        throw new Error(`expected the two Ștefan and the two Georgi as possible duplicates: ${JSON.stringify(pairs)}`);
+      }
+      const pairCss = (p) => `[data-testid="duplicate-pair"][data-a="${p.a}"][data-b="${p.b}"]`;
+      await s.click(`${pairCss(namesakes)} [data-testid="not-duplicates"]`);
+      await s.waitText('[data-testid="flash"]', "ne seront plus proposées");
+      await s.find("body", { until: async () => !(await s.exec(`return Boolean(document.querySelector(arguments[0]));`, pairCss(namesakes))) });
+      const marked = JSON.parse(cli(caseFile, "show", namesakes.a));
+      if (!JSON.stringify(marked.fields.not_duplicates ?? []).includes(namesakes.b)) {
+        throw new Error(`expected the mark on the file with the smaller id: ${JSON.stringify(marked.fields)}`);
+      }
+      const after = await duplicatePairs();
+      if (after.length !== 1 || after[0].a !== stefans.a || after[0].b !== stefans.b) {
+        throw new Error(`expected only Ștefan's pair left: ${JSON.stringify(after)}`);
+      }
+
+      step("compare Ștefan's two files side by side and merge them, keeping the other file's birth date");
+      const otherStefan = stefans.a === stefanHere ? stefans.b : stefans.a;
+      await s.click(`${pairCss(stefans)} [data-testid="compare"]`);
+      await s.find('[data-testid="merge"][data-ready="true"]');
+      const sides = await s.exec(`return [...document.querySelectorAll('[data-testid="merge-keep"]')].map((e) => e.value);`);
+      if (sides.length !== 2 || !sides.includes(stefanHere) || !sides.includes(otherStefan)) {
+        throw new Error(`expected both files side by side: ${JSON.stringify(sides)}`);
+      }
+      await s.waitText('[data-testid="merge-field"][data-field="birth_date"]', "1991");
+      await s.click(`[data-testid="merge-keep"][value="${stefanHere}"]`);
+      await s.click(`[data-testid="merge-field"][data-field="birth_date"] [data-testid="merge-choose"][value="${otherStefan}"]`);
+      await s.waitText('[data-testid="merge-summary"]', "1 valeur(s) de l'autre fiche");
+      await s.click('[data-testid="merge-confirm"]');
+      await s.waitText('[data-testid="flash"]', "n'en font plus qu'une");
+      await s.waitText('[data-testid="person-name"]', "LĂCĂTUȘ Ștefan");
+      await s.waitText('[data-testid="merged-note"]', "1 dossier(s) fusionné(s) dans celui-ci");
+      const keptFile = JSON.parse(cli(caseFile, "show", stefanHere));
+      const mergedFile = JSON.parse(cli(caseFile, "show", otherStefan));
+      if (keptFile.fields.birth_date?.[0]?.value !== "1991-03" || keptFile.fields.family_name?.[0]?.value !== "Lăcătuș") {
+        throw new Error(`expected the file that stays to keep its name and take the chosen birth date: ${JSON.stringify(keptFile.fields)}`);
+      }
+      if (mergedFile.fields.merged_into?.[0]?.value !== stefanHere) {
+        throw new Error(`expected the other file merged into Ștefan's: ${JSON.stringify(mergedFile.fields)}`);
+      }
+      await s.click('[data-testid="nav-people"]');
+      await s.type('[data-testid="search"]', "lacatus");
+      await s.waitText('[data-testid="search-results"]', "LĂCĂTUȘ Ștefan");
+      const people = await s.exec(`return [...document.querySelectorAll('[data-testid="person-result"]')].map((e) => e.textContent);`);
+      if (people.length !== 1) throw new Error(`expected one Ștefan left in the people list: ${JSON.stringify(people)}`);
+      await s.click('[data-testid="open-duplicates"]');
+      await s.find('[data-testid="duplicates"][data-ready="true"]');
+      await s.find('[data-testid="no-duplicates"]');
+
       step("sync with a real server");
       const first = await syncApp(s, "envoyé(s)");
       if (!/ [1-9]\d* envoyé/.test(first)) throw new Error(`expected the first sync to send records: ${first}`);

@@ -80,6 +80,32 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
+    /// Prints possible duplicate persons, best first, as JSON lines
+    /// `{"a", "b", "score", "reasons"}`: of one person, or of the whole file.
+    Duplicates {
+        /// Only the possible duplicates of this person.
+        #[arg(long = "of", value_name = "PERSON_ID")]
+        of: Option<String>,
+    },
+    /// Merges the person OTHER_ID into KEEP_ID: OTHER_ID gets its tombstone (`merged_into`)
+    /// and every reference to it is read as KEEP_ID.
+    Merge {
+        /// The file that stays.
+        keep_id: String,
+        /// The file merged into it.
+        other_id: String,
+        /// FIELD=VALUE, repeated: what the file that stays keeps (as `edit` takes it).
+        #[arg(long = "set", value_name = "FIELD=VALUE")]
+        set: Vec<String>,
+    },
+    /// Records that two persons are different people: they are no longer listed as
+    /// possible duplicates.
+    NotDuplicates {
+        /// One person.
+        a_id: String,
+        /// The other.
+        b_id: String,
+    },
     /// Prints the records needing a person's choice (JSON lines).
     Conflicts,
     /// Resolves a conflict: the value supersedes every entry of the field.
@@ -352,10 +378,42 @@ fn run(cli: Cli) -> Result<()> {
         Command::Init { .. } => {}
         Command::Add { kind, set } => {
             let fields = parse_sets(&kind, &set)?;
+            let candidates = if kind == "person" {
+                file.candidates(&fields, 10)?
+            } else {
+                Vec::new()
+            };
             let id = file
                 .create(&kind, fields)
                 .context("the record was not created")?;
             writeln!(out, "{id}")?;
+            // Created all the same; the possible duplicates go to standard error.
+            let mut err = std::io::stderr().lock();
+            for c in candidates {
+                let line = serde_json::json!({
+                    "a": id, "b": c.person.id(), "score": c.score, "reasons": c.reasons,
+                });
+                writeln!(err, "{line}")?;
+            }
+        }
+        Command::Duplicates { of } => {
+            let of = of.as_deref().map(record_id).transpose()?;
+            for pair in file.duplicates(of)? {
+                writeln!(out, "{}", serde_json::to_string(&pair)?)?;
+            }
+        }
+        Command::Merge {
+            keep_id,
+            other_id,
+            set,
+        } => {
+            let fields = parse_sets("person", &set)?;
+            file.merge_persons(record_id(&keep_id)?, record_id(&other_id)?, fields)
+                .context("the persons were not merged")?;
+        }
+        Command::NotDuplicates { a_id, b_id } => {
+            file.mark_not_duplicates(record_id(&a_id)?, record_id(&b_id)?)
+                .context("the pair was not recorded")?;
         }
         Command::Edit { id, set } => {
             let id = record_id(&id)?;

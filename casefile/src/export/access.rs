@@ -16,7 +16,7 @@
 //! was made and when the case file last synced: a case file holds what it received at
 //! its last sync, so an export made long after it may miss what other devices wrote.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -156,14 +156,18 @@ impl CaseFile {
     /// record is not a person; [`Error::Export`] when the JSON cannot be written.
     pub fn access(&self, person: RecordId) -> Result<Access> {
         let _span = info_span!("casefile.access_export").entered();
+        // A file merged into another is that person's: the export is of the file that
+        // stays, with every file merged into it.
+        let person = crate::duplicates::survivor(&self.conn, person)?;
         let state = self.get(person)?;
         if state.kind().as_str() != "person" {
             return Err(Error::invalid("person_id", "the id of a person"));
         }
         let mut shown = Vec::new();
         let mut withheld = Vec::new();
-        for (record, other_members) in self.records_about(&state)? {
-            let (record, notes) = withhold(&record, person, other_members)?;
+        let subject = self.one_person(person)?;
+        for (record, other_members) in self.records_about(&state, &subject)? {
+            let (record, notes) = withhold(&record, &subject, other_members)?;
             shown.push(record);
             withheld.extend(notes);
         }
@@ -201,12 +205,24 @@ impl CaseFile {
         })
     }
 
+    /// The person `person` and the files merged into theirs: one person.
+    fn one_person(&self, person: RecordId) -> Result<BTreeSet<RecordId>> {
+        let mut ids: BTreeSet<RecordId> = crate::duplicates::merged_into_one(&self.conn, person)?
+            .into_iter()
+            .collect();
+        ids.insert(person);
+        Ok(ids)
+    }
+
     /// The person's record, their household's, then every record (deleted too, not
     /// erased) about them, by kind then id; each with the number of other persons who
     /// share it without being named in it (a household's other members).
-    fn records_about(&self, person: &RecordState) -> Result<Vec<(RecordState, usize)>> {
-        let id = person.id();
-        let text = id.to_string();
+    fn records_about(
+        &self,
+        person: &RecordState,
+        subject: &BTreeSet<RecordId>,
+    ) -> Result<Vec<(RecordState, usize)>> {
+        let text = person.id().to_string();
         let mut about: Vec<(RecordState, usize)> = Vec::new();
         for household in refs(person, "household_id") {
             if let Some(state) = self.state_if_any(household)? {
@@ -219,19 +235,26 @@ impl CaseFile {
                 about.push((state, usize::try_from(members).unwrap_or(0)));
             }
         }
+        // Every record naming the person or a file merged into theirs, and those files.
         let mut stmt = self.conn.prepare_cached(
-            "SELECT state FROM records WHERE erased = 0 AND id <> ?1 AND instr(state, ?1) > 0
+            "SELECT state FROM records WHERE erased = 0 AND (id = ?1 OR instr(state, ?1) > 0)
              ORDER BY id",
         )?;
-        let texts = stmt
-            .query_map([&text], |r| r.get::<_, String>(0))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        for text in texts {
-            let state = RecordState::from_json(&text)?;
-            if state.persons_named().contains(&id)
-                && !about.iter().any(|(s, _)| s.id() == state.id())
-            {
-                about.push((state, 0));
+        for id in subject {
+            let texts = stmt
+                .query_map([id.to_string()], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            for text in texts {
+                let state = RecordState::from_json(&text)?;
+                let about_them = state.id() == *id
+                    || state.about_alone().contains(id)
+                    || refs(&state, sync_protocol::PERSONS_FIELD).contains(id);
+                if state.id() != person.id()
+                    && about_them
+                    && !about.iter().any(|(s, _)| s.id() == state.id())
+                {
+                    about.push((state, 0));
+                }
             }
         }
         let rank = |s: &RecordState| {
@@ -306,7 +329,13 @@ impl CaseFile {
                 format!("visite du {when}"),
             ));
         }
-        let mut skip = vec!["person_ids", "site_id", "household_id", "visit_id"];
+        let mut skip = vec![
+            "person_ids",
+            "site_id",
+            "household_id",
+            "visit_id",
+            "merged_seen",
+        ];
         let person_fields: Vec<&str> = record
             .fields()
             .map(|(name, _)| name.as_str())

@@ -52,8 +52,9 @@ impl CopyLang {
                 | "bulgare"
                 | "bulgarian"
                 | "bulgarski"
-                | "български"
-                | "български език" => Some(Self::Bg),
+                // "български", "български език": fold writes Cyrillic in Latin letters.
+                | "balgarski"
+                | "balgarski ezik" => Some(Self::Bg),
                 _ => None,
             })
     }

@@ -519,7 +519,8 @@ fn language_name(language: &str) -> Option<&'static str> {
     Some(match fold(language.trim()).as_str() {
         "fr" | "fra" | "fre" | "francais" | "french" => "Français",
         "ro" | "ron" | "rum" | "roumain" | "romanian" | "romana" => "Roumain",
-        "bg" | "bul" | "bulgare" | "bulgarian" | "български" => "Bulgare",
+        // "български": fold writes Cyrillic in Latin letters.
+        "bg" | "bul" | "bulgare" | "bulgarian" | "balgarski" => "Bulgare",
         "rom" | "rmy" | "romani" | "romanes" | "romani chib" => "Romani",
         "en" | "eng" | "anglais" | "english" => "Anglais",
         "es" | "spa" | "espagnol" | "spanish" => "Espagnol",
@@ -541,5 +542,23 @@ fn capitalised(text: &str) -> String {
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),
         None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::language_name;
+
+    #[test]
+    fn a_language_is_named_in_french_from_its_code_or_its_own_name() {
+        for (written, french) in [
+            ("bg", "Bulgare"),
+            (" Български ", "Bulgare"),
+            ("Română", "Roumain"),
+            ("romani", "Romani"),
+        ] {
+            assert_eq!(language_name(written), Some(french), "{written}");
+        }
+        assert_eq!(language_name("klingon"), None);
     }
 }

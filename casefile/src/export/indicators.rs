@@ -69,15 +69,19 @@ pub struct WorkPoint {
     pub people: u64,
 }
 
+/// The persons followed in a period, each read through its tombstone: a person merged
+/// into another counts as the file that stays, once.
 pub(crate) const FOLLOWED: &str = "
-    SELECT person_id FROM visit_person WHERE occurred_at >= ?1 AND occurred_at < ?2
-    UNION SELECT person_id FROM step
-      WHERE due_on BETWEEN ?3 AND ?4 OR done_on BETWEEN ?3 AND ?4
-    UNION SELECT person_id FROM employment
-      WHERE start_on BETWEEN ?3 AND ?4 OR end_on BETWEEN ?3 AND ?4
-    UNION SELECT person_id FROM training
-      WHERE start_on BETWEEN ?3 AND ?4 OR end_on BETWEEN ?3 AND ?4
-    UNION SELECT person_id FROM referral WHERE sent_on BETWEEN ?3 AND ?4";
+    SELECT coalesce(m.survivor, f.person_id) FROM (
+      SELECT person_id FROM visit_person WHERE occurred_at >= ?1 AND occurred_at < ?2
+      UNION SELECT person_id FROM step
+        WHERE due_on BETWEEN ?3 AND ?4 OR done_on BETWEEN ?3 AND ?4
+      UNION SELECT person_id FROM employment
+        WHERE start_on BETWEEN ?3 AND ?4 OR end_on BETWEEN ?3 AND ?4
+      UNION SELECT person_id FROM training
+        WHERE start_on BETWEEN ?3 AND ?4 OR end_on BETWEEN ?3 AND ?4
+      UNION SELECT person_id FROM referral WHERE sent_on BETWEEN ?3 AND ?4
+    ) f LEFT JOIN person_survivor m ON m.id = f.person_id";
 
 impl CaseFile {
     /// The indicators of `period`.
@@ -122,7 +126,9 @@ impl CaseFile {
                 days,
             )?,
             people_housed: self.count(
-                "SELECT count(DISTINCT s.person_id) FROM stay s JOIN person p ON p.id = s.person_id
+                "SELECT count(DISTINCT p.id) FROM stay s
+                 LEFT JOIN person_survivor m ON m.id = s.person_id
+                 JOIN person p ON p.id = coalesce(m.survivor, s.person_id)
                  WHERE s.left_because = 'housed' AND s.to_on BETWEEN ?1 AND ?2",
                 days,
             )?,
@@ -140,7 +146,9 @@ impl CaseFile {
     pub fn people_in_work(&self, period: &Period) -> Result<Vec<WorkPoint>> {
         let _span = info_span!("casefile.people_in_work").entered();
         let mut stmt = self.conn.prepare_cached(
-            "SELECT count(DISTINCT e.person_id) FROM employment e JOIN person p ON p.id = e.person_id
+            "SELECT count(DISTINCT p.id) FROM employment e
+             LEFT JOIN person_survivor m ON m.id = e.person_id
+             JOIN person p ON p.id = coalesce(m.survivor, e.person_id)
              WHERE e.start_on <= ?1 AND (e.end_on IS NULL OR e.end_on >= ?1)",
         )?;
         let mut points = Vec::new();
@@ -169,9 +177,10 @@ impl CaseFile {
 
     /// The persons (not deleted) created in `period`.
     pub(crate) fn new_people(&self, period: &Period) -> Result<Vec<String>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT id FROM person ORDER BY id")?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id FROM person p
+                 WHERE NOT EXISTS (SELECT 1 FROM person_survivor m WHERE m.id = p.id) ORDER BY id",
+        )?;
         let ids = stmt
             .query_map([], |r| r.get::<_, String>(0))?
             .collect::<rusqlite::Result<Vec<_>>>()?;

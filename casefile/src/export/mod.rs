@@ -263,9 +263,10 @@ pub(crate) fn birth_year(person: &RecordState) -> String {
 
 impl CaseFile {
     /// The state of `id` when the case file holds it and it is not erased; `None`
-    /// otherwise (a reference to a record not synced yet prints as unknown).
+    /// otherwise (a reference to a record not synced yet prints as unknown). A person
+    /// merged into another is read as the file that stays.
     pub(crate) fn state_if_any(&self, id: RecordId) -> Result<Option<RecordState>> {
-        match self.get(id) {
+        match self.get(crate::duplicates::survivor(&self.conn, id)?) {
             Ok(state) => Ok(Some(state)),
             Err(crate::Error::NotFound(_)) => Ok(None),
             Err(e) => Err(e),

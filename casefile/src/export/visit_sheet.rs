@@ -91,7 +91,14 @@ impl CaseFile {
             sites.push(self.site_line(id)?);
         }
         let mut persons = Vec::new();
+        let mut met = Vec::new();
         for id in refs(&state, "person_ids") {
+            // Two files of one person met in the visit, since merged: one line.
+            let id = self.survivor(id)?;
+            if met.contains(&id) {
+                continue;
+            }
+            met.push(id);
             persons.push(match self.state_if_any(id)? {
                 Some(person) => PersonMet {
                     name: person_name(&person),

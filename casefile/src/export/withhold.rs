@@ -43,12 +43,13 @@ pub(crate) struct Withheld {
 
 const OTHERS: &str = "ce sont les données d'autres personnes";
 
-/// `state` as the access export of `subject` shows it, and what it left out.
-/// `other_members` counts the other persons who share the record without being named
-/// in it (a household's other members).
+/// `state` as the access export of the person `subject` shows it, and what it left out.
+/// `subject` holds the person's id and the ids of the files merged into theirs (one
+/// person). `other_members` counts the other persons who share the record without being
+/// named in it (a household's other members).
 pub(crate) fn withhold(
     state: &RecordState,
-    subject: RecordId,
+    subject: &BTreeSet<RecordId>,
     other_members: usize,
 ) -> Result<(RecordState, Vec<Withheld>)> {
     let mut notes = Vec::new();
@@ -60,11 +61,18 @@ pub(crate) fn withhold(
     };
     let others_met: BTreeSet<RecordId> = refs(state, PERSONS_FIELD)
         .into_iter()
-        .filter(|id| *id != subject)
+        .filter(|id| !subject.contains(id))
         .collect();
     // Any entry of any person field naming someone else, whichever field names the
     // subject: a duplicate mark {person_id: Q, other_person_id: subject} speaks of Q.
-    let shared = state.persons_named().iter().any(|id| *id != subject) || other_members > 0;
+    // The persons a person is marked as not being are not sharing their record: that
+    // list alone is left out.
+    let marks = sync_protocol::merges::not_duplicates(state);
+    let shared = state
+        .persons_named()
+        .iter()
+        .any(|id| !subject.contains(id) && !marks.contains(id))
+        || other_members > 0;
     let prose: Vec<String> = prose_fields(state)
         .into_iter()
         .map(|f| f.to_string())
@@ -89,7 +97,7 @@ pub(crate) fn withhold(
     };
     let mut text_withheld = Vec::new();
     let mut ids_withheld = 0usize;
-    let subject_text = subject.to_string();
+    let subject_text: BTreeSet<String> = subject.iter().map(ToString::to_string).collect();
     fields.retain(|name, entries| {
         let Some(list) = entries.as_array_mut() else {
             return true;
@@ -97,14 +105,14 @@ pub(crate) fn withhold(
         if name == PERSONS_FIELD {
             for entry in list.iter_mut() {
                 if let Some(value) = entry.get_mut("value") {
-                    let named = value
+                    let named: Vec<Value> = value
                         .as_array()
-                        .is_some_and(|ids| ids.iter().any(|i| i.as_str() == Some(&subject_text)));
-                    *value = if named {
-                        Value::Array(vec![Value::String(subject_text.clone())])
-                    } else {
-                        Value::Array(Vec::new())
-                    };
+                        .into_iter()
+                        .flatten()
+                        .filter(|i| i.as_str().is_some_and(|i| subject_text.contains(i)))
+                        .cloned()
+                        .collect();
+                    *value = Value::Array(named);
                 }
             }
             return true;
@@ -112,10 +120,17 @@ pub(crate) fn withhold(
         if names_one_person(name) {
             let before = list.len();
             list.retain(|entry| {
-                entry.get("value").and_then(Value::as_str) == Some(subject_text.as_str())
+                entry
+                    .get("value")
+                    .and_then(Value::as_str)
+                    .is_some_and(|v| subject_text.contains(v))
             });
             ids_withheld += before - list.len();
             return !list.is_empty();
+        }
+        if name == sync_protocol::merges::NOT_DUPLICATES {
+            ids_withheld += list.len();
+            return false;
         }
         if name.starts_with('_') {
             return true;
@@ -205,7 +220,7 @@ mod tests {
                 "setting": "home_visit",
             }),
         );
-        let (shown, notes) = withhold(&visit, id(1), 0).unwrap();
+        let (shown, notes) = withhold(&visit, &BTreeSet::from([id(1)]), 0).unwrap();
         assert_eq!(shown.value("person_ids"), Some(&json!([id(1).to_string()])));
         assert_eq!(shown.value("observations"), None, "prose withheld");
         assert_eq!(shown.value("purpose"), None, "every text field withheld");
@@ -231,7 +246,7 @@ mod tests {
             "visit",
             json!({"person_ids": [id(1).to_string()], "observations": "Très motivé"}),
         );
-        let (shown, notes) = withhold(&visit, id(1), 0).unwrap();
+        let (shown, notes) = withhold(&visit, &BTreeSet::from([id(1)]), 0).unwrap();
         assert_eq!(shown, visit);
         assert!(notes.is_empty());
     }
@@ -242,7 +257,7 @@ mod tests {
             "duplicate",
             json!({"person_id": id(1).to_string(), "other_person_id": id(2).to_string()}),
         );
-        let (shown, notes) = withhold(&mark, id(1), 0).unwrap();
+        let (shown, notes) = withhold(&mark, &BTreeSet::from([id(1)]), 0).unwrap();
         assert_eq!(shown.value("other_person_id"), None);
         assert_eq!(shown.value("person_id"), Some(&json!(id(1).to_string())));
         assert_eq!(notes.len(), 1);
@@ -261,7 +276,7 @@ mod tests {
                 "reason": "homonyme",
             }),
         );
-        let (shown, notes) = withhold(&mark, id(1), 0).unwrap();
+        let (shown, notes) = withhold(&mark, &BTreeSet::from([id(1)]), 0).unwrap();
         assert_eq!(
             shown.value("other_person_id"),
             Some(&json!(id(1).to_string())),
@@ -289,7 +304,7 @@ mod tests {
             "duplicate",
             json!({"person_id": id(1).to_string(), "notes": "Doublon saisi deux fois"}),
         );
-        let (shown, notes) = withhold(&alone, id(1), 0).unwrap();
+        let (shown, notes) = withhold(&alone, &BTreeSet::from([id(1)]), 0).unwrap();
         assert_eq!(
             shown, alone,
             "a record about the subject alone is shown whole"
@@ -303,11 +318,11 @@ mod tests {
             "household",
             json!({"name": "Ménage L", "notes": "Ion boit"}),
         );
-        let (shown, notes) = withhold(&household, id(1), 2).unwrap();
+        let (shown, notes) = withhold(&household, &BTreeSet::from([id(1)]), 2).unwrap();
         assert_eq!(shown.value("name"), Some(&json!("Ménage L")));
         assert_eq!(shown.value("notes"), None);
         assert_eq!(notes.len(), 2, "the other members and the notes: {notes:?}");
-        let (alone, notes) = withhold(&household, id(1), 0).unwrap();
+        let (alone, notes) = withhold(&household, &BTreeSet::from([id(1)]), 0).unwrap();
         assert_eq!(alone, household, "a household of one is shown whole");
         assert!(notes.is_empty());
     }

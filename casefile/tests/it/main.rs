@@ -7,12 +7,14 @@
 mod common;
 mod crash;
 mod cv;
+mod duplicates;
 mod edits;
 mod erasure;
 mod exports;
 mod features;
 mod kinds;
 mod logs;
+mod names_quality;
 mod organisation;
 mod queries;
 mod rebuild;

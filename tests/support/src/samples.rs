@@ -87,3 +87,28 @@ pub fn conflicting_phones(file: &mut CaseFile, remote: &RecordState, next: u64) 
     file.apply_pulled(std::slice::from_ref(&theirs), next)
         .expect("the pulled page applied");
 }
+
+/// A small deterministic generator (xorshift64) for the benches' sample data: the same
+/// seed gives the same data on every machine.
+#[derive(Debug, Clone)]
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next number.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number below `n` (which is not 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        usize::try_from(self.next_u64() % n as u64).unwrap_or(0)
+    }
+
+    /// One of `items` (not empty).
+    pub fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len())]
+    }
+}

@@ -16,7 +16,13 @@ export type Route =
   | { name: "set_aside" }
   | { name: "settings" }
   | { name: "dashboard" }
+  | { name: "duplicates"; of?: string }
+  | { name: "merge"; a: string; b: string; back: Route }
   | { name: "form"; kind: string; id?: string; preset?: Record<string, Value>; back: Route };
+
+/** Fields of a person that only a merge or a "not the same person" mark writes: no form
+ *  or list of fields shows them. */
+export const MERGE_FIELDS: ReadonlySet<string> = new Set(["merged_into", "merged_seen", "not_duplicates"]);
 
 export const app = $state({
   info: null as AppInfo | null,
@@ -81,6 +87,10 @@ function shownIds(route: Route): string[] {
       return [route.person];
     case "visit":
       return route.personId ? [route.personId] : [];
+    case "duplicates":
+      return route.of ? [route.of] : [];
+    case "merge":
+      return [route.a, route.b];
     case "form": {
       const preset = route.preset ?? {};
       const about = [preset.person_id, ...(Array.isArray(preset.person_ids) ? preset.person_ids : [])];

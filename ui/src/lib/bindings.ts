@@ -202,6 +202,29 @@ export const commands = {
 	 *  in `folder`; answers its path.
 	 */
 	saveStepSlip: (step: string, lang: CopyLangInput | null, folder: string | null) => typedError<string, AppError>(__TAURI_INVOKE("save_step_slip", { step, lang, folder })),
+	/**
+	 *  The persons already in the file who may be the person being entered (`fields` as
+	 *  `create` takes them: names, aliases, birth date, phone, household, site), best first.
+	 */
+	candidates: (fields: { [key in string]: Value }) => typedError<CandidateView[], AppError>(__TAURI_INVOKE("candidates", { fields })),
+	/**
+	 *  Possible duplicate persons, best first: of the person `of`, or of the whole file.
+	 *  Pairs marked "not the same person" and persons merged into another are left out.
+	 */
+	duplicates: (of: string | null) => typedError<DuplicatesView, AppError>(__TAURI_INVOKE("duplicates", { of })),
+	/**
+	 *  Records that `a` and `b` are different people: the pair is no longer proposed, here
+	 *  or on any device once synced.
+	 */
+	notDuplicates: (a: string, b: string) => typedError<null, AppError>(__TAURI_INVOKE("not_duplicates", { a, b })),
+	/**  The persons `a` and `b` side by side, field by field, before a merge. */
+	mergePreview: (a: string, b: string) => typedError<MergePreviewView, AppError>(__TAURI_INVOKE("merge_preview", { a, b })),
+	/**
+	 *  Merges the person `other` into `keep`: `keep` takes `set` (the values chosen from
+	 *  `other`, or written anew; a null clears a field), `other` is read as `keep` from then
+	 *  on (its visits, steps and all that names it show in `keep`'s file).
+	 */
+	mergePersons: (keep: string, other: string, set: { [key in string]: Value }) => typedError<null, AppError>(__TAURI_INVOKE("merge_persons", { keep, other, set })),
 };
 
 /** Events */
@@ -439,6 +462,16 @@ export type AppInfo = {
 	version: string,
 };
 
+/**  A person who may be the one being entered. */
+export type CandidateView = {
+	/**  The person. */
+	person: RecordView,
+	/**  How alike, from 0 to 100. */
+	score: number,
+	/**  Why. */
+	reasons: ReasonView[],
+};
+
 /**  The language printed beside French on a person's copy or slip. */
 export type CopyLangInput = 
 /**  Romanian. */
@@ -508,6 +541,26 @@ export type DashboardView = {
 	indicators: IndicatorsView,
 	/**  People in work at each month's end. */
 	people_in_work: WorkPointView[],
+};
+
+/**  Two persons who may be one. */
+export type DuplicatePairView = {
+	/**  The one with the smaller id. */
+	a: RecordView,
+	/**  The other. */
+	b: RecordView,
+	/**  How alike, from 0 to 100. */
+	score: number,
+	/**  Why. */
+	reasons: ReasonView[],
+};
+
+/**  Possible duplicates, best first, cut to a length the screen shows, with their count. */
+export type DuplicatesView = {
+	/**  The pairs shown. */
+	pairs: DuplicatePairView[],
+	/**  How many pairs there are in all. */
+	total: number,
 };
 
 /**  One entry of a field: a value, with which device wrote it and when. */
@@ -686,6 +739,35 @@ export type Locked = {
 	reason: LockReason,
 };
 
+/**  One field of two persons side by side: the value each file shows. */
+export type MergeFieldView = {
+	/**  The field. */
+	field: string,
+	/**  The first person's value, if any. */
+	a: Value | null,
+	/**  The second person's value, if any. */
+	b: Value | null,
+	/**  Whether the values differ (the counsellor chooses which one the file keeps). */
+	differs: boolean,
+};
+
+/**  Two persons side by side, before a merge. */
+export type MergePreviewView = {
+	/**  The first person. */
+	a: RecordView,
+	/**  The second person. */
+	b: RecordView,
+	/**  The fields either holds, in the form's reading order. */
+	fields: MergeFieldView[],
+	/**
+	 *  How alike they are, when the comparison finds them alike (absent for a pair
+	 *  marked "not the same person", or whose names are not alike).
+	 */
+	score: number | null,
+	/**  Why. */
+	reasons: ReasonView[],
+};
+
 /**  A language the information notice is printed in. */
 export type NoticeLangInput = 
 /**  French. */
@@ -732,6 +814,25 @@ export type PersonsView = {
 	/**  How many there are in all. */
 	total: number,
 };
+
+/**  Why two persons may be one, in the order a person reads them. */
+export type ReasonView = 
+/**  The names are the same once folded (case, diacritics and alphabet aside). */
+"same_name" | 
+/**  A name is spelled closely. */
+"name_spelling" | 
+/**  A name sounds the same. */
+"name_sound" | 
+/**  A name of one is an alias of the other. */
+"alias" | 
+/**  Birth years at most two years apart. */
+"birth_year" | 
+/**  The same household. */
+"household" | 
+/**  The same site. */
+"site" | 
+/**  A phone number in common. */
+"phone";
 
 /**  A record as the UI shows it. */
 export type RecordView = {
@@ -877,8 +978,13 @@ export type TimelineView = {
 	person: RecordView,
 	/**  The administrative situation, if recorded. */
 	situation: RecordView | null,
-	/**  Stays, visits, steps, jobs, trainings and referrals, most recent first. */
+	/**
+	 *  Stays, visits, steps, jobs, trainings and referrals, most recent first (those of
+	 *  the files merged into this one too).
+	 */
 	items: TimelineItemView[],
+	/**  The files merged into this one, by id. */
+	merged: RecordView[],
 };
 
 /**  The day's plan, each list cut to a length the screen shows, with its full count. */

@@ -370,3 +370,87 @@ fn the_command_line_counts_with_the_app_across_processes() {
         "the library, in another process, sees the same count"
     );
 }
+
+#[test]
+fn the_command_line_finds_duplicates_marks_pairs_and_merges() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.db");
+    ok(&path, &["init", "--insecure-kdf-for-tests"]);
+    let add = |family: &str, given: &str| {
+        cli(
+            &path,
+            "cli passphrase",
+            &[
+                "add",
+                "person",
+                "--set",
+                &format!("family_name={family}"),
+                "--set",
+                &format!("given_names={given}"),
+                "--set",
+                "birth_date=1987",
+            ],
+        )
+    };
+    let first = add("Lăcătuș", "Ștefan");
+    assert!(first.status.success());
+    assert!(first.stderr.is_empty(), "no candidate in an empty file");
+    let keep = String::from_utf8(first.stdout).unwrap().trim().to_owned();
+    let second = add("Lacatus", "Stefane");
+    assert!(second.status.success(), "created all the same");
+    let other = String::from_utf8(second.stdout).unwrap().trim().to_owned();
+    let stderr = String::from_utf8(second.stderr).unwrap();
+    let line: Value = serde_json::from_str(stderr.lines().next().unwrap_or("")).unwrap();
+    assert_eq!(line["a"], json!(other), "{stderr}");
+    assert_eq!(line["b"], json!(keep));
+    assert!(line["score"].as_u64().is_some_and(|s| s > 0));
+    assert!(line["reasons"].as_array().is_some_and(|r| !r.is_empty()));
+    let third = add("Popa", "Maria");
+    let third = String::from_utf8(third.stdout).unwrap().trim().to_owned();
+
+    let pairs = |args: &[&str]| -> Vec<Value> {
+        ok(&path, args)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let (a, b) = if keep < other {
+        (keep.clone(), other.clone())
+    } else {
+        (other.clone(), keep.clone())
+    };
+    let all = pairs(&["duplicates"]);
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(
+        (all[0]["a"].clone(), all[0]["b"].clone()),
+        (json!(a), json!(b))
+    );
+    assert_eq!(pairs(&["duplicates", "--of", &keep]).len(), 1);
+    assert!(pairs(&["duplicates", "--of", &third]).is_empty());
+
+    // Marked as two people: no longer listed.
+    ok(&path, &["not-duplicates", &keep, &other]);
+    assert!(pairs(&["duplicates"]).is_empty());
+    assert!(fails(&path, &["not-duplicates", &keep, "nope"]).contains("record id"));
+
+    // Merged all the same (a counsellor learnt better): one file is listed and found.
+    ok(
+        &path,
+        &["merge", &keep, &other, "--set", "phone=0612345678"],
+    );
+    let listed = ok(&path, &["list", "person"]);
+    assert_eq!(listed.lines().count(), 2, "{listed}");
+    assert!(!listed.contains(&format!("\"id\":\"{other}\"")));
+    let found = ok(&path, &["search", "stefane"]);
+    assert_eq!(found.lines().count(), 1);
+    assert!(found.contains(&keep) && found.contains("0612345678"));
+    let shown: Value = serde_json::from_str(&ok(&path, &["show", &other])).unwrap();
+    assert_eq!(shown["fields"]["merged_into"][0]["value"], json!(keep));
+    let again = fails(&path, &["merge", &keep, &other]);
+    assert!(again.contains("other_id"), "{again}");
+    let forged = fails(
+        &path,
+        &["edit", &keep, "--set", &format!("merged_into={third}")],
+    );
+    assert!(forged.contains("merged_into"), "{forged}");
+}
