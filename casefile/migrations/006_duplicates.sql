@@ -41,10 +41,13 @@ CREATE TABLE IF NOT EXISTS not_duplicate (
 CREATE INDEX IF NOT EXISTS not_duplicate_by_other ON not_duplicate (other);
 
 -- This device's own edits of merged-away persons already re-applied to their survivor:
--- the highest counter of its dots on `id` that it re-applied. Local only (not derived).
+-- for each merged-away `id` and each replica id this case file has had, the highest
+-- counter of that replica's dots on `id` dealt with. Local only (not derived).
 CREATE TABLE IF NOT EXISTS merge_reapplied (
-    id      TEXT PRIMARY KEY,
-    counter INTEGER NOT NULL
+    id      TEXT NOT NULL,
+    replica TEXT NOT NULL,
+    counter INTEGER NOT NULL,
+    PRIMARY KEY (id, replica)
 ) WITHOUT ROWID;
 
 INSERT INTO meta (key, value) VALUES ('rebuild_pending', 1)

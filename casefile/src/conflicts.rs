@@ -22,12 +22,16 @@ pub struct Conflict {
 }
 
 impl CaseFile {
-    /// Every record needing a person's choice, in id order.
+    /// Every record needing a person's choice, in id order. A person merged into another
+    /// is not listed: its file takes no change, and each device re-applies its own edits
+    /// of it to the file that stays, where their conflicts, if any, are decided.
     pub fn conflicts(&self) -> Result<Vec<Conflict>> {
         let _span = tracing::info_span!("casefile.conflicts").entered();
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT state FROM records WHERE conflicted = 1 ORDER BY id")?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT state FROM records WHERE conflicted = 1
+               AND NOT EXISTS (SELECT 1 FROM person_survivor s WHERE s.id = records.id)
+             ORDER BY id",
+        )?;
         let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
         let mut out = Vec::new();
         for text in rows {

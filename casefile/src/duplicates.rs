@@ -179,10 +179,12 @@ pub(crate) fn index_person(
         .prepare_cached("SELECT merged_into FROM person_merge WHERE id = ?1")?
         .query_row([&id], |r| r.get(0))
         .optional()?;
-    let after = if live {
-        merges::merged_into(state).map(|into| into.to_string())
-    } else {
+    // A deleted file's tombstone is still followed: deleting a merged-away file does not
+    // undo its merge (only an erasure removes it).
+    let after = if state.is_erased() {
         None
+    } else {
+        merges::merged_into(state).map(|into| into.to_string())
     };
     if live {
         let mut insert = conn
@@ -275,7 +277,8 @@ pub(crate) fn merged_into_one(conn: &Connection, id: RecordId) -> Result<Vec<Rec
 
 /// Re-applies to their survivors this device's edits of merged-away persons that their
 /// merge did not see (`sync_protocol::merges::unseen_by_merge`), each once: one edit of
-/// the survivor per merged-away person. Answers how many survivors were edited.
+/// the survivor per merged-away person. An edit waits while the survivor is deleted (it
+/// goes once the survivor is restored). Answers how many survivors were edited.
 pub(crate) fn reapply(conn: &Connection, me: ReplicaId) -> Result<usize> {
     let merged: Vec<(String, String)> = {
         let mut stmt =
@@ -284,6 +287,7 @@ pub(crate) fn reapply(conn: &Connection, me: ReplicaId) -> Result<usize> {
         rows.collect::<rusqlite::Result<_>>()?
     };
     let spec = schema::kind(PERSON).ok_or_else(|| Error::invalid("kind", "person"))?;
+    let replica = me.to_string();
     let mut edited = 0;
     for (id, survivor) in merged {
         let (Ok(id), Ok(survivor)) = (id.parse::<RecordId>(), survivor.parse::<RecordId>()) else {
@@ -293,39 +297,39 @@ pub(crate) fn reapply(conn: &Connection, me: ReplicaId) -> Result<usize> {
             continue;
         };
         let done: i64 = conn
-            .prepare_cached("SELECT counter FROM merge_reapplied WHERE id = ?1")?
-            .query_row([id.to_string()], |r| r.get(0))
+            .prepare_cached("SELECT counter FROM merge_reapplied WHERE id = ?1 AND replica = ?2")?
+            .query_row(params![id.to_string(), replica], |r| r.get(0))
             .optional()?
             .unwrap_or(0);
-        let mine = state.vv().get(me);
-        if i64::try_from(mine).unwrap_or(i64::MAX) <= done {
+        let mine = i64::try_from(state.vv().get(me)).unwrap_or(i64::MAX);
+        if mine <= done {
             continue;
         }
         let Some(mut target) = load(conn, survivor)? else {
             continue;
         };
+        if target.is_erased() || target.is_deleted() {
+            continue;
+        }
         let changes: Vec<(FieldName, Value)> = merges::unseen_by_merge(&state, me)
             .into_iter()
             .filter(|(name, entry)| {
                 i64::try_from(entry.dot.counter).unwrap_or(i64::MAX) > done
-                    && spec.field(name.as_str()).is_some()
+                    && (spec.field(name.as_str()).is_some() || schema::is_extension(name.as_str()))
                     && derive::shown(target.entries(name.as_str())) != Some(&entry.value)
             })
             .map(|(name, entry)| (name, entry.value))
             .collect();
-        if !changes.is_empty() && !target.is_erased() && !target.is_deleted() {
+        if !changes.is_empty() {
             target.edit(me, now(), changes)?;
             save(conn, &target, true, false)?;
             edited += 1;
         }
         conn.prepare_cached(
-            "INSERT INTO merge_reapplied (id, counter) VALUES (?1, ?2)
-             ON CONFLICT (id) DO UPDATE SET counter = excluded.counter",
+            "INSERT INTO merge_reapplied (id, replica, counter) VALUES (?1, ?2, ?3)
+             ON CONFLICT (id, replica) DO UPDATE SET counter = excluded.counter",
         )?
-        .execute(params![
-            id.to_string(),
-            i64::try_from(mine).unwrap_or(i64::MAX)
-        ])?;
+        .execute(params![id.to_string(), replica, mine])?;
     }
     Ok(edited)
 }
@@ -347,9 +351,11 @@ fn live_person(conn: &Connection, id: RecordId, field: &str) -> Result<RecordSta
 /// The profile rows of live persons not merged away, from the typed table (the value
 /// each field shows), with their ids; only those in `only` when given.
 fn profiles(conn: &Connection, only: Option<&[String]>) -> Result<Vec<(String, Profile)>> {
-    let sql = "SELECT p.id, p.family_name, p.given_names, p.aliases, p.birth_date,
-                      p.household_id, p.site_id, p.phone
-               FROM person p WHERE NOT EXISTS (SELECT 1 FROM person_survivor s WHERE s.id = p.id)";
+    // Each as it reads, and under the id of its survivor: a spelling only a merged-away
+    // file holds still finds the file that stays.
+    let sql = "SELECT coalesce(s.survivor, p.id), p.family_name, p.given_names, p.aliases,
+                      p.birth_date, p.household_id, p.site_id, p.phone
+               FROM person p LEFT JOIN person_survivor s ON s.id = p.id";
     let read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(String, Profile)> {
         let text = |i: usize| -> rusqlite::Result<Vec<String>> {
             Ok(r.get::<_, Option<String>>(i)?.into_iter().collect())
@@ -373,14 +379,15 @@ fn profiles(conn: &Connection, only: Option<&[String]>) -> Result<Vec<(String, P
     };
     let mut out = Vec::new();
     match only {
+        // The whole file: each person once, as the file that stays reads.
         None => {
-            let mut stmt = conn.prepare_cached(sql)?;
+            let mut stmt = conn.prepare_cached(&format!("{sql} WHERE s.id IS NULL"))?;
             for row in stmt.query_map([], read)? {
                 out.push(row?);
             }
         }
         Some(ids) => {
-            let mut stmt = conn.prepare_cached(&format!("{sql} AND p.id = ?1"))?;
+            let mut stmt = conn.prepare_cached(&format!("{sql} WHERE p.id = ?1"))?;
             for id in ids {
                 if let Some(row) = stmt.query_row([id], read).optional()? {
                     out.push(row);
@@ -472,8 +479,12 @@ impl CaseFile {
                 names::compare_prepared(&this_one, &Prepared::new(&other))
                     .map(|l| (l.score, l.reasons, id))
             })
+            .filter(|(_, _, id)| this != Some(id.as_str()))
             .collect();
+        // Best first; a person found by two of their files, once.
         found.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.2.cmp(&b.2)));
+        let mut seen = HashSet::new();
+        found.retain(|(_, _, id)| seen.insert(id.clone()));
         found.truncate(limit);
         let states = load_many(
             &self.conn,

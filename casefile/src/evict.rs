@@ -81,8 +81,12 @@ impl CaseFile {
                     *household,
                     vec![("site_id".to_owned(), to.clone())],
                 )?;
+                // A file merged into another moves as that one (its own row is not
+                // edited: it is read through its tombstone).
                 let mut stmt = tx.prepare_cached(
-                    "SELECT id FROM person WHERE household_id = ?1 AND site_id = ?2",
+                    "SELECT coalesce(s.survivor, p.id) FROM person p
+                     LEFT JOIN person_survivor s ON s.id = p.id
+                     WHERE p.household_id = ?1 AND p.site_id = ?2",
                 )?;
                 let members = stmt.query_map([household.to_string(), site.clone()], |r| {
                     r.get::<_, String>(0)
@@ -93,6 +97,10 @@ impl CaseFile {
                     }
                 }
             }
+            let persons: BTreeSet<RecordId> = persons
+                .into_iter()
+                .map(|p| crate::duplicates::survivor(tx, p))
+                .collect::<Result<_>>()?;
             let mut report = EvictionReport::default();
             for person in persons {
                 edit_in(
@@ -103,8 +111,10 @@ impl CaseFile {
                 )?;
                 let open: Vec<String> = tx
                     .prepare_cached(
-                        "SELECT id FROM stay WHERE person_id = ?1 AND site_id = ?2
-                         AND to_on IS NULL",
+                        "SELECT id FROM stay WHERE site_id = ?2 AND to_on IS NULL
+                         AND person_id IN (
+                           SELECT ?1 UNION ALL SELECT id FROM person_survivor WHERE survivor = ?1
+                         )",
                     )?
                     .query_map([person.to_string(), site.clone()], |r| r.get(0))?
                     .collect::<rusqlite::Result<_>>()?;

@@ -116,6 +116,7 @@ impl CaseFile {
         let _span = info_span!("casefile.delete", %id).entered();
         let replica = self.replica_id();
         self.write(|tx| {
+            refuse_merged(tx, id)?;
             let mut state = load(tx, id)?.ok_or(Error::NotFound(id))?;
             state.delete(replica, now())?;
             save(tx, &state, true, false)
@@ -128,6 +129,7 @@ impl CaseFile {
         let _span = info_span!("casefile.restore", %id).entered();
         let replica = self.replica_id();
         self.write(|tx| {
+            refuse_merged(tx, id)?;
             let mut state = load(tx, id)?.ok_or(Error::NotFound(id))?;
             state.restore(replica, now())?;
             save(tx, &state, true, false)
@@ -144,6 +146,7 @@ impl CaseFile {
             if state.is_erased() {
                 return Err(Error::NotFound(id));
             }
+            refuse_merged(tx, id)?;
             let spec = check::known_kind(state.kind().as_str())?;
             let mut fields = check::changes(
                 tx,
@@ -228,16 +231,23 @@ pub(crate) fn edit_in(
     if state.is_deleted() {
         return Err(Error::Deleted(id));
     }
-    if crate::duplicates::survivor(tx, id)? != id {
-        return Err(Error::invalid(
-            "id",
-            "a person not merged into another: edit the file that stays",
-        ));
-    }
+    refuse_merged(tx, id)?;
     let spec = check::known_kind(state.kind().as_str())?;
     let fields = check::changes(tx, spec, changes, Mode::Edit, Some(id))?;
     state.edit(replica, now(), fields)?;
     save(tx, &state, true, false)
+}
+
+/// Refuses a change of a person merged into another: its file is read as the one that
+/// stays, which takes the changes.
+fn refuse_merged(conn: &Connection, id: RecordId) -> Result<()> {
+    if crate::duplicates::survivor(conn, id)? != id {
+        return Err(Error::invalid(
+            "id",
+            "a person not merged into another: change the file that stays",
+        ));
+    }
+    Ok(())
 }
 
 /// The fields of a typed record, as (name, value) pairs.

@@ -38,7 +38,12 @@ impl CaseFile {
         let ids = {
             let mut stmt = self
                 .conn
-                .prepare_cached("SELECT id FROM person WHERE closed_on IS NOT NULL ORDER BY id")?;
+                // A file merged into another is kept as long as that one: not listed.
+                .prepare_cached(
+                    "SELECT id FROM person p WHERE closed_on IS NOT NULL
+                     AND NOT EXISTS (SELECT 1 FROM person_survivor s WHERE s.id = p.id)
+                     ORDER BY id",
+                )?;
             let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
             rows.collect::<rusqlite::Result<Vec<_>>>()?
         };

@@ -230,6 +230,10 @@ impl CaseFile {
             let dependants = erasure::wipe_about(tx, &erased_persons)?;
             applied.erased += dependants;
             applied.changed += dependants;
+            if applied.erased > 0 {
+                // An erased person may have ended a chain of merges.
+                crate::duplicates::refresh_survivors(tx)?;
+            }
             let next = i64::try_from(next).unwrap_or(i64::MAX);
             set_meta(tx, "pull_checkpoint", &next)?;
             Ok(applied)

@@ -666,11 +666,21 @@ async fn retention<S: Store>(store: &S, org: &str, today: Option<&str>) -> anyho
         .into_iter()
         .find(|s| s.id() == SETTINGS_ID);
     let months = retention_months(settings.as_ref());
-    let mut past: Vec<_> = store
+    let persons = store
         .records_of_kind(org_id, "person")
         .await
-        .context("could not read the persons")?
+        .context("could not read the persons")?;
+    // A file merged into another is kept as long as that one: not listed.
+    let held: std::collections::BTreeSet<_> = persons.iter().map(|p| p.id()).collect();
+    let survivors = sync_protocol::merges::Survivors::new(
+        persons
+            .iter()
+            .filter_map(|p| sync_protocol::merges::merged_into(p).map(|into| (p.id(), into))),
+        |id| held.contains(&id),
+    );
+    let mut past: Vec<_> = persons
         .iter()
+        .filter(|person| !survivors.is_merged(person.id()))
         .filter_map(|person| past_retention(person, months, today).map(|p| (p, person.id())))
         .collect();
     past.sort_by_key(|(p, id)| (p.kept_until, *id));

@@ -32,7 +32,9 @@
 //! before the counsellor's eyes: the device that made it, once it holds the tombstone,
 //! re-applies it to the survivor (one edit of the survivor). Its entries are those of
 //! the merged-away record written by that device whose dot [`MERGED_SEEN`] does not
-//! cover, in fields other than the merge's own and `_deleted`. Each device re-applies
+//! cover, in fields other than the merge's own and `_deleted`, and not written by the
+//! merge's own edit (a case file re-keyed after merging offline moves its edits under the
+//! tombstone's new dot: they were seen). Each device re-applies
 //! only its own edits, so no edit is re-applied twice by two devices.
 //!
 //! ## Not the same person ([`not_duplicates`])
@@ -47,7 +49,7 @@ use serde_json::Value;
 
 use crate::record::{DELETED_FIELD, Entry, FieldName, RecordState};
 use crate::validate::version_vector;
-use crate::{RecordId, ReplicaId};
+use crate::{Dot, RecordId, ReplicaId, VersionVector};
 
 /// The field of a merged-away person naming the person it was merged into (its
 /// tombstone).
@@ -108,33 +110,43 @@ pub fn tombstone_changes(other: &RecordState, keep: RecordId) -> Vec<(FieldName,
 
 /// The entries of `merged` (a merged-away person) that `replica` wrote and the merge did
 /// not see, by field: what `replica` re-applies to the survivor. For a field with several
-/// such entries, the last by dot. Empty when `merged` is not merged away.
+/// such entries, the last by dot. What the merge saw is the `merged_seen` of the edits
+/// that wrote the followed tombstone (joined, when several merges named the same
+/// person), and those edits themselves. Empty when `merged` is not merged away, or when
+/// no `merged_seen` of those edits reads (nothing is re-applied on a guess).
 pub fn unseen_by_merge(merged: &RecordState, replica: ReplicaId) -> Vec<(FieldName, Entry)> {
     let Some(into) = merged_into(merged) else {
         return Vec::new();
     };
     let into = into.to_string();
-    // The `merged_seen` written by the same edit as the followed tombstone.
-    let Some(tombstone) = merged
+    let tombstones: Vec<Dot> = merged
         .entries(MERGED_INTO)
         .iter()
-        .find(|e| e.value.as_str() == Some(into.as_str()))
-    else {
-        return Vec::new();
-    };
-    let seen = merged
+        .filter(|e| e.value.as_str() == Some(into.as_str()))
+        .map(|e| e.dot)
+        .collect();
+    let mut seen: Option<VersionVector> = None;
+    for entry in merged
         .entries(MERGED_SEEN)
         .iter()
-        .find(|e| e.dot == tombstone.dot)
-        .and_then(|e| version_vector(&e.value, MERGED_SEEN).ok())
-        .unwrap_or_default();
+        .filter(|e| tombstones.contains(&e.dot))
+    {
+        if let Ok(vv) = version_vector(&entry.value, MERGED_SEEN) {
+            seen.get_or_insert_with(VersionVector::new).join(&vv);
+        }
+    }
+    let Some(seen) = seen else {
+        return Vec::new();
+    };
     merged
         .fields()
         .filter(|(name, _)| !combined_field(name.as_str()) && name.as_str() != DELETED_FIELD)
         .filter_map(|(name, entries)| {
             entries
                 .iter()
-                .filter(|e| e.dot.replica == replica && !seen.covers(e.dot))
+                .filter(|e| {
+                    e.dot.replica == replica && !seen.covers(e.dot) && !tombstones.contains(&e.dot)
+                })
                 .max_by_key(|e| e.dot)
                 .map(|e| (name.clone(), e.clone()))
         })
@@ -298,6 +310,54 @@ mod tests {
     }
 
     #[test]
+    fn nothing_is_re_applied_without_a_readable_seen_nor_what_a_second_merge_saw() {
+        let at: crate::Timestamp = "2026-12-01T11:00:00Z".parse().unwrap();
+        let (one, two, offline): (ReplicaId, ReplicaId, ReplicaId) = (
+            "00000000-0000-7000-8000-00000000000a".parse().unwrap(),
+            "00000000-0000-7000-8000-00000000000b".parse().unwrap(),
+            "00000000-0000-7000-8000-00000000000c".parse().unwrap(),
+        );
+        let mut p = person(1, offline);
+        p.edit(
+            offline,
+            at.clone(),
+            [("phone".parse().unwrap(), json!("1"))],
+        )
+        .unwrap();
+        // A tombstone whose seen does not read: no guess.
+        let mut broken = p.clone();
+        broken
+            .edit(
+                one,
+                at.clone(),
+                [
+                    (
+                        FieldName::from_static(MERGED_INTO),
+                        json!(id(2).to_string()),
+                    ),
+                    (FieldName::from_static(MERGED_SEEN), json!("everything")),
+                ],
+            )
+            .unwrap();
+        assert!(unseen_by_merge(&broken, offline).is_empty());
+        // Two counsellors merge the file into the same person at once; the second saw
+        // the phone, the first did not: the phone was seen.
+        let mut early = person(1, offline);
+        early
+            .edit(
+                one,
+                at.clone(),
+                tombstone_changes(&person(1, offline), id(2)),
+            )
+            .unwrap();
+        let mut late = p.clone();
+        late.edit(two, at, tombstone_changes(&p, id(2))).unwrap();
+        let both = crate::merge(&early, &late).unwrap();
+        assert_eq!(both.entries(MERGED_INTO).len(), 2);
+        assert!(unseen_by_merge(&both, offline).is_empty());
+    }
+
+    #[test]
     fn marks_made_at_once_add_up_and_are_no_conflict() {
         let (a, b): (ReplicaId, ReplicaId) = (
             "00000000-0000-7000-8000-00000000000a".parse().unwrap(),
@@ -331,7 +391,8 @@ mod tests {
 
     proptest! {
         /// Whatever the tombstones, every person resolves to a person that is not merged
-        /// away, in any order the tombstones are given.
+        /// away, which its chain reaches: the end of the chain, or the smallest id of the
+        /// cycle it runs into.
         #[test]
         fn every_person_resolves_to_a_survivor(
             pairs in proptest::collection::vec((0u128..12, 0u128..12), 0..20),
@@ -340,15 +401,28 @@ mod tests {
             for (a, b) in pairs {
                 one_each.insert(a, b);
             }
-            let list: Vec<(u128, u128)> = one_each.into_iter().collect();
+            let list: Vec<(u128, u128)> = one_each.clone().into_iter().collect();
             let s = survivors(&list);
-            let mut reversed = list.clone();
-            reversed.reverse();
-            let r = survivors(&reversed);
-            for n in 0..12 {
+            for n in 0..12u128 {
                 let end = s.of(id(n));
                 prop_assert!(!s.is_merged(end), "{n} resolves to a merged person");
-                prop_assert_eq!(end, r.of(id(n)));
+                prop_assert_eq!(s.of(end), end);
+                // Walk the chain by hand.
+                let mut path = vec![n];
+                let mut at = n;
+                let expected = loop {
+                    match one_each.get(&at) {
+                        Some(&to) if to != at => {
+                            if let Some(from) = path.iter().position(|p| *p == to) {
+                                break *path[from..].iter().min().unwrap();
+                            }
+                            path.push(to);
+                            at = to;
+                        }
+                        _ => break at,
+                    }
+                };
+                prop_assert_eq!(end, id(expected), "{}", n);
             }
         }
     }

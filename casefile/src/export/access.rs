@@ -246,8 +246,10 @@ impl CaseFile {
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             for text in texts {
                 let state = RecordState::from_json(&text)?;
+                // A person record is theirs only when it is one of their files (another
+                // file merged at once into them and into someone else names them too).
                 let about_them = state.id() == *id
-                    || state.about_alone().contains(id)
+                    || (state.kind().as_str() != "person" && state.about_alone().contains(id))
                     || refs(&state, sync_protocol::PERSONS_FIELD).contains(id);
                 if state.id() != person.id()
                     && about_them

@@ -214,7 +214,8 @@ impl CaseFile {
 
     /// The person `id`, checked to be one.
     pub(crate) fn person_record(&self, id: RecordId) -> Result<RecordState> {
-        let state = self.get(id)?;
+        // A file merged into another is read as the file that stays.
+        let state = self.get(crate::duplicates::survivor(&self.conn, id)?)?;
         if state.kind().as_str() != "person" {
             return Err(Error::invalid("person_id", "the id of a person"));
         }
@@ -229,8 +230,14 @@ impl CaseFile {
         table: PersonTable,
         person: RecordId,
     ) -> Result<Vec<RecordState>> {
+        // The person's own records and those of the files merged into theirs.
+        let person = crate::duplicates::survivor(&self.conn, person)?;
+        let mut ones = crate::duplicates::merged_into_one(&self.conn, person)?;
+        ones.push(person);
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT id FROM \"{}\" WHERE person_id = ?1 ORDER BY id",
+            "SELECT id FROM \"{}\" WHERE person_id IN (
+               SELECT ?1 UNION ALL SELECT id FROM person_survivor WHERE survivor = ?1
+             ) ORDER BY id",
             table.name()
         ))?;
         let ids = stmt
@@ -238,7 +245,10 @@ impl CaseFile {
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(load_many(&self.conn, &ids)?
             .into_iter()
-            .filter(|s| !s.is_deleted() && refs(s, "person_id") == [person])
+            .filter(|s| {
+                !s.is_deleted()
+                    && matches!(refs(s, "person_id").as_slice(), [one] if ones.contains(one))
+            })
             .collect())
     }
 

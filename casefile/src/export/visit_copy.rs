@@ -124,8 +124,13 @@ impl CaseFile {
         if state.kind().as_str() != "visit" {
             return Err(Error::invalid("visit_id", "the id of a visit"));
         }
+        // Read through tombstones: the visit may have met a file since merged.
+        let person = self.survivor(person)?;
         let who = self.person_record(person)?;
-        let met = refs(&state, "person_ids");
+        let met = refs(&state, "person_ids")
+            .into_iter()
+            .map(|p| self.survivor(p))
+            .collect::<Result<Vec<_>>>()?;
         if !met.contains(&person) {
             return Err(Error::invalid(
                 "person_id",

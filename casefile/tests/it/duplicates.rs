@@ -29,8 +29,16 @@ impl Hub {
     }
 
     fn pull(&self, device: &mut CaseFile) {
-        let page: Vec<RecordState> = self.0.values().cloned().collect();
-        device.apply_pulled(&page, 0).unwrap();
+        self.pull_in_pages(device, usize::MAX);
+    }
+
+    /// Pulls in pages of `size` states, in id order: a tombstone and the person it names
+    /// may arrive in two pages.
+    fn pull_in_pages(&self, device: &mut CaseFile, size: usize) {
+        let all: Vec<RecordState> = self.0.values().cloned().collect();
+        for page in all.chunks(size.max(1)) {
+            device.apply_pulled(page, 0).unwrap();
+        }
     }
 
     fn sync(&mut self, device: &mut CaseFile) {
@@ -446,10 +454,25 @@ fn an_offline_edit_of_the_merged_away_file_reaches_the_file_that_stays() {
         assert_eq!(kept.value("notes"), Some(&json!("vu au squat")));
     }
     assert_eq!(office.all_states().unwrap(), field.all_states().unwrap());
-    // Re-applied once: another sync changes nothing.
-    let before = field.all_states().unwrap();
+    // Re-applied once: the office changes the phone again, and the field device's later
+    // syncs leave the office's value.
+    office
+        .edit(keep, fields(&[("phone", json!("0999 000 000"))]))
+        .unwrap();
+    hub.sync(&mut office);
     hub.sync(&mut field);
-    assert_eq!(field.all_states().unwrap(), before);
+    hub.sync(&mut field);
+    hub.sync(&mut office);
+    for device in [&office, &field] {
+        let kept = device.get(keep).unwrap();
+        assert_eq!(
+            kept.value("phone"),
+            Some(&json!("0999 000 000")),
+            "{}",
+            kept.to_json()
+        );
+    }
+    assert_eq!(office.all_states().unwrap(), field.all_states().unwrap());
 }
 
 /// One step of the property test.
@@ -480,6 +503,7 @@ enum Op {
     },
     Sync {
         device: usize,
+        page: usize,
     },
 }
 
@@ -509,7 +533,7 @@ fn op() -> impl Strategy<Value = Op> {
             other
         }),
         (d.clone(), 0..8usize, 0..8usize).prop_map(|(device, a, b)| Op::Mark { device, a, b }),
-        d.prop_map(|device| Op::Sync { device }),
+        (d, 1..6usize).prop_map(|(device, page)| Op::Sync { device, page }),
     ]
 }
 
@@ -569,7 +593,12 @@ proptest! {
                         let _ = file.mark_not_duplicates(a, b);
                     }
                 }
-                Op::Sync { device } => hub.sync(&mut devices[device].1),
+                Op::Sync { device, page } => {
+                    let file = &mut devices[device].1;
+                    hub.push(file);
+                    hub.pull_in_pages(file, page);
+                    hub.push(file);
+                }
             }
         }
         // Until nothing changes: re-applied edits travel too.
@@ -581,6 +610,22 @@ proptest! {
         let first = devices[0].1.all_states().unwrap();
         for (_, file) in &devices[1..] {
             prop_assert_eq!(&file.all_states().unwrap(), &first, "every device converges");
+        }
+        // And reads them alike, as a rebuild from the states alone reads them.
+        let reading = |file: &CaseFile| {
+            let listed: Vec<RecordId> =
+                file.list("person").unwrap().iter().map(RecordState::id).collect();
+            let survivors: Vec<RecordId> =
+                persons.iter().map(|p| file.survivor(*p).unwrap()).collect();
+            let pairs: Vec<(RecordId, RecordId)> =
+                file.duplicates(None).unwrap().iter().map(|p| (p.a, p.b)).collect();
+            (listed, survivors, pairs)
+        };
+        let expected = reading(&devices[0].1);
+        for (_, file) in &mut devices {
+            prop_assert_eq!(&reading(file), &expected, "every device reads alike");
+            file.rebuild().unwrap();
+            prop_assert_eq!(&reading(file), &expected, "as a rebuild reads");
         }
         let file = &devices[0].1;
         let listed: BTreeSet<RecordId> = file.list("person").unwrap().iter().map(RecordState::id).collect();
@@ -632,4 +677,130 @@ fn the_access_export_follows_the_tombstone_and_names_no_one_else() {
             "a person marked as another is never named"
         );
     }
+}
+
+#[test]
+fn a_merged_away_file_moves_with_its_household_and_takes_no_change() {
+    let (_dir, mut file) = fresh();
+    let site = |file: &mut CaseFile, name: &str| {
+        file.create(
+            "site",
+            fields(&[("name", json!(name)), ("type", json!("squat"))]),
+        )
+        .unwrap()
+    };
+    let camp = site(&mut file, "Camp des Prés");
+    let shelter = site(&mut file, "Foyer");
+    let household = file
+        .create(
+            "household",
+            fields(&[
+                ("name", json!("Famille Lăcătuș")),
+                ("site_id", json!(camp.to_string())),
+            ]),
+        )
+        .unwrap();
+    let member = |file: &mut CaseFile, family: &str, closed: Option<&str>| {
+        let mut pairs = vec![
+            ("family_name", json!(family)),
+            ("given_names", json!("Ștefan")),
+            ("household_id", json!(household.to_string())),
+            ("site_id", json!(camp.to_string())),
+            ("birth_date", json!("1987")),
+        ];
+        if let Some(on) = closed {
+            pairs.push(("status", json!("closed")));
+            pairs.push(("closed_on", json!(on)));
+        }
+        file.create("person", fields(&pairs)).unwrap()
+    };
+    let keep = member(&mut file, "Lăcătuș", None);
+    let other = member(&mut file, "Lacatus", Some("2020-01-10"));
+    let stay = file
+        .create(
+            "stay",
+            fields(&[
+                ("person_id", json!(other.to_string())),
+                ("site_id", json!(camp.to_string())),
+                ("from_on", json!("2025-01-01")),
+            ]),
+        )
+        .unwrap();
+    let visit = file
+        .create(
+            "visit",
+            fields(&[
+                ("occurred_at", json!("2026-11-10T09:00:00+01:00")),
+                ("setting", json!("home_visit")),
+                ("person_ids", json!([other.to_string()])),
+            ]),
+        )
+        .unwrap();
+    file.create(
+        "step",
+        fields(&[
+            ("person_id", json!(other.to_string())),
+            ("visit_id", json!(visit.to_string())),
+            ("category", json!("documents")),
+            ("title", json!("Domiciliation")),
+            ("due_on", json!("2026-12-01")),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(file.past_retention("2026-12-01").unwrap().len(), 1);
+    file.edit(other, fields(&[("aliases", json!(["Pitu"]))]))
+        .unwrap();
+    file.merge_persons(keep, other, Vec::new()).unwrap();
+
+    // A name only the merged-away file holds (its alias) finds the file that stays.
+    let found = file
+        .candidates(
+            &fields(&[
+                ("family_name", json!("Lacatus")),
+                ("given_names", json!("Pitu")),
+            ]),
+            5,
+        )
+        .unwrap();
+    assert_eq!(
+        found.iter().map(|c| c.person.id()).collect::<Vec<_>>(),
+        [keep]
+    );
+    // Kept as long as the file that stays: not listed past retention.
+    assert!(file.past_retention("2026-12-01").unwrap().is_empty());
+    // No change of the merged-away file, of any sort.
+    for refused in [
+        file.delete(other),
+        file.restore(other),
+        file.resolve(other, "phone", json!("0612")),
+    ] {
+        assert!(
+            matches!(&refused, Err(Error::Invalid { field, .. }) if field == "id"),
+            "{refused:?}"
+        );
+    }
+    // The person's copy of a visit that met the merged-away file, and its step.
+    let copy = file
+        .visit_copy(visit, keep, Some(casefile::export::CopyLang::Ro))
+        .unwrap();
+    assert_eq!(copy.steps.len(), 1, "{:?}", copy.steps);
+    // The household moves: the file that stays moves, the merged-away one's stay closes.
+    let report = file
+        .evict(&casefile::Eviction {
+            site: camp,
+            on: "2026-11-15".into(),
+            to_site: shelter,
+            households: vec![household],
+            persons: vec![],
+        })
+        .unwrap();
+    assert_eq!(report.stays_closed, 1);
+    assert_eq!(
+        file.get(stay).unwrap().value("left_because"),
+        Some(&json!("eviction"))
+    );
+    assert_eq!(
+        file.get(keep).unwrap().value("site_id"),
+        Some(&json!(shelter.to_string()))
+    );
 }
