@@ -175,7 +175,8 @@ impl CaseFile {
         Ok(points)
     }
 
-    /// The persons (not deleted) created in `period`.
+    /// The persons (not deleted) created in `period`: a person whose files were merged is
+    /// new when the first of their files was created.
     pub(crate) fn new_people(&self, period: &Period) -> Result<Vec<String>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id FROM person p
@@ -184,14 +185,33 @@ impl CaseFile {
         let ids = stmt
             .query_map([], |r| r.get::<_, String>(0))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut merged: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        {
+            let mut stmt = self
+                .conn
+                .prepare_cached("SELECT id, survivor FROM person_survivor")?;
+            let rows =
+                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            for row in rows {
+                let (id, survivor) = row?;
+                merged.entry(survivor).or_default().push(id);
+            }
+        }
         let mut out = Vec::new();
         for id in ids {
-            let created = match created_by_id(&id) {
-                Some(at) => Some(at),
-                None => crate::records::load_many(&self.conn, std::slice::from_ref(&id))?
-                    .first()
-                    .and_then(earliest_time),
-            };
+            let mut created = None;
+            for file in std::iter::once(&id).chain(merged.get(&id).into_iter().flatten()) {
+                let at = match created_by_id(file) {
+                    Some(at) => Some(at),
+                    None => crate::records::load_many(&self.conn, std::slice::from_ref(file))?
+                        .first()
+                        .and_then(earliest_time),
+                };
+                created = match (created, at) {
+                    (Some(a), Some(b)) => Some(std::cmp::min(a, b)),
+                    (a, b) => a.or(b),
+                };
+            }
             if created.is_some_and(|at| period.holds_instant(at)) {
                 out.push(id);
             }

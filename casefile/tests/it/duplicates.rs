@@ -804,3 +804,37 @@ fn a_merged_away_file_moves_with_its_household_and_takes_no_change() {
         Some(&json!(shelter.to_string()))
     );
 }
+
+#[test]
+fn a_person_is_new_when_their_first_file_was_created() {
+    let (_dir, mut file) = fresh();
+    // A file another device created in March 2025 (an id that carries no time).
+    let old_id: RecordId = uuid::Uuid::new_v4().to_string().parse().unwrap();
+    let old = RecordState::create(
+        old_id,
+        "person".parse().unwrap(),
+        other_replica(),
+        "2025-03-04T10:00:00Z".parse().unwrap(),
+        [
+            ("family_name".parse().unwrap(), json!("Lăcătuș")),
+            ("given_names".parse().unwrap(), json!("Ștefan")),
+        ],
+    )
+    .unwrap();
+    file.apply_pulled(&[old], 1).unwrap();
+    let new = person(&mut file, "Lacatus", "Stefan");
+    let today = time::OffsetDateTime::now_utc().date();
+    let this_month = Period::new(
+        &(today - time::Duration::days(2)).to_string(),
+        &(today + time::Duration::days(2)).to_string(),
+        TimeZone::EuropeParis,
+    )
+    .unwrap();
+    assert_eq!(file.indicators(&this_month).unwrap().new_people, 1);
+    file.merge_persons(new, old_id, Vec::new()).unwrap();
+    assert_eq!(
+        file.indicators(&this_month).unwrap().new_people,
+        0,
+        "the person has been followed since 2025"
+    );
+}
