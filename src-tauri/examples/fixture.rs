@@ -45,8 +45,9 @@ fn main() -> Result<()> {
             conflict(Path::new(path), &passphrase, search, field, mine, theirs)
         }
         ["delete-conflict", path, search] => delete_conflict(Path::new(path), &passphrase, search),
+        ["duplicate", path] => duplicate(Path::new(path), &passphrase),
         _ => bail!(
-            "usage: fixture empty PATH | demo PATH | bulk PATH PERSONS | conflict PATH SEARCH FIELD A B | delete-conflict PATH SEARCH"
+            "usage: fixture empty PATH | demo PATH | bulk PATH PERSONS | conflict PATH SEARCH FIELD A B | delete-conflict PATH SEARCH | duplicate PATH"
         ),
     }
 }
@@ -584,6 +585,29 @@ fn conflict(
     let checkpoint = f.pull_checkpoint()?;
     f.apply_pulled(&[theirs], checkpoint)?;
     println!("{}", person.id());
+    Ok(())
+}
+
+/// A second file of the demo's Gheorghe Dumitru, as another counsellor entered him on the
+/// same site under another spelling: a possible duplicate for the screenshots.
+fn duplicate(path: &Path, passphrase: &str) -> Result<()> {
+    let mut f = CaseFile::open(path, passphrase)?;
+    let gheorghe = find(&f, "gheorghe dumitru")?;
+    let site = gheorghe
+        .value("site_id")
+        .cloned()
+        .context("the demo's Gheorghe lives on a site")?;
+    f.create(
+        "person",
+        fields(&[
+            ("family_name", json!("Dumitrou")),
+            ("given_names", json!("Gheorge")),
+            ("birth_date", json!("1979")),
+            ("phone", json!("06 51 22 40 17")),
+            ("site_id", site),
+            ("referent", json!("karim")),
+        ]),
+    )?;
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 // The app driven through its real window (tauri-driver + WebKitWebDriver, under Xvfb).
 //   node ui/e2e/run.mjs e2e           the end-to-end scenario
-//   node ui/e2e/run.mjs screenshots   docs/screenshots/*.png from the demo case file
+//   node ui/e2e/run.mjs screenshots   docs/screenshots/*.png from the demo case file (and a
+//                                     second file of one of its persons, for the duplicates)
 //   node ui/e2e/run.mjs bench         cold start with 20,000 persons against an empty file
 // Needs the app and the fixture example built (scripts/e2e-app does it). The end-to-end
 // scenario also needs a running passerelle-server with a user (PASSERELLE_E2E_SERVER,
@@ -900,6 +901,7 @@ async function screenshots() {
   mkdirSync(out, { recursive: true });
   const caseFile = join(dir, "demo.casefile");
   fixture("demo", caseFile);
+  fixture("duplicate", caseFile);
   const settle = () => sleep(400);
   try {
     for (const [size, suffix] of [["1280x800", ""], ["800x1280", "-tablet"]]) {
@@ -931,6 +933,13 @@ async function screenshots() {
         await s.click('[data-testid="nav-dashboard"]');
         await s.find('[data-testid="dashboard"][data-ready="true"]');
         await shot("dashboard");
+        await s.click('[data-testid="nav-people"]');
+        await s.click('[data-testid="open-duplicates"]');
+        await s.find('[data-testid="duplicates"][data-ready="true"] [data-testid="duplicate-pair"]');
+        await shot("duplicates");
+        await s.click('[data-testid="compare"]');
+        await s.find('[data-testid="merge"][data-ready="true"]');
+        await shot("merge");
       });
     }
   } finally {
