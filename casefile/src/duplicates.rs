@@ -44,7 +44,7 @@ use crate::fold;
 use crate::names::{self, Prepared, Profile, Reason};
 use crate::records::{self, load, load_many, now, save};
 use crate::schema;
-use crate::store::CaseFile;
+use crate::store::{CaseFile, get_meta, set_meta};
 
 /// The letters of a name's key that group persons: two spellings a letter apart near the
 /// end of a word fall in the same group.
@@ -55,6 +55,8 @@ pub const MAX_KEY_GROUP: usize = 100;
 pub const MAX_PAIR_GROUP: usize = 2000;
 
 const PERSON: &str = "person";
+/// The `meta` key that says `person_survivor` awaits its recomputation.
+const STALE: &str = "survivors_stale";
 
 /// A person who may be the one being entered (or looked at).
 #[derive(Debug, Clone, Serialize)]
@@ -206,14 +208,29 @@ pub(crate) fn index_person(
             conn.prepare_cached("INSERT INTO person_merge (id, merged_into) VALUES (?1, ?2)")?
                 .execute(params![id, into])?;
         }
-        refresh_survivors(conn)?;
+        mark_stale(conn)?;
     } else if fresh {
         let named: bool = conn
             .prepare_cached("SELECT EXISTS (SELECT 1 FROM person_merge WHERE merged_into = ?1)")?
             .query_row([&id], |r| r.get(0))?;
         if named {
-            refresh_survivors(conn)?;
+            mark_stale(conn)?;
         }
+    }
+    Ok(())
+}
+
+/// Notes, within the caller's transaction, that `person_survivor` must be recomputed:
+/// once, however many tombstones the transaction writes ([`refresh_if_stale`], which
+/// every write transaction calls before it commits).
+fn mark_stale(conn: &Connection) -> Result<()> {
+    set_meta(conn, STALE, &1)
+}
+
+/// Recomputes `person_survivor` when a tombstone changed since it last was.
+pub(crate) fn refresh_if_stale(conn: &Connection) -> Result<()> {
+    if get_meta::<i64>(conn, STALE)?.is_some() {
+        refresh_survivors(conn)?;
     }
     Ok(())
 }
@@ -243,6 +260,7 @@ pub(crate) fn refresh_survivors(conn: &Connection) -> Result<()> {
         }
     }
     let survivors = Survivors::new(tombstones, |p| held.contains(&p));
+    conn.execute("DELETE FROM meta WHERE key = ?1", [STALE])?;
     conn.execute("DELETE FROM person_survivor", [])?;
     let mut insert =
         conn.prepare_cached("INSERT INTO person_survivor (id, survivor) VALUES (?1, ?2)")?;
@@ -386,12 +404,15 @@ fn profiles(conn: &Connection, only: Option<&[String]>) -> Result<Vec<(String, P
                 out.push(row?);
             }
         }
+        // Those asked for, in one query (their ids as a JSON array).
         Some(ids) => {
-            let mut stmt = conn.prepare_cached(&format!("{sql} WHERE p.id = ?1"))?;
-            for id in ids {
-                if let Some(row) = stmt.query_row([id], read).optional()? {
-                    out.push(row);
-                }
+            let list = serde_json::to_string(ids)
+                .map_err(|_| Error::invalid("person_id", "record ids"))?;
+            let mut stmt = conn.prepare_cached(&format!(
+                "{sql} WHERE p.id IN (SELECT value FROM json_each(?1))"
+            ))?;
+            for row in stmt.query_map([list], read)? {
+                out.push(row?);
             }
         }
     }

@@ -285,6 +285,7 @@ impl CaseFile {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
+        crate::duplicates::refresh_if_stale(&tx)?;
         tx.commit()?;
         Ok(out)
     }

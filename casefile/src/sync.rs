@@ -223,6 +223,7 @@ impl CaseFile {
             // This device's edits of a file merged away elsewhere, which the merge did not
             // see, go to the file that stays (sync_protocol::merges).
             if persons_changed {
+                crate::duplicates::refresh_if_stale(tx)?;
                 crate::duplicates::reapply(tx, me)?;
             }
             // What this device holds about an erased person alone goes with them, pushed
