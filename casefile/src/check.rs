@@ -14,7 +14,13 @@ use crate::schema::{self, FieldType, KindSpec};
 pub(crate) enum Mode {
     Create,
     Edit,
+    /// The creation of an attachment by `CaseFile::attach`, which stores its bytes: the
+    /// one way to create that kind.
+    Attach,
 }
+
+/// The fields of an attachment that name its bytes: set once, by `CaseFile::attach`.
+const ATTACHMENT_BYTES_FIELDS: [&str; 3] = ["sha256", "size", "media_type"];
 
 /// The schema of a kind that may be written locally.
 pub(crate) fn known_kind(kind: &str) -> Result<&'static KindSpec> {
@@ -41,8 +47,30 @@ pub(crate) fn changes(
              (CaseFile::set_organisation), never added",
         ));
     }
+    if mode == Mode::Create && spec.kind == sync_protocol::blobs::ATTACHMENT_KIND {
+        return Err(Error::invalid(
+            "kind",
+            "another kind: a document is added with its file, by `attach PERSON_ID FILE` \
+             (CaseFile::attach), never by `add`",
+        ));
+    }
+    let mode = if mode == Mode::Attach {
+        Mode::Create
+    } else {
+        mode
+    };
     let mut out: Vec<(FieldName, Value)> = Vec::with_capacity(changes.len());
     for (name, value) in changes {
+        if mode == Mode::Edit
+            && spec.kind == sync_protocol::blobs::ATTACHMENT_KIND
+            && ATTACHMENT_BYTES_FIELDS.contains(&name.as_str())
+        {
+            return Err(Error::invalid(
+                name,
+                "no change: a document's file never changes once attached; attach the new \
+                 file as another document",
+            ));
+        }
         let field_name: FieldName = name.parse().map_err(|_| {
             Error::invalid(
                 name.clone(),

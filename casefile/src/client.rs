@@ -211,6 +211,12 @@ pub enum SyncError {
     CaseFile(#[from] Error),
 }
 
+impl From<rusqlite::Error> for SyncError {
+    fn from(error: rusqlite::Error) -> Self {
+        Self::CaseFile(Error::Database(error))
+    }
+}
+
 impl SyncError {
     /// Whether a pull is worth trying after a push that failed with this error: not when
     /// the server refuses this device or its protocol (a pull would be refused alike), nor
@@ -351,7 +357,26 @@ const CANCEL_POLL: Duration = Duration::from_millis(50);
 pub(crate) struct Reply {
     status: StatusCode,
     retry_after: Option<Duration>,
+    /// A document's `Blob-Received` header (§6b).
+    blob_received: Option<u64>,
     body: Vec<u8>,
+}
+
+impl Reply {
+    /// The answer's status.
+    pub(crate) fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// How many bytes of a document the server said it holds (`HEAD`).
+    pub(crate) fn blob_received(&self) -> Option<u64> {
+        self.blob_received
+    }
+
+    /// The answer's body.
+    pub(crate) fn into_body(self) -> Vec<u8> {
+        self.body
+    }
 }
 
 /// Sends `request` and reads its answer whole; a failure of either is a transport error.
@@ -364,11 +389,23 @@ fn exchange(request: RequestBuilder) -> Result<Reply, reqwest::Error> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
         .map(Duration::from_secs);
-    let mut body = Vec::new();
+    let blob_received = response
+        .headers()
+        .get(sync_protocol::blobs::BLOB_RECEIVED)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let mut body = Vec::with_capacity(
+        response
+            .content_length()
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(0)
+            .min(sync_protocol::blobs::CHUNK_BYTES as usize + 1024),
+    );
     response.copy_to(&mut body)?;
     Ok(Reply {
         status,
         retry_after,
+        blob_received,
         body,
     })
 }

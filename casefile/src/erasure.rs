@@ -76,6 +76,10 @@ pub(crate) fn wipe(conn: &Connection, id: RecordId) -> Result<bool> {
     }
     set_aside::forget(conn, id)?;
     recovery::forget_redotted(conn, id)?;
+    if kind.as_deref() == Some(crate::attachments::ATTACHMENT_KIND) {
+        // Its bytes go with it, unless another attachment names them.
+        crate::attachments::forget_unnamed(conn)?;
+    }
     Ok(kind.is_some())
 }
 

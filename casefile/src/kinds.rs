@@ -121,6 +121,12 @@ choice!(
     Language = "language", SocialWorker = "social_worker", Other = "other" }
 );
 choice!(
+    /// What a document is (an attachment's `category`).
+    AttachmentCategory { Identity = "identity", Cv = "cv", FranceTravail = "france_travail",
+    Payslip = "payslip", Training = "training", Housing = "housing", Health = "health",
+    Other = "other" }
+);
+choice!(
     /// A step's progress.
     StepStatus { Planned = "planned", InProgress = "in_progress", Done = "done",
     Cancelled = "cancelled" }
@@ -329,6 +335,22 @@ record!(
         experience: Vec<String>,
         trainings: Vec<String>,
         interests: Vec<String>,
+    }
+);
+record!(
+    /// A document or photo in a person's file: its description, and the SHA-256 of its
+    /// bytes, which are kept apart (see [`crate::attachments`]).
+    Attachment = "attachment" {
+        person_id: RecordId,
+        visit_id: RecordId,
+        step_id: RecordId,
+        title: String,
+        category: AttachmentCategory,
+        taken_on: String,
+        media_type: String,
+        size: u64,
+        sha256: String,
+        file_name: String,
     }
 );
 record!(

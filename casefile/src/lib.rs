@@ -61,9 +61,16 @@
 //! merged away (`merged_into`), through which every reference to it is read: see
 //! [`duplicates`] and `sync_protocol::merges` for the rules.
 
+//! ## Documents and photos
+//! [`CaseFile::attach`] adds a document or photo to a person's file: an `attachment`
+//! record, and its bytes kept encrypted in the case file by their SHA-256 (photos reduced
+//! to 2 megapixels unless kept as given). [`CaseFile::sync_documents`] moves the bytes
+//! after the records (SYNC-PROTOCOL.md §6b); see [`attachments`].
+
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod attachments;
 mod check;
 mod client;
 mod conflicts;
@@ -94,6 +101,9 @@ mod store;
 mod sync;
 mod unlock;
 
+pub use attachments::{
+    Attachment, DocumentsProgress, DocumentsReport, DocumentsStatus, FetchMode, NewAttachment,
+};
 pub use client::{
     MAX_BATCH_BYTES, MAX_BATCH_RECORDS, PULL_PAGE, Phase, Progress, SyncError, SyncOptions,
     SyncReport, check_server_url,

@@ -149,6 +149,7 @@ impl CaseFile {
             "SELECT id, coalesce(start_on, '') FROM employment WHERE person_id IN",
             "SELECT id, coalesce(start_on, '') FROM training WHERE person_id IN",
             "SELECT id, coalesce(sent_on, '') FROM referral WHERE person_id IN",
+            "SELECT id, coalesce(taken_on, '') FROM attachment WHERE person_id IN",
         ] {
             let mut stmt = self.conn.prepare_cached(&format!("{sql} ({ONE_PERSON})"))?;
             let rows = stmt.query_map([&id], |r| Ok((r.get(0)?, r.get(1)?)))?;

@@ -104,6 +104,8 @@ pub(crate) fn send_everything_again(conn: &Connection, epoch: Option<Epoch>) -> 
     set_meta(conn, "push_cursor", &0)?;
     set_meta(conn, "pull_checkpoint", &0)?;
     set_meta(conn, PUSH_ACKED, &0)?;
+    // The restored server may lack documents it had: ask about each again.
+    crate::attachments::ask_again(conn)?;
     match epoch {
         Some(epoch) => set_setting(conn, SETTING_EPOCH, &epoch.to_string()),
         None => clear_setting(conn, SETTING_EPOCH),

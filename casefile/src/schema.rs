@@ -41,8 +41,9 @@ use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 
 use crate::kinds::{
-    Constraint, Contract, FrenchLevel, HealthCover, LeftBecause, NoticeLang, PersonStatus,
-    ReferralStatus, Setting, Sex, SiteStatus, SiteType, StepCategory, StepStatus, TrainingStatus,
+    AttachmentCategory, Constraint, Contract, FrenchLevel, HealthCover, LeftBecause, NoticeLang,
+    PersonStatus, ReferralStatus, Setting, Sex, SiteStatus, SiteType, StepCategory, StepStatus,
+    TrainingStatus,
 };
 
 /// What a field holds.
@@ -98,6 +99,8 @@ pub struct FieldSpec {
 pub enum TextForm {
     /// An e-mail address, checked loosely: one `@` with text on each side, and no space.
     Email,
+    /// A SHA-256 digest: 64 lowercase hex digits.
+    Sha256,
 }
 
 impl TextForm {
@@ -112,6 +115,7 @@ impl TextForm {
                 };
                 !local.is_empty() && !domain.is_empty() && !text.contains(char::is_whitespace)
             }
+            Self::Sha256 => sync_protocol::blobs::is_sha256(text),
         }
     }
 
@@ -119,6 +123,7 @@ impl TextForm {
     pub fn expected(self) -> &'static str {
         match self {
             Self::Email => "an e-mail address such as prenom.nom@example.org (one @, no spaces)",
+            Self::Sha256 => "a SHA-256 digest: 64 lowercase hexadecimal digits",
         }
     }
 }
@@ -210,6 +215,9 @@ const fn formed(name: &'static str, form: TextForm) -> FieldSpec {
 }
 
 use FieldType::{ApproxDate, Bool, Choice, Country, Date, DateTime, Ref, RefList, Text, TextList};
+
+/// The largest document kept (SYNC-PROTOCOL.md §6b), as the `size` field's bound.
+const MAX_ATTACHMENT_BYTES: u32 = sync_protocol::blobs::MAX_BLOB_BYTES as u32;
 
 const HOURS_IN_A_WEEK: FieldType = FieldType::Number {
     min: 0.0,
@@ -410,6 +418,31 @@ pub static KINDS: &[KindSpec] = &[
         ],
         defaults: &[],
     },
+    // A document or photo (see the module's docs): written by `CaseFile::attach`, which
+    // stores its bytes; the generic create refuses this kind, and an edit may change the
+    // description (title, category, taken_on, visit, step), never the bytes it names.
+    KindSpec {
+        kind: "attachment",
+        fields: &[
+            req("person_id", Ref("person")),
+            f("visit_id", Ref("visit")),
+            f("step_id", Ref("step")),
+            req("title", Text),
+            req("category", Choice(AttachmentCategory::VALUES)),
+            f("taken_on", Date),
+            req("media_type", Text),
+            FieldSpec {
+                required: true,
+                ..whole("size", 1, MAX_ATTACHMENT_BYTES)
+            },
+            FieldSpec {
+                required: true,
+                ..formed("sha256", TextForm::Sha256)
+            },
+            f("file_name", Text),
+        ],
+        defaults: &[],
+    },
     // The organisation's settings: one record, whose id is
     // `sync_protocol::organisation::SETTINGS_ID`, written by `CaseFile::set_organisation`
     // (the generic create refuses this kind).
@@ -583,6 +616,7 @@ mod tests {
     fn sample_of(field: &FieldSpec) -> Value {
         match (field.ty, field.form) {
             (_, Some(TextForm::Email)) => json!("ana@example.org"),
+            (_, Some(TextForm::Sha256)) => json!("ab".repeat(32)),
             (FieldType::Number { min, .. }, _) if field.whole => json!(min as u64),
             (ty, _) => sample(ty),
         }
@@ -622,11 +656,12 @@ mod tests {
         check::<Training>();
         check::<Referral>();
         check::<Cv>();
+        check::<Attachment>();
         check::<OrganisationSettings>();
         assert_eq!(
             KINDS.len(),
-            12,
-            "the ten kinds of DOMAIN.md v1, the CV and the organisation's settings"
+            13,
+            "the ten kinds of DOMAIN.md v1, the CV, attachments and the organisation's settings"
         );
     }
 

@@ -37,10 +37,11 @@ static MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../migrations/004_rights.sql")),
     M::up(include_str!("../migrations/005_cv.sql")),
     M::up(include_str!("../migrations/006_duplicates.sql")),
+    M::up(include_str!("../migrations/007_attachments.sql")),
 ];
 
 /// The highest schema version this build knows.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// The folder beside the case file where the app keeps its exports: destroyed with it.
 pub const EXPORTS_FOLDER: &str = "exports";

@@ -13,6 +13,9 @@ pub enum Error {
     /// The CSV could not be written (not its output: see [`Error::Io`]).
     #[error("the CSV could not be written")]
     Csv,
+    /// The zip of an access export's documents could not be written.
+    #[error("the zip of documents could not be written: {0}")]
+    Zip(String),
     /// The output the document was written to failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),

@@ -4,7 +4,7 @@
 //! person's own data for an access request, the information notice, a person's CV, and
 //! the papers a person takes home (their copy of a visit and an appointment slip, in
 //! French beside Romanian or Bulgarian) as PDF; a kind as CSV and a period as an XLSX
-//! workbook.
+//! workbook; the documents and photos of an access export as a zip.
 //!
 //! Plain typed inputs in, bytes out: each renderer takes what `casefile` reads
 //! (`casefile::export`: every value already printed as text, the French labels, the
@@ -18,6 +18,7 @@
 #![forbid(unsafe_code)]
 
 mod access;
+mod archive;
 mod csv;
 mod cv;
 mod error;
@@ -29,6 +30,7 @@ mod visit_sheet;
 mod xlsx;
 
 pub use access::access_pdf;
+pub use archive::zip_of;
 pub use csv::csv;
 pub use cv::cv_pdf;
 pub use error::{Error, Result};

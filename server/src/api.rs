@@ -40,6 +40,7 @@ use sync_protocol::wire::{
 };
 use sync_protocol::{RecordId, RecordState, ValidationError};
 use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::{Level, info, warn};
 
@@ -48,6 +49,7 @@ use crate::error::ApiError;
 use crate::invite::{self, BadCode};
 use crate::journal::{self, Entry, Journal};
 use crate::rate::{EnrolKeys, EnrolLimited, RateLimiter, client_address, wall_clock};
+use crate::store::blobs::DEFAULT_QUOTA_MIB;
 use crate::store::{
     Caller, Capped, Conversation, ERASURES_PER_HOUR, Enrolled, Enrolment, PAGE_BYTES, Role, Store,
     TokenOwner, page,
@@ -58,8 +60,13 @@ use crate::store::{
 pub struct App<S> {
     /// The storage.
     pub store: S,
-    /// The per-device rate limit.
+    /// The per-device rate limit of the sync calls.
     pub limiter: RateLimiter,
+    /// The per-device rate limit of documents' calls (§6b), a bucket apart: neither
+    /// slows the other.
+    pub blob_limiter: RateLimiter,
+    /// Each organisation's quota for documents, in bytes (§6b).
+    pub blob_quota: u64,
     /// The reverse proxies whose `X-Forwarded-For` names the client's address (for the
     /// limits on failed enrolments); the TCP peer's address stands for any other client.
     pub trusted_proxies: Vec<std::net::IpAddr>,
@@ -74,11 +81,13 @@ pub struct App<S> {
 
 impl<S> App<S> {
     /// The shared state of a server on `store`, with the default limits but the
-    /// per-device `rate` and the `body_timeout`.
+    /// per-device `rate` of the sync calls and the `body_timeout`.
     pub fn new(store: S, journal: Journal, rate: f64, body_timeout: Duration) -> Self {
         Self {
             store,
             limiter: RateLimiter::new(rate),
+            blob_limiter: RateLimiter::new(crate::rate::DEFAULT_RATE),
+            blob_quota: DEFAULT_QUOTA_MIB * 1024 * 1024,
             trusted_proxies: Vec::new(),
             password_checks: tokio::sync::Semaphore::new(PASSWORD_CHECKS),
             body_timeout,
@@ -109,21 +118,33 @@ pub fn router<S: Store>(app: Arc<App<S>>) -> Router {
         .route("/v1/replicas", get(replicas::<S>))
         .route("/v1/erase", post(erase::<S>))
         .route("/v1/persons/erase", post(erase_person::<S>))
+        .route(
+            "/v1/blobs/{sha256}",
+            get(blobs::get::<S>)
+                .head(blobs::head::<S>)
+                .put(blobs::put::<S>),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(wrong_method)
         .with_state(app)
-        // Request bodies are inflated by `read_body`, which stops at MAX_BODY_BYTES;
-        // answers are gzip when the client accepts it; every request is logged by method, path and status,
-        // never with its headers, query or body.
-        .layer(CompressionLayer::new())
+        // Request bodies are inflated by `read_body`, which stops at MAX_BODY_BYTES
+        // (documents' chunks are never compressed); answers are gzip when the client
+        // accepts it, but documents' bytes, sent as they are (mostly compressed already,
+        // and a range must stay a range of the document); every request is logged by
+        // method, path and status, never with its headers, query or body, and a
+        // document's path without its digest.
+        .layer(CompressionLayer::new().compress_when(
+            DefaultPredicate::new().and(NotForContentType::const_new(blobs::OCTET_STREAM)),
+        ))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|request: &axum::http::Request<Body>| {
-                    tracing::info_span!(
-                        "request",
-                        method = %request.method(),
-                        path = %request.uri().path(),
-                    )
+                    let path = request.uri().path();
+                    let path = match path.starts_with("/v1/blobs/") {
+                        true => "/v1/blobs/{sha256}",
+                        false => path,
+                    };
+                    tracing::info_span!("request", method = %request.method(), path = %path)
                 })
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
@@ -141,8 +162,17 @@ async fn wrong_method() -> ApiError {
 }
 
 /// 400 or 426, then 401 or 429: the request speaks this protocol, and comes from an
-/// enrolled device in service, within its rate limit.
+/// enrolled device in service, within its rate limit of the sync calls.
 async fn check_caller<S: Store>(app: &App<S>, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    check_caller_within(app, headers, &app.limiter).await
+}
+
+/// [`check_caller`] within the rate limit `limiter`.
+async fn check_caller_within<S: Store>(
+    app: &App<S>,
+    headers: &HeaderMap,
+    limiter: &RateLimiter,
+) -> Result<Caller, ApiError> {
     check_protocol(headers)?;
     let token = headers
         .get(header::AUTHORIZATION)
@@ -163,9 +193,7 @@ async fn check_caller<S: Store>(app: &App<S>, headers: &HeaderMap) -> Result<Cal
         }
         TokenOwner::Unknown => return Err(ApiError::unauthorized()),
     };
-    app.limiter
-        .check(caller.device)
-        .map_err(ApiError::slow_down)?;
+    limiter.check(caller.device).map_err(ApiError::slow_down)?;
     Ok(caller)
 }
 
@@ -938,6 +966,8 @@ async fn erase_person<S: Store>(
 
 /// How long a shutdown waits for requests in flight.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+mod blobs;
 
 #[cfg(test)]
 mod robustness;

@@ -43,6 +43,11 @@ impl ApiError {
         }
     }
 
+    /// Its code.
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
     /// The same error, about the record `id` of a push (§6: `error.id`).
     pub fn about(self, id: Option<RecordId>) -> Self {
         Self { id, ..self }

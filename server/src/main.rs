@@ -131,8 +131,45 @@ enum Command {
         #[arg(long)]
         since: Option<String>,
     },
+    /// Documents (attachments' bytes) the organisations hold.
+    Blobs {
+        #[command(subcommand)]
+        command: BlobsCommand,
+    },
     /// Serves the sync API.
     Serve(ServeArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum BlobsCommand {
+    /// Prints, as one JSON object, how many whole documents the organisation holds, the
+    /// bytes counted against its quota (whole documents and parts of uploads under way),
+    /// how many uploads are under way, and the quota: {"documents", "bytes",
+    /// "uploads_under_way", "quota_bytes"}.
+    Status {
+        /// The organisation.
+        #[arg(long)]
+        org: String,
+        #[command(flatten)]
+        quota: QuotaArg,
+    },
+}
+
+/// Each organisation's quota for documents.
+#[derive(Debug, Clone, Copy, clap::Args)]
+struct QuotaArg {
+    /// Each organisation's storage for documents, in MiB: whole documents and parts of
+    /// uploads under way; a chunk that would pass it is refused (507 quota_full).
+    #[arg(long = "blob-quota-mib", env = "PASSERELLE_BLOB_QUOTA_MIB",
+          default_value_t = store::blobs::DEFAULT_QUOTA_MIB)]
+    mib: u64,
+}
+
+impl QuotaArg {
+    /// The quota in bytes.
+    fn bytes(self) -> u64 {
+        self.mib.saturating_mul(1024 * 1024)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -280,6 +317,12 @@ struct ServeArgs {
     /// Requests a device may make per second, sustained (bursts of three seconds' worth).
     #[arg(long, default_value_t = rate::DEFAULT_RATE)]
     rate_limit: f64,
+    /// Documents' requests (HEAD, PUT, GET /v1/blobs) a device may make per second,
+    /// sustained (bursts of three seconds' worth): a limit apart from --rate-limit.
+    #[arg(long, default_value_t = rate::DEFAULT_RATE)]
+    blob_rate_limit: f64,
+    #[command(flatten)]
+    blob_quota: QuotaArg,
     /// Seconds a client has to send a request's headers before it is disconnected (an
     /// idle kept-alive connection is closed after as long).
     #[arg(long, default_value_t = serve::DEFAULT_HEADER_TIMEOUT.as_secs(),
@@ -451,6 +494,24 @@ async fn run<S: Store>(store: S, journal_path: PathBuf, command: Command) -> any
         } => erase_person(&store, &journal, &org, &id, dry_run).await,
         Command::Retention { org, today } => retention(&store, &org, today.as_deref()).await,
         Command::Recovery { command } => recovery(&store, &journal, command).await,
+        Command::Blobs {
+            command: BlobsCommand::Status { org, quota },
+        } => {
+            let usage = store
+                .blob_usage(org_named(&store, &org).await?)
+                .await
+                .context("could not read the organisation's documents")?;
+            println!(
+                "{}",
+                serde_json::json!({
+                    "documents": usage.documents,
+                    "bytes": usage.bytes,
+                    "uploads_under_way": usage.uploads_under_way,
+                    "quota_bytes": quota.bytes(),
+                })
+            );
+            Ok(())
+        }
         Command::Audit { org, record, since } => {
             audit(&store, &org, record.as_deref(), since.as_deref()).await
         }
@@ -505,6 +566,8 @@ async fn run<S: Store>(store: S, journal_path: PathBuf, command: Command) -> any
                     tls_key: args.tls_key,
                     allow_plain_http: args.allow_plain_http,
                     rate_limit: args.rate_limit,
+                    blob_rate_limit: args.blob_rate_limit,
+                    blob_quota: args.blob_quota.bytes(),
                     header_timeout: std::time::Duration::from_secs(args.header_timeout_secs),
                     body_timeout: std::time::Duration::from_secs(args.body_timeout_secs),
                     max_connections: args.max_connections,

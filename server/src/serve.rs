@@ -8,6 +8,8 @@
 //! body timeout (checked where the body is read, in `api`), and at most
 //! `max_connections` connections are held ([`ConnectionCap`]). TLS handshakes have
 //! axum-server's own timeout (10 s).
+//!
+//! Documents (§6b) are swept on a task of their own, at start and every hour.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -40,6 +42,10 @@ pub struct ServeOptions {
     pub allow_plain_http: bool,
     /// Requests a device may make per second, sustained.
     pub rate_limit: f64,
+    /// Documents' requests a device may make per second, sustained (a limit apart).
+    pub blob_rate_limit: f64,
+    /// Each organisation's quota for documents, in bytes.
+    pub blob_quota: u64,
     /// How long a client has to send a request's headers.
     pub header_timeout: Duration,
     /// How long a client has to send a request's body.
@@ -106,7 +112,12 @@ pub async fn serve<S: Store>(
 
     let mut app = App::new(store, journal, options.rate_limit, options.body_timeout);
     app.trusted_proxies = options.trusted_proxies.clone();
+    app.blob_limiter = crate::rate::RateLimiter::new(options.blob_rate_limit);
+    app.blob_quota = options.blob_quota;
     let app = Arc::new(app);
+    // The first sweep before the first request; then hourly.
+    sweep_once(&app.store).await;
+    tokio::spawn(sweep_blobs(Arc::clone(&app)));
     let service = router(app).into_make_service_with_connect_info::<SocketAddr>();
     let handle: Handle<SocketAddr> = Handle::new();
     tokio::spawn(shutdown_on_signal(handle.clone()));
@@ -134,6 +145,38 @@ pub async fn serve<S: Store>(
     .context("the server stopped on an error")?;
     info!("stopped");
     Ok(())
+}
+
+/// How often documents are swept (see [`Store::sweep_blobs`]): at start, then hourly.
+const SWEEP_EVERY: Duration = Duration::from_secs(3600);
+
+/// Sweeps documents at start and every [`SWEEP_EVERY`]: parts of uploads untouched for 7
+/// days, and documents no attachment names (which every erasure deletes already: this
+/// is what any other path left). A failure is a warning; the next sweep tries again.
+async fn sweep_blobs<S: Store>(app: Arc<App<S>>) {
+    let mut every = tokio::time::interval(SWEEP_EVERY);
+    // The first tick is at once: that sweep ran before serving.
+    every.tick().await;
+    loop {
+        every.tick().await;
+        sweep_once(&app.store).await;
+    }
+}
+
+/// One sweep of documents; a failure is a warning.
+async fn sweep_once<S: Store>(store: &S) {
+    let stale_before = crate::store::unix_now() - crate::store::blobs::STALE_UPLOAD_SECONDS;
+    match store.sweep_blobs(stale_before).await {
+        Ok(swept) if swept.stale + swept.unnamed > 0 => {
+            info!(
+                stale_uploads = swept.stale,
+                unnamed_documents = swept.unnamed,
+                "documents swept"
+            );
+        }
+        Ok(_) => {}
+        Err(error) => warn!(%error, "documents could not be swept: the next sweep will"),
+    }
 }
 
 /// The same TLS configuration, offering HTTP/1.1 only in ALPN: the server speaks no

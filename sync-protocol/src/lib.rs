@@ -31,7 +31,7 @@
 //! - Two files of one person merged, read through the merged-away file's tombstone
 //!   (`merged_into`), and pairs marked "not the same person": the rules in [`merges`].
 //! - The organisation's settings record and the retention rule, in [`organisation`].
-//! - The wire messages of §6 in [`wire`].
+//! - The wire messages of §6 in [`wire`]; documents' constants (§6b) in [`blobs`].
 //!
 //! ## Invariants
 //! Every state this crate hands out is valid by §2, with entries in dot order and fields
@@ -57,6 +57,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod blobs;
 mod conflict;
 mod decode;
 mod edit;

@@ -243,6 +243,9 @@ pub enum ErrorCode {
     CheckpointAhead,
     /// 409: the device's case file was restored from a copy (§6a).
     ReplicaReused,
+    /// 409: a chunk of a document that does not start where the server's part of it ends
+    /// (§6b): ask `HEAD` how much it holds, and go on from there.
+    WrongOffset,
     /// 413: more than 1000 records, or a body over 8 MiB decompressed.
     TooLarge,
     /// 422: a record breaks §2.
@@ -278,7 +281,10 @@ impl ErrorCode {
             Self::Unauthorized | Self::DeviceRevoked | Self::UserDisabled => 401,
             Self::Forbidden => 403,
             Self::NotFound => 404,
-            Self::DeviceIdTaken | Self::CheckpointAhead | Self::ReplicaReused => 409,
+            Self::DeviceIdTaken
+            | Self::CheckpointAhead
+            | Self::ReplicaReused
+            | Self::WrongOffset => 409,
             Self::TooLarge => 413,
             Self::InvalidRecord
             | Self::RecordTooLarge
@@ -305,6 +311,7 @@ impl ErrorCode {
             Self::DeviceIdTaken => "device_id_taken",
             Self::CheckpointAhead => "checkpoint_ahead",
             Self::ReplicaReused => "replica_reused",
+            Self::WrongOffset => "wrong_offset",
             Self::TooLarge => "too_large",
             Self::InvalidRecord => "invalid_record",
             Self::RecordTooLarge => "record_too_large",

@@ -211,6 +211,36 @@ enum Command {
     /// notice (PDF).
     #[command(subcommand)]
     Export(ExportCommand),
+    /// Adds a document or photo to a person's file; prints the attachment's id. A photo
+    /// (JPEG, PNG, WebP) is reduced to 2 megapixels JPEG unless --keep-original; a PDF is
+    /// kept as it is; at most 20 MiB.
+    Attach {
+        /// The person.
+        person_id: String,
+        /// The file.
+        file: PathBuf,
+        /// Its title (default: the file's name).
+        #[arg(long)]
+        title: Option<String>,
+        /// identity, cv, france_travail, payslip, training, housing, health or other.
+        #[arg(long, default_value = "other")]
+        category: String,
+        /// The day it was taken or received, YYYY-MM-DD.
+        #[arg(long)]
+        taken_on: Option<String>,
+        /// The visit it was taken at.
+        #[arg(long)]
+        visit: Option<String>,
+        /// The step it belongs to.
+        #[arg(long)]
+        step: Option<String>,
+        /// Keep a photo as it is, not reduced.
+        #[arg(long)]
+        keep_original: bool,
+    },
+    /// An attachment's document.
+    #[command(subcommand)]
+    Attachment(AttachmentCommand),
     /// Prints the organisation's settings (JSON); with --set, changes them (one local
     /// edit, synced like any other) and prints nothing.
     Organisation {
@@ -238,6 +268,19 @@ enum Command {
         /// The last day, YYYY-MM-DD.
         #[arg(long)]
         to: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AttachmentCommand {
+    /// Writes an attachment's bytes to FILE, fetched from the server first when this
+    /// device does not hold them (and is enrolled and online).
+    Get {
+        /// The attachment.
+        id: String,
+        /// The file to write.
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -327,8 +370,10 @@ enum ExportCommand {
         out: PathBuf,
     },
     /// Everything held about a person, for an access request (GDPR article 15), other
-    /// people's data left out: writes DIR/access-PERSON_ID.json and
-    /// DIR/access-PERSON_ID.pdf. Sync first: the export holds what this case file holds.
+    /// people's data left out: writes DIR/access-PERSON_ID.json, DIR/access-PERSON_ID.pdf
+    /// and, when their file holds documents, DIR/access-PERSON_ID-documents.zip (fetched
+    /// first if this device lacks them). Sync first: the export holds what this case file
+    /// holds.
     Access {
         /// The person.
         person_id: String,
@@ -410,6 +455,44 @@ fn run(cli: Cli) -> Result<()> {
             let fields = parse_sets("person", &set)?;
             file.merge_persons(record_id(&keep_id)?, record_id(&other_id)?, fields)
                 .context("the persons were not merged")?;
+        }
+        Command::Attach {
+            person_id,
+            file: path,
+            title,
+            category,
+            taken_on,
+            visit,
+            step,
+            keep_original,
+        } => {
+            let bytes = std::fs::read(&path)
+                .with_context(|| format!("could not read {}", path.display()))?;
+            let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+            let title = title
+                .or_else(|| path.file_stem().map(|n| n.to_string_lossy().into_owned()))
+                .unwrap_or_else(|| "Document".into());
+            let new = casefile::NewAttachment {
+                person_id: Some(record_id(&person_id)?),
+                visit_id: visit.as_deref().map(record_id).transpose()?,
+                step_id: step.as_deref().map(record_id).transpose()?,
+                title,
+                category,
+                taken_on,
+                file_name,
+                keep_original,
+            };
+            let id = file
+                .attach(&new, &bytes)
+                .context("the document was not attached")?;
+            writeln!(out, "{id}")?;
+        }
+        Command::Attachment(AttachmentCommand::Get { id, out: path }) => {
+            let cancel = std::sync::atomic::AtomicBool::new(false);
+            let bytes = file
+                .fetch_attachment(record_id(&id)?, &cancel)
+                .context("the document was not written")?;
+            write_whole(&path, &bytes)?;
         }
         Command::NotDuplicates { a_id, b_id } => {
             file.mark_not_duplicates(record_id(&a_id)?, record_id(&b_id)?)
@@ -542,10 +625,31 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 other => other?,
             };
+            // The documents after the records: the records are kept whatever happens here.
+            let mut documents = |p: casefile::DocumentsProgress| {
+                if terminal {
+                    eprint!(
+                        "\rdocuments: sent {} / {}, received {} / {} bytes   ",
+                        p.sent, p.to_send, p.received, p.to_receive
+                    );
+                }
+            };
+            let documents = file.sync_documents(&mut documents, &cancel);
             if terminal {
                 eprintln!();
             }
-            writeln!(out, "{}", serde_json::to_string(&report)?)?;
+            let mut line = serde_json::to_value(report)?;
+            let documents = match documents {
+                Ok(documents) => documents,
+                Err(error) => {
+                    writeln!(out, "{line}")?;
+                    return Err(error).context("the records synced, the documents did not");
+                }
+            };
+            if let Value::Object(fields) = &mut line {
+                fields.insert("documents".into(), serde_json::to_value(documents)?);
+            }
+            writeln!(out, "{line}")?;
         }
         Command::SetAside => {
             for record in file.set_aside()? {
@@ -583,7 +687,7 @@ fn run(cli: Cli) -> Result<()> {
                 writeln!(out, "{line}")?;
             }
         }
-        Command::Export(export) => run_export(&file, export)?,
+        Command::Export(export) => run_export(&mut file, export)?,
         Command::Report { from, to } => {
             let period = file.period(&from, &to)?;
             writeln!(
@@ -607,7 +711,7 @@ fn init_kdf(insecure_for_tests: bool) -> Result<KdfParams> {
         .ok_or_else(|| anyhow!("--insecure-kdf-for-tests is only in test builds of passerelle-cli"))
 }
 
-fn run_export(file: &CaseFile, export: ExportCommand) -> Result<()> {
+fn run_export(file: &mut CaseFile, export: ExportCommand) -> Result<()> {
     match export {
         ExportCommand::VisitSheet { visit_id, out } => {
             let failed = "the visit sheet was not written";
@@ -668,13 +772,30 @@ fn run_export(file: &CaseFile, export: ExportCommand) -> Result<()> {
             let id = record_id(&person_id)?;
             let access = file.access(id).context(failed)?;
             let pdf = documents::access_pdf(&access).context(failed)?;
+            let cancel = std::sync::atomic::AtomicBool::new(false);
+            let held = file.access_documents(id, &cancel).context(failed)?;
+            let zip = if held.files.is_empty() {
+                None
+            } else {
+                Some(documents::zip_of(&held.files).context(failed)?)
+            };
             std::fs::create_dir_all(&out_dir)
                 .with_context(|| format!("could not create the directory {}", out_dir.display()))?;
             write_whole(
                 &out_dir.join(format!("access-{id}.json")),
                 access.json.as_bytes(),
             )?;
-            write_whole(&out_dir.join(format!("access-{id}.pdf")), &pdf)
+            write_whole(&out_dir.join(format!("access-{id}.pdf")), &pdf)?;
+            if let Some(zip) = zip {
+                write_whole(&out_dir.join(format!("access-{id}-documents.zip")), &zip)?;
+            }
+            for missing in &held.missing {
+                eprintln!(
+                    "the document of attachment {missing} is not on this device and could not \
+                     be fetched: sync with the network, then export again"
+                );
+            }
+            Ok(())
         }
         ExportCommand::Notice { lang, out } => {
             let failed = "the information notice was not written";

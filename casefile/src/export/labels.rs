@@ -58,6 +58,7 @@ pub(crate) fn field(name: &str) -> &str {
         "interpreter" => "Interprète",
         "duration_minutes" => "Durée (minutes)",
         "visit_id" => "Visite",
+        "step_id" => "Démarche",
         "category" => "Catégorie",
         "title" => "Intitulé",
         "due_on" => "Échéance",
@@ -73,6 +74,11 @@ pub(crate) fn field(name: &str) -> &str {
         "provider" => "Organisme",
         "certification" => "Certification",
         "to_service" => "Service",
+        "taken_on" => "Date du document",
+        "media_type" => "Type de fichier",
+        "size" => "Taille (octets)",
+        "sha256" => "Empreinte SHA-256",
+        "file_name" => "Nom du fichier",
         "constraint" => "Frein",
         "sent_on" => "Envoyée le",
         "keep_until" => "Conservé jusqu'au",
@@ -114,6 +120,7 @@ pub(crate) fn kind(kind: &str) -> &str {
         "referral" => "Orientation",
         "organisation" => "Organisation",
         "cv" => "CV",
+        "attachment" => "Document",
         other => other,
     }
 }
@@ -121,6 +128,9 @@ pub(crate) fn kind(kind: &str) -> &str {
 /// The French label of a choice value, or the value itself when none is known.
 pub(crate) fn value(text: &str) -> &str {
     match text {
+        // Documents.
+        "identity" => "pièce d'identité",
+        "payslip" => "fiche de paie",
         // Sites.
         "bidonville" => "bidonville",
         "squat" => "squat",

@@ -4,6 +4,7 @@
 // functions only; the helpers of this test binary need them too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod attachments;
 mod common;
 mod crash;
 mod cv;

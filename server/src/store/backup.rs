@@ -40,6 +40,16 @@ pub(crate) struct Table {
 }
 
 impl Table {
+    /// How many rows a copy reads and writes at a time: [`BATCH_ROWS`], but for the
+    /// chunks of documents (up to 4 MiB each), [`BLOB_BATCH_ROWS`], so that a copy holds
+    /// a few MiB at a time.
+    pub fn batch_rows(&self) -> usize {
+        match self.name {
+            "blob_chunks" => BLOB_BATCH_ROWS,
+            _ => BATCH_ROWS,
+        }
+    }
+
     /// `a, b, c`.
     pub fn column_list(&self) -> String {
         self.columns
@@ -163,6 +173,31 @@ pub(crate) const TABLES: &[Table] = &[
     // The audit trail travels with the data (a restore brings it back, then notes the
     // restore itself), and so do the organisations' audit keys above, or `audit --record`
     // would no longer find a record's rows.
+    // Documents (§6b): backups carry them, as the records that name them. A restore
+    // followed by the journal's erasures deletes those of erased attachments again.
+    Table {
+        name: "blobs",
+        columns: &[
+            ("org_id", Col::Int),
+            ("sha256", Col::Text),
+            ("size", Col::Int),
+            ("received", Col::Int),
+            ("whole", Col::Bool),
+            ("created_at", Col::Int),
+            ("touched_at", Col::Int),
+        ],
+        identity: false,
+    },
+    Table {
+        name: "blob_chunks",
+        columns: &[
+            ("org_id", Col::Int),
+            ("sha256", Col::Text),
+            ("start", Col::Int),
+            ("data", Col::Blob),
+        ],
+        identity: false,
+    },
     Table {
         name: "audit",
         columns: &[
@@ -209,6 +244,9 @@ pub(crate) enum Cell {
 /// How many rows a copy reads and writes at a time.
 pub(crate) const BATCH_ROWS: usize = 1000;
 
+/// How many chunks of documents a copy reads and writes at a time.
+pub(crate) const BLOB_BATCH_ROWS: usize = 2;
+
 /// The rows of a table are copied in batches of [`BATCH_ROWS`], in the order of this
 /// key (each table's primary key, or all its columns).
 pub(crate) fn order_key(table: &Table) -> String {
@@ -218,6 +256,8 @@ pub(crate) fn order_key(table: &Table) -> String {
         "erased" => "org_id, mac".into(),
         "held" => "org_id, id, device_id".into(),
         "enrolment_codes" => "code_hash".into(),
+        "blobs" => "org_id, sha256".into(),
+        "blob_chunks" => "org_id, sha256, start".into(),
         _ => table.column_list(),
     }
 }

@@ -95,6 +95,7 @@ conformance!(
     tombstones_are_sealed_once_every_device_in_service_confirmed,
 );
 
+mod blobs;
 mod erased;
 
 /// A new code for the user of `login`, valid for `seconds` (negative: expired); answers

@@ -12,7 +12,8 @@
 //!
 //! What a push does to each record is decided once, in [`plan_push`], for both backends,
 //! and what a pull page holds, in [`page`]; what erasure does (erased ids kept as macs,
-//! records erased on arrival, a person's erasure, sealing of tombstones), in [`erased`].
+//! records erased on arrival, a person's erasure, sealing of tombstones), in [`erased`];
+//! what a chunk of a document does, and when documents are deleted, in [`blobs`].
 //! SQL lives in the backend modules only.
 
 use std::future::Future;
@@ -32,6 +33,7 @@ use crate::rate::{EnrolKey, EnrolLimit};
 
 pub mod audit;
 pub(crate) mod backup;
+pub mod blobs;
 #[cfg(test)]
 mod conformance;
 pub(crate) mod erased;
@@ -872,6 +874,53 @@ pub trait Store: Send + Sync + 'static {
 
     /// Revokes a device; `false` when there is no such device.
     fn revoke(&self, id: ReplicaId) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// What the organisation holds of the document `sha256` (§6b), if anything.
+    fn blob(
+        &self,
+        org: OrgId,
+        sha256: &str,
+    ) -> impl Future<Output = Result<Option<blobs::Blob>, StoreError>> + Send;
+
+    /// Stores a chunk of a document of the organisation (§6b, see [`blobs`]), within its
+    /// `quota` (bytes), in one transaction, durable before it answers: the chunk that
+    /// completes the document has its SHA-256 checked, and on a mismatch every byte of
+    /// the document is deleted.
+    fn put_blob_chunk(
+        &self,
+        org: OrgId,
+        chunk: blobs::Chunk,
+        quota: u64,
+    ) -> impl Future<Output = Result<blobs::Put, StoreError>> + Send;
+
+    /// The stored pieces of the organisation's document, in order (none when it has no
+    /// such document).
+    fn blob_pieces(
+        &self,
+        org: OrgId,
+        sha256: &str,
+    ) -> impl Future<Output = Result<Vec<blobs::Piece>, StoreError>> + Send;
+
+    /// Bytes of one piece of the organisation's document; `None` when it is gone.
+    fn read_blob(
+        &self,
+        org: OrgId,
+        sha256: &str,
+        read: blobs::Read,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;
+
+    /// What the organisation holds (§7 `blobs status`).
+    fn blob_usage(
+        &self,
+        org: OrgId,
+    ) -> impl Future<Output = Result<blobs::Usage, StoreError>> + Send;
+
+    /// For every organisation, deletes the parts of uploads last touched before
+    /// `stale_before` (seconds since 1970) and the documents no live attachment names.
+    fn sweep_blobs(
+        &self,
+        stale_before: i64,
+    ) -> impl Future<Output = Result<blobs::Swept, StoreError>> + Send;
 }
 
 /// What to write for one pushed record.

@@ -7,6 +7,7 @@
 mod harness;
 
 mod audit;
+mod blobs;
 mod cli;
 mod connections;
 mod enrolment;

@@ -370,12 +370,12 @@ fn the_command_line_enrols_and_syncs() {
     let line: Value = serde_json::from_str(run("a", &["sync"]).trim()).unwrap();
     assert_eq!(
         line,
-        json!({"pushed": 1, "pulled": 0, "conflicts": 0, "set_aside": 0})
+        json!({"pushed": 1, "pulled": 0, "conflicts": 0, "set_aside": 0, "documents": {"sent": 0, "received": 0, "waiting": 0}})
     );
     let line: Value = serde_json::from_str(run("b", &["sync"]).trim()).unwrap();
     assert_eq!(
         line,
-        json!({"pushed": 0, "pulled": 1, "conflicts": 0, "set_aside": 0})
+        json!({"pushed": 0, "pulled": 1, "conflicts": 0, "set_aside": 0, "documents": {"sent": 0, "received": 0, "waiting": 0}})
     );
     run("b", &["edit", id.trim(), "--set", "phone=0612"]);
     run("a", &["edit", id.trim(), "--set", "phone=0699"]);
@@ -383,7 +383,7 @@ fn the_command_line_enrols_and_syncs() {
     let line: Value = serde_json::from_str(run("a", &["sync"]).trim()).unwrap();
     assert_eq!(
         line,
-        json!({"pushed": 1, "pulled": 1, "conflicts": 1, "set_aside": 0})
+        json!({"pushed": 1, "pulled": 1, "conflicts": 1, "set_aside": 0, "documents": {"sent": 0, "received": 0, "waiting": 0}})
     );
     let _ = fields(&[]);
 }

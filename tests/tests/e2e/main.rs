@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod client;
+mod documents;
 mod duplicates;
 mod erasure;
 mod failover;

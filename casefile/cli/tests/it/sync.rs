@@ -16,6 +16,7 @@ use crate::common::{PASS, cli, fields, ok};
 const DEVICE_PASS: &str = "phrase de passe";
 
 backends!(
+    documents_on_the_command_line,
     sync_and_set_aside_on_the_command_line,
     a_revoked_device_destroys_its_case_file,
 );
@@ -46,7 +47,7 @@ fn sync_and_set_aside_on_the_command_line(backend: Backend) {
     let report: Value = serde_json::from_str(line.trim()).unwrap();
     assert_eq!(
         report,
-        json!({"pushed": 0, "pulled": 0, "conflicts": 0, "set_aside": 0}),
+        json!({"pushed": 0, "pulled": 0, "conflicts": 0, "set_aside": 0, "documents": {"sent": 0, "received": 0, "waiting": 0}}),
         "the sync line of CLI.md"
     );
     assert_eq!(ok(&path, PASS, &["set-aside"]), "", "nothing set aside yet");
@@ -82,7 +83,7 @@ fn sync_and_set_aside_on_the_command_line(backend: Backend) {
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         report,
-        json!({"pushed": 0, "pulled": 0, "conflicts": 0, "set_aside": 1}),
+        json!({"pushed": 0, "pulled": 0, "conflicts": 0, "set_aside": 1,"documents": {"sent": 0, "received": 0, "waiting": 0}}),
         "{report}"
     );
     let lines = ok(&path, PASS, &["set-aside"]);
@@ -235,4 +236,150 @@ fn the_command_line_prints_what_would_go() {
     let bad = cli(a.file.path(), DEVICE_PASS, &["erase-person", "P1"]);
     assert!(!bad.status.success(), "an id that is not one is refused");
     assert!(bad.stdout.is_empty(), "and prints nothing on stdout");
+}
+
+/// `attach`, the sync's documents, `attachment get` (fetching what this device lacks)
+/// and the access export's zip, through the real server.
+fn documents_on_the_command_line(backend: Backend) {
+    let server = Server::start(backend);
+    let (_org, user) = server.new_org();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cli.db");
+    ok(&path, PASS, &["init", "--insecure-kdf-for-tests"]);
+    let code = server.invite(&user);
+    ok(
+        &path,
+        PASS,
+        &[
+            "enrol",
+            "--server",
+            &server.url,
+            "--username",
+            &user,
+            "--device-name",
+            "cli",
+            "--code",
+            &code,
+        ],
+    );
+    let person = ok(
+        &path,
+        PASS,
+        &[
+            "add",
+            "person",
+            "--set",
+            "family_name=Rostas",
+            "--set",
+            "given_names=Maria",
+        ],
+    );
+    let person = person.trim();
+    let letter = dir.path().join("lettre-france-travail.pdf");
+    let bytes = b"%PDF-1.4\n% une lettre de France Travail\n%%EOF\n".to_vec();
+    std::fs::write(&letter, &bytes).unwrap();
+    let id = ok(
+        &path,
+        PASS,
+        &[
+            "attach",
+            person,
+            letter.to_str().unwrap(),
+            "--category",
+            "france_travail",
+            "--taken-on",
+            "2026-11-30",
+        ],
+    );
+    let id: RecordId = id.trim().parse().unwrap();
+    let notes = dir.path().join("notes.txt");
+    std::fs::write(&notes, "pas un document").unwrap();
+    let refused = cli(&path, PASS, &["attach", person, notes.to_str().unwrap()]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("JPEG, PNG or WebP"),
+        "the error says what is taken: {}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+
+    let line: Value = serde_json::from_str(ok(&path, PASS, &["sync"]).trim()).unwrap();
+    assert_eq!(line["pushed"], json!(2));
+    assert_eq!(
+        line["documents"],
+        json!({"sent": 1, "received": 0, "waiting": 0})
+    );
+
+    // Another device fetches it on demand through `attachment get`.
+    let other = dir.path().join("other.db");
+    ok(&other, PASS, &["init", "--insecure-kdf-for-tests"]);
+    let code = server.invite(&user);
+    ok(
+        &other,
+        PASS,
+        &[
+            "enrol",
+            "--server",
+            &server.url,
+            "--username",
+            &user,
+            "--device-name",
+            "other",
+            "--code",
+            &code,
+        ],
+    );
+    let mut on_demand = CaseFile::open(&other, PASS).unwrap();
+    on_demand
+        .set_fetch_mode(casefile::FetchMode::OnDemand)
+        .unwrap();
+    drop(on_demand);
+    let line: Value = serde_json::from_str(ok(&other, PASS, &["sync"]).trim()).unwrap();
+    assert_eq!(
+        line["documents"]["received"],
+        json!(0),
+        "on demand: nothing fetched"
+    );
+    let out = dir.path().join("got.pdf");
+    ok(
+        &other,
+        PASS,
+        &[
+            "attachment",
+            "get",
+            &id.to_string(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(std::fs::read(&out).unwrap(), bytes);
+    let shown: Value =
+        serde_json::from_str(ok(&other, PASS, &["show", &id.to_string()]).trim()).unwrap();
+    assert_eq!(
+        shown["fields"]["title"][0]["value"],
+        json!("lettre-france-travail")
+    );
+
+    // The access export holds the document in a zip beside the JSON and the PDF.
+    let export = dir.path().join("access");
+    ok(
+        &other,
+        PASS,
+        &[
+            "export",
+            "access",
+            person,
+            "--out",
+            export.to_str().unwrap(),
+        ],
+    );
+    let zip = std::fs::read(export.join(format!("access-{person}-documents.zip"))).unwrap();
+    assert!(zip.starts_with(b"PK\x03\x04"));
+    assert!(
+        zip.windows(bytes.len()).any(|w| w == bytes.as_slice()),
+        "the zip holds the document as it is"
+    );
+    assert!(
+        zip.windows(11).any(|w| w == b"01-france_t"),
+        "named by its number and category"
+    );
 }

@@ -21,7 +21,8 @@ use tokio_postgres::{IsolationLevel, NoTls};
 use tracing::{instrument, warn};
 
 use super::audit::{Entry, Filter, Stored, record_mac_bytes};
-use super::backup::{self, BATCH_ROWS, SERVER, TABLES};
+use super::backup::{self, SERVER, TABLES};
+use super::blobs::{Blob, Chunk, Piece, Put, Read, Swept, Usage};
 use super::erased::{absorb, on_arrival};
 use super::recovery::OrgDevices;
 use super::sqlite::{check_backup, count, open_backup};
@@ -35,6 +36,7 @@ use super::{
 use crate::rate::{EnrolKey, EnrolLimit};
 
 mod audit;
+mod blobs;
 mod codes;
 mod devices;
 mod erased;
@@ -57,6 +59,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0005_enrolment_codes.sql"),
     include_str!("../../../migrations/postgres/0006_audit.sql"),
     include_str!("../../../migrations/postgres/0007_erased.sql"),
+    include_str!("../../../migrations/postgres/0008_blobs.sql"),
 ];
 
 /// Any constant: the advisory lock that keeps two processes from migrating at once.
@@ -343,6 +346,8 @@ impl PgStore {
         };
         // No held copy of an erased record stays either (§5).
         let erasure = erasure::erase_record(&tx, org, seq, erased, by.filter(|_| capped)).await?;
+        // The documents only it named go with it (§5, §6b).
+        blobs::drop_unnamed(&tx, org, None).await?;
         tx.commit().await?;
         self.vacuum.request(&self.pool);
         Ok(Capped::Done(erasure))
@@ -522,7 +527,13 @@ impl Store for PgStore {
         let (stored, absorbed) = on_arrival(&records, stored, &mut erased_set);
         let plan = plan_push(&records, &stored, caller.device, devices.as_ref())?;
         let plan = absorb(plan, &absorbed, &stored);
+        // The documents the stored attachments name: an edit may leave one unnamed.
+        let named_before: Vec<Vec<String>> = stored
+            .iter()
+            .map(|s| s.as_ref().map(super::blobs::digests).unwrap_or_default())
+            .collect();
         drop(stored);
+        let mut unnamed = Vec::new();
         let mut server_audited = Vec::new();
         let mut edits = Vec::new();
         let device = caller.device.to_string();
@@ -531,7 +542,7 @@ impl Store for PgStore {
         let mut statuses = Vec::with_capacity(records.len());
         // Each record's version vector after the push, for the audit.
         let mut vvs = Vec::with_capacity(records.len());
-        for (record, planned) in records.iter().zip(plan) {
+        for ((record, planned), named_before) in records.iter().zip(plan).zip(&named_before) {
             statuses.push(match planned {
                 Planned::Unchanged { exact } => {
                     vvs.push(None);
@@ -561,6 +572,7 @@ impl Store for PgStore {
                         &mut edits,
                     )
                     .await?;
+                    unnamed.extend(super::blobs::no_longer_named(named_before, &state));
                     seq += 1;
                     vvs.push(Some(state.vv().clone()));
                     writes.push((seq, state, (exact && same).then(|| device.clone())));
@@ -629,8 +641,17 @@ impl Store for PgStore {
             devices::note_acked(&tx, caller.device, through).await?;
         }
         orgs::set_last_seq(&tx, caller.org, seq).await?;
+        // Documents no attachment names any more go (§6b): after an erasure on arrival (or
+        // on release), any of the organisation's; else those an edit stopped naming.
+        let dropped = match edits.is_empty() {
+            true => blobs::drop_unnamed(&tx, caller.org, Some(&unnamed)).await?,
+            false => blobs::drop_unnamed(&tx, caller.org, None).await?,
+        };
         let epoch = epoch(&tx).await?;
         tx.commit().await.map_err(StoreError::from)?;
+        if dropped > 0 {
+            self.vacuum.request(&self.pool);
+        }
         Ok(PushOutcome {
             server_seq: seq,
             epoch,
@@ -769,7 +790,15 @@ impl Store for PgStore {
         .await?;
         audited.insert(0, Entry::recovery_accepted(device, released));
         audit::note(&tx, org, &audited).await?;
+        // A released state erased on release takes its documents with it.
+        let dropped = match edits.is_empty() {
+            true => 0,
+            false => blobs::drop_unnamed(&tx, org, None).await?,
+        };
         tx.commit().await?;
+        if dropped > 0 {
+            self.vacuum.request(&self.pool);
+        }
         Ok((released, edits))
     }
 
@@ -869,7 +898,14 @@ impl Store for PgStore {
         let tx = client.transaction().await?;
         orgs::lock_last_seq(&tx, org).await?;
         let changed = erasure::restore_erased(&tx, org, mac, id).await?;
+        let dropped = match changed {
+            true => blobs::drop_unnamed(&tx, org, None).await?,
+            false => 0,
+        };
         tx.commit().await?;
+        if dropped > 0 {
+            self.vacuum.request(&self.pool);
+        }
         Ok(changed)
     }
 
@@ -879,7 +915,14 @@ impl Store for PgStore {
         let tx = client.transaction().await?;
         orgs::lock_last_seq(&tx, org).await?;
         let changed = erasure::restore_edited(&tx, org, state).await?;
+        let dropped = match changed {
+            true => blobs::drop_unnamed(&tx, org, None).await?,
+            false => 0,
+        };
         tx.commit().await?;
+        if dropped > 0 {
+            self.vacuum.request(&self.pool);
+        }
         Ok(changed)
     }
 
@@ -905,9 +948,10 @@ impl Store for PgStore {
             let mut offset = 0;
             loop {
                 let rows =
-                    backup::postgres_side::read(&snapshot, table, offset, BATCH_ROWS).await?;
+                    backup::postgres_side::read(&snapshot, table, offset, table.batch_rows())
+                        .await?;
                 backup::sqlite_side::write(&target, table, &rows)?;
-                if rows.len() < BATCH_ROWS {
+                if rows.len() < table.batch_rows() {
                     break;
                 }
                 offset += rows.len();
@@ -947,9 +991,9 @@ impl Store for PgStore {
         for table in TABLES {
             let mut offset = 0;
             loop {
-                let rows = backup::sqlite_side::read(&source, table, offset, BATCH_ROWS)?;
+                let rows = backup::sqlite_side::read(&source, table, offset, table.batch_rows())?;
                 backup::postgres_side::write(&tx, table, &rows).await?;
-                if rows.len() < BATCH_ROWS {
+                if rows.len() < table.batch_rows() {
                     break;
                 }
                 offset += rows.len();
@@ -1027,6 +1071,8 @@ impl Store for PgStore {
             // Nothing written: rolled back.
             return Ok(done);
         }
+        // The documents of their attachments go with them (§5, §6b).
+        blobs::drop_unnamed(&tx, org, None).await?;
         tx.commit().await?;
         self.vacuum.request(&self.pool);
         Ok(done)
@@ -1071,5 +1117,66 @@ impl Store for PgStore {
         }
         tx.commit().await?;
         Ok(true)
+    }
+
+    #[instrument(name = "db.blob", skip_all)]
+    async fn blob(&self, org: OrgId, sha256: &str) -> Result<Option<Blob>, StoreError> {
+        blobs::get(&self.client().await?, org, sha256).await
+    }
+
+    #[instrument(name = "db.put_blob_chunk", skip_all, fields(bytes = chunk.data.len()))]
+    async fn put_blob_chunk(
+        &self,
+        org: OrgId,
+        chunk: Chunk,
+        quota: u64,
+    ) -> Result<Put, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let (put, deleted) = blobs::put_chunk(&tx, org, &chunk, quota, unix_now()).await?;
+        tx.commit().await?;
+        if deleted {
+            self.vacuum.request(&self.pool);
+        }
+        Ok(put)
+    }
+
+    #[instrument(name = "db.blob_pieces", skip_all)]
+    async fn blob_pieces(&self, org: OrgId, sha256: &str) -> Result<Vec<Piece>, StoreError> {
+        blobs::pieces(&self.client().await?, org, sha256).await
+    }
+
+    #[instrument(name = "db.read_blob", skip_all)]
+    async fn read_blob(
+        &self,
+        org: OrgId,
+        sha256: &str,
+        read: Read,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        blobs::read(&self.client().await?, org, sha256, read).await
+    }
+
+    #[instrument(name = "db.blob_usage", skip_all)]
+    async fn blob_usage(&self, org: OrgId) -> Result<Usage, StoreError> {
+        blobs::usage(&self.client().await?, org).await
+    }
+
+    #[instrument(name = "db.sweep_blobs", skip_all)]
+    async fn sweep_blobs(&self, stale_before: i64) -> Result<Swept, StoreError> {
+        let mut client = self.client().await?;
+        let mut swept = Swept::default();
+        for org in blobs::orgs(&client).await? {
+            // One transaction per organisation, its row lock first (as every write of its
+            // records), so that no push names a document while it is deleted.
+            let tx = client.transaction().await?;
+            orgs::lock_last_seq(&tx, org).await?;
+            swept.stale += blobs::drop_stale(&tx, org, stale_before).await?;
+            swept.unnamed += blobs::drop_unnamed(&tx, org, None).await?;
+            tx.commit().await?;
+        }
+        if swept.stale + swept.unnamed > 0 {
+            self.vacuum.request(&self.pool);
+        }
+        Ok(swept)
     }
 }

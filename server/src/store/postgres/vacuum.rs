@@ -1,5 +1,5 @@
-//! A best-effort `VACUUM` of the tables that held erased content (§5), once an erasure or
-//! a sealing is committed.
+//! A best-effort `VACUUM` of the tables that held erased content (§5), once an erasure,
+//! a sealing or a deletion of documents (§6b) is committed.
 //!
 //! PostgreSQL deletes and updates by leaving dead row versions in the tables' pages
 //! until a vacuum removes them; autovacuum comes by when enough of a table is dead, which
@@ -23,8 +23,9 @@ use tracing::warn;
 use super::pool_error;
 use crate::store::StoreError;
 
-/// The statement: the tables whose rows held records' content.
-const VACUUM: &str = "VACUUM (SKIP_LOCKED) records, held";
+/// The statement: the tables whose rows held records' content, and documents' bytes
+/// (a vacuum of `blob_chunks` vacuums its TOAST table, where the bytes are).
+const VACUUM: &str = "VACUUM (SKIP_LOCKED) records, held, blobs, blob_chunks";
 
 /// Runs the vacuums asked for, one at a time.
 #[derive(Debug, Clone, Default)]
@@ -67,7 +68,8 @@ impl Vacuum {
     }
 }
 
-/// One vacuum of `records` and `held`, skipping a table it would have to wait for.
+/// One vacuum of `records`, `held` and the documents' tables, skipping a table it would
+/// have to wait for.
 pub(super) async fn vacuum(pool: &Pool) -> Result<(), StoreError> {
     let client = pool.get().await.map_err(pool_error)?;
     client.batch_execute(VACUUM).await?;

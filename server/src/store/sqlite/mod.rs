@@ -21,7 +21,8 @@ use sync_protocol::{Epoch, RecordId, RecordState, ReplicaId};
 use tracing::{instrument, warn};
 
 use super::audit::{Entry, Filter, Stored, record_mac_bytes};
-use super::backup::{self, BATCH_ROWS, TABLES};
+use super::backup::{self, TABLES};
+use super::blobs::{Blob, Chunk, Piece, Put, Read, Swept, Usage};
 use super::erased::{absorb, on_arrival};
 use super::recovery::OrgDevices;
 use super::{
@@ -34,6 +35,7 @@ use super::{
 use crate::rate::{EnrolKey, EnrolLimit};
 
 mod audit;
+mod blobs;
 mod codes;
 mod devices;
 mod erased;
@@ -54,6 +56,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0005_enrolment_codes.sql"),
     include_str!("../../../migrations/sqlite/0006_audit.sql"),
     include_str!("../../../migrations/sqlite/0007_erased.sql"),
+    include_str!("../../../migrations/sqlite/0008_blobs.sql"),
 ];
 
 /// How many connections read (pulls, token look-ups) while one writes.
@@ -205,9 +208,9 @@ fn copy_into(from: &Connection, to: &mut Connection) -> Result<Copied, StoreErro
     for table in TABLES {
         let mut offset = 0;
         loop {
-            let rows = backup::sqlite_side::read(from, table, offset, BATCH_ROWS)?;
+            let rows = backup::sqlite_side::read(from, table, offset, table.batch_rows())?;
             backup::sqlite_side::write(&tx, table, &rows)?;
-            if rows.len() < BATCH_ROWS {
+            if rows.len() < table.batch_rows() {
                 break;
             }
             offset += rows.len();
@@ -383,6 +386,8 @@ impl SqliteStore {
             };
             // No held copy of an erased record stays either (§5).
             let erasure = erasure::erase_record(&tx, org, seq, erased, by.filter(|_| capped))?;
+            // The documents only it named go with it (§5, §6b).
+            blobs::drop_unnamed(&tx, org, None)?;
             tx.commit()?;
             checkpoint_or_warn(conn);
             Ok(Capped::Done(erasure))
@@ -631,13 +636,21 @@ impl Store for SqliteStore {
             let (stored, absorbed) = on_arrival(&records, stored, &mut erased_set);
             let plan = plan_push(&records, &stored, caller.device, devices.as_ref())?;
             let plan = absorb(plan, &absorbed, &stored);
+            // The documents the stored attachments name: an edit may leave one unnamed.
+            let named_before: Vec<Vec<String>> = stored
+                .iter()
+                .map(|s| s.as_ref().map(super::blobs::digests).unwrap_or_default())
+                .collect();
             drop(stored);
             let device = caller.device.to_string();
             let mut results = Vec::with_capacity(records.len());
             let mut audited = Vec::with_capacity(records.len());
             let mut server_audited = Vec::new();
             let mut edits = Vec::new();
-            for ((record, planned), &old) in records.iter().zip(plan).zip(&had_copy) {
+            let mut unnamed = Vec::new();
+            for (((record, planned), &old), named_before) in
+                records.iter().zip(plan).zip(&had_copy).zip(&named_before)
+            {
                 // The record's version vector after the push, for the audit.
                 let mut vv = None;
                 let status = match planned {
@@ -668,6 +681,7 @@ impl Store for SqliteStore {
                             &mut edits,
                         )?;
                         let exact = exact && same;
+                        unnamed.extend(super::blobs::no_longer_named(named_before, &state));
                         seq += 1;
                         records::put(&tx, caller.org, seq, &state, exact.then_some(&*device))?;
                         vv = Some(state.vv().clone());
@@ -721,8 +735,17 @@ impl Store for SqliteStore {
                 devices::note_acked(&tx, caller.device, through)?;
             }
             orgs::set_last_seq(&tx, caller.org, seq)?;
+            // Documents no attachment names any more go (§6b): after an erasure on arrival
+            // (or on release), any of the organisation's; else those an edit stopped naming.
+            let dropped = match edits.is_empty() {
+                true => blobs::drop_unnamed(&tx, caller.org, Some(&unnamed))?,
+                false => blobs::drop_unnamed(&tx, caller.org, None)?,
+            };
             let epoch = epoch(&tx)?;
             tx.commit().map_err(StoreError::from)?;
+            if dropped > 0 {
+                checkpoint_or_warn(conn);
+            }
             Ok(PushOutcome {
                 server_seq: seq,
                 epoch,
@@ -867,7 +890,15 @@ impl Store for SqliteStore {
             )?;
             audited.insert(0, Entry::recovery_accepted(device, released));
             audit::note(&tx, org, &audited)?;
+            // A released state erased on release takes its documents with it.
+            let dropped = match edits.is_empty() {
+                true => 0,
+                false => blobs::drop_unnamed(&tx, org, None)?,
+            };
             tx.commit()?;
+            if dropped > 0 {
+                checkpoint_or_warn(conn);
+            }
             Ok((released, edits))
         })
         .await
@@ -970,7 +1001,14 @@ impl Store for SqliteStore {
         self.write(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let changed = erasure::restore_erased(&tx, org, mac, id)?;
+            let dropped = match changed {
+                true => blobs::drop_unnamed(&tx, org, None)?,
+                false => 0,
+            };
             tx.commit()?;
+            if dropped > 0 {
+                checkpoint_or_warn(conn);
+            }
             Ok(changed)
         })
         .await
@@ -981,7 +1019,14 @@ impl Store for SqliteStore {
         self.write(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let changed = erasure::restore_edited(&tx, org, state)?;
+            let dropped = match changed {
+                true => blobs::drop_unnamed(&tx, org, None)?,
+                false => 0,
+            };
             tx.commit()?;
+            if dropped > 0 {
+                checkpoint_or_warn(conn);
+            }
             Ok(changed)
         })
         .await
@@ -1073,6 +1118,8 @@ impl Store for SqliteStore {
                 // Nothing written: rolled back.
                 return Ok(done);
             }
+            // The documents of their attachments go with them (§5, §6b).
+            blobs::drop_unnamed(&tx, org, None)?;
             tx.commit()?;
             checkpoint_or_warn(conn);
             Ok(done)
@@ -1122,6 +1169,73 @@ impl Store for SqliteStore {
             }
             tx.commit()?;
             Ok(true)
+        })
+        .await
+    }
+
+    #[instrument(name = "db.blob", skip_all)]
+    async fn blob(&self, org: OrgId, sha256: &str) -> Result<Option<Blob>, StoreError> {
+        let sha256 = sha256.to_owned();
+        self.read(move |conn| blobs::get(conn, org, &sha256)).await
+    }
+
+    #[instrument(name = "db.put_blob_chunk", skip_all, fields(bytes = chunk.data.len()))]
+    async fn put_blob_chunk(
+        &self,
+        org: OrgId,
+        chunk: Chunk,
+        quota: u64,
+    ) -> Result<Put, StoreError> {
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let (put, deleted) = blobs::put_chunk(&tx, org, &chunk, quota, unix_now())?;
+            tx.commit()?;
+            if deleted {
+                checkpoint_or_warn(conn);
+            }
+            Ok(put)
+        })
+        .await
+    }
+
+    #[instrument(name = "db.blob_pieces", skip_all)]
+    async fn blob_pieces(&self, org: OrgId, sha256: &str) -> Result<Vec<Piece>, StoreError> {
+        let sha256 = sha256.to_owned();
+        self.read(move |conn| blobs::pieces(conn, org, &sha256))
+            .await
+    }
+
+    #[instrument(name = "db.read_blob", skip_all)]
+    async fn read_blob(
+        &self,
+        org: OrgId,
+        sha256: &str,
+        read: Read,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let sha256 = sha256.to_owned();
+        self.read(move |conn| blobs::read(conn, org, &sha256, read))
+            .await
+    }
+
+    #[instrument(name = "db.blob_usage", skip_all)]
+    async fn blob_usage(&self, org: OrgId) -> Result<Usage, StoreError> {
+        self.read(move |conn| blobs::usage(conn, org)).await
+    }
+
+    #[instrument(name = "db.sweep_blobs", skip_all)]
+    async fn sweep_blobs(&self, stale_before: i64) -> Result<Swept, StoreError> {
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let stale = blobs::drop_stale(&tx, stale_before)?;
+            let mut unnamed = 0;
+            for org in blobs::orgs(&tx)? {
+                unnamed += blobs::drop_unnamed(&tx, org, None)?;
+            }
+            tx.commit()?;
+            if stale + unnamed > 0 {
+                checkpoint_or_warn(conn);
+            }
+            Ok(Swept { stale, unnamed })
         })
         .await
     }
