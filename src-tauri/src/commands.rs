@@ -13,6 +13,7 @@ use tauri::{AppHandle, State};
 use tauri_specta::Event;
 use zeroize::Zeroizing;
 
+use crate::attachments::DocumentsStatusView;
 use crate::error::{AppError, AppResult};
 use crate::events::{LockReason, Locked, SyncProgress};
 use crate::lock::{Activity, lock_vault};
@@ -445,6 +446,8 @@ pub struct SyncStatus {
     pub pending_limit: u32,
     /// Records kept out of the last syncs, listed by `commands.setAside()`.
     pub set_aside: u32,
+    /// Documents waiting to be sent, and to be fetched by the fetch setting.
+    pub documents: DocumentsStatusView,
 }
 
 /// Where sync stands.
@@ -461,6 +464,7 @@ pub async fn sync_status(vault: State<'_, Vault>) -> AppResult<SyncStatus> {
                 pending: u32::try_from(pending).unwrap_or(u32::MAX),
                 pending_limit: u32::try_from(PENDING_COUNT_LIMIT).unwrap_or(u32::MAX),
                 set_aside: u32::try_from(file.set_aside()?.len()).unwrap_or(u32::MAX),
+                documents: file.documents_status()?.into(),
             })
         })
         .await
@@ -507,7 +511,9 @@ pub async fn enrol(
 
 /// Pushes this device's changes and pulls the server's, holding the case file on the
 /// blocking pool meanwhile; `SyncProgress` events feed the progress bar, and
-/// [`cancel_sync`] stops it between two requests (what was exchanged stays).
+/// [`cancel_sync`] stops it between two requests (what was exchanged stays). Records
+/// only: the page then calls `sync_documents` for the documents' bytes, so this answer
+/// never waits for photos.
 #[tauri::command]
 #[specta::specta]
 pub async fn sync(

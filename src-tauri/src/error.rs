@@ -241,6 +241,36 @@ pub enum AppError {
         /// Details for support.
         message: String,
     },
+    /// The organisation's storage of documents on the server is full: the documents wait
+    /// on this device (the records synced all the same).
+    #[error("{message}")]
+    QuotaFull {
+        /// Details for support.
+        message: String,
+    },
+    /// A document's bytes are not on this device, and could not be fetched (no server, or
+    /// the server cannot be reached): sync with the network to open it.
+    #[error("{message}")]
+    DocumentNotHere {
+        /// Details for support.
+        message: String,
+    },
+    /// The server does not have a document's bytes yet: the device that added it has not
+    /// synced since.
+    #[error("{message}")]
+    DocumentNotOnServer {
+        /// Details for support.
+        message: String,
+    },
+    /// A file given as a document is not taken in: not a photo or a PDF, a HEIC photo,
+    /// too large, or unreadable.
+    #[error("{message}")]
+    BadDocument {
+        /// What is wrong with it, for the UI's words.
+        problem: DocumentProblem,
+        /// Details for support.
+        message: String,
+    },
     /// The person cancelled the sync; what was exchanged stays.
     #[error("{message}")]
     Cancelled {
@@ -253,6 +283,42 @@ pub enum AppError {
         /// Details for support.
         message: String,
     },
+}
+
+/// Why a file given as a document was refused ([`AppError::BadDocument`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Type)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentProblem {
+    /// Neither a photo (JPEG, PNG, WebP) nor a PDF.
+    NotPhotoOrPdf,
+    /// A HEIC photo (an iPhone's default): set the camera to JPEG.
+    Heic,
+    /// Larger than a document may be (20 MiB kept; 64 MiB for a photo to reduce).
+    TooLarge,
+    /// More than 100 million pixels.
+    TooManyPixels,
+    /// A photo that could not be read (damaged, or not what it says).
+    Unreadable,
+}
+
+impl DocumentProblem {
+    /// The problem `casefile` describes in `expected` (its English sentence for the field
+    /// `file`, see `casefile::attachments`): read here once, so the UI gets a kind to
+    /// translate. The test `a_refused_file_says_why_by_kind` attaches real files, so a
+    /// sentence that changes in `casefile` fails there.
+    fn of(expected: &str) -> Self {
+        if expected.contains("HEIC") {
+            Self::Heic
+        } else if expected.contains("at most 20 MiB") {
+            Self::TooLarge
+        } else if expected.contains("million pixels") {
+            Self::TooManyPixels
+        } else if expected.contains("none of them") {
+            Self::NotPhotoOrPdf
+        } else {
+            Self::Unreadable
+        }
+    }
 }
 
 impl AppError {
@@ -291,6 +357,11 @@ impl From<casefile::Error> for AppError {
             },
             E::AlreadyExists(_) => Self::AlreadyExists { message },
             E::NoCaseFile(_) => Self::NoCaseFile { message },
+            // The one field of a document's bytes (`CaseFile::attach`).
+            E::Invalid { field, expected } if field == "file" => Self::BadDocument {
+                problem: DocumentProblem::of(&expected),
+                message,
+            },
             E::Invalid { field, expected } => Self::Invalid {
                 field,
                 expected,
@@ -356,6 +427,11 @@ impl From<casefile::SyncError> for AppError {
                 code: ErrorCode::SlowDown,
                 ..
             } => Self::ErasuresLimited { message },
+            // The documents' sync (`CaseFile::sync_documents`): the organisation's quota.
+            E::Refused {
+                code: ErrorCode::QuotaFull,
+                ..
+            } => Self::QuotaFull { message },
             E::Refused { .. } | E::BadAnswer(_) => Self::ServerRefused { message },
             // A server restored from a backup, or a case file restored from a copy, that
             // the sync could not settle by sending everything again (§6a): the UI's
@@ -442,6 +518,13 @@ mod tests {
                 },
                 "server_refused",
             ),
+            (
+                S::Refused {
+                    code: ErrorCode::QuotaFull,
+                    message: "x".into(),
+                },
+                "quota_full",
+            ),
             (S::Cancelled, "cancelled"),
             (
                 S::CaseFile(casefile::Error::WrongPassphrase),
@@ -487,6 +570,17 @@ mod tests {
         .unwrap();
         assert_eq!(json["kind"], "weak_passphrase", "{json}");
         assert_eq!(json["reason"], reason, "carries the French reason: {json}");
+
+        let json = serde_json::to_value(AppError::from(casefile::Error::Invalid {
+            field: "file".into(),
+            expected: "a photo (JPEG, PNG or WebP) or a PDF: this file is none of them".into(),
+        }))
+        .unwrap();
+        assert_eq!(json["kind"], "bad_document", "{json}");
+        assert_eq!(
+            json["problem"], "not_photo_or_pdf",
+            "the UI says why by kind: {json}"
+        );
 
         let json = serde_json::to_value(AppError::invalid("birth_date", "a date")).unwrap();
         assert_eq!(json["kind"], "invalid");

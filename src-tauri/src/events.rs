@@ -76,3 +76,28 @@ impl From<casefile::Progress> for SyncProgress {
         }
     }
 }
+
+/// Progress of the documents' sync, which follows the records' (its own bar): bytes sent
+/// and received so far, of those this sync sends and fetches.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, Type, Event)]
+pub struct DocumentsProgress {
+    /// Bytes sent so far.
+    pub sent: u64,
+    /// Bytes this sync sends (what the server lacked when asked).
+    pub to_send: u64,
+    /// Bytes received so far.
+    pub received: u64,
+    /// Bytes this sync fetches.
+    pub to_receive: u64,
+}
+
+impl From<casefile::DocumentsProgress> for DocumentsProgress {
+    fn from(progress: casefile::DocumentsProgress) -> Self {
+        Self {
+            sent: progress.sent,
+            to_send: progress.to_send,
+            received: progress.received,
+            to_receive: progress.to_receive,
+        }
+    }
+}

@@ -35,6 +35,12 @@
 //! duplicates of the file, the pairs marked "not the same person", and the merge of two
 //! files into one (the rules are `casefile`'s).
 //!
+//! ## Documents and photos
+//! [`attachments`] holds a person's documents: adding one (a photo from the tablet's
+//! camera, reduced to 2 megapixels, or a PDF), the lists, thumbnails, opening one (fetched
+//! from the server when this device does not hold it), the fetch setting, and the
+//! documents' sync, which the page runs after the records' sync with its own progress.
+//!
 //! ## A person's rights
 //! [`rights`] holds the organisation's settings, the information notice, the persons
 //! without consent, the files past retention and a person's erasure, which the server
@@ -50,6 +56,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod attachments;
 pub mod commands;
 pub mod duplicates;
 pub mod error;
@@ -81,6 +88,7 @@ pub struct Config {
 
 /// The commands and events of the app, for Tauri and for the TypeScript bindings.
 pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
+    use attachments::*;
     use commands::*;
     use duplicates::*;
     use papers::*;
@@ -142,11 +150,24 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             not_duplicates,
             merge_preview,
             merge_persons,
+            attach,
+            attachments_of,
+            attachments_of_visit,
+            attachment_thumbnail,
+            attachment_open,
+            documents_fetch_mode,
+            set_documents_fetch_mode,
+            sync_documents,
         ])
-        .events(collect_events![events::Locked, events::SyncProgress])
+        .events(collect_events![
+            events::Locked,
+            events::SyncProgress,
+            events::DocumentsProgress
+        ])
         .typ::<error::AppError>()
-        // Only `serde_json::Value`'s numbers are 64-bit here, and JSON numbers are
-        // JavaScript numbers already; every count of our own is a u32.
+        // Only `serde_json::Value`'s numbers and the documents' byte counts are 64-bit
+        // here: JSON numbers are JavaScript numbers already, and a count of bytes is exact
+        // in one up to 2^53; every other count of our own is a u32.
         .dangerously_cast_bigints_to_number()
         // Our types serialise and deserialise alike: one TypeScript name each.
         .disable_serde_phases()

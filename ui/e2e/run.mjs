@@ -12,6 +12,7 @@ import { existsSync, mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { deflateSync } from "node:zlib";
 import { Session, startDriver } from "./webdriver.mjs";
 
 const root = resolve(import.meta.dirname, "../..");
@@ -86,10 +87,56 @@ async function clashOnServer(server, username, id) {
   if (!push.ok) throw new Error(`expected the script's site to be stored: ${await push.text()}`);
 }
 
+/** A PNG of `width`×`height` pixels (a gradient), as a camera or a scanner would give one. */
+function png(width, height) {
+  const table = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (bytes) => {
+    let c = 0xffffffff;
+    for (const b of bytes) c = table[(c ^ b) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type, data) => {
+    const body = Buffer.concat([Buffer.from(type, "ascii"), data]);
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(data.length);
+    const sum = Buffer.alloc(4);
+    sum.writeUInt32BE(crc(body));
+    return Buffer.concat([length, body, sum]);
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header[8] = 8; // bits per sample
+  header[9] = 2; // RGB
+  const rows = [];
+  for (let y = 0; y < height; y++) {
+    const row = Buffer.alloc(1 + width * 3);
+    for (let x = 0; x < width; x++) row.set([(x * 4) & 255, (y * 5) & 255, 128], 1 + x * 3);
+    rows.push(row);
+  }
+  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  return Buffer.concat([signature, chunk("IHDR", header), chunk("IDAT", deflateSync(Buffer.concat(rows))), chunk("IEND", Buffer.alloc(0))]);
+}
+
+/** Whether the image `css` shows a picture from a `data:` URL (decoded: width above 0). */
+function pictureShown(s, css) {
+  return s.exec(
+    `const img = document.querySelector(arguments[0]);
+     return Boolean(img && img.src.startsWith("data:image/") && img.complete && img.naturalWidth > 0);`,
+    css,
+  );
+}
+
 /** Syncs the app from the today screen; answers the result's sentence. */
 async function syncApp(s, expected) {
   await s.click('[data-testid="nav-today"]');
   await s.find('[data-testid="today"][data-ready="true"]');
+  // The documents of the last sync may still be on their way: the button waits for them.
+  await s.find('[data-testid="sync"]', { until: (id) => s.cmd("GET", `/element/${id}/enabled`) });
   await s.click('[data-testid="sync"]');
   await s.waitText('[data-testid="sync-result"]', expected, 60000);
   return s.text('[data-testid="sync-result"]');
@@ -211,10 +258,64 @@ async function e2e() {
       await s.set('[data-testid="visit-next"]', "2026-12-15");
       await s.click('[data-testid="add-step"]');
       await s.type('[data-testid="step-title"]', "Créer l'espace France Travail");
+      // A photo taken at the visit (a file here: this machine has no camera).
+      const visitPhoto = join(dir, "visite.png");
+      writeFileSync(visitPhoto, png(80, 60));
+      await s.type('[data-testid="visit-photo-file"]', visitPhoto);
+      await s.find('[data-testid="visit-photo-preview"]');
+      await s.set('[data-testid="visit-photo-title"]', "Tableau des démarches");
       await s.click('[data-testid="save-visit"]');
       await s.waitText('[data-testid="flash"]', "Visite enregistrée");
       await s.waitText('[data-testid="timeline"]', "Point sur la recherche d'emploi");
       await s.waitText('[data-testid="timeline"]', "Créer l'espace France Travail");
+      await s.waitText('[data-testid="documents"]', "Tableau des démarches");
+
+      step("add a photo to the person's file: its thumbnail, then full screen, closed with Escape");
+      const photo = join(dir, "carte-identite.png");
+      writeFileSync(photo, png(64, 48));
+      await s.click('[data-testid="add-attachment"]');
+      await s.find('[data-testid="attachment-form"]');
+      await s.click('[data-testid="attachment-save"]');
+      await s.waitText('[data-testid="attachment-file-error"]', "Prenez une photo ou choisissez un fichier");
+      // WebDriver's keys to a file input choose that file, as the system's dialog would.
+      await s.type('[data-testid="attachment-file"]', photo);
+      await s.waitText('[data-testid="attachment-chosen"]', "carte-identite.png");
+      const prefilled = await s.exec(`return document.querySelector('[data-testid="attachment-title"]').value;`);
+      if (prefilled !== "Pièce d'identité") throw new Error(`expected the title prefilled from the category: ${prefilled}`);
+      await s.set('[data-testid="attachment-title"]', "Carte d'identité roumaine");
+      await s.click('[data-testid="attachment-save"]');
+      await s.waitText('[data-testid="flash"]', "Document ajouté");
+      const thumb = '[data-testid="documents"] [data-testid="attachment"] [data-testid="attachment-thumb"]';
+      await s.find(thumb, { until: () => pictureShown(s, thumb) });
+      await s.waitText('[data-testid="documents"]', "Carte d'identité roumaine");
+      await s.waitText('[data-testid="documents"]', "Pièce d'identité");
+      const inTimeline = '[data-testid="timeline"] [data-testid="attachment-thumb"]';
+      await s.find(inTimeline, { until: () => pictureShown(s, inTimeline) });
+      await s.exec(
+        `[...document.querySelectorAll('[data-testid="documents"] [data-testid="attachment"]')]
+           .find((e) => e.textContent.includes(arguments[0]))?.querySelector('[data-testid="attachment-open"]').click();`,
+        "Carte d'identité roumaine",
+      );
+      await s.waitText('[data-testid="viewer-title"]', "Carte d'identité roumaine");
+      const full = '[data-testid="attachment-full"]';
+      await s.find(full, { until: () => pictureShown(s, full), timeout: 30000 });
+      const size = await s.exec(`const img = document.querySelector(arguments[0]); return [img.naturalWidth, img.naturalHeight];`, full);
+      if (size[0] !== 64 || size[1] !== 48) throw new Error(`expected the whole picture, 64×48: ${size}`);
+      // Escape closes the viewer (the close button has the focus).
+      await s.type('[data-testid="viewer-close"]', "\uE00C");
+      await s.find("body", { until: async () => !(await s.exec(`return Boolean(document.querySelector('[data-testid="attachment-viewer"]'));`)) });
+      const stefanId = JSON.parse(cli(caseFile, "search", "stefan").split("\n")[0]).id;
+      const attachments = cli(caseFile, "list", "attachment").split("\n").filter(Boolean).map((line) => JSON.parse(line));
+      const field = (a, name) => a.fields[name]?.[0]?.value;
+      const card = attachments.find((a) => field(a, "title") === "Carte d'identité roumaine");
+      const atVisit = attachments.find((a) => field(a, "title") === "Tableau des démarches");
+      if (attachments.length !== 2 || !card || !atVisit) throw new Error(`expected two attachment records: ${JSON.stringify(attachments)}`);
+      if (field(card, "person_id") !== stefanId || field(card, "category") !== "identity" || field(card, "media_type") !== "image/jpeg") {
+        throw new Error(`expected the card in Ștefan's file, an identity document kept as JPEG: ${JSON.stringify(card.fields)}`);
+      }
+      if (field(atVisit, "person_id") !== stefanId || !field(atVisit, "visit_id")) {
+        throw new Error(`expected the visit's photo in Ștefan's file, naming the visit: ${JSON.stringify(atVisit.fields)}`);
+      }
 
       step("see the visit and the person counted on the dashboard");
       await s.click('[data-testid="nav-dashboard"]');
@@ -485,12 +586,21 @@ async function e2e() {
       await s.find('[data-testid="duplicates"][data-ready="true"]');
       await s.find('[data-testid="no-duplicates"]');
 
-      step("sync with a real server");
+      step("sync with a real server: the records, then the documents with their own bar");
+      await s.click('[data-testid="nav-today"]');
+      await s.waitText('[data-testid="documents-status"]', "2 document(s) à envoyer");
       const first = await syncApp(s, "envoyé(s)");
       if (!/ [1-9]\d* envoyé/.test(first)) throw new Error(`expected the first sync to send records: ${first}`);
       await s.waitText('[data-testid="sync-status"]', "Dernière synchronisation");
       const bar = await s.exec(`return document.querySelector('[data-testid="sync-progress"]').value;`);
       if (bar !== 100) throw new Error(`expected the progress bar full after the sync, found ${bar}`);
+      await s.waitText('[data-testid="documents-result"]', "Documents : 2 envoyé(s)", 60000);
+      const documentsBar = await s.exec(`return document.querySelector('[data-testid="documents-progress"]').value;`);
+      if (documentsBar !== 100) throw new Error(`expected the documents' bar full after their sync, found ${documentsBar}`);
+      if (await s.exec(`return Boolean(document.querySelector('[data-testid="documents-error"]'));`)) {
+        throw new Error(`expected no documents' error: ${await s.text('[data-testid="documents-error"]')}`);
+      }
+      await s.find("body", { until: async () => !(await s.exec(`return Boolean(document.querySelector('[data-testid="documents-status"]'));`)) });
       // The other device enrols with the same server and receives what the app sent.
       cli(otherFile, "init", "--insecure-kdf-for-tests");
       cli(otherFile, "enrol", "--server", server, "--username", username, "--code", invite(username), "--device-name", OTHER_DEVICE);
@@ -498,6 +608,35 @@ async function e2e() {
       const found = cli(otherFile, "search", "stefan").split("\n").filter(Boolean).map((line) => JSON.parse(line));
       if (found.length !== 1) throw new Error(`expected the other device to find Ștefan once, found ${found.length}`);
       const stefan = found[0].id;
+
+      step("delete a document after a confirmation; fetch documents only when opened");
+      await s.click('[data-testid="nav-people"]');
+      await s.type('[data-testid="search"]', "stefan");
+      await s.click('[data-testid="person-result"]');
+      await s.find('[data-testid="person"][data-ready="true"]');
+      await s.waitText('[data-testid="documents"]', "Tableau des démarches");
+      await s.exec(
+        `[...document.querySelectorAll('[data-testid="documents"] [data-testid="attachment"]')]
+           .find((e) => e.textContent.includes(arguments[0]))?.querySelector('[data-testid="attachment-open"]').click();`,
+        "Tableau des démarches",
+      );
+      await s.waitText('[data-testid="viewer-title"]', "Tableau des démarches");
+      await s.click('[data-testid="attachment-delete"]');
+      await s.waitText('[data-testid="attachment-viewer"] [role="alert"]', "Supprimer ce document du dossier ?");
+      await s.click('[data-testid="attachment-delete-confirm"]');
+      await s.waitText('[data-testid="flash"]', "Document supprimé");
+      await s.find("body", { until: async () => !(await s.text('[data-testid="documents"]')).includes("Tableau des démarches") });
+      const remaining = cli(caseFile, "list", "attachment").split("\n").filter(Boolean).map((line) => JSON.parse(line));
+      if (remaining.length !== 1 || remaining[0].fields.title?.[0]?.value !== "Carte d'identité roumaine") {
+        throw new Error(`expected only the identity card left: ${JSON.stringify(remaining)}`);
+      }
+      await s.click('[data-testid="nav-settings"]');
+      await s.find('[data-testid="fetch-all"]', { until: (id) => s.cmd("GET", `/element/${id}/selected`) });
+      await s.click('[data-testid="fetch-on_demand"]');
+      await s.waitText('[data-testid="flash"]', "réglage des documents est enregistré");
+      await s.click('[data-testid="nav-today"]');
+      await s.click('[data-testid="nav-settings"]');
+      await s.find('[data-testid="fetch-on_demand"]', { until: (id) => s.cmd("GET", `/element/${id}/selected`) });
 
       step("see a conflict made by another device and resolve it");
       await s.click('[data-testid="nav-people"]');

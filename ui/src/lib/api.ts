@@ -55,6 +55,7 @@ export function label(record: RecordView | undefined): string {
       return text(v.name);
     case "step":
     case "training":
+    case "attachment":
       return text(v.title);
     case "visit":
       return text(v.purpose);

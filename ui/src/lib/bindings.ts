@@ -95,7 +95,9 @@ export const commands = {
 	/**
 	 *  Pushes this device's changes and pulls the server's, holding the case file on the
 	 *  blocking pool meanwhile; `SyncProgress` events feed the progress bar, and
-	 *  [`cancel_sync`] stops it between two requests (what was exchanged stays).
+	 *  [`cancel_sync`] stops it between two requests (what was exchanged stays). Records
+	 *  only: the page then calls `sync_documents` for the documents' bytes, so this answer
+	 *  never waits for photos.
 	 */
 	sync: () => typedError<SyncReportView, AppError>(__TAURI_INVOKE("sync")),
 	/**  Asks the running sync to stop at its next request. */
@@ -225,10 +227,57 @@ export const commands = {
 	 *  on (its visits, steps and all that names it show in `keep`'s file).
 	 */
 	mergePersons: (keep: string, other: string, set: { [key in string]: Value }) => typedError<null, AppError>(__TAURI_INVOKE("merge_persons", { keep, other, set })),
+	/**
+	 *  Adds a document or photo to a person's file (a photo is reduced to 2 megapixels as
+	 *  JPEG unless `keep_original`; a PDF is kept as it is); `bytes` is the file in base64.
+	 *  Answers the attachment.
+	 * 
+	 *  Errors: [`AppError::BadDocument`] (not a photo or a PDF, too large, unreadable),
+	 *  [`AppError::Invalid`] naming the field that does not fit (`title`, `category`,
+	 *  `taken_on`, `person_id`, `bytes`).
+	 */
+	attach: (attachment: NewAttachmentInput, bytes: string) => typedError<AttachmentView, AppError>(__TAURI_INVOKE("attach", { attachment, bytes })),
+	/**
+	 *  The attachments of a person's file that are not deleted (with those of the files
+	 *  merged into it), the most recently taken first.
+	 */
+	attachmentsOf: (person: string) => typedError<AttachmentView[], AppError>(__TAURI_INVOKE("attachments_of", { person })),
+	/**  The attachments of a visit that are not deleted. */
+	attachmentsOfVisit: (visit: string) => typedError<AttachmentView[], AppError>(__TAURI_INVOKE("attachments_of_visit", { visit })),
+	/**
+	 *  A photo's thumbnail (JPEG, at most 320 pixels a side) as a `data:` URL; `None` for a
+	 *  PDF, or a photo whose bytes are not on this device yet.
+	 */
+	attachmentThumbnail: (id: string) => typedError<string | null, AppError>(__TAURI_INVOKE("attachment_thumbnail", { id })),
+	/**
+	 *  Opens an attachment: a photo answers the whole picture; a PDF is written to the
+	 *  exports folder and opened in the system's viewer. Bytes not on this device are fetched
+	 *  from the server first (and kept).
+	 * 
+	 *  Errors: [`AppError::DocumentNotHere`] when the bytes are not here and no server can
+	 *  be reached; [`AppError::DocumentNotOnServer`] when the server does not have them yet;
+	 *  [`AppError::OpenFailed`] when no viewer opens the PDF; a sync's errors otherwise (a
+	 *  revoked device or a disabled account are settled as a sync settles them).
+	 */
+	attachmentOpen: (id: string) => typedError<OpenedAttachment, AppError>(__TAURI_INVOKE("attachment_open", { id })),
+	/**  Which documents a sync fetches. */
+	documentsFetchMode: () => typedError<FetchModeView, AppError>(__TAURI_INVOKE("documents_fetch_mode")),
+	/**  Sets which documents a sync fetches. */
+	setDocumentsFetchMode: (mode: FetchModeView) => typedError<null, AppError>(__TAURI_INVOKE("set_documents_fetch_mode", { mode })),
+	/**
+	 *  Sends the documents the server lacks, then fetches those the fetch setting asks for;
+	 *  `DocumentsProgress` events feed its bar, and `cancel_sync` stops it (what was
+	 *  exchanged stays, and a document cut off resumes where it stopped).
+	 * 
+	 *  Errors: a sync's; a full quota is [`AppError::QuotaFull`], answered once the
+	 *  downloads are done. The records' sync is not undone by any of them.
+	 */
+	syncDocuments: () => typedError<DocumentsReportView, AppError>(__TAURI_INVOKE("sync_documents")),
 };
 
 /** Events */
 export const events = {
+	documentsProgress: makeEvent<DocumentsProgress, DocumentsProgress>("documents-progress"),
 	locked: makeEvent<Locked, Locked>("locked"),
 	syncProgress: makeEvent<SyncProgress, SyncProgress>("sync-progress"),
 };
@@ -434,6 +483,36 @@ message: string } |
 { kind: "not_on_server"; 
 /**  Details for support. */
 message: string } | 
+/**
+ *  The organisation's storage of documents on the server is full: the documents wait
+ *  on this device (the records synced all the same).
+ */
+{ kind: "quota_full"; 
+/**  Details for support. */
+message: string } | 
+/**
+ *  A document's bytes are not on this device, and could not be fetched (no server, or
+ *  the server cannot be reached): sync with the network to open it.
+ */
+{ kind: "document_not_here"; 
+/**  Details for support. */
+message: string } | 
+/**
+ *  The server does not have a document's bytes yet: the device that added it has not
+ *  synced since.
+ */
+{ kind: "document_not_on_server"; 
+/**  Details for support. */
+message: string } | 
+/**
+ *  A file given as a document is not taken in: not a photo or a PDF, a HEIC photo,
+ *  too large, or unreadable.
+ */
+{ kind: "bad_document"; 
+/**  What is wrong with it, for the UI's words. */
+problem: DocumentProblem; 
+/**  Details for support. */
+message: string } | 
 /**  The person cancelled the sync; what was exchanged stays. */
 { kind: "cancelled"; 
 /**  Details for support. */
@@ -460,6 +539,43 @@ export type AppInfo = {
 	min_passphrase_chars: number,
 	/**  The app's version. */
 	version: string,
+};
+
+/**  An attachment as the person's file and the visit show it. */
+export type AttachmentView = {
+	/**  Its record's id. */
+	id: string,
+	/**  The person whose file holds it. */
+	person_id: string | null,
+	/**  The visit it was taken at. */
+	visit_id: string | null,
+	/**  The step it belongs to. */
+	step_id: string | null,
+	/**  Its title. */
+	title: string,
+	/**
+	 *  What it is: `identity`, `cv`, `france_travail`, `payslip`, `training`, `housing`,
+	 *  `health` or `other`.
+	 */
+	category: string,
+	/**  The day it was taken or received, `YYYY-MM-DD`. */
+	taken_on: string | null,
+	/**  `image/jpeg`, `image/png`, `image/webp` or `application/pdf`. */
+	media_type: string,
+	/**  Whether it is a photo (shown as a picture, with a thumbnail). */
+	is_image: boolean,
+	/**  Its length in bytes. */
+	size: number,
+	/**  The file's name as given. */
+	file_name: string | null,
+	/**  Whether its bytes are on this device (else they are fetched when it is opened). */
+	held: boolean,
+	/**  Whether the server has said it holds the bytes. */
+	uploaded: boolean,
+	/**  Whether it is deleted. */
+	deleted: boolean,
+	/**  When it was added (RFC 3339). */
+	added_at: string,
 };
 
 /**  A person who may be the one being entered. */
@@ -543,6 +659,59 @@ export type DashboardView = {
 	people_in_work: WorkPointView[],
 };
 
+/**  Why a file given as a document was refused ([`AppError::BadDocument`]). */
+export type DocumentProblem = 
+/**  Neither a photo (JPEG, PNG, WebP) nor a PDF. */
+"not_photo_or_pdf" | 
+/**  A HEIC photo (an iPhone's default): set the camera to JPEG. */
+"heic" | 
+/**  Larger than a document may be (20 MiB kept; 64 MiB for a photo to reduce). */
+"too_large" | 
+/**  More than 100 million pixels. */
+"too_many_pixels" | 
+/**  A photo that could not be read (damaged, or not what it says). */
+"unreadable";
+
+/**
+ *  Progress of the documents' sync, which follows the records' (its own bar): bytes sent
+ *  and received so far, of those this sync sends and fetches.
+ */
+export type DocumentsProgress = {
+	/**  Bytes sent so far. */
+	sent: number,
+	/**  Bytes this sync sends (what the server lacked when asked). */
+	to_send: number,
+	/**  Bytes received so far. */
+	received: number,
+	/**  Bytes this sync fetches. */
+	to_receive: number,
+};
+
+/**  What the documents' sync did. */
+export type DocumentsReportView = {
+	/**  Documents the server now holds that it lacked. */
+	sent: number,
+	/**  Documents now on this device that were not. */
+	received: number,
+	/**
+	 *  Documents still waiting (to send: their record is not on the server yet; to fetch:
+	 *  not on the server yet).
+	 */
+	waiting: number,
+};
+
+/**  The documents waiting, for the sync card. */
+export type DocumentsStatusView = {
+	/**  Documents to send. */
+	to_send: number,
+	/**  Their bytes. */
+	to_send_bytes: number,
+	/**  Documents to fetch, by the fetch setting. */
+	to_fetch: number,
+	/**  Their bytes. */
+	to_fetch_bytes: number,
+};
+
 /**  Two persons who may be one. */
 export type DuplicatePairView = {
 	/**  The one with the smaller id. */
@@ -622,6 +791,13 @@ export type ExportsFolderView = {
 	/**  Files in it. */
 	files: number,
 };
+
+/**  Which documents a sync fetches. */
+export type FetchModeView = 
+/**  Every document of the persons' files (the default). */
+"all" | 
+/**  Each document when it is opened on this device. */
+"on_demand";
 
 /**  One field of a kind. */
 export type FieldSpecView = {
@@ -768,6 +944,26 @@ export type MergePreviewView = {
 	reasons: ReasonView[],
 };
 
+/**  A new document's description, as the form gives it. */
+export type NewAttachmentInput = {
+	/**  The person whose file holds it. */
+	person_id: string,
+	/**  The visit it was taken at, if any. */
+	visit_id: string | null,
+	/**  The step it belongs to, if any. */
+	step_id: string | null,
+	/**  Its title. */
+	title: string,
+	/**  What it is (see [`AttachmentView::category`]). */
+	category: string,
+	/**  The day it was taken or received, `YYYY-MM-DD`. */
+	taken_on: string | null,
+	/**  The file's name as given. */
+	file_name: string | null,
+	/**  Whether a photo is kept as given rather than reduced to 2 megapixels. */
+	keep_original: boolean,
+};
+
 /**  A language the information notice is printed in. */
 export type NoticeLangInput = 
 /**  French. */
@@ -776,6 +972,17 @@ export type NoticeLangInput =
 "ro" | 
 /**  Bulgarian. */
 "bg";
+
+/**  An attachment opened. */
+export type OpenedAttachment = 
+/**  A photo: the whole picture, as a `data:` URL. */
+{ kind: "image"; 
+/**  `data:image/…;base64,…`. */
+data_url: string } | 
+/**  A PDF: written to the exports folder and handed to the system's viewer. */
+{ kind: "pdf"; 
+/**  Where it was written. */
+path: string };
 
 /**
  *  The organisation's settings, as the settings screen edits them: what the information
@@ -962,6 +1169,8 @@ export type SyncStatus = {
 	pending_limit: number,
 	/**  Records kept out of the last syncs, listed by `commands.setAside()`. */
 	set_aside: number,
+	/**  Documents waiting to be sent, and to be fetched by the fetch setting. */
+	documents: DocumentsStatusView,
 };
 
 /**  One dated item of a person's file. */

@@ -75,6 +75,8 @@ export function errorText(error: AppError | unknown): string {
       return t("error.enrolment_limited", { wait: waitText(e.wait_seconds) });
     case "weak_passphrase":
       return t("error.weak_passphrase", { reason: e.reason });
+    case "bad_document":
+      return t(`error.bad_document.${e.problem}` as MessageKey);
     default:
       return t(`error.${e.kind}` as MessageKey);
   }
@@ -126,4 +128,13 @@ export function formatShortDate(text: string | null | undefined): string {
   const date = day ? new Date(Number(day[1]), Number(day[2]) - 1, Number(day[3])) : new Date(text);
   if (Number.isNaN(date.getTime())) return text;
   return new Intl.DateTimeFormat(locale, { day: "2-digit", month: "2-digit", year: "numeric" }).format(date);
+}
+
+/** A size in bytes as a person reads it: "850 Ko", "3,2 Mo" (1 Mo = 1 048 576 octets). */
+export function formatBytes(bytes: number): string {
+  const locale = i18n.lang === "fr" ? "fr-FR" : "en-GB";
+  const kb = bytes / 1024;
+  if (kb < 1000) return t("size.kb", { n: new Intl.NumberFormat(locale, { maximumFractionDigits: 0 }).format(Math.max(kb, bytes > 0 ? 1 : 0)) });
+  const mb = kb / 1024;
+  return t("size.mb", { n: new Intl.NumberFormat(locale, { maximumFractionDigits: mb < 100 ? 1 : 0 }).format(mb) });
 }
