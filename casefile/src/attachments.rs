@@ -211,6 +211,38 @@ pub struct AccessDocuments {
     pub missing: Vec<RecordId>,
 }
 
+/// Why a file given to [`CaseFile::attach`] cannot be kept ([`Error::Document`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DocumentProblem {
+    /// Neither a JPEG, PNG or WebP photo nor a PDF.
+    #[error("it is neither a photo (JPEG, PNG or WebP) nor a PDF")]
+    NotPhotoOrPdf,
+    /// A HEIC photo (an iPhone's default), which is not read.
+    #[error(
+        "HEIC photos are not read: set the camera to JPEG (\"most compatible\") or send the \
+         photo as JPEG"
+    )]
+    Heic,
+    /// Larger than what is kept (20 MiB), or than a photo to reduce may be (64 MiB).
+    #[error(
+        "it is {:.1} MiB, more than the 20 MiB a document may be{}",
+        *bytes as f64 / (1024.0 * 1024.0),
+        if *reducible { "; without \"keep the original\" a photo is reduced" } else { "" }
+    )]
+    TooLarge {
+        /// The file's length.
+        bytes: u64,
+        /// Whether reducing the photo (not keeping the original) would make it fit.
+        reducible: bool,
+    },
+    /// A photo of more than 100 million pixels.
+    #[error("the photo has more than 100 million pixels")]
+    TooManyPixels,
+    /// A photo that could not be decoded (damaged, or not what its first bytes say).
+    #[error("the photo could not be read ({0})")]
+    Unreadable(String),
+}
+
 /// Bytes as kept: the bytes to keep and their media type.
 #[derive(Debug)]
 struct Prepared {
@@ -232,16 +264,9 @@ fn sniff(bytes: &[u8]) -> Result<&'static str> {
         && &bytes[4..8] == b"ftyp"
         && matches!(&bytes[8..12], b"heic" | b"heix" | b"mif1" | b"msf1")
     {
-        Err(Error::invalid(
-            "file",
-            "a JPEG, PNG or WebP photo or a PDF: HEIC photos are not read; set the camera to \
-             JPEG (\"most compatible\") or send the photo as JPEG",
-        ))
+        Err(Error::Document(DocumentProblem::Heic))
     } else {
-        Err(Error::invalid(
-            "file",
-            "a photo (JPEG, PNG or WebP) or a PDF: this file is none of them",
-        ))
+        Err(Error::Document(DocumentProblem::NotPhotoOrPdf))
     }
 }
 
@@ -254,26 +279,20 @@ fn limits() -> Limits {
     limits
 }
 
-fn unreadable(e: &image::ImageError) -> Error {
-    Error::invalid(
-        "file",
-        format!("a photo that can be read: this one could not be ({e})"),
-    )
+fn unreadable(e: &impl std::fmt::Display) -> Error {
+    Error::Document(DocumentProblem::Unreadable(e.to_string()))
 }
 
 /// Decodes a photo upright (its EXIF orientation applied).
 fn decode(bytes: &[u8]) -> Result<DynamicImage> {
     let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
-        .map_err(|e| Error::invalid("file", format!("a readable photo ({e})")))?;
+        .map_err(|e| unreadable(&e))?;
     reader.limits(limits());
     let mut decoder = reader.into_decoder().map_err(|e| unreadable(&e))?;
     let (w, h) = decoder.dimensions();
     if u64::from(w) * u64::from(h) > 100_000_000 {
-        return Err(Error::invalid(
-            "file",
-            "a photo of at most 100 million pixels",
-        ));
+        return Err(Error::Document(DocumentProblem::TooManyPixels));
     }
     let orientation = decoder.orientation().map_err(|e| unreadable(&e))?;
     let mut image = DynamicImage::from_decoder(decoder).map_err(|e| unreadable(&e))?;
@@ -306,18 +325,10 @@ fn to_jpeg(image: &DynamicImage, quality: u8) -> Result<Vec<u8>> {
 fn prepare(bytes: &[u8], keep_original: bool) -> Result<Prepared> {
     let media_type = sniff(bytes)?;
     let too_large = |len: usize| {
-        Error::invalid(
-            "file",
-            format!(
-                "a file of at most 20 MiB (this one is {:.1} MiB{})",
-                len as f64 / (1024.0 * 1024.0),
-                if media_type.starts_with("image/") && keep_original {
-                    "; without \"keep the original\" a photo is reduced"
-                } else {
-                    ""
-                }
-            ),
-        )
+        Error::Document(DocumentProblem::TooLarge {
+            bytes: len as u64,
+            reducible: media_type.starts_with("image/") && keep_original,
+        })
     };
     let keep_as_is = keep_original || media_type == "application/pdf";
     if keep_as_is {
@@ -424,21 +435,24 @@ fn read_pieces(conn: &Connection, sha256: &str, capacity: usize) -> Result<Vec<u
 /// aside: deleted attachments still name theirs.
 const NAMED: &str = "SELECT json_extract(e.value, '$.value')
      FROM records r, json_each(r.state, '$.fields.sha256') e
-     WHERE r.kind = 'attachment' AND r.erased = 0";
+     WHERE r.kind = 'attachment' AND r.erased = 0
+       AND json_extract(e.value, '$.value') IS NOT NULL";
 
 /// Deletes, within the caller's transaction, the bytes and thumbnails of every document
-/// no attachment held names any more. Answers how many documents went.
+/// no attachment held names any more. Answers how many documents went. (`NAMED` leaves
+/// out null values: one null in a `NOT IN` list would keep every document.)
 pub(crate) fn forget_unnamed(conn: &Connection) -> Result<usize> {
     let gone = conn.execute(
         &format!("DELETE FROM blob WHERE sha256 NOT IN ({NAMED})"),
         [],
     )?;
+    // Every piece and thumbnail kept has its `blob` row: those left without one go.
     conn.execute(
-        &format!("DELETE FROM blob_chunk WHERE sha256 NOT IN ({NAMED})"),
+        "DELETE FROM blob_chunk WHERE sha256 NOT IN (SELECT sha256 FROM blob)",
         [],
     )?;
     conn.execute(
-        &format!("DELETE FROM thumbnail WHERE sha256 NOT IN ({NAMED})"),
+        "DELETE FROM thumbnail WHERE sha256 NOT IN (SELECT sha256 FROM blob)",
         [],
     )?;
     Ok(gone)
@@ -501,8 +515,9 @@ impl CaseFile {
     /// docs) and the attachment record, in one transaction (one local edit). Answers the
     /// attachment's id.
     ///
-    /// Errors: [`Error::Invalid`] naming `file` (not a photo or PDF, too large, unreadable)
-    /// or the first field that does not fit (`person_id` must name a person).
+    /// Errors: [`Error::Document`] saying why the file cannot be kept (not a photo or PDF,
+    /// too large, unreadable), or [`Error::Invalid`] naming the first field that does not
+    /// fit (`person_id` must name a person).
     pub fn attach(&mut self, new: &NewAttachment, bytes: &[u8]) -> Result<RecordId> {
         let _span = info_span!("casefile.attach").entered();
         let person = new
@@ -574,21 +589,6 @@ impl CaseFile {
                  ORDER BY coalesce(taken_on, '') DESC, id DESC",
             )?;
             stmt.query_map([person.to_string()], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?
-        };
-        crate::records::load_many(&self.conn, &ids)?
-            .iter()
-            .map(|state| read(&self.conn, state))
-            .collect()
-    }
-
-    /// The attachments of a visit that are not deleted.
-    pub fn attachments_of_visit(&self, visit: RecordId) -> Result<Vec<Attachment>> {
-        let ids: Vec<String> = {
-            let mut stmt = self
-                .conn
-                .prepare_cached("SELECT id FROM attachment WHERE visit_id = ?1 ORDER BY id")?;
-            stmt.query_map([visit.to_string()], |r| r.get(0))?
                 .collect::<rusqlite::Result<_>>()?
         };
         crate::records::load_many(&self.conn, &ids)?
@@ -748,7 +748,13 @@ impl CaseFile {
         if let Some(bytes) = read_whole(&self.conn, &attachment.sha256)? {
             return Ok(bytes);
         }
-        let http = self.enrolled_http(SyncOptions::default(), cancel)?;
+        // A person waits for it: two tries, not a sync's six, before saying it is
+        // unreachable.
+        let options = SyncOptions {
+            attempts: 2,
+            ..SyncOptions::default()
+        };
+        let http = self.enrolled_http(options, cancel)?;
         let mut progress = DocumentsProgress {
             to_receive: attachment.size,
             ..DocumentsProgress::default()
@@ -1203,7 +1209,10 @@ mod tests {
     #[test]
     fn other_files_and_oversized_ones_are_refused_by_name() {
         let err = prepare(b"PK\x03\x04 a docx", false).unwrap_err();
-        assert!(err.to_string().contains("JPEG, PNG or WebP"), "{err}");
+        assert!(
+            matches!(err, Error::Document(DocumentProblem::NotPhotoOrPdf)),
+            "{err}"
+        );
         let heic = b"\0\0\0\x18ftypheic\0\0\0\0mif1heic";
         assert!(
             prepare(heic, false)
@@ -1214,7 +1223,16 @@ mod tests {
         let mut pdf = b"%PDF-1.7\n".to_vec();
         pdf.resize(MAX_BLOB_BYTES as usize + 1, b' ');
         let err = prepare(&pdf, false).unwrap_err();
-        assert!(err.to_string().contains("at most 20 MiB"), "{err}");
+        assert!(
+            matches!(
+                err,
+                Error::Document(DocumentProblem::TooLarge {
+                    reducible: false,
+                    ..
+                })
+            ),
+            "{err}"
+        );
         assert!(prepare(b"\xFF\xD8\xFF\xE0 not really", false).is_err());
     }
 

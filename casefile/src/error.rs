@@ -53,6 +53,9 @@ pub enum Error {
         /// What the field expects, in words a person can act on.
         expected: String,
     },
+    /// A file given to `attach` cannot be kept: why, as a kind the app translates.
+    #[error("the file cannot be attached: {0}")]
+    Document(crate::attachments::DocumentProblem),
     /// No such record in this case file.
     #[error("there is no record {0} in this case file")]
     NotFound(RecordId),

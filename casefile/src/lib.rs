@@ -102,7 +102,8 @@ mod sync;
 mod unlock;
 
 pub use attachments::{
-    Attachment, DocumentsProgress, DocumentsReport, DocumentsStatus, FetchMode, NewAttachment,
+    Attachment, DocumentProblem, DocumentsProgress, DocumentsReport, DocumentsStatus, FetchMode,
+    NewAttachment,
 };
 pub use client::{
     MAX_BATCH_BYTES, MAX_BATCH_RECORDS, PULL_PAGE, Phase, Progress, SyncError, SyncOptions,

@@ -6,7 +6,7 @@
 //! - [`attach`]: a document or photo. Its bytes cross the IPC as base64 in the JSON of
 //!   the command (Tauri's raw IPC body has no typed binding), at most 64 MiB as given;
 //!   the answer is the attachment as lists show it.
-//! - [`attachments_of`], [`attachments_of_visit`]: the lists, deleted ones left out.
+//! - [`attachments_of`]: a person's list, deleted ones left out.
 //! - [`attachment_thumbnail`]: a photo's thumbnail as a `data:` URL (the page's CSP
 //!   allows `img-src data:`), or none: a PDF, or a photo not on this device yet.
 //! - [`attachment_open`]: a photo as a `data:` URL of the whole picture; a PDF written
@@ -24,7 +24,6 @@
 //! Deleting and restoring an attachment are the generic `delete` and `restore`.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use base64::Engine;
@@ -305,21 +304,6 @@ async fn attachments_of_in(vault: &Vault, person: String) -> AppResult<Vec<Attac
         .await
 }
 
-/// The attachments of a visit that are not deleted.
-#[tauri::command]
-#[specta::specta]
-pub async fn attachments_of_visit(
-    vault: State<'_, Vault>,
-    visit: String,
-) -> AppResult<Vec<AttachmentView>> {
-    vault
-        .with(move |file| {
-            let list = file.attachments_of_visit(record_id(&visit)?)?;
-            Ok(list.iter().map(AttachmentView::from).collect())
-        })
-        .await
-}
-
 /// A photo's thumbnail (JPEG, at most 320 pixels a side) as a `data:` URL; `None` for a
 /// PDF, or a photo whose bytes are not on this device yet.
 #[tauri::command]
@@ -356,7 +340,7 @@ pub async fn attachment_open(
     cancel: State<'_, SyncCancel>,
     id: String,
 ) -> AppResult<OpenedAttachment> {
-    let exports = saving::exports_dir(vault.path());
+    let exports = saving::opened_dir(vault.path());
     let opened = match open_in(&vault, &cancel, id, exports).await {
         Ok(opened) => opened,
         Err(error) => {
@@ -379,15 +363,9 @@ async fn open_in(
     exports: PathBuf,
 ) -> AppResult<OpenedAttachment> {
     let record = record_id(&id)?;
-    let held = vault
-        .with(move |file| Ok(file.attachment(record)?.held))
-        .await?;
-    // Only a fetch talks to the server: then a lock cancels it as it cancels a sync.
-    let flag = if held {
-        Arc::new(AtomicBool::new(false))
-    } else {
-        cancel.start()
-    };
+    // Only a fetch talks to the server (the bytes held are read first): a lock or a
+    // cancel stops it as it stops a sync, and a cancel already asked is kept.
+    let flag = cancel.join();
     vault
         .with(move |file| {
             let attachment = file.attachment(record)?;
@@ -402,8 +380,8 @@ async fn open_in(
                 _ => "bin",
             };
             // Named by id, never by its title or file name: they may name the person.
-            let stem = format!("document-{}", saving::short_id(&id));
-            let path = saving::save(&exports, &stem, extension, &bytes)?;
+            let name = format!("document-{}.{extension}", saving::short_id(&id));
+            let path = saving::replace(&exports, &name, &bytes)?;
             Ok(OpenedAttachment::Pdf { path })
         })
         .await
@@ -579,7 +557,7 @@ mod tests {
             small.height()
         );
 
-        let exports = saving::exports_dir(vault.path());
+        let exports = saving::opened_dir(vault.path());
         let opened = block(open_in(
             &vault,
             &SyncCancel::default(),
@@ -645,7 +623,7 @@ mod tests {
             "a PDF shows an icon"
         );
 
-        let exports = saving::exports_dir(vault.path());
+        let exports = saving::opened_dir(vault.path());
         let opened = block(open_in(
             &vault,
             &SyncCancel::default(),
@@ -671,6 +649,22 @@ mod tests {
             "named by id, never by the title"
         );
         assert_eq!(std::fs::read(&path).unwrap(), pdf, "byte for byte");
+        // Opened again: the same file, not a second copy.
+        let again = block(open_in(
+            &vault,
+            &SyncCancel::default(),
+            added.id.clone(),
+            exports.clone(),
+        ))
+        .unwrap();
+        assert!(matches!(again, OpenedAttachment::Pdf { path: ref p } if *p == path));
+        assert_eq!(saving::count_files(&exports).unwrap(), 1);
+        // A lock takes the decrypted copy away.
+        block(crate::lock::lock_vault(&vault, &SyncCancel::default())).unwrap();
+        assert!(
+            !std::path::Path::new(&path).exists(),
+            "the lock removes {path}"
+        );
     }
 
     #[test]
@@ -699,11 +693,11 @@ mod tests {
         let taken = block(attach_in(&vault, at_visit, png(40, 30))).unwrap();
         block(attach_in(&vault, input(&stefan, "CV", "cv"), png(40, 30))).unwrap();
 
-        let listed = block(vault.with(move |file| {
-            let list = file.attachments_of_visit(record_id(&visit)?)?;
-            Ok(list.iter().map(AttachmentView::from).collect::<Vec<_>>())
-        }))
-        .unwrap();
+        let listed: Vec<AttachmentView> = block(attachments_of_in(&vault, stefan.clone()))
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.visit_id.as_deref() == Some(visit.as_str()))
+            .collect();
         assert_eq!(listed.len(), 1, "only the visit's photo: {listed:?}");
         assert_eq!(listed[0].id, taken.id);
         assert_eq!(
@@ -803,7 +797,7 @@ mod tests {
             None,
             "no thumbnail yet: the page shows a placeholder"
         );
-        let exports = saving::exports_dir(vault.path());
+        let exports = saving::opened_dir(vault.path());
         let opened = block(open_in(
             &vault,
             &SyncCancel::default(),

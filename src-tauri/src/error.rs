@@ -301,22 +301,15 @@ pub enum DocumentProblem {
     Unreadable,
 }
 
-impl DocumentProblem {
-    /// The problem `casefile` describes in `expected` (its English sentence for the field
-    /// `file`, see `casefile::attachments`): read here once, so the UI gets a kind to
-    /// translate. The test `a_refused_file_says_why_by_kind` attaches real files, so a
-    /// sentence that changes in `casefile` fails there.
-    fn of(expected: &str) -> Self {
-        if expected.contains("HEIC") {
-            Self::Heic
-        } else if expected.contains("at most 20 MiB") {
-            Self::TooLarge
-        } else if expected.contains("million pixels") {
-            Self::TooManyPixels
-        } else if expected.contains("none of them") {
-            Self::NotPhotoOrPdf
-        } else {
-            Self::Unreadable
+impl From<&casefile::DocumentProblem> for DocumentProblem {
+    fn from(problem: &casefile::DocumentProblem) -> Self {
+        use casefile::DocumentProblem as P;
+        match problem {
+            P::NotPhotoOrPdf => Self::NotPhotoOrPdf,
+            P::Heic => Self::Heic,
+            P::TooLarge { .. } => Self::TooLarge,
+            P::TooManyPixels => Self::TooManyPixels,
+            P::Unreadable(_) => Self::Unreadable,
         }
     }
 }
@@ -357,9 +350,8 @@ impl From<casefile::Error> for AppError {
             },
             E::AlreadyExists(_) => Self::AlreadyExists { message },
             E::NoCaseFile(_) => Self::NoCaseFile { message },
-            // The one field of a document's bytes (`CaseFile::attach`).
-            E::Invalid { field, expected } if field == "file" => Self::BadDocument {
-                problem: DocumentProblem::of(&expected),
+            E::Document(problem) => Self::BadDocument {
+                problem: DocumentProblem::from(&problem),
                 message,
             },
             E::Invalid { field, expected } => Self::Invalid {
@@ -571,10 +563,9 @@ mod tests {
         assert_eq!(json["kind"], "weak_passphrase", "{json}");
         assert_eq!(json["reason"], reason, "carries the French reason: {json}");
 
-        let json = serde_json::to_value(AppError::from(casefile::Error::Invalid {
-            field: "file".into(),
-            expected: "a photo (JPEG, PNG or WebP) or a PDF: this file is none of them".into(),
-        }))
+        let json = serde_json::to_value(AppError::from(casefile::Error::Document(
+            casefile::DocumentProblem::NotPhotoOrPdf,
+        )))
         .unwrap();
         assert_eq!(json["kind"], "bad_document", "{json}");
         assert_eq!(

@@ -152,7 +152,6 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             merge_persons,
             attach,
             attachments_of,
-            attachments_of_visit,
             attachment_thumbnail,
             attachment_open,
             documents_fetch_mode,
@@ -206,6 +205,8 @@ pub fn run() -> anyhow::Result<()> {
         .setup(move |app| {
             builder.mount_events(app);
             let vault = state::Vault::new(case_file_path(app.handle())?);
+            // Documents opened by an earlier run that ended without a lock (a crash).
+            saving::forget_opened(vault.path());
             app.manage(vault.clone());
             let handle = app.handle().clone();
             lock::spawn_watcher(vault, cancel, activity, clock, move |reason| {

@@ -198,7 +198,9 @@ pub async fn lock_vault(vault: &Vault, cancel: &SyncCancel) -> AppResult<()> {
             drop(slot.take());
             Ok(())
         })
-        .await
+        .await?;
+    crate::saving::forget_opened(vault.path());
+    Ok(())
 }
 
 /// Runs the watcher on a thread of its own, every [`TICK`], for as long as the app runs;

@@ -29,6 +29,41 @@ pub fn exports_dir(case_file: &Path) -> PathBuf {
         .join(casefile::EXPORTS_FOLDER)
 }
 
+/// Where the app writes the documents it opens in the system's viewer (PDF attachments):
+/// a folder of the exports folder, emptied at every lock and at start, so a decrypted
+/// document lasts no longer than the session that opened it.
+pub fn opened_dir(case_file: &Path) -> PathBuf {
+    exports_dir(case_file).join("opened")
+}
+
+/// Empties [`opened_dir`]: at a lock and at start. A failure is logged, never fatal.
+pub fn forget_opened(case_file: &Path) {
+    if let Err(error) = empty_dir(&opened_dir(case_file)) {
+        tracing::warn!(%error, "the documents opened for viewing could not all be removed");
+    }
+}
+
+/// Writes `bytes` to `dir/name` (created if need be, the file replaced if it is there),
+/// its owner's only, for [`open_saved`]; answers its path.
+pub fn replace(dir: &Path, name: &str, bytes: &[u8]) -> AppResult<String> {
+    create_private_dir(dir)?;
+    let path = dir.join(name);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(&path)
+        .and_then(|mut file| file.write_all(bytes))
+        .map_err(|e| failed(&path, e))?;
+    let shown = path.display().to_string();
+    SAVED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(path);
+    Ok(shown)
+}
+
 /// The folder an export goes to: the app's exports folder, or `elsewhere` (the full path
 /// of an existing folder) when the person chose one.
 pub fn target_dir(case_file: &Path, elsewhere: Option<&str>) -> AppResult<PathBuf> {

@@ -98,6 +98,16 @@ impl SyncCancel {
         Arc::clone(&self.flag)
     }
 
+    /// The running sync's flag, as it is, for a request made beside it (a document
+    /// fetched to be opened): a cancel already asked stays asked, and a lock under way
+    /// cancels it too.
+    pub fn join(&self) -> Arc<AtomicBool> {
+        if self.locking.load(Ordering::SeqCst) > 0 {
+            self.flag.store(true, Ordering::SeqCst);
+        }
+        Arc::clone(&self.flag)
+    }
+
     /// Asks the running sync, if any, to stop between two requests.
     pub fn cancel(&self) {
         self.flag.store(true, Ordering::SeqCst);

@@ -7,7 +7,7 @@ use casefile::sync_protocol::RecordId;
 use casefile::{CaseFile, Error, NewAttachment};
 use serde_json::json;
 
-use crate::common::{fields, fresh, person};
+use crate::common::{fields, foreign, fresh, person};
 
 fn photo(w: u32, h: u32) -> Vec<u8> {
     let image = image::RgbImage::from_fn(w, h, |x, y| {
@@ -102,7 +102,10 @@ fn bad_files_and_bad_changes_are_refused_and_change_nothing() {
         .attach(&new(ana, "Lettre"), b"PK\x03\x04 not a pdf")
         .unwrap_err();
     assert!(
-        matches!(&refused, Error::Invalid { field, .. } if field == "file"),
+        matches!(
+            &refused,
+            Error::Document(casefile::DocumentProblem::NotPhotoOrPdf)
+        ),
         "{refused}"
     );
     let refused = file.attach(&new(ana, "  "), &pdf("x")).unwrap_err();
@@ -237,4 +240,25 @@ fn a_rebuild_keeps_the_attachments_listed() {
     file.rebuild().unwrap();
     assert_eq!(file.attachments_of(ana).unwrap()[0].id, id);
     assert!(file.attachment(id).unwrap().held);
+}
+
+#[test]
+fn an_attachment_naming_no_digest_does_not_keep_other_documents() {
+    // Another device (a newer version, or a buggy one) sent an attachment whose `sha256`
+    // is null: it names nothing, and must not stop an erased document's bytes going.
+    let (_dir, mut file) = fresh();
+    let ana = person(&mut file, "Dumitru", "Ana");
+    let odd = foreign(
+        "attachment",
+        &[
+            ("person_id", json!(ana.to_string())),
+            ("sha256", json!(null)),
+        ],
+    );
+    file.apply_pulled(&[odd], 1).unwrap();
+    let id = file.attach(&new(ana, "Lettre"), &pdf("SANS-NOM")).unwrap();
+    let erased = file.get(id).unwrap().erase();
+    file.apply_pulled(&[erased], 2).unwrap();
+    assert_eq!(blob_rows(&file), 0);
+    assert!(!file.every_row_as_text().unwrap().contains("SANS-NOM"));
 }

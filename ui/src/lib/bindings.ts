@@ -242,8 +242,6 @@ export const commands = {
 	 *  merged into it), the most recently taken first.
 	 */
 	attachmentsOf: (person: string) => typedError<AttachmentView[], AppError>(__TAURI_INVOKE("attachments_of", { person })),
-	/**  The attachments of a visit that are not deleted. */
-	attachmentsOfVisit: (visit: string) => typedError<AttachmentView[], AppError>(__TAURI_INVOKE("attachments_of_visit", { visit })),
 	/**
 	 *  A photo's thumbnail (JPEG, at most 320 pixels a side) as a `data:` URL; `None` for a
 	 *  PDF, or a photo whose bytes are not on this device yet.
