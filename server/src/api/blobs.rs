@@ -7,20 +7,25 @@
 //! sync of records, nor the other way round. When a request has several faults, the first
 //! in this order answers: 400 for a missing `Sync-Protocol` header, 426, 401, 429, 413 (a
 //! `Blob-Length` over 20 MiB, a body over 4 MiB), 400 (a name that is not a SHA-256, a
-//! missing or unreadable `Blob-Length` or `offset`, a body in another encoding than none,
-//! a chunk that ends past `Blob-Length`), then for a `PUT` 404 (no attachment of the
-//! organisation names the document), 400 (another `Blob-Length` than the upload under
-//! way), 409 `wrong_offset`, 507 `quota_full`, 422 `hash_mismatch`.
+//! missing or unreadable `Blob-Length` or `offset`, a body in another encoding than none),
+//! then for a `PUT` as [`plan_chunk`] decides: 404 (no attachment of the organisation
+//! names the document), 200 for a document already whole, 400 (another `Blob-Length`
+//! than the upload under way), 409 `wrong_offset`, 400 (a chunk that ends past
+//! `Blob-Length`), 507 `quota_full`, then 422 `hash_mismatch`.
 //!
 //! Another organisation's document answers 404, exactly as a missing one. Logs name the
 //! device and counts, never the digest: the request log shows the path as
 //! `/v1/blobs/{sha256}`.
 //!
-//! `GET` streams the bytes from the database, [`READ_BYTES`] at a time through a channel
-//! of one frame, so a request holds about two of those in memory whatever the document's
-//! size. `Range: bytes=a-b`, `bytes=a-` and `bytes=-n` are honoured (206 and
-//! `Content-Range`), a range past the end is 416; several ranges, or a header that cannot
-//! be read, give the whole document (as RFC 9110 allows).
+//! `GET` streams the bytes from the database, [`Store::READ_BYTES`] at a time (1 MiB on
+//! PostgreSQL, a stored piece of at most 4 MiB on SQLite) through a channel of one frame,
+//! so a request holds about two of those in memory whatever the document's size; each
+//! read checks again that the document is whole. `Range: bytes=a-b`, `bytes=a-` and
+//! `bytes=-n` are honoured (206 and `Content-Range`), a range past the end is 416;
+//! several ranges, or a header that cannot be read, give the whole document (as RFC 9110
+//! allows).
+//!
+//! [`plan_chunk`]: crate::store::blobs::plan_chunk
 
 use std::sync::Arc;
 
@@ -36,7 +41,7 @@ use tracing::{info, warn};
 use super::{Shared, check_caller_within, declared_length, read_wire, refuse_unread};
 use crate::error::ApiError;
 use crate::store::Store;
-use crate::store::blobs::{Chunk, Put, READ_BYTES, reads};
+use crate::store::blobs::{Chunk, Put, reads};
 
 /// The `Content-Type` of documents' bytes.
 pub(super) const OCTET_STREAM: &str = "application/octet-stream";
@@ -159,9 +164,6 @@ pub(super) async fn put<S: Store>(
         length,
         data,
     };
-    if chunk.end() > length {
-        return Err(past_length(length));
-    }
     let bytes = chunk.data.len();
     let put = app
         .store
@@ -363,7 +365,7 @@ pub(super) async fn get<S: Store>(
         // Deleted (an erasure) between the two reads.
         return Err(missing());
     }
-    let plan = reads(&pieces, from, to, READ_BYTES);
+    let plan = reads(&pieces, from, to, S::READ_BYTES);
     let (mut sender, body) = http_body_util::Channel::<Bytes, std::io::Error>::new(1);
     let org = caller.org;
     let reader = Arc::clone(&app);

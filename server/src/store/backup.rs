@@ -34,6 +34,11 @@ pub(crate) struct Table {
     pub name: &'static str,
     /// Its columns, in order.
     pub columns: &'static [(&'static str, Col)],
+    /// Its primary key: rows are copied in its order, each page starting past the last
+    /// row copied, so that a copy reads each row once. Empty for a table without one
+    /// (rows are then copied in the order of all their columns, a page at an offset: such
+    /// tables are small).
+    pub key: &'static [&'static str],
     /// Whether PostgreSQL makes its `id` (GENERATED ALWAYS AS IDENTITY): a restore then
     /// writes the ids of the backup and moves the identity past them.
     pub identity: bool,
@@ -64,6 +69,7 @@ impl Table {
 pub(crate) const TABLES: &[Table] = &[
     Table {
         name: "orgs",
+        key: &["id"],
         columns: &[
             ("id", Col::Int),
             ("name", Col::Text),
@@ -75,6 +81,7 @@ pub(crate) const TABLES: &[Table] = &[
     },
     Table {
         name: "users",
+        key: &["id"],
         columns: &[
             ("id", Col::Int),
             ("org_id", Col::Int),
@@ -87,6 +94,7 @@ pub(crate) const TABLES: &[Table] = &[
     },
     Table {
         name: "devices",
+        key: &["id"],
         columns: &[
             ("id", Col::Text),
             ("user_id", Col::Int),
@@ -105,6 +113,7 @@ pub(crate) const TABLES: &[Table] = &[
     },
     Table {
         name: "records",
+        key: &["org_id", "id"],
         columns: &[
             ("org_id", Col::Int),
             ("id", Col::Text),
@@ -120,16 +129,19 @@ pub(crate) const TABLES: &[Table] = &[
     // after a restore, add those that followed the backup.
     Table {
         name: "erased",
+        key: &["org_id", "mac"],
         columns: &[("org_id", Col::Int), ("mac", Col::Blob), ("at", Col::Int)],
         identity: false,
     },
     Table {
         name: "erasures",
+        key: &[],
         columns: &[("org_id", Col::Int), ("at", Col::Int)],
         identity: false,
     },
     Table {
         name: "held",
+        key: &["org_id", "id", "device_id"],
         columns: &[
             ("org_id", Col::Int),
             ("id", Col::Text),
@@ -142,11 +154,13 @@ pub(crate) const TABLES: &[Table] = &[
     },
     Table {
         name: "recovery_accepted",
+        key: &["org_id", "device_id"],
         columns: &[("org_id", Col::Int), ("device_id", Col::Text)],
         identity: false,
     },
     Table {
         name: "recovery_discarded",
+        key: &[],
         columns: &[
             ("org_id", Col::Int),
             ("id", Col::Text),
@@ -160,6 +174,7 @@ pub(crate) const TABLES: &[Table] = &[
     // they were used since. The counts of failed enrolments are not carried.
     Table {
         name: "enrolment_codes",
+        key: &["code_hash"],
         columns: &[
             ("code_hash", Col::Blob),
             ("user_id", Col::Int),
@@ -177,6 +192,7 @@ pub(crate) const TABLES: &[Table] = &[
     // followed by the journal's erasures deletes those of erased attachments again.
     Table {
         name: "blobs",
+        key: &["org_id", "sha256"],
         columns: &[
             ("org_id", Col::Int),
             ("sha256", Col::Text),
@@ -190,6 +206,7 @@ pub(crate) const TABLES: &[Table] = &[
     },
     Table {
         name: "blob_chunks",
+        key: &["org_id", "sha256", "start"],
         columns: &[
             ("org_id", Col::Int),
             ("sha256", Col::Text),
@@ -200,6 +217,7 @@ pub(crate) const TABLES: &[Table] = &[
     },
     Table {
         name: "audit",
+        key: &["id"],
         columns: &[
             ("id", Col::Int),
             ("org_id", Col::Int),
@@ -219,6 +237,7 @@ pub(crate) const TABLES: &[Table] = &[
 /// made anew by a restore.
 pub(crate) const SERVER: Table = Table {
     name: "server",
+    key: &["singleton"],
     columns: &[
         ("singleton", Col::Int4),
         ("server_id", Col::Text),
@@ -247,18 +266,70 @@ pub(crate) const BATCH_ROWS: usize = 1000;
 /// How many chunks of documents a copy reads and writes at a time.
 pub(crate) const BLOB_BATCH_ROWS: usize = 2;
 
-/// The rows of a table are copied in batches of [`BATCH_ROWS`], in the order of this
-/// key (each table's primary key, or all its columns).
+/// Where a page of a table's rows starts: the first page, or past the rows copied so
+/// far (past the key of the last one, or at an offset for a table without a key).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Page {
+    /// How many rows were copied before it.
+    offset: usize,
+    /// The key of the last row copied, when the table has a key.
+    after: Option<Vec<Cell>>,
+}
+
+impl Page {
+    /// The page after `rows`, read from this one of `table`; `None` when they were the
+    /// last.
+    pub fn next(self, table: &Table, rows: &[Vec<Cell>]) -> Option<Self> {
+        let last = rows.last().filter(|_| rows.len() >= table.batch_rows())?;
+        let after = match table.key {
+            [] => None,
+            key => Some(
+                key.iter()
+                    .filter_map(|k| table.columns.iter().position(|(name, _)| name == k))
+                    .filter_map(|i| last.get(i).cloned())
+                    .collect(),
+            ),
+        };
+        Some(Self {
+            offset: self.offset + rows.len(),
+            after,
+        })
+    }
+
+    /// The `SELECT` of this page of `table`, its parameters written by `mark` (`?1` or
+    /// `$1`); answers the SQL and the parameters with their columns' types.
+    fn select(&self, table: &Table, mark: impl Fn(usize) -> String) -> (String, Vec<(Cell, Col)>) {
+        let (order, limit) = (order_key(table), table.batch_rows());
+        let columns = table.column_list();
+        let Some(after) = &self.after else {
+            let offset = self.offset;
+            let sql = format!(
+                "SELECT {columns} FROM {} ORDER BY {order} LIMIT {limit} OFFSET {offset}",
+                table.name
+            );
+            return (sql, Vec::new());
+        };
+        let marks = (1..=after.len()).map(mark).collect::<Vec<_>>().join(", ");
+        let sql = format!(
+            "SELECT {columns} FROM {} WHERE ({order}) > ({marks}) ORDER BY {order} LIMIT {limit}",
+            table.name
+        );
+        let types = table.key.iter().map(|k| {
+            table
+                .columns
+                .iter()
+                .find(|(name, _)| name == k)
+                .map_or(Col::Text, |(_, col)| *col)
+        });
+        (sql, after.iter().cloned().zip(types).collect())
+    }
+}
+
+/// The order rows are copied in: the table's key, or all its columns.
 pub(crate) fn order_key(table: &Table) -> String {
-    match table.name {
-        "orgs" | "users" | "devices" | "audit" => "id".into(),
-        "records" => "org_id, id".into(),
-        "erased" => "org_id, mac".into(),
-        "held" => "org_id, id, device_id".into(),
-        "enrolment_codes" => "code_hash".into(),
-        "blobs" => "org_id, sha256".into(),
-        "blob_chunks" => "org_id, sha256, start".into(),
-        _ => table.column_list(),
+    match table.key {
+        [] => table.column_list(),
+        key => key.join(", "),
     }
 }
 
@@ -267,25 +338,20 @@ pub(crate) mod sqlite_side {
     use rusqlite::Connection;
     use rusqlite::types::{Value, ValueRef};
 
-    use super::{Cell, Table};
+    use super::{Cell, Page, Table};
     use crate::store::StoreError;
 
-    /// A page of a table's rows, `limit` from `offset`.
+    /// A page of a table's rows.
     pub(crate) fn read(
         conn: &Connection,
         table: &Table,
-        offset: usize,
-        limit: usize,
+        page: &Page,
     ) -> Result<Vec<Vec<Cell>>, StoreError> {
-        let sql = format!(
-            "SELECT {} FROM {} ORDER BY {} LIMIT {limit} OFFSET {offset}",
-            table.column_list(),
-            table.name,
-            super::order_key(table)
-        );
-        let mut stmt = conn.prepare(&sql)?;
+        let (sql, params) = page.select(table, |i| format!("?{i}"));
+        let params = params.into_iter().map(|(cell, _)| value(cell));
+        let mut stmt = conn.prepare_cached(&sql)?;
         let width = table.columns.len();
-        let rows = stmt.query_map([], |row| {
+        let rows = stmt.query_map(rusqlite::params_from_iter(params), |row| {
             (0..width)
                 .map(|i| {
                     Ok(match row.get_ref(i)? {
@@ -318,15 +384,19 @@ pub(crate) mod sqlite_side {
         );
         let mut stmt = conn.prepare_cached(&sql)?;
         for row in rows {
-            let values = row.iter().map(|cell| match cell {
-                Cell::Null => Value::Null,
-                Cell::Int(n) => Value::Integer(*n),
-                Cell::Text(t) => Value::Text(t.clone()),
-                Cell::Blob(b) => Value::Blob(b.clone()),
-            });
-            stmt.execute(rusqlite::params_from_iter(values))?;
+            stmt.execute(rusqlite::params_from_iter(row.iter().cloned().map(value)))?;
         }
         Ok(())
+    }
+
+    /// A cell as SQLite takes it.
+    fn value(cell: Cell) -> Value {
+        match cell {
+            Cell::Null => Value::Null,
+            Cell::Int(n) => Value::Integer(n),
+            Cell::Text(t) => Value::Text(t),
+            Cell::Blob(b) => Value::Blob(b),
+        }
     }
 }
 
@@ -335,23 +405,25 @@ pub(crate) mod postgres_side {
     use deadpool_postgres::GenericClient;
     use tokio_postgres::types::ToSql;
 
-    use super::{Cell, Col, Table};
+    use super::{Cell, Col, Page, Table};
     use crate::store::StoreError;
 
-    /// A page of a table's rows, `limit` from `offset`.
+    /// A page of a table's rows.
     pub(crate) async fn read(
         db: &impl GenericClient,
         table: &Table,
-        offset: usize,
-        limit: usize,
+        page: &Page,
     ) -> Result<Vec<Vec<Cell>>, StoreError> {
-        let sql = format!(
-            "SELECT {} FROM {} ORDER BY {} LIMIT {limit} OFFSET {offset}",
-            table.column_list(),
-            table.name,
-            super::order_key(table)
-        );
-        let rows = db.query(&sql, &[]).await?;
+        let (sql, params) = page.select(table, |i| format!("${i}"));
+        let params = params
+            .iter()
+            .map(|(cell, col)| param(cell, *col))
+            .collect::<Result<Vec<_>, _>>()?;
+        let refs: Vec<&(dyn ToSql + Sync)> = params
+            .iter()
+            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+            .collect();
+        let rows = db.query(&sql, &refs).await?;
         rows.iter()
             .map(|row| {
                 table
@@ -434,5 +506,68 @@ pub(crate) mod postgres_side {
             db.execute(&stmt, &refs).await?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tables_key_is_made_of_its_columns() {
+        for table in TABLES.iter().chain([&SERVER]) {
+            for key in table.key {
+                assert!(
+                    table.columns.iter().any(|(name, _)| name == key),
+                    "{}: {key} is not a column",
+                    table.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_page_after_a_full_one_starts_past_its_last_key() {
+        let chunks = TABLES.iter().find(|t| t.name == "blob_chunks").unwrap();
+        let row = |start| {
+            vec![
+                Cell::Int(7),
+                Cell::Text("a".repeat(64)),
+                Cell::Int(start),
+                Cell::Blob(vec![1]),
+            ]
+        };
+        let first = Page::default();
+        let (sql, params) = first.select(chunks, |i| format!("?{i}"));
+        assert!(
+            sql.ends_with("LIMIT 2 OFFSET 0") && params.is_empty(),
+            "{sql}"
+        );
+        let rows: Vec<_> = (0..BLOB_BATCH_ROWS as i64).map(row).collect();
+        let next = first.next(chunks, &rows).unwrap();
+        let (sql, params) = next.select(chunks, |i| format!("${i}"));
+        assert!(
+            sql.contains("WHERE (org_id, sha256, start) > ($1, $2, $3)") && !sql.contains("OFFSET"),
+            "{sql}"
+        );
+        assert_eq!(
+            params,
+            [
+                (Cell::Int(7), Col::Int),
+                (Cell::Text("a".repeat(64)), Col::Text),
+                (Cell::Int(1), Col::Int)
+            ]
+        );
+        assert!(
+            next.next(chunks, &rows[..1]).is_none(),
+            "a short page is the last"
+        );
+        let erasures = TABLES.iter().find(|t| t.name == "erasures").unwrap();
+        let rows = vec![vec![Cell::Int(1), Cell::Int(2)]; BATCH_ROWS];
+        let (sql, _) = Page::default()
+            .next(erasures, &rows)
+            .unwrap()
+            .select(erasures, |i| format!("?{i}"));
+        assert!(sql.ends_with("OFFSET 1000"), "a table without a key: {sql}");
     }
 }

@@ -37,7 +37,10 @@ pub const STALE_UPLOAD_SECONDS: i64 = 7 * 86_400;
 /// 10 GiB.
 pub const DEFAULT_QUOTA_MIB: u64 = 10_240;
 
-/// The most bytes a `GET` reads from the database at a time.
+/// The most bytes a `GET` reads from the database at a time where a backend reads part
+/// of a piece without the rest (PostgreSQL; see [`Store::READ_BYTES`]): 1 MiB.
+///
+/// [`Store::READ_BYTES`]: crate::store::Store::READ_BYTES
 pub const READ_BYTES: u64 = 1024 * 1024;
 
 /// What the server holds of one document of an organisation.
@@ -118,7 +121,9 @@ pub(crate) enum ChunkPlan {
 }
 
 /// Decides a chunk from what its transaction read: the document's row (`held`), whether
-/// an attachment names it, and the organisation's bytes (`used`) and `quota`. The order:
+/// an attachment names it, and the organisation's bytes (`used`) and `quota`. A document
+/// with a row is named (every path that stops naming one deletes its row in the same
+/// transaction), so the caller reads the names only when there is no row. The order:
 /// not named (404), whole already (200, nothing stored), another length (400), a wrong
 /// offset (409), past the length (400), nothing to store (200), over the quota (507).
 pub(crate) fn plan_chunk(
@@ -163,16 +168,22 @@ pub(crate) fn plan_chunk(
 
 /// The SHA-256 of `hasher`'s bytes, as the protocol writes it.
 pub(crate) fn hex_digest(hasher: Sha256) -> String {
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::journal::hex(&hasher.finalize())
 }
 
 /// A new hasher, for the completing chunk's check.
 pub(crate) fn hasher() -> Sha256 {
     Sha256::new()
+}
+
+/// A count or an offset read from the database (a `BIGINT`, never negative as written).
+pub(crate) fn to_u64(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+/// A count or an offset as the database stores it (documents are far below `i64::MAX`).
+pub(crate) fn to_sql(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
 }
 
 /// The documents a state names: for an attachment, every digest among the entries of its
@@ -198,6 +209,11 @@ pub(crate) fn no_longer_named(old: &[String], state: &RecordState) -> Vec<String
     }
     let now = digests(state);
     old.iter().filter(|d| !now.contains(d)).cloned().collect()
+}
+
+/// The digests the `stored` copy of a record named that its new `state` does not.
+pub(crate) fn unnamed_by(stored: Option<&RecordState>, state: &RecordState) -> Vec<String> {
+    no_longer_named(&stored.map(digests).unwrap_or_default(), state)
 }
 
 /// What an organisation holds (`blobs status`).

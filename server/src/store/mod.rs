@@ -901,7 +901,12 @@ pub trait Store: Send + Sync + 'static {
         sha256: &str,
     ) -> impl Future<Output = Result<Vec<blobs::Piece>, StoreError>> + Send;
 
-    /// Bytes of one piece of the organisation's document; `None` when it is gone.
+    /// The most bytes a `GET` reads at a time with [`Store::read_blob`] (a step of
+    /// [`blobs::Read`]s): [`blobs::READ_BYTES`] unless the backend says otherwise.
+    const READ_BYTES: u64 = blobs::READ_BYTES;
+
+    /// Bytes of one piece of the organisation's whole document; `None` when the piece is
+    /// gone or the document is not whole (erased meanwhile).
     fn read_blob(
         &self,
         org: OrgId,

@@ -559,7 +559,8 @@ async fn an_erased_persons_documents_leave_no_byte(backend: Backend) {
 
 /// A backup taken while serving carries documents: restored into an empty database, they
 /// come back byte for byte; the journal's erasure of a person that followed the backup
-/// keeps their documents out of the restored database.
+/// keeps their documents out of the restored database, as soon as `restore` is done
+/// (before any server's sweep).
 async fn a_backup_carries_documents_and_a_restore_keeps_erased_ones_out(backend: Backend) {
     let setup = Setup::new(backend);
     let marie = setup.client().enrolled("marie").await;
@@ -594,6 +595,16 @@ async fn a_backup_carries_documents_and_a_restore_keeps_erased_ones_out(backend:
                 journal.to_str().unwrap(),
             ],
             "",
+        );
+        assert_eq!(
+            blobs_status(&restored, "nord", &[]),
+            json!({"documents": 1, "bytes": kept.len(), "uploads_under_way": 0,
+                   "quota_bytes": 10_240 * MIB}),
+            "{target:?}: the journal's erasure took the document as the restore applied it"
+        );
+        assert!(
+            !holds(target, &restored, &pattern).await,
+            "{target:?}: no byte of the erased person's document is left after the restore"
         );
         let server = Server::start(&restored, &["--journal", journal.to_str().unwrap()]);
         let device = marie.on(&server);

@@ -12,20 +12,14 @@ use std::collections::HashSet;
 
 use deadpool_postgres::GenericClient;
 
-use crate::store::blobs::{Blob, Chunk, ChunkPlan, Piece, Put, Read, Usage, hasher, hex_digest};
+use crate::store::blobs::{
+    Blob, Chunk, ChunkPlan, Piece, Put, Read, Usage, hasher, hex_digest, to_sql, to_u64,
+};
 use crate::store::{OrgId, StoreError};
 
 /// The high half of the advisory lock keys of documents ("blob"); the low half is the
 /// organisation's id.
 const LOCK_CLASS: i64 = 0x626C_6F62;
-
-fn to_u64(value: i64) -> u64 {
-    u64::try_from(value).unwrap_or(0)
-}
-
-fn to_sql(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
-}
 
 /// Takes the organisation's lock of documents until the transaction ends.
 pub(super) async fn lock(db: &impl GenericClient, org: OrgId) -> Result<(), StoreError> {
@@ -130,7 +124,8 @@ pub(super) async fn put_chunk(
     lock(db, org).await?;
     let sha256 = chunk.sha256.as_str();
     let held = get(db, org, sha256).await?;
-    let named = named(db, org, sha256).await?;
+    // A row is named (see `plan_chunk`): the names are read for a new upload only.
+    let named = held.is_some() || named(db, org, sha256).await?;
     let used = used(db, org).await?;
     let (create, completes) = match crate::store::blobs::plan_chunk(chunk, held, named, used, quota)
     {
@@ -180,7 +175,7 @@ pub(super) async fn put_chunk(
 }
 
 /// Deletes the organisation's documents that no live attachment names: among `only`
-/// when given (digests an edit stopped naming), else all of them. Takes the lock of
+/// when given (digests a write stopped naming), else all of them. Takes the lock of
 /// documents; the caller holds the organisation's row lock, so no push changes what is
 /// named meanwhile. Answers how many.
 pub(super) async fn drop_unnamed(
@@ -291,8 +286,9 @@ pub(super) async fn pieces(
         .collect())
 }
 
-/// Bytes of one piece; `None` when the piece is gone. Stored EXTERNAL, so only the
-/// slices asked for are read.
+/// Bytes of one piece of a whole document; `None` when the piece is gone or the document
+/// is not whole (erased meanwhile, and maybe being sent again). Stored EXTERNAL, so only
+/// the slices asked for are read.
 pub(super) async fn read(
     db: &impl GenericClient,
     org: OrgId,
@@ -304,8 +300,9 @@ pub(super) async fn read(
     let take = i32::try_from(read.take).map_err(|_| too_large())?;
     Ok(db
         .query_opt(
-            "SELECT substring(data FROM $4 FOR $5) FROM blob_chunks
-             WHERE org_id = $1 AND sha256 = $2 AND start = $3",
+            "SELECT substring(c.data FROM $4 FOR $5) FROM blob_chunks c
+             JOIN blobs b ON b.org_id = c.org_id AND b.sha256 = c.sha256
+             WHERE c.org_id = $1 AND c.sha256 = $2 AND c.start = $3 AND b.whole",
             &[&org, &sha256, &to_sql(read.piece), &from, &take],
         )
         .await?

@@ -9,6 +9,7 @@ use sync_protocol::{RecordId, RecordState, ReplicaId};
 
 use super::{audit, erased, erasures, orgs, records, recovery};
 use crate::store::audit::{AuditKey, Entry, Via, record_mac_bytes};
+use crate::store::blobs::{digests, unnamed_by};
 use crate::store::erased::{ErasedSet, Forgetting, Forgot, forget_on_write, ids_to_check};
 use crate::store::{
     Capped, Erasure, Mac, OrgId, PersonErasure, ServerEdit, StoreError, over_cap, unix_now,
@@ -113,7 +114,9 @@ pub(super) async fn forget_write(
 }
 
 /// A person's erasure (see [`Store::erase_person`](crate::store::Store::erase_person)),
-/// under the organisation's row lock, whose counter is `last_seq`.
+/// under the organisation's row lock, whose counter is `last_seq`. Adds to `unnamed` the
+/// documents the records it reads named: those it may leave unnamed.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn erase_person(
     db: &impl GenericClient,
     org: OrgId,
@@ -122,6 +125,7 @@ pub(super) async fn erase_person(
     dry_run: bool,
     capped: Option<ReplicaId>,
     server: ReplicaId,
+    unnamed: &mut Vec<String>,
 ) -> Result<Capped<PersonErasure>, StoreError> {
     let now = unix_now();
     if capped.is_some()
@@ -155,6 +159,7 @@ pub(super) async fn erase_person(
         }
         for id in round {
             for state in records::holding(db, org, &id.to_string()).await? {
+                unnamed.extend(digests(&state));
                 forgetting.consider(state)?;
             }
         }
@@ -213,12 +218,14 @@ pub(super) async fn erase_person(
 }
 
 /// The journal's erasure (see [`Store::restore_erased`](crate::store::Store::restore_erased)),
-/// under the organisation's row lock.
+/// under the organisation's row lock. Adds to `unnamed` the documents the erased record
+/// named.
 pub(super) async fn restore_erased(
     db: &impl GenericClient,
     org: OrgId,
     mac: Mac,
     id: Option<RecordId>,
+    unnamed: &mut Vec<String>,
 ) -> Result<bool, StoreError> {
     let now = unix_now();
     let mut changed = erased::insert(db, org, &mac, now).await?;
@@ -230,6 +237,7 @@ pub(super) async fn restore_erased(
         let key = audit::key(db, org).await?;
         if record_mac_bytes(&key, stored.id()) == mac {
             let seq = orgs::lock_last_seq(db, org).await? + 1;
+            unnamed.extend(digests(&stored));
             let state = stored.erase();
             put_erased(db, org, seq, &state, &key, now).await?;
             orgs::set_last_seq(db, org, seq).await?;
@@ -243,11 +251,13 @@ pub(super) async fn restore_erased(
 
 /// The journal's edit of a shared record (see
 /// [`Store::restore_edited`](crate::store::Store::restore_edited)), under the
-/// organisation's row lock.
+/// organisation's row lock. Adds to `unnamed` the documents the stored copy named and the
+/// edited one does not.
 pub(super) async fn restore_edited(
     db: &impl GenericClient,
     org: OrgId,
     state: RecordState,
+    unnamed: &mut Vec<String>,
 ) -> Result<bool, StoreError> {
     let key = audit::key(db, org).await?;
     let mac = record_mac_bytes(&key, state.id());
@@ -264,6 +274,7 @@ pub(super) async fn restore_edited(
     if stored.as_ref() == Some(&merged) {
         return Ok(false);
     }
+    unnamed.extend(unnamed_by(stored.as_ref(), &merged));
     let seq = orgs::lock_last_seq(db, org).await? + 1;
     let entry = Entry::edited(merged.id(), merged.vv(), None, Via::Journal);
     records::put_many(db, org, &[(seq, merged, None)]).await?;

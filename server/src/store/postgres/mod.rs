@@ -21,7 +21,7 @@ use tokio_postgres::{IsolationLevel, NoTls};
 use tracing::{instrument, warn};
 
 use super::audit::{Entry, Filter, Stored, record_mac_bytes};
-use super::backup::{self, SERVER, TABLES};
+use super::backup::{self, Page, SERVER, TABLES};
 use super::blobs::{Blob, Chunk, Piece, Put, Read, Swept, Usage};
 use super::erased::{absorb, on_arrival};
 use super::recovery::OrgDevices;
@@ -219,11 +219,13 @@ async fn epoch(db: &impl GenericClient) -> Result<Epoch, StoreError> {
 }
 
 /// What a release writes beside the records: the server's edits for the journal and the
-/// audit rows of erasures and edits, and the server's replica that makes them.
+/// audit rows of erasures and edits, and the server's replica that makes them; and what
+/// it leaves to do: the documents the released states stopped naming.
 struct Releasing<'a> {
     server: ReplicaId,
     edits: &'a mut Vec<ServerEdit>,
     audited: &'a mut Vec<Entry>,
+    unnamed: &'a mut Vec<String>,
 }
 
 /// Releases what can be released of one record's held states (§6a), writing the merged
@@ -271,6 +273,9 @@ async fn release_record(
             )
             .await?;
             let exact = exact.filter(|_| same);
+            releasing
+                .unnamed
+                .extend(super::blobs::unnamed_by(stored.as_ref(), &state));
             *seq += 1;
             records::put_many(
                 db,
@@ -340,6 +345,10 @@ impl PgStore {
             false => None,
         };
         let stored = records::get(&tx, org, id).await?;
+        let named = stored
+            .as_ref()
+            .map(super::blobs::digests)
+            .unwrap_or_default();
         let (seq, erased) = match plan_erasure(stored, last_seq, recent.as_deref(), now) {
             ErasePlan::Answer(answer) => return Ok(answer),
             ErasePlan::Write { seq, state } => (seq, state),
@@ -347,7 +356,7 @@ impl PgStore {
         // No held copy of an erased record stays either (§5).
         let erasure = erasure::erase_record(&tx, org, seq, erased, by.filter(|_| capped)).await?;
         // The documents only it named go with it (§5, §6b).
-        blobs::drop_unnamed(&tx, org, None).await?;
+        blobs::drop_unnamed(&tx, org, Some(&named)).await?;
         tx.commit().await?;
         self.vacuum.request(&self.pool);
         Ok(Capped::Done(erasure))
@@ -516,6 +525,12 @@ impl Store for PgStore {
         let mut by_id = records::get_many(&tx, caller.org, &ids).await?;
         let stored: Vec<Option<RecordState>> = ids.iter().map(|id| by_id.remove(id)).collect();
         let had_copy: Vec<bool> = stored.iter().map(Option::is_some).collect();
+        // The documents the stored attachments name, before an erasure on arrival plans a
+        // record against an erased copy: a write may leave one unnamed.
+        let named_before: Vec<Vec<String>> = stored
+            .iter()
+            .map(|s| s.as_ref().map(super::blobs::digests).unwrap_or_default())
+            .collect();
         // Erased ids and persons (§5): what the push names that the organisation erased, in
         // one query; a record erased on arrival is planned against an erased copy.
         let mut erased_set = erasure::erased_among(
@@ -527,11 +542,6 @@ impl Store for PgStore {
         let (stored, absorbed) = on_arrival(&records, stored, &mut erased_set);
         let plan = plan_push(&records, &stored, caller.device, devices.as_ref())?;
         let plan = absorb(plan, &absorbed, &stored);
-        // The documents the stored attachments name: an edit may leave one unnamed.
-        let named_before: Vec<Vec<String>> = stored
-            .iter()
-            .map(|s| s.as_ref().map(super::blobs::digests).unwrap_or_default())
-            .collect();
         drop(stored);
         let mut unnamed = Vec::new();
         let mut server_audited = Vec::new();
@@ -601,6 +611,7 @@ impl Store for PgStore {
                         server: self.server_id,
                         edits: &mut edits,
                         audited: &mut server_audited,
+                        unnamed: &mut unnamed,
                     };
                     let settled = release_record(
                         &tx,
@@ -641,12 +652,9 @@ impl Store for PgStore {
             devices::note_acked(&tx, caller.device, through).await?;
         }
         orgs::set_last_seq(&tx, caller.org, seq).await?;
-        // Documents no attachment names any more go (§6b): after an erasure on arrival (or
-        // on release), any of the organisation's; else those an edit stopped naming.
-        let dropped = match edits.is_empty() {
-            true => blobs::drop_unnamed(&tx, caller.org, Some(&unnamed)).await?,
-            false => blobs::drop_unnamed(&tx, caller.org, None).await?,
-        };
+        // Documents no attachment names any more go (§6b): those a write (an edit, an
+        // erasure on arrival, a release) stopped naming.
+        let dropped = blobs::drop_unnamed(&tx, caller.org, Some(&unnamed)).await?;
         let epoch = epoch(&tx).await?;
         tx.commit().await.map_err(StoreError::from)?;
         if dropped > 0 {
@@ -773,11 +781,12 @@ impl Store for PgStore {
             recovery::accept(&tx, org, device).await?;
         }
         let devices = recovery::org_devices(&tx, org).await?;
-        let (mut edits, mut audited) = (Vec::new(), Vec::new());
+        let (mut edits, mut audited, mut unnamed) = (Vec::new(), Vec::new(), Vec::new());
         let mut releasing = Releasing {
             server: self.server_id,
             edits: &mut edits,
             audited: &mut audited,
+            unnamed: &mut unnamed,
         };
         let released = release_all(
             &tx,
@@ -790,11 +799,9 @@ impl Store for PgStore {
         .await?;
         audited.insert(0, Entry::recovery_accepted(device, released));
         audit::note(&tx, org, &audited).await?;
-        // A released state erased on release takes its documents with it.
-        let dropped = match edits.is_empty() {
-            true => 0,
-            false => blobs::drop_unnamed(&tx, org, None).await?,
-        };
+        // The documents the released states stopped naming go (an edit, or an erasure on
+        // release).
+        let dropped = blobs::drop_unnamed(&tx, org, Some(&unnamed)).await?;
         tx.commit().await?;
         if dropped > 0 {
             self.vacuum.request(&self.pool);
@@ -897,11 +904,9 @@ impl Store for PgStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         orgs::lock_last_seq(&tx, org).await?;
-        let changed = erasure::restore_erased(&tx, org, mac, id).await?;
-        let dropped = match changed {
-            true => blobs::drop_unnamed(&tx, org, None).await?,
-            false => 0,
-        };
+        let mut unnamed = Vec::new();
+        let changed = erasure::restore_erased(&tx, org, mac, id, &mut unnamed).await?;
+        let dropped = blobs::drop_unnamed(&tx, org, Some(&unnamed)).await?;
         tx.commit().await?;
         if dropped > 0 {
             self.vacuum.request(&self.pool);
@@ -914,11 +919,9 @@ impl Store for PgStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         orgs::lock_last_seq(&tx, org).await?;
-        let changed = erasure::restore_edited(&tx, org, state).await?;
-        let dropped = match changed {
-            true => blobs::drop_unnamed(&tx, org, None).await?,
-            false => 0,
-        };
+        let mut unnamed = Vec::new();
+        let changed = erasure::restore_edited(&tx, org, state, &mut unnamed).await?;
+        let dropped = blobs::drop_unnamed(&tx, org, Some(&unnamed)).await?;
         tx.commit().await?;
         if dropped > 0 {
             self.vacuum.request(&self.pool);
@@ -942,19 +945,14 @@ impl Store for PgStore {
         // held across an await.
         target.execute_batch("BEGIN IMMEDIATE")?;
         target.execute("DELETE FROM server", [])?;
-        let server = backup::postgres_side::read(&snapshot, &SERVER, 0, 1).await?;
+        let server = backup::postgres_side::read(&snapshot, &SERVER, &Page::default()).await?;
         backup::sqlite_side::write(&target, &SERVER, &server)?;
         for table in TABLES {
-            let mut offset = 0;
-            loop {
-                let rows =
-                    backup::postgres_side::read(&snapshot, table, offset, table.batch_rows())
-                        .await?;
+            let mut page = Some(Page::default());
+            while let Some(at) = page {
+                let rows = backup::postgres_side::read(&snapshot, table, &at).await?;
                 backup::sqlite_side::write(&target, table, &rows)?;
-                if rows.len() < table.batch_rows() {
-                    break;
-                }
-                offset += rows.len();
+                page = at.next(table, &rows);
             }
         }
         let copied = count(&target)?;
@@ -989,14 +987,11 @@ impl Store for PgStore {
         )
         .await?;
         for table in TABLES {
-            let mut offset = 0;
-            loop {
-                let rows = backup::sqlite_side::read(&source, table, offset, table.batch_rows())?;
+            let mut page = Some(Page::default());
+            while let Some(at) = page {
+                let rows = backup::sqlite_side::read(&source, table, &at)?;
                 backup::postgres_side::write(&tx, table, &rows).await?;
-                if rows.len() < table.batch_rows() {
-                    break;
-                }
-                offset += rows.len();
+                page = at.next(table, &rows);
             }
             if table.identity {
                 tx.execute(
@@ -1064,15 +1059,24 @@ impl Store for PgStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let last_seq = orgs::lock_last_seq(&tx, org).await?;
-        let done =
-            erasure::erase_person(&tx, org, last_seq, person, dry_run, capped, self.server_id)
-                .await?;
+        let mut unnamed = Vec::new();
+        let done = erasure::erase_person(
+            &tx,
+            org,
+            last_seq,
+            person,
+            dry_run,
+            capped,
+            self.server_id,
+            &mut unnamed,
+        )
+        .await?;
         if dry_run || !matches!(done, Capped::Done(_)) {
             // Nothing written: rolled back.
             return Ok(done);
         }
         // The documents of their attachments go with them (§5, §6b).
-        blobs::drop_unnamed(&tx, org, None).await?;
+        blobs::drop_unnamed(&tx, org, Some(&unnamed)).await?;
         tx.commit().await?;
         self.vacuum.request(&self.pool);
         Ok(done)

@@ -6,19 +6,13 @@ use std::collections::HashSet;
 
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
-use crate::store::blobs::{Blob, Chunk, ChunkPlan, Piece, Put, Read, Usage, hasher, hex_digest};
+use crate::store::blobs::{
+    Blob, Chunk, ChunkPlan, Piece, Put, Read, Usage, hasher, hex_digest, to_sql, to_u64,
+};
 use crate::store::{OrgId, StoreError};
 
 /// How many digests one look-up sends at most.
 const LOOKUP_CHUNK: usize = 500;
-
-fn to_u64(value: i64) -> u64 {
-    u64::try_from(value).unwrap_or(0)
-}
-
-fn to_sql(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
-}
 
 /// The document's row, if the organisation has one.
 pub(super) fn get(conn: &Connection, org: OrgId, sha256: &str) -> Result<Option<Blob>, StoreError> {
@@ -88,7 +82,8 @@ pub(super) fn put_chunk(
     now: i64,
 ) -> Result<(Put, bool), StoreError> {
     let held = get(conn, org, &chunk.sha256)?;
-    let named = named(conn, org, &chunk.sha256)?;
+    // A row is named (see `plan_chunk`): the names are read for a new upload only.
+    let named = held.is_some() || named(conn, org, &chunk.sha256)?;
     let used = used(conn, org)?;
     let (create, completes) = match crate::store::blobs::plan_chunk(chunk, held, named, used, quota)
     {
@@ -141,12 +136,15 @@ pub(super) fn put_chunk(
 }
 
 /// Deletes the organisation's documents that no live attachment names: among `only`
-/// when given (digests an edit stopped naming), else all of them. Answers how many.
+/// when given (digests a write stopped naming), else all of them. Answers how many.
 pub(super) fn drop_unnamed(
     conn: &Connection,
     org: OrgId,
     only: Option<&[String]>,
 ) -> Result<u64, StoreError> {
+    if only.is_some_and(<[String]>::is_empty) {
+        return Ok(0);
+    }
     let held: Vec<String> = match only {
         Some(digests) => {
             let mut held = Vec::new();
@@ -189,15 +187,17 @@ pub(super) fn drop_unnamed(
     Ok(held.len() as u64)
 }
 
-/// Deletes the parts of uploads last touched before `before`, of every organisation.
-/// Answers how many.
-pub(super) fn drop_stale(conn: &Connection, before: i64) -> Result<u64, StoreError> {
-    let stale: Vec<(OrgId, String)> = conn
-        .prepare_cached("SELECT org_id, sha256 FROM blobs WHERE whole = 0 AND touched_at < ?1")?
-        .query_map([before], |r| Ok((r.get(0)?, r.get(1)?)))?
+/// Deletes the organisation's parts of uploads last touched before `before`. Answers how
+/// many.
+pub(super) fn drop_stale(conn: &Connection, org: OrgId, before: i64) -> Result<u64, StoreError> {
+    let stale: Vec<String> = conn
+        .prepare_cached(
+            "SELECT sha256 FROM blobs WHERE org_id = ?1 AND whole = 0 AND touched_at < ?2",
+        )?
+        .query_map(params![org, before], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
-    for (org, digest) in &stale {
-        delete(conn, *org, digest)?;
+    for digest in &stale {
+        delete(conn, org, digest)?;
     }
     Ok(stale.len() as u64)
 }
@@ -228,7 +228,11 @@ pub(super) fn pieces(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Bytes of one piece; `None` when the piece is gone.
+/// Bytes of one piece of a whole document; `None` when the piece is gone or the document
+/// is not whole (erased meanwhile, and maybe being sent again). SQLite reads the whole
+/// value whatever part of it `substr` takes: the caller reads each piece at once (see
+/// [`SqliteStore::READ_BYTES`](crate::store::Store::READ_BYTES)), so that each stored
+/// byte is read once.
 pub(super) fn read(
     conn: &Connection,
     org: OrgId,
@@ -237,8 +241,9 @@ pub(super) fn read(
 ) -> Result<Option<Vec<u8>>, StoreError> {
     Ok(conn
         .prepare_cached(
-            "SELECT substr(data, ?4, ?5) FROM blob_chunks
-             WHERE org_id = ?1 AND sha256 = ?2 AND start = ?3",
+            "SELECT substr(c.data, ?4, ?5) FROM blob_chunks c
+             JOIN blobs b ON b.org_id = c.org_id AND b.sha256 = c.sha256
+             WHERE c.org_id = ?1 AND c.sha256 = ?2 AND c.start = ?3 AND b.whole",
         )?
         .query_row(
             params![

@@ -9,6 +9,7 @@ use sync_protocol::{RecordId, RecordState, ReplicaId};
 
 use super::{audit, erased, erasures, orgs, records, recovery};
 use crate::store::audit::{AuditKey, Entry, Via, record_mac_bytes};
+use crate::store::blobs::{digests, unnamed_by};
 use crate::store::erased::{ErasedSet, Forgetting, Forgot, forget_on_write, ids_to_check};
 use crate::store::{
     Capped, Erasure, Mac, OrgId, PersonErasure, ServerEdit, StoreError, over_cap, unix_now,
@@ -113,6 +114,8 @@ pub(super) fn forget_write(
 }
 
 /// A person's erasure (see [`Store::erase_person`](crate::store::Store::erase_person)).
+/// Adds to `unnamed` the documents the records it reads named: those it may leave
+/// unnamed.
 pub(super) fn erase_person(
     conn: &Connection,
     org: OrgId,
@@ -120,6 +123,7 @@ pub(super) fn erase_person(
     dry_run: bool,
     capped: Option<ReplicaId>,
     server: ReplicaId,
+    unnamed: &mut Vec<String>,
 ) -> Result<Capped<PersonErasure>, StoreError> {
     let last_seq = orgs::last_seq(conn, org)?;
     let now = unix_now();
@@ -154,6 +158,7 @@ pub(super) fn erase_person(
         }
         for id in round {
             for state in records::holding(conn, org, &id.to_string())? {
+                unnamed.extend(digests(&state));
                 forgetting.consider(state)?;
             }
         }
@@ -212,11 +217,13 @@ pub(super) fn erase_person(
 }
 
 /// The journal's erasure (see [`Store::restore_erased`](crate::store::Store::restore_erased)).
+/// Adds to `unnamed` the documents the erased record named.
 pub(super) fn restore_erased(
     conn: &Connection,
     org: OrgId,
     mac: Mac,
     id: Option<RecordId>,
+    unnamed: &mut Vec<String>,
 ) -> Result<bool, StoreError> {
     let now = unix_now();
     let mut changed = erased::insert(conn, org, &mac, now)?;
@@ -228,6 +235,7 @@ pub(super) fn restore_erased(
         let key = audit::key(conn, org)?;
         if record_mac_bytes(&key, stored.id()) == mac {
             let seq = orgs::last_seq(conn, org)? + 1;
+            unnamed.extend(digests(&stored));
             let state = stored.erase();
             put_erased(conn, org, seq, &state, &key, now)?;
             orgs::set_last_seq(conn, org, seq)?;
@@ -243,11 +251,13 @@ pub(super) fn restore_erased(
 }
 
 /// The journal's edit of a shared record (see
-/// [`Store::restore_edited`](crate::store::Store::restore_edited)).
+/// [`Store::restore_edited`](crate::store::Store::restore_edited)). Adds to `unnamed`
+/// the documents the stored copy named and the edited one does not.
 pub(super) fn restore_edited(
     conn: &Connection,
     org: OrgId,
     state: RecordState,
+    unnamed: &mut Vec<String>,
 ) -> Result<bool, StoreError> {
     let key = audit::key(conn, org)?;
     let mac = record_mac_bytes(&key, state.id());
@@ -264,6 +274,7 @@ pub(super) fn restore_edited(
     if stored.as_ref() == Some(&merged) {
         return Ok(false);
     }
+    unnamed.extend(unnamed_by(stored.as_ref(), &merged));
     let seq = orgs::last_seq(conn, org)? + 1;
     records::put(conn, org, seq, &merged, None)?;
     orgs::set_last_seq(conn, org, seq)?;

@@ -21,7 +21,7 @@ use sync_protocol::{Epoch, RecordId, RecordState, ReplicaId};
 use tracing::{instrument, warn};
 
 use super::audit::{Entry, Filter, Stored, record_mac_bytes};
-use super::backup::{self, TABLES};
+use super::backup::{self, Page, TABLES};
 use super::blobs::{Blob, Chunk, Piece, Put, Read, Swept, Usage};
 use super::erased::{absorb, on_arrival};
 use super::recovery::OrgDevices;
@@ -206,14 +206,11 @@ fn copy_into(from: &Connection, to: &mut Connection) -> Result<Copied, StoreErro
         rusqlite::params![server_id, key, epoch],
     )?;
     for table in TABLES {
-        let mut offset = 0;
-        loop {
-            let rows = backup::sqlite_side::read(from, table, offset, table.batch_rows())?;
+        let mut page = Some(Page::default());
+        while let Some(at) = page {
+            let rows = backup::sqlite_side::read(from, table, &at)?;
             backup::sqlite_side::write(&tx, table, &rows)?;
-            if rows.len() < table.batch_rows() {
-                break;
-            }
-            offset += rows.len();
+            page = at.next(table, &rows);
         }
     }
     recovery::enter(&tx, None, unix_now())?;
@@ -232,11 +229,13 @@ fn epoch(conn: &Connection) -> Result<Epoch, StoreError> {
 }
 
 /// What a release writes beside the records: the server's edits for the journal and the
-/// audit rows of erasures and edits, and the server's replica that makes them.
+/// audit rows of erasures and edits, and the server's replica that makes them; and what
+/// it leaves to do: the documents the released states stopped naming.
 struct Releasing<'a> {
     server: ReplicaId,
     edits: &'a mut Vec<ServerEdit>,
     audited: &'a mut Vec<Entry>,
+    unnamed: &'a mut Vec<String>,
 }
 
 /// Releases what can be released of one record's held states (§6a), writing the merged
@@ -282,6 +281,9 @@ fn release_record(
                 releasing.edits,
             )?;
             let exact = exact.filter(|_| same);
+            releasing
+                .unnamed
+                .extend(super::blobs::unnamed_by(stored.as_ref(), &state));
             *seq += 1;
             records::put(
                 conn,
@@ -380,6 +382,10 @@ impl SqliteStore {
                 false => None,
             };
             let stored = records::get(&tx, org, id)?;
+            let named = stored
+                .as_ref()
+                .map(super::blobs::digests)
+                .unwrap_or_default();
             let (seq, erased) = match plan_erasure(stored, last_seq, recent.as_deref(), now) {
                 ErasePlan::Answer(answer) => return Ok(answer),
                 ErasePlan::Write { seq, state } => (seq, state),
@@ -387,7 +393,7 @@ impl SqliteStore {
             // No held copy of an erased record stays either (§5).
             let erasure = erasure::erase_record(&tx, org, seq, erased, by.filter(|_| capped))?;
             // The documents only it named go with it (§5, §6b).
-            blobs::drop_unnamed(&tx, org, None)?;
+            blobs::drop_unnamed(&tx, org, Some(&named))?;
             tx.commit()?;
             checkpoint_or_warn(conn);
             Ok(Capped::Done(erasure))
@@ -436,6 +442,10 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
+    /// A whole piece (a chunk as it was sent): SQLite reads a value whole whatever part
+    /// of it is asked, so smaller steps would read each piece several times.
+    const READ_BYTES: u64 = sync_protocol::blobs::CHUNK_BYTES;
+
     fn server_id(&self) -> ReplicaId {
         self.server_id
     }
@@ -626,6 +636,12 @@ impl Store for SqliteStore {
                 .map(|r| records::get(&tx, caller.org, r.id()))
                 .collect::<Result<Vec<_>, _>>()?;
             let had_copy: Vec<bool> = stored.iter().map(Option::is_some).collect();
+            // The documents the stored attachments name, before an erasure on arrival
+            // plans a record against an erased copy: a write may leave one unnamed.
+            let named_before: Vec<Vec<String>> = stored
+                .iter()
+                .map(|s| s.as_ref().map(super::blobs::digests).unwrap_or_default())
+                .collect();
             // Erased ids and persons (§5): what the push names that the organisation erased,
             // in one query; a record erased on arrival is planned against an erased copy.
             let mut erased_set = erasure::erased_among(
@@ -636,11 +652,6 @@ impl Store for SqliteStore {
             let (stored, absorbed) = on_arrival(&records, stored, &mut erased_set);
             let plan = plan_push(&records, &stored, caller.device, devices.as_ref())?;
             let plan = absorb(plan, &absorbed, &stored);
-            // The documents the stored attachments name: an edit may leave one unnamed.
-            let named_before: Vec<Vec<String>> = stored
-                .iter()
-                .map(|s| s.as_ref().map(super::blobs::digests).unwrap_or_default())
-                .collect();
             drop(stored);
             let device = caller.device.to_string();
             let mut results = Vec::with_capacity(records.len());
@@ -696,6 +707,7 @@ impl Store for SqliteStore {
                             server,
                             edits: &mut edits,
                             audited: &mut server_audited,
+                            unnamed: &mut unnamed,
                         };
                         let settled = release_record(
                             &tx,
@@ -735,12 +747,9 @@ impl Store for SqliteStore {
                 devices::note_acked(&tx, caller.device, through)?;
             }
             orgs::set_last_seq(&tx, caller.org, seq)?;
-            // Documents no attachment names any more go (§6b): after an erasure on arrival
-            // (or on release), any of the organisation's; else those an edit stopped naming.
-            let dropped = match edits.is_empty() {
-                true => blobs::drop_unnamed(&tx, caller.org, Some(&unnamed))?,
-                false => blobs::drop_unnamed(&tx, caller.org, None)?,
-            };
+            // Documents no attachment names any more go (§6b): those a write (an edit, an
+            // erasure on arrival, a release) stopped naming.
+            let dropped = blobs::drop_unnamed(&tx, caller.org, Some(&unnamed))?;
             let epoch = epoch(&tx)?;
             tx.commit().map_err(StoreError::from)?;
             if dropped > 0 {
@@ -874,11 +883,12 @@ impl Store for SqliteStore {
                 recovery::accept(&tx, org, device)?;
             }
             let devices = recovery::org_devices(&tx, org)?;
-            let (mut edits, mut audited) = (Vec::new(), Vec::new());
+            let (mut edits, mut audited, mut unnamed) = (Vec::new(), Vec::new(), Vec::new());
             let mut releasing = Releasing {
                 server,
                 edits: &mut edits,
                 audited: &mut audited,
+                unnamed: &mut unnamed,
             };
             let released = release_all(
                 &tx,
@@ -890,11 +900,9 @@ impl Store for SqliteStore {
             )?;
             audited.insert(0, Entry::recovery_accepted(device, released));
             audit::note(&tx, org, &audited)?;
-            // A released state erased on release takes its documents with it.
-            let dropped = match edits.is_empty() {
-                true => 0,
-                false => blobs::drop_unnamed(&tx, org, None)?,
-            };
+            // The documents the released states stopped naming go (an edit, or an erasure
+            // on release).
+            let dropped = blobs::drop_unnamed(&tx, org, Some(&unnamed))?;
             tx.commit()?;
             if dropped > 0 {
                 checkpoint_or_warn(conn);
@@ -1000,11 +1008,9 @@ impl Store for SqliteStore {
     ) -> Result<bool, StoreError> {
         self.write(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let changed = erasure::restore_erased(&tx, org, mac, id)?;
-            let dropped = match changed {
-                true => blobs::drop_unnamed(&tx, org, None)?,
-                false => 0,
-            };
+            let mut unnamed = Vec::new();
+            let changed = erasure::restore_erased(&tx, org, mac, id, &mut unnamed)?;
+            let dropped = blobs::drop_unnamed(&tx, org, Some(&unnamed))?;
             tx.commit()?;
             if dropped > 0 {
                 checkpoint_or_warn(conn);
@@ -1018,11 +1024,9 @@ impl Store for SqliteStore {
     async fn restore_edited(&self, org: OrgId, state: RecordState) -> Result<bool, StoreError> {
         self.write(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let changed = erasure::restore_edited(&tx, org, state)?;
-            let dropped = match changed {
-                true => blobs::drop_unnamed(&tx, org, None)?,
-                false => 0,
-            };
+            let mut unnamed = Vec::new();
+            let changed = erasure::restore_edited(&tx, org, state, &mut unnamed)?;
+            let dropped = blobs::drop_unnamed(&tx, org, Some(&unnamed))?;
             tx.commit()?;
             if dropped > 0 {
                 checkpoint_or_warn(conn);
@@ -1113,13 +1117,15 @@ impl Store for SqliteStore {
         let server = self.server_id;
         self.write(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let done = erasure::erase_person(&tx, org, person, dry_run, capped, server)?;
+            let mut unnamed = Vec::new();
+            let done =
+                erasure::erase_person(&tx, org, person, dry_run, capped, server, &mut unnamed)?;
             if dry_run || !matches!(done, Capped::Done(_)) {
                 // Nothing written: rolled back.
                 return Ok(done);
             }
             // The documents of their attachments go with them (§5, §6b).
-            blobs::drop_unnamed(&tx, org, None)?;
+            blobs::drop_unnamed(&tx, org, Some(&unnamed))?;
             tx.commit()?;
             checkpoint_or_warn(conn);
             Ok(done)
@@ -1224,19 +1230,29 @@ impl Store for SqliteStore {
 
     #[instrument(name = "db.sweep_blobs", skip_all)]
     async fn sweep_blobs(&self, stale_before: i64) -> Result<Swept, StoreError> {
-        self.write(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let stale = blobs::drop_stale(&tx, stale_before)?;
-            let mut unnamed = 0;
-            for org in blobs::orgs(&tx)? {
-                unnamed += blobs::drop_unnamed(&tx, org, None)?;
-            }
-            tx.commit()?;
-            if stale + unnamed > 0 {
+        let mut swept = Swept::default();
+        for org in self.read(|conn| blobs::orgs(conn)).await? {
+            // One write transaction per organisation: pushes and uploads of the others go
+            // on between them.
+            let (stale, unnamed) = self
+                .write(move |conn| {
+                    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                    let stale = blobs::drop_stale(&tx, org, stale_before)?;
+                    let unnamed = blobs::drop_unnamed(&tx, org, None)?;
+                    tx.commit()?;
+                    Ok::<_, StoreError>((stale, unnamed))
+                })
+                .await?;
+            swept.stale += stale;
+            swept.unnamed += unnamed;
+        }
+        if swept.stale + swept.unnamed > 0 {
+            self.write(|conn| {
                 checkpoint_or_warn(conn);
-            }
-            Ok(Swept { stale, unnamed })
-        })
-        .await
+                Ok::<_, StoreError>(())
+            })
+            .await?;
+        }
+        Ok(swept)
     }
 }
