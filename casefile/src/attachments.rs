@@ -767,6 +767,12 @@ impl CaseFile {
             &mut |_| {},
         )? {
             Fetched::Whole => {}
+            Fetched::Unnamed => {
+                return Err(SyncError::Refused {
+                    code: ErrorCode::NotFound,
+                    message: "this document was deleted meanwhile".into(),
+                });
+            }
             Fetched::NotThere => {
                 return Err(SyncError::Refused {
                     code: ErrorCode::NotFound,
@@ -841,6 +847,7 @@ impl CaseFile {
             match self.download(&http, sha256, *size, &mut state, progress)? {
                 Fetched::Whole => report.received += 1,
                 Fetched::NotThere => report.waiting += 1,
+                Fetched::Unnamed => {}
             }
         }
         info!(
@@ -1005,7 +1012,9 @@ impl CaseFile {
                     "the server sent a document of another length than its record says".into(),
                 ));
             }
-            self.keep_piece(sha256, size, offset, piece)?;
+            if !self.keep_piece(sha256, size, offset, piece)? {
+                return Ok(Fetched::Unnamed);
+            }
             offset += piece.len() as u64;
         }
         // Whole: check it before it counts.
@@ -1025,15 +1034,28 @@ impl CaseFile {
         Ok(Fetched::Whole)
     }
 
-    /// Keeps a received piece in one transaction, as pieces of at most 1 MiB.
+    /// Keeps a received piece in one transaction, as pieces of at most 1 MiB, if an
+    /// attachment held still names the document: an erasure made by the other handle of
+    /// the case file (see [`CaseFile::open_again`]) either commits first and nothing is
+    /// kept (answers `false`, and the part kept before goes), or after, and takes it.
     fn keep_piece(
         &mut self,
         sha256: &str,
         size: u64,
         offset: u64,
         piece: &[u8],
-    ) -> Result<(), SyncError> {
-        self.write(|tx| {
+    ) -> Result<bool, SyncError> {
+        Ok(self.write(|tx| {
+            let named: bool = tx
+                .prepare_cached(&format!("SELECT ?1 IN ({NAMED})"))?
+                .query_row([sha256], |r| r.get(0))?;
+            if !named {
+                tx.prepare_cached("DELETE FROM blob_chunk WHERE sha256 = ?1")?
+                    .execute([sha256])?;
+                tx.prepare_cached("DELETE FROM blob WHERE sha256 = ?1 AND whole = 0")?
+                    .execute([sha256])?;
+                return Ok(false);
+            }
             tx.prepare_cached(
                 "INSERT INTO blob (sha256, size, received, whole, uploaded) VALUES (?1, ?2, 0, 0, 1)
                  ON CONFLICT (sha256) DO NOTHING",
@@ -1047,9 +1069,8 @@ impl CaseFile {
             }
             tx.prepare_cached("UPDATE blob SET received = ?2 WHERE sha256 = ?1")?
                 .execute(params![sha256, (offset + piece.len() as u64) as i64])?;
-            Ok(())
-        })?;
-        Ok(())
+            Ok(true)
+        })?)
     }
 
     fn discard_part(&mut self, sha256: &str) -> Result<(), SyncError> {
@@ -1160,6 +1181,9 @@ enum Fetched {
     Whole,
     /// The server does not hold it (yet).
     NotThere,
+    /// No attachment held names it any more (erased or deleted meanwhile, by the other
+    /// handle of the case file): nothing of it was kept.
+    Unnamed,
 }
 
 #[cfg(test)]
@@ -1234,6 +1258,58 @@ mod tests {
             "{err}"
         );
         assert!(prepare(b"\xFF\xD8\xFF\xE0 not really", false).is_err());
+    }
+
+    /// A piece received for a document no attachment names any more (erased through
+    /// the other handle meanwhile) is not kept, and the part kept before goes.
+    #[test]
+    fn a_piece_of_a_document_named_no_more_is_not_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut file = CaseFile::init_with(
+            dir.path().join("t.casefile"),
+            "une phrase secrète assez longue",
+            crate::KdfParams::INSECURE_FOR_TESTS,
+        )
+        .unwrap();
+        let pdf = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n".to_vec();
+        let person = file
+            .create(
+                "person",
+                vec![("family_name".to_owned(), serde_json::json!("Rostas"))],
+            )
+            .unwrap();
+        let id = file
+            .attach(
+                &NewAttachment {
+                    person_id: Some(person),
+                    title: "Attestation".into(),
+                    category: "other".into(),
+                    ..NewAttachment::default()
+                },
+                &pdf,
+            )
+            .unwrap();
+        let sha256 = file.attachment(id).unwrap().sha256;
+        // As on a device that has the record and not the bytes yet.
+        file.conn
+            .execute_batch("DELETE FROM blob_chunk; DELETE FROM blob;")
+            .unwrap();
+        let size = pdf.len() as u64;
+        let chunks = |file: &CaseFile| -> i64 {
+            file.conn
+                .query_row("SELECT count(*) FROM blob_chunk", [], |r| r.get(0))
+                .unwrap()
+        };
+        assert!(file.keep_piece(&sha256, size, 0, &pdf[..10]).unwrap());
+        assert_eq!(chunks(&file), 1);
+        crate::erasure::wipe(&file.conn, id).unwrap();
+        assert!(!file.keep_piece(&sha256, size, 10, &pdf[10..]).unwrap());
+        assert_eq!(chunks(&file), 0, "nothing of it is kept");
+        let blobs: i64 = file
+            .conn
+            .query_row("SELECT count(*) FROM blob", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(blobs, 0);
     }
 
     #[test]

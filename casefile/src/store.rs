@@ -24,6 +24,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionB
 use rusqlite_migration::{M, Migrations};
 use sync_protocol::ReplicaId;
 use tracing::{debug, info_span, warn};
+use zeroize::Zeroizing;
 
 use crate::crypto::{KdfParams, KeyParams};
 use crate::error::{Error, Result};
@@ -47,12 +48,24 @@ pub const SCHEMA_VERSION: i64 = 7;
 pub const EXPORTS_FOLDER: &str = "exports";
 
 /// An open, unlocked case file. One connection; blocking (call it from a dedicated
-/// thread in an async app).
+/// thread in an async app). [`CaseFile::open_again`] gives a second handle for a long
+/// task beside it.
 #[derive(Debug)]
 pub struct CaseFile {
     pub(crate) conn: Connection,
     path: PathBuf,
     replica: ReplicaId,
+    key: RawKey,
+}
+
+/// The raw key SQLCipher was given, kept to open a second handle: wiped when dropped,
+/// never printed.
+struct RawKey(Zeroizing<String>);
+
+impl std::fmt::Debug for RawKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RawKey(..)")
+    }
 }
 
 impl CaseFile {
@@ -100,6 +113,7 @@ impl CaseFile {
             conn,
             path: path.to_owned(),
             replica,
+            key: RawKey(key),
         })
     }
 
@@ -164,13 +178,13 @@ impl CaseFile {
     fn open_keyed_file(path: &Path, passphrase: &str) -> Result<Self> {
         let main = KeyParams::path_for(path);
         let pending = KeyParams::pending_path_for(path);
-        let mut conn = match open_keyed(path, &KeyParams::read(&main)?, passphrase) {
+        let (mut conn, key) = match open_keyed(path, &KeyParams::read(&main)?, passphrase) {
             Err(Error::WrongPassphrase) if pending.is_file() => {
                 // A re-key was interrupted after the file took its new key but before its
                 // new parameters replaced the old ones: finish it.
-                let conn = open_keyed(path, &KeyParams::read(&pending)?, passphrase)?;
+                let opened = open_keyed(path, &KeyParams::read(&pending)?, passphrase)?;
                 std::fs::rename(&pending, &main)?;
-                conn
+                opened
             }
             other => other?,
         };
@@ -186,6 +200,25 @@ impl CaseFile {
             conn,
             path: path.to_owned(),
             replica,
+            key: RawKey(key),
+        })
+    }
+
+    /// A second handle on this open case file, with the same key and replica id, for a
+    /// long task that must not hold this one: the documents' sync, whose requests can
+    /// take minutes on a poor link. The WAL lets both read at once; their writes take
+    /// turns (the busy timeout). A passphrase change made meanwhile leaves the second
+    /// handle unable to read: the caller stops its task first.
+    pub fn open_again(&self) -> Result<Self> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&self.path, flags)?;
+        apply_key(&conn, &self.key.0)?;
+        configure(&conn)?;
+        Ok(Self {
+            conn,
+            path: self.path.clone(),
+            replica: self.replica,
+            key: RawKey(self.key.0.clone()),
         })
     }
 
@@ -214,11 +247,12 @@ impl CaseFile {
         params.write(&pending)?;
         self.conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
-        let statement = zeroize::Zeroizing::new(format!("PRAGMA rekey = \"{}\";", key.as_str()));
+        let statement = Zeroizing::new(format!("PRAGMA rekey = \"{}\";", key.as_str()));
         if let Err(e) = self.conn.execute_batch(&statement) {
             let _ = std::fs::remove_file(&pending);
             return Err(e.into());
         }
+        self.key = RawKey(key);
         Ok(())
     }
 
@@ -311,12 +345,18 @@ impl CaseFile {
     }
 }
 
-fn open_keyed(path: &Path, params: &KeyParams, passphrase: &str) -> Result<Connection> {
+/// Opens the file at `path` with the key derived from `passphrase`; answers the
+/// connection and the key.
+fn open_keyed(
+    path: &Path,
+    params: &KeyParams,
+    passphrase: &str,
+) -> Result<(Connection, Zeroizing<String>)> {
     let key = params.derive(passphrase, path)?;
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags)?;
     apply_key(&conn, &key)?;
-    Ok(conn)
+    Ok((conn, key))
 }
 
 /// Hands the raw key to SQLCipher and proves it on a first read: a wrong key reads as
@@ -324,7 +364,7 @@ fn open_keyed(path: &Path, params: &KeyParams, passphrase: &str) -> Result<Conne
 fn apply_key(conn: &Connection, key: &str) -> Result<()> {
     // SQLCipher would otherwise print a wrong key's failed HMAC checks on stderr.
     conn.execute_batch("PRAGMA cipher_log_level = NONE;")?;
-    let statement = zeroize::Zeroizing::new(format!("PRAGMA key = \"{key}\";"));
+    let statement = Zeroizing::new(format!("PRAGMA key = \"{key}\";"));
     conn.execute_batch(&statement)?;
     match conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
         r.get::<_, i64>(0)

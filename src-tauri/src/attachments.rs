@@ -18,8 +18,9 @@
 //!   fetches (all, or each when it is opened).
 //! - [`sync_documents`]: the documents' sync. The page calls it once `sync` answered, so
 //!   the records' result never waits for photos; its progress comes as
-//!   `DocumentsProgress` events, and `cancel_sync` stops it as it stops a sync. While it
-//!   runs it holds the case file, as a sync does: other commands wait for it.
+//!   `DocumentsProgress` events, and `cancel_sync` stops it as it stops a sync. It runs
+//!   on a second handle of the case file ([`Vault::beside`]): the other commands, a
+//!   records' sync included, go on while documents travel.
 //!
 //! Deleting and restoring an attachment are the generic `delete` and `restore`.
 
@@ -440,7 +441,7 @@ pub async fn sync_documents(
     let flag = cancel.start();
     let events = app.clone();
     let report = vault
-        .with(move |file| {
+        .beside(move |file| {
             let flag: &AtomicBool = &flag;
             let mut progress = |p: casefile::DocumentsProgress| {
                 // A window that stopped listening misses a step of the bar, nothing more.

@@ -144,10 +144,15 @@ pub fn touch(activity: State<'_, Activity>) {
 #[specta::specta]
 pub async fn change_passphrase(
     vault: State<'_, Vault>,
+    cancel: State<'_, SyncCancel>,
     current: String,
     new_passphrase: String,
 ) -> AppResult<()> {
     let (current, new_passphrase) = (Zeroizing::new(current), Zeroizing::new(new_passphrase));
+    // A second handle keeps the old key: the documents' sync stops before the change.
+    let under_way = cancel.for_lock();
+    vault.wait_beside().await?;
+    drop(under_way);
     vault
         .with(move |file| {
             drop(CaseFile::open(file.path(), &current)?);

@@ -199,6 +199,8 @@ pub async fn lock_vault(vault: &Vault, cancel: &SyncCancel) -> AppResult<()> {
             Ok(())
         })
         .await?;
+    // The documents' sync on its second handle, cancelled with the rest.
+    vault.wait_beside().await?;
     crate::saving::forget_opened(vault.path());
     Ok(())
 }

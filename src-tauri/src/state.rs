@@ -2,7 +2,9 @@
 //!
 //! `CaseFile` is blocking (rusqlite): every call runs on Tauri's blocking pool through
 //! [`Vault::with`], never on the async executor. One mutex serialises the calls, as the
-//! case file's single connection requires.
+//! case file's connection requires. A long task that must not stop the others (the
+//! documents' sync) runs on a second handle of the case file through [`Vault::beside`];
+//! a lock waits for it to end ([`Vault::wait_beside`]).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -17,6 +19,8 @@ use crate::error::{AppError, AppResult};
 pub struct Vault {
     path: PathBuf,
     file: Arc<Mutex<Option<CaseFile>>>,
+    /// Held by the task running on a second handle, for as long as it runs.
+    beside: Arc<Mutex<()>>,
 }
 
 impl Vault {
@@ -25,6 +29,7 @@ impl Vault {
         Self {
             path,
             file: Arc::new(Mutex::new(None)),
+            beside: Arc::new(Mutex::new(())),
         }
     }
 
@@ -47,6 +52,41 @@ impl Vault {
             let mut guard = file.lock().unwrap_or_else(PoisonError::into_inner);
             let open = guard.as_mut().ok_or_else(AppError::locked)?;
             f(open)
+        })
+        .await
+    }
+
+    /// Runs `f` on the blocking pool with a second handle of the open case file
+    /// ([`CaseFile::open_again`]), without holding the first: the other commands go on
+    /// meanwhile. One such task at a time; the caller gives it a cancel flag that a lock
+    /// sets (see [`SyncCancel`]), and the lock waits for it to end.
+    ///
+    /// Errors: [`AppError::Locked`] when the case file is not open, and whatever `f`
+    /// returns.
+    pub async fn beside<T, F>(&self, f: F) -> AppResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut CaseFile) -> AppResult<T> + Send + 'static,
+    {
+        let (file, beside) = (Arc::clone(&self.file), Arc::clone(&self.beside));
+        run_blocking(move || {
+            let _running = beside.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut second = {
+                let guard = file.lock().unwrap_or_else(PoisonError::into_inner);
+                guard.as_ref().ok_or_else(AppError::locked)?.open_again()?
+            };
+            f(&mut second)
+        })
+        .await
+    }
+
+    /// Waits for the task running on a second handle, if any, to end (and its handle,
+    /// with its key, to close). The caller cancelled it first.
+    pub async fn wait_beside(&self) -> AppResult<()> {
+        let beside = Arc::clone(&self.beside);
+        run_blocking(move || {
+            drop(beside.lock().unwrap_or_else(PoisonError::into_inner));
+            Ok(())
         })
         .await
     }
@@ -226,6 +266,59 @@ mod tests {
         assert!(
             !after.load(Ordering::SeqCst),
             "once locked, the next sync starts afresh"
+        );
+    }
+
+    /// A task on a second handle does not hold the case file: a command answers while it
+    /// runs and reads what it wrote; a lock waits for it to end; once locked, nothing
+    /// runs beside.
+    #[test]
+    fn a_task_beside_lets_commands_answer_and_a_lock_waits_for_it() {
+        use std::sync::mpsc;
+        use std::time::Duration;
+
+        let dir = tempfile::tempdir().unwrap();
+        let vault = open_test_vault(dir.path());
+        let (started, started_rx) = mpsc::channel();
+        let (go, go_rx) = mpsc::channel::<()>();
+        let task = std::thread::spawn({
+            let vault = vault.clone();
+            move || {
+                tauri::async_runtime::block_on(vault.beside(move |second| {
+                    second.set_setting("documents.test", "écrit à côté")?;
+                    started.send(()).unwrap();
+                    go_rx.recv().unwrap();
+                    Ok(second.setting("documents.test")?)
+                }))
+            }
+        });
+        started_rx.recv().unwrap();
+        let read =
+            tauri::async_runtime::block_on(vault.with(|file| Ok(file.setting("documents.test")?)));
+        assert_eq!(read.unwrap().as_deref(), Some("écrit à côté"));
+
+        let locking = std::thread::spawn({
+            let vault = vault.clone();
+            move || {
+                tauri::async_runtime::block_on(crate::lock::lock_vault(
+                    &vault,
+                    &SyncCancel::default(),
+                ))
+            }
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(!locking.is_finished(), "the lock waits for the task beside");
+        go.send(()).unwrap();
+        assert_eq!(
+            task.join().unwrap().unwrap().as_deref(),
+            Some("écrit à côté")
+        );
+        locking.join().unwrap().unwrap();
+        assert!(!vault.is_unlocked());
+        let refused = tauri::async_runtime::block_on(vault.beside(|_| Ok(())));
+        assert!(
+            matches!(refused, Err(AppError::Locked { .. })),
+            "{refused:?}"
         );
     }
 }

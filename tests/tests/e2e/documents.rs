@@ -269,3 +269,68 @@ fn erasure_takes_the_bytes_sqlite() {
 fn erasure_takes_the_bytes_postgres() {
     erasure_takes_the_bytes(Backend::Postgres);
 }
+
+/// The documents' sync on a second handle of the case file (as the app runs it) leaves
+/// the first free: a person added through it between two pieces is kept, and an erasure
+/// made through it in the middle of a download leaves no piece of the erased person's
+/// document on the device.
+#[test]
+fn a_second_handle_fetches_while_the_first_works_and_erases() {
+    let server = Server::start(Backend::Sqlite);
+    let (_org, user) = server.new_org();
+    let mut marie = Device::enrolled("marie", &server, &user);
+    let mark = b"SECONDE-POIGNEE-7f3a";
+    let person = add_person(&mut marie.file, "Dumitru", "Ana");
+    let doomed = attach(
+        &mut marie.file,
+        person,
+        "Carte d'identité",
+        &pdf(12 * 1024 * 1024, 11, mark),
+    );
+    marie.sync();
+    sync_documents(&mut marie);
+
+    let mut ion = Device::enrolled("ion", &server, &user);
+    ion.sync();
+    let mut second = ion.file.open_again().unwrap();
+    let cancel = AtomicBool::new(false);
+    let mut added = None;
+    let report = second
+        .sync_documents_with(
+            patient(),
+            &mut |p| {
+                // After the first piece is kept: the first handle writes, then erases.
+                if p.received > 0 && added.is_none() {
+                    added = Some(add_person(&mut ion.file, "Stoica", "Ion"));
+                    ion.file
+                        .erase_person_cancellable(person, false, &AtomicBool::new(false))
+                        .unwrap();
+                    // The device learns of it by its records' sync, on the first handle.
+                    ion.sync();
+                }
+            },
+            &cancel,
+        )
+        .unwrap();
+    drop(second);
+    assert!(
+        added.is_some(),
+        "the erasure came in the middle of the download"
+    );
+    assert_eq!(report.received, 0, "{report:?}");
+    assert!(
+        ion.file.get(added.unwrap()).is_ok(),
+        "the write beside is kept"
+    );
+    assert!(matches!(
+        ion.file.attachment(doomed),
+        Err(casefile::Error::NotFound(_))
+    ));
+    let hex: String = mark.iter().map(|b| format!("{b:02x}")).collect();
+    let rows = ion.file.every_row_as_text().unwrap();
+    assert!(
+        !rows.contains(&hex) && !rows.contains(std::str::from_utf8(mark).unwrap()),
+        "a piece of the erased document is left on the device"
+    );
+    assert_eq!(ion.file.documents_status().unwrap().to_fetch, 0);
+}
