@@ -974,6 +974,13 @@ impl CaseFile {
         if offset > size {
             offset = 0;
         }
+        // The hash is taken as the pieces come; a resumed download reads what it kept
+        // once, rather than the whole document at the end.
+        let mut hasher = Sha256::new();
+        if offset > 0 {
+            let kept = read_pieces(&self.conn, sha256, usize::try_from(offset).unwrap_or(0))?;
+            hasher.update(kept.get(..kept.len().min(offset as usize)).unwrap_or_default());
+        }
         loop {
             state.received = counted_from + offset;
             progress(*state);
@@ -991,6 +998,7 @@ impl CaseFile {
                 // What is here is not the start of the server's document: start again.
                 self.discard_part(sha256)?;
                 offset = 0;
+                hasher = Sha256::new();
                 continue;
             }
             if !status.is_success() {
@@ -1015,11 +1023,11 @@ impl CaseFile {
             if !self.keep_piece(sha256, size, offset, piece)? {
                 return Ok(Fetched::Unnamed);
             }
+            hasher.update(piece);
             offset += piece.len() as u64;
         }
         // Whole: check it before it counts.
-        let bytes = read_pieces(&self.conn, sha256, usize::try_from(size).unwrap_or(0))?;
-        if sha256_hex(&bytes) != sha256 {
+        if hex(&hasher.finalize()) != sha256 {
             warn!("a fetched document does not have the hash its record names: discarded");
             self.discard_part(sha256)?;
             return Err(SyncError::BadAnswer(

@@ -6,8 +6,11 @@
 //! not know (from a newer version, or `x_` fields) are kept in `extra`.
 //!
 //! Beside DOMAIN.md's ten kinds: a person's `email`, `skills` and `certifications`, and
-//! the kind `cv` ([`Cv`]), which a CV needs; and the organisation's settings
-//! ([`OrganisationSettings`]). [`crate::schema`] says what each holds.
+//! the kind `cv` ([`Cv`]), which a CV needs; the kind `attachment` ([`Attachment`]), a
+//! document or photo in a person's file (person, optional visit or step, title,
+//! category, taken on, media type, size, SHA-256), whose bytes are kept apart
+//! ([`crate::attachments`]); and the organisation's settings ([`OrganisationSettings`]).
+//! [`crate::schema`] says what each holds.
 
 use std::collections::BTreeMap;
 
