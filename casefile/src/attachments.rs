@@ -979,7 +979,10 @@ impl CaseFile {
         let mut hasher = Sha256::new();
         if offset > 0 {
             let kept = read_pieces(&self.conn, sha256, usize::try_from(offset).unwrap_or(0))?;
-            hasher.update(kept.get(..kept.len().min(offset as usize)).unwrap_or_default());
+            hasher.update(
+                kept.get(..kept.len().min(offset as usize))
+                    .unwrap_or_default(),
+            );
         }
         loop {
             state.received = counted_from + offset;

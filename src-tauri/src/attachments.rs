@@ -36,7 +36,7 @@ use specta::Type;
 use tauri::{AppHandle, State};
 use tauri_specta::Event;
 
-use crate::commands::settle_refusal;
+use crate::commands::settled;
 use crate::error::{AppError, AppResult};
 use crate::events::DocumentsProgress;
 use crate::saving;
@@ -342,13 +342,13 @@ pub async fn attachment_open(
     id: String,
 ) -> AppResult<OpenedAttachment> {
     let exports = saving::opened_dir(vault.path());
-    let opened = match open_in(&vault, &cancel, id, exports).await {
-        Ok(opened) => opened,
-        Err(error) => {
-            settle_refusal(&app, &vault, &cancel, &error).await?;
-            return Err(error);
-        }
-    };
+    let opened = settled(
+        &app,
+        &vault,
+        &cancel,
+        open_in(&vault, &cancel, id, exports).await,
+    )
+    .await?;
     if let OpenedAttachment::Pdf { path } = &opened {
         saving::open_saved(path)?;
     }
@@ -452,10 +452,7 @@ pub async fn sync_documents(
             ))
         })
         .await;
-    if let Err(error) = &report {
-        settle_refusal(&app, &vault, &cancel, error).await?;
-    }
-    report
+    settled(&app, &vault, &cancel, report).await
 }
 
 #[cfg(test)]
@@ -602,6 +599,27 @@ mod tests {
             1,
             "and a restored one comes back"
         );
+    }
+
+    /// The page checks sizes before it sends a file, and lists categories before the
+    /// schema is read: with the case file's own figures and values.
+    #[test]
+    fn the_pages_limits_and_categories_are_the_case_files() {
+        let page = include_str!("../../ui/src/lib/documents.ts");
+        let mib = |bytes: u64| format!("= {} * 1024 * 1024;", bytes / (1024 * 1024));
+        let kept = mib(casefile::sync_protocol::blobs::MAX_BLOB_BYTES);
+        let photo = mib(casefile::attachments::MAX_INPUT_BYTES as u64);
+        assert!(page.contains(&format!("MAX_KEPT_BYTES {kept}")), "{kept}");
+        assert!(
+            page.contains(&format!("MAX_PHOTO_BYTES {photo}")),
+            "{photo}"
+        );
+        let values = casefile::kinds::AttachmentCategory::VALUES
+            .iter()
+            .map(|v| format!("\"{v}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        assert!(page.contains(&format!("[{values}]")), "{values}");
     }
 
     #[test]

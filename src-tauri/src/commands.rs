@@ -538,10 +538,21 @@ pub async fn sync(
             Ok(SyncReportView::from(file.sync(&mut progress, flag)?))
         })
         .await;
-    if let Err(error) = &report {
-        settle_refusal(&app, &vault, &cancel, error).await?;
+    settled(&app, &vault, &cancel, report).await
+}
+
+/// The answer of a request to the server, once what a refusal of this device asks is
+/// done ([`settle_refusal`]).
+pub(crate) async fn settled<T>(
+    app: &AppHandle,
+    vault: &Vault,
+    cancel: &SyncCancel,
+    answer: AppResult<T>,
+) -> AppResult<T> {
+    if let Err(error) = &answer {
+        settle_refusal(app, vault, cancel, error).await?;
     }
-    report
+    answer
 }
 
 /// Does what the server's refusal of this device asks, after any request to it (a sync,

@@ -14,7 +14,7 @@ use std::sync::atomic::AtomicBool;
 use serde_json::Value;
 use tauri::{AppHandle, State};
 
-use crate::commands::settle_refusal;
+use crate::commands::settled;
 use crate::error::AppResult;
 use crate::saving;
 use crate::state::{SyncCancel, Vault};
@@ -133,10 +133,7 @@ pub async fn erase_person(
 ) -> AppResult<ErasureView> {
     // A lock abandons the request as it abandons a sync: its flag is the sync's.
     let answer = erase_person_in(&vault, person, dry_run, cancel.start()).await;
-    if let Err(error) = &answer {
-        settle_refusal(&app, &vault, &cancel, error).await?;
-    }
-    answer
+    settled(&app, &vault, &cancel, answer).await
 }
 
 async fn erase_person_in(
