@@ -431,6 +431,21 @@ fn read_pieces(conn: &Connection, sha256: &str, capacity: usize) -> Result<Vec<u
     Ok(out)
 }
 
+/// Whether the pieces held of `sha256` are `size` bytes end to end: each starts where
+/// the one before ends, from 0, with no gap and no overlap.
+fn pieces_are_whole(conn: &Connection, sha256: &str, size: u64) -> Result<bool> {
+    let (misplaced, total): (i64, i64) = conn
+        .prepare_cached(
+            "SELECT coalesce(sum(start != expected), 0), coalesce(sum(n), 0) FROM (
+               SELECT start, length(data) AS n,
+                      coalesce(sum(length(data)) OVER (ORDER BY start
+                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS expected
+               FROM blob_chunk WHERE sha256 = ?1)",
+        )?
+        .query_row([sha256], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(misplaced == 0 && u64::try_from(total).ok() == Some(size))
+}
+
 /// The digests that an attachment held here names (any entry of `sha256`), erased ones
 /// aside: deleted attachments still name theirs.
 const NAMED: &str = "SELECT json_extract(e.value, '$.value')
@@ -1039,9 +1054,22 @@ impl CaseFile {
                     .into(),
             ));
         }
-        self.conn
-            .prepare_cached("UPDATE blob SET whole = 1, uploaded = 1 WHERE sha256 = ?1")?
-            .execute([sha256])?;
+        // The hash was taken of what came; what is stored is checked to be all of it, in
+        // order, in the same transaction that makes it count: the other handle of the
+        // case file may have fetched or dropped the same document meanwhile.
+        let whole = self.write(|tx| {
+            if !pieces_are_whole(tx, sha256, size)? {
+                return Ok(false);
+            }
+            tx.prepare_cached("UPDATE blob SET whole = 1, uploaded = 1 WHERE sha256 = ?1")?
+                .execute([sha256])?;
+            Ok(true)
+        })?;
+        if !whole {
+            warn!("a fetched document's pieces changed meanwhile: it will be fetched again");
+            self.discard_part(sha256)?;
+            return Ok(Fetched::NotThere);
+        }
         Ok(Fetched::Whole)
     }
 
@@ -1269,6 +1297,43 @@ mod tests {
             "{err}"
         );
         assert!(prepare(b"\xFF\xD8\xFF\xE0 not really", false).is_err());
+    }
+
+    /// Pieces count as a whole document only end to end: a gap, an overlap or a short
+    /// total does not.
+    #[test]
+    fn pieces_count_as_whole_only_end_to_end() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE blob_chunk (sha256 TEXT, start INTEGER, data BLOB,
+                                      PRIMARY KEY (sha256, start));",
+        )
+        .unwrap();
+        let put = |digest: &str, start: i64, len: usize| {
+            conn.execute(
+                "INSERT INTO blob_chunk VALUES (?1, ?2, ?3)",
+                params![digest, start, vec![7u8; len]],
+            )
+            .unwrap();
+        };
+        put("whole", 0, 4);
+        put("whole", 4, 4);
+        put("whole", 8, 2);
+        put("gap", 0, 4);
+        put("gap", 5, 5);
+        put("overlap", 0, 4);
+        put("overlap", 3, 7);
+        put("late", 1, 9);
+        put("short", 0, 4);
+        put("short", 4, 4);
+        assert!(pieces_are_whole(&conn, "whole", 10).unwrap());
+        assert!(
+            !pieces_are_whole(&conn, "whole", 11).unwrap(),
+            "a short total"
+        );
+        for digest in ["gap", "overlap", "late", "short", "none"] {
+            assert!(!pieces_are_whole(&conn, digest, 10).unwrap(), "{digest}");
+        }
     }
 
     /// A piece received for a document no attachment names any more (erased through
