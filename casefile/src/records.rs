@@ -74,7 +74,7 @@ pub(crate) fn save(conn: &Connection, state: &RecordState, local: bool, fresh: b
 
 /// The wall clock, as the protocol writes it.
 pub(crate) fn now() -> Timestamp {
-    Timestamp::from_datetime(time::OffsetDateTime::now_utc())
+    Timestamp::now()
 }
 
 /// A new record id: a UUID v7, time-ordered.

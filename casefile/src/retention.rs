@@ -31,9 +31,8 @@ impl CaseFile {
     /// Errors: [`Error::Invalid`] naming `today` when it is not a date.
     pub fn past_retention(&self, today: &str) -> Result<Vec<RetentionDue>> {
         let _span = info_span!("casefile.past_retention").entered();
-        let format = time::macros::format_description!("[year]-[month]-[day]");
-        let today = time::Date::parse(today, &format)
-            .map_err(|_| Error::invalid("today", "a date YYYY-MM-DD"))?;
+        let today = sync_protocol::dates::parse_date(today)
+            .ok_or_else(|| Error::invalid("today", "a date YYYY-MM-DD"))?;
         let months = retention_months(self.settings_record()?.as_ref());
         let ids = {
             let mut stmt = self
@@ -47,7 +46,7 @@ impl CaseFile {
             let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
             rows.collect::<rusqlite::Result<Vec<_>>>()?
         };
-        let mut due: Vec<(time::Date, RetentionDue)> = Vec::new();
+        let mut due: Vec<(chrono::NaiveDate, RetentionDue)> = Vec::new();
         for person in load_many(&self.conn, &ids)? {
             if let Some(past) = past_retention(&person, months, today) {
                 due.push((

@@ -38,7 +38,6 @@
 //! case file reads every reference through a tombstone. No kind is added.
 
 use serde_json::Value;
-use time::format_description::well_known::Rfc3339;
 
 use crate::kinds::{
     AttachmentCategory, Constraint, Contract, FrenchLevel, HealthCover, LeftBecause, NoticeLang,
@@ -503,7 +502,7 @@ impl FieldType {
             ApproxDate => value.as_str().is_some_and(is_approx_date),
             DateTime => value
                 .as_str()
-                .is_some_and(|t| time::OffsetDateTime::parse(t, &Rfc3339).is_ok()),
+                .is_some_and(|t| sync_protocol::dates::parse_rfc3339(t).is_some()),
             FieldType::Number { min, max } => value
                 .as_f64()
                 .is_some_and(|n| n.is_finite() && n >= *min && n <= *max),
@@ -543,8 +542,7 @@ fn is_id(text: &str) -> bool {
 
 /// `YYYY-MM-DD`, a real calendar date.
 pub fn is_date(text: &str) -> bool {
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    text.len() == 10 && time::Date::parse(text, &format).is_ok()
+    sync_protocol::dates::parse_date(text).is_some()
 }
 
 /// `YYYY`, `YYYY-MM` or `YYYY-MM-DD`.

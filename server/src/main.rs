@@ -604,8 +604,8 @@ async fn audit<S: Store>(
         .context("--record must be a record id: a UUID written lowercase with hyphens")?;
     let since = since
         .map(|text| {
-            time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
-                .map(|t| t.unix_timestamp())
+            sync_protocol::dates::parse_rfc3339(text)
+                .map(|t| t.timestamp())
                 .with_context(|| {
                     format!(
                         "--since must be a time in RFC 3339, e.g. 2026-11-30T09:00:00Z, not {text:?}"
@@ -715,11 +715,10 @@ async fn retention<S: Store>(store: &S, org: &str, today: Option<&str>) -> anyho
     use sync_protocol::organisation::{
         SETTINGS_ID, SETTINGS_KIND, past_retention, retention_months,
     };
-    let format = time::macros::format_description!("[year]-[month]-[day]");
     let today = match today {
-        Some(text) => time::Date::parse(text, format)
+        Some(text) => sync_protocol::dates::parse_date(text)
             .with_context(|| format!("--today must be a date, YYYY-MM-DD, not {text:?}"))?,
-        None => time::OffsetDateTime::now_utc().date(),
+        None => chrono::Utc::now().date_naive(),
     };
     let org_id = org_named(store, org).await?;
     let settings = store
@@ -747,7 +746,7 @@ async fn retention<S: Store>(store: &S, org: &str, today: Option<&str>) -> anyho
         .filter_map(|person| past_retention(person, months, today).map(|p| (p, person.id())))
         .collect();
     past.sort_by_key(|(p, id)| (p.kept_until, *id));
-    let day = |date: time::Date| date.format(format).unwrap_or_default();
+    let day = sync_protocol::dates::date_text;
     for (p, id) in past {
         println!(
             "{}",

@@ -20,8 +20,8 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use casefile::sync_protocol::{FieldName, Kind, RecordId, RecordState, ReplicaId, Timestamp};
 use casefile::{CaseFile, Eviction};
+use chrono::{Duration, Utc};
 use serde_json::{Value, json};
-use time::{Duration, OffsetDateTime};
 
 /// The replica id of "another device" in the fixtures.
 const OTHER_DEVICE: &str = "0193a1f0-0000-7000-8000-00000000b0b0";
@@ -60,8 +60,10 @@ fn fields(pairs: &[(&str, Value)]) -> Vec<(String, Value)> {
 }
 
 fn day(offset: i64) -> String {
-    let d = (OffsetDateTime::now_utc() + Duration::days(offset)).date();
-    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+    (Utc::now() + Duration::days(offset))
+        .date_naive()
+        .format("%Y-%m-%d")
+        .to_string()
 }
 
 fn at(offset_days: i64, hour: u8) -> String {
@@ -368,7 +370,7 @@ fn field(name: &str) -> Result<FieldName> {
 
 fn stamp(offset_days: i64) -> Result<Timestamp> {
     Ok(Timestamp::from_datetime(
-        OffsetDateTime::now_utc() + Duration::days(offset_days),
+        Utc::now() + Duration::days(offset_days),
     ))
 }
 

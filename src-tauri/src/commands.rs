@@ -930,11 +930,7 @@ mod tests {
             assert_eq!(entry.replica, me, "written here");
             assert!(!entry.conflict, "{field}");
             assert!(
-                time::OffsetDateTime::parse(
-                    &entry.at,
-                    &time::format_description::well_known::Rfc3339
-                )
-                .is_ok(),
+                casefile::sync_protocol::dates::parse_rfc3339(&entry.at).is_some(),
                 "{}",
                 entry.at
             );

@@ -59,6 +59,7 @@
 
 pub mod blobs;
 mod conflict;
+pub mod dates;
 mod decode;
 mod edit;
 mod forged;

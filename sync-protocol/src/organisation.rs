@@ -11,6 +11,7 @@
 //! The retention rule lives here so that the server's `retention` command and the app's
 //! coordinator view list the same files.
 
+use chrono::NaiveDate;
 use serde_json::Value;
 
 use crate::{RecordId, RecordState};
@@ -50,27 +51,20 @@ pub fn retention_months(settings: Option<&RecordState>) -> u32 {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PastRetention {
     /// The day the file was closed.
-    pub closed_on: time::Date,
+    pub closed_on: NaiveDate,
     /// The last day it was to be kept: `closed_on` plus the retention.
-    pub kept_until: time::Date,
+    pub kept_until: NaiveDate,
 }
 
-fn date_of(state: &RecordState, field: &str) -> Option<time::Date> {
-    let text = state.value(field).and_then(Value::as_str)?;
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    time::Date::parse(text, format).ok()
+fn date_of(state: &RecordState, field: &str) -> Option<NaiveDate> {
+    crate::dates::parse_date(state.value(field).and_then(Value::as_str)?)
 }
 
 /// `date` plus `months`, on the same day of the month, or the month's last day when it
 /// has fewer days (31 January plus one month is 28 or 29 February).
-pub fn add_months(date: time::Date, months: u32) -> time::Date {
-    let index =
-        i64::from(date.year()) * 12 + i64::from(u8::from(date.month())) - 1 + i64::from(months);
-    let year = i32::try_from(index.div_euclid(12)).unwrap_or(i32::MAX);
-    let month = u8::try_from(index.rem_euclid(12) + 1).unwrap_or(12);
-    let month = time::Month::try_from(month).unwrap_or(time::Month::December);
-    let day = date.day().min(time::util::days_in_month(month, year));
-    time::Date::from_calendar_date(year, month, day).unwrap_or(time::Date::MAX)
+pub fn add_months(date: NaiveDate, months: u32) -> NaiveDate {
+    date.checked_add_months(chrono::Months::new(months))
+        .unwrap_or(NaiveDate::MAX)
 }
 
 /// Whether the person record `person` is past its retention on `today` (§ DOMAIN: a
@@ -81,7 +75,7 @@ pub fn add_months(date: time::Date, months: u32) -> time::Date {
 pub fn past_retention(
     person: &RecordState,
     months: u32,
-    today: time::Date,
+    today: NaiveDate,
 ) -> Option<PastRetention> {
     if person.kind().as_str() != "person" || person.is_erased() || person.is_deleted() {
         return None;
@@ -108,7 +102,10 @@ mod tests {
     use super::*;
     use crate::{FieldName, Kind, ReplicaId, Timestamp};
     use serde_json::json;
-    use time::macros::date;
+    /// The date `text` (`YYYY-MM-DD`).
+    fn date(text: &str) -> NaiveDate {
+        crate::dates::parse_date(text).unwrap()
+    }
 
     fn state(kind: &str, fields: Value) -> RecordState {
         let fields = fields
@@ -147,9 +144,9 @@ mod tests {
 
     #[test]
     fn months_are_added_on_the_calendar() {
-        assert_eq!(add_months(date!(2024 - 01 - 31), 1), date!(2024 - 02 - 29));
-        assert_eq!(add_months(date!(2024 - 11 - 15), 24), date!(2026 - 11 - 15));
-        assert_eq!(add_months(date!(2025 - 12 - 01), 1), date!(2026 - 01 - 01));
+        assert_eq!(add_months(date("2024-01-31"), 1), date("2024-02-29"));
+        assert_eq!(add_months(date("2024-11-15"), 24), date("2026-11-15"));
+        assert_eq!(add_months(date("2025-12-01"), 1), date("2026-01-01"));
     }
 
     #[test]
@@ -163,23 +160,23 @@ mod tests {
             state("person", fields)
         };
         let person = closed(json!({}));
-        assert_eq!(past_retention(&person, 24, date!(2026 - 11 - 15)), None);
+        assert_eq!(past_retention(&person, 24, date("2026-11-15")), None);
         assert_eq!(
-            past_retention(&person, 24, date!(2026 - 11 - 16)),
+            past_retention(&person, 24, date("2026-11-16")),
             Some(PastRetention {
-                closed_on: date!(2024 - 11 - 15),
-                kept_until: date!(2026 - 11 - 15)
+                closed_on: date("2024-11-15"),
+                kept_until: date("2026-11-15")
             })
         );
         let kept = closed(json!({"keep_until": "2027-06-30", "keep_reason": "procédure"}));
-        assert_eq!(past_retention(&kept, 24, date!(2026 - 11 - 30)), None);
-        assert!(past_retention(&kept, 24, date!(2027 - 07 - 01)).is_some());
+        assert_eq!(past_retention(&kept, 24, date("2026-11-30")), None);
+        assert!(past_retention(&kept, 24, date("2027-07-01")).is_some());
         let active = state(
             "person",
             json!({"status": "active", "closed_on": "2020-01-01"}),
         );
-        assert_eq!(past_retention(&active, 24, date!(2026 - 11 - 30)), None);
+        assert_eq!(past_retention(&active, 24, date("2026-11-30")), None);
         let undated = state("person", json!({"status": "closed"}));
-        assert_eq!(past_retention(&undated, 24, date!(2026 - 11 - 30)), None);
+        assert_eq!(past_retention(&undated, 24, date("2026-11-30")), None);
     }
 }

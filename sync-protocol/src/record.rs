@@ -90,32 +90,27 @@ impl FromStr for FieldName {
 impl FromStr for Timestamp {
     type Err = InvalidTimestamp;
     fn from_str(text: &str) -> Result<Self, InvalidTimestamp> {
-        use time::format_description::well_known::Rfc3339;
-        match time::OffsetDateTime::parse(text, &Rfc3339) {
-            Ok(_) => Ok(Self(text.to_owned())),
-            Err(_) => Err(InvalidTimestamp(text.to_owned())),
+        match crate::dates::parse_rfc3339(text) {
+            Some(_) => Ok(Self(text.to_owned())),
+            None => Err(InvalidTimestamp(text.to_owned())),
         }
     }
 }
 
 impl Timestamp {
     /// The timestamp of `at`, written in UTC with second precision (`2026-11-02T10:14:00Z`).
-    pub fn from_datetime(at: time::OffsetDateTime) -> Self {
-        let utc = at.to_offset(time::UtcOffset::UTC);
-        let format =
-            time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-        // The format has no component that can fail for a UTC date within year 0..=9999;
-        // outside that, fall back to the full RFC 3339 writer.
-        match utc.format(&format) {
-            Ok(text) => Self(text),
-            Err(_) => Self(utc.to_string()),
-        }
+    pub fn from_datetime<Tz: chrono::TimeZone>(at: chrono::DateTime<Tz>) -> Self {
+        Self(crate::dates::utc_text(at.with_timezone(&chrono::Utc)))
+    }
+
+    /// Now, as [`Timestamp::from_datetime`] writes it.
+    pub fn now() -> Self {
+        Self::from_datetime(chrono::Utc::now())
     }
 
     /// The parsed time.
-    pub fn to_datetime(&self) -> Option<time::OffsetDateTime> {
-        use time::format_description::well_known::Rfc3339;
-        time::OffsetDateTime::parse(&self.0, &Rfc3339).ok()
+    pub fn to_datetime(&self) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+        crate::dates::parse_rfc3339(&self.0)
     }
 }
 
@@ -313,7 +308,7 @@ mod tests {
         assert!("2026-11-02T10:14:00.123+01:00".parse::<Timestamp>().is_ok());
         assert!("2026-11-02 10:14".parse::<Timestamp>().is_err());
         assert!("2026-11-02".parse::<Timestamp>().is_err());
-        let at = time::macros::datetime!(2026-11-02 11:14:00 +1);
+        let at = chrono::DateTime::parse_from_rfc3339("2026-11-02T11:14:00.7+01:00").unwrap();
         assert_eq!(
             Timestamp::from_datetime(at).as_str(),
             "2026-11-02T10:14:00Z"

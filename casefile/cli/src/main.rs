@@ -537,7 +537,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Today { on } => {
             let on = match on {
                 Some(on) => on,
-                None => time::OffsetDateTime::now_utc().date().to_string(),
+                None => chrono::Utc::now().date_naive().to_string(),
             };
             writeln!(out, "{}", serde_json::to_string(&file.today(&on)?)?)?;
         }
@@ -673,7 +673,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Retention { today } => {
             let today = match today {
                 Some(today) => today,
-                None => time::OffsetDateTime::now_utc().date().to_string(),
+                None => chrono::Utc::now().date_naive().to_string(),
             };
             for due in file.past_retention(&today)? {
                 let name = |field: &str| due.person.value(field).cloned().unwrap_or(Value::Null);

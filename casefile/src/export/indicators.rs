@@ -21,10 +21,10 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Datelike, FixedOffset, Utc};
 use rusqlite::params;
 use serde::Serialize;
 use sync_protocol::RecordState;
-use time::OffsetDateTime;
 use tracing::info_span;
 
 use super::period::{Period, date_text};
@@ -154,12 +154,12 @@ impl CaseFile {
         let mut points = Vec::new();
         let mut cursor = period.from;
         loop {
-            let month_end = time::Date::from_calendar_date(
-                cursor.year(),
-                cursor.month(),
-                cursor.month().length(cursor.year()),
-            )
-            .unwrap_or(period.to);
+            // The month's last day: the day before the next month's first.
+            let month_end = cursor
+                .with_day(1)
+                .and_then(|first| first.checked_add_months(chrono::Months::new(1)))
+                .and_then(|next| next.pred_opt())
+                .unwrap_or(period.to);
             let on = month_end.min(period.to);
             let text = date_text(on);
             let people: i64 = stmt.query_row([&text], |r| r.get(0))?;
@@ -167,7 +167,7 @@ impl CaseFile {
                 on: text,
                 people: people.max(0) as u64,
             });
-            match on.next_day() {
+            match on.succ_opt() {
                 Some(next) if on < period.to => cursor = next,
                 _ => break,
             }
@@ -248,17 +248,17 @@ impl CaseFile {
 }
 
 /// The creation time a UUID v7 id carries.
-fn created_by_id(id: &str) -> Option<OffsetDateTime> {
+fn created_by_id(id: &str) -> Option<DateTime<FixedOffset>> {
     let uuid = uuid::Uuid::parse_str(id).ok()?;
     if uuid.get_version_num() != 7 {
         return None;
     }
     let (seconds, _) = uuid.get_timestamp()?.to_unix();
-    OffsetDateTime::from_unix_timestamp(i64::try_from(seconds).ok()?).ok()
+    DateTime::<Utc>::from_timestamp(i64::try_from(seconds).ok()?, 0).map(|t| t.fixed_offset())
 }
 
 /// The earliest time written in a record's entries.
-fn earliest_time(state: &RecordState) -> Option<OffsetDateTime> {
+fn earliest_time(state: &RecordState) -> Option<DateTime<FixedOffset>> {
     state
         .fields()
         .flat_map(|(_, entries)| entries.iter())

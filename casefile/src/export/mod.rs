@@ -50,11 +50,10 @@ pub use visit_copy::{CopyStep, Slip, VisitCopy};
 pub use visit_sheet::{DecidedStep, PersonMet, VisitSheet};
 pub use workbook::{Cell, Workbook, Worksheet};
 
+use chrono::{Datelike, Timelike, Weekday};
 use serde::Serialize;
 use serde_json::Value;
 use sync_protocol::{RecordId, RecordState};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::error::Result;
 use crate::schema::{self, FieldType};
@@ -216,23 +215,23 @@ pub(crate) fn french_date(text: &str) -> String {
 
 /// An RFC 3339 time as `lundi 02/11/2026 à 10 h 14`, in the zone's local time.
 pub(crate) fn french_time(text: &str, zone: TimeZone) -> String {
-    let Ok(at) = OffsetDateTime::parse(text, &Rfc3339) else {
+    let Some(at) = sync_protocol::dates::parse_rfc3339(text) else {
         return text.to_owned();
     };
     let local = zone.local(at);
     let day = match local.weekday() {
-        time::Weekday::Monday => "lundi",
-        time::Weekday::Tuesday => "mardi",
-        time::Weekday::Wednesday => "mercredi",
-        time::Weekday::Thursday => "jeudi",
-        time::Weekday::Friday => "vendredi",
-        time::Weekday::Saturday => "samedi",
-        time::Weekday::Sunday => "dimanche",
+        Weekday::Mon => "lundi",
+        Weekday::Tue => "mardi",
+        Weekday::Wed => "mercredi",
+        Weekday::Thu => "jeudi",
+        Weekday::Fri => "vendredi",
+        Weekday::Sat => "samedi",
+        Weekday::Sun => "dimanche",
     };
     format!(
         "{day} {:02}/{:02}/{:04} à {} h {:02}",
         local.day(),
-        u8::from(local.month()),
+        local.month(),
         local.year(),
         local.hour(),
         local.minute()
@@ -286,8 +285,5 @@ impl CaseFile {
 
 /// Today's local date and time, for "printed on" lines.
 pub(crate) fn now_text(zone: TimeZone) -> String {
-    let now = OffsetDateTime::now_utc();
-    now.format(&Rfc3339)
-        .map(|t| french_time(&t, zone))
-        .unwrap_or_default()
+    french_time(sync_protocol::Timestamp::now().as_str(), zone)
 }

@@ -5,16 +5,13 @@
 //! already and compare as they are; a visit's `occurred_at` is an instant, and falls in
 //! the period when its local day does.
 //!
-//! The time zone is Europe/Paris unless the setting `time_zone` says otherwise. Its rule
-//! is written here rather than read from a time-zone database: France has followed the
-//! European Union's rule since 1996 (UTC+1, and UTC+2 from 01:00 UTC on the last Sunday
-//! of March to 01:00 UTC on the last Sunday of October), the programme's records all
-//! date from after that, and a database would add a dependency (or the system's tzdata,
-//! which a Windows laptop lacks) for no other zone the programme needs. The setting also
-//! takes `UTC` or a fixed offset such as `+01:00`; any other value is refused.
+//! The time zone is Europe/Paris unless the setting `time_zone` says otherwise: any zone
+//! of the IANA database (chrono-tz, built in, so a laptop without the system's tzdata
+//! reads it the same: `Europe/Bucharest`, `Europe/Sofia`…), `UTC`, or a fixed offset such
+//! as `+01:00`; any other value is refused.
 
-use serde::Serialize;
-use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset, Weekday};
+use chrono::{DateTime, FixedOffset, LocalResult, NaiveDate, NaiveTime, Offset, Utc};
+use chrono_tz::Tz;
 
 use crate::error::{Error, Result};
 use crate::store::CaseFile;
@@ -23,92 +20,109 @@ use crate::store::CaseFile;
 pub const SETTING_TIME_ZONE: &str = "time_zone";
 
 /// How local days map to instants.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimeZone {
-    /// Central European Time with the EU's summer time (Europe/Paris since 1996).
-    EuropeParis,
+    /// A zone of the IANA database, with its summer time.
+    Named(Tz),
     /// A fixed offset from UTC, in seconds.
     Fixed(i32),
 }
 
 impl TimeZone {
-    /// Reads a time zone setting: `Europe/Paris` (also `CET`), `UTC`, or `±HH:MM`.
+    /// The organisation's zone unless it says otherwise.
+    pub const EUROPE_PARIS: Self = Self::Named(Tz::Europe__Paris);
+
+    /// Reads a time zone setting: an IANA name (`Europe/Paris`), `UTC`, or `±HH:MM`.
     pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "Europe/Paris" | "CET" => return Some(Self::EuropeParis),
-            "UTC" | "Z" => return Some(Self::Fixed(0)),
-            _ => {}
+        if matches!(text, "UTC" | "Z") {
+            return Some(Self::Fixed(0));
         }
-        let format = time::macros::format_description!("[offset_hour]:[offset_minute]");
-        UtcOffset::parse(text, &format)
-            .ok()
-            .map(|o| Self::Fixed(o.whole_seconds()))
+        if let Ok(zone) = text.parse::<Tz>() {
+            return Some(Self::Named(zone));
+        }
+        let b = text.as_bytes();
+        let two = |at: usize| -> Option<i32> {
+            let part = b.get(at..at + 2)?;
+            part.iter()
+                .all(u8::is_ascii_digit)
+                .then(|| i32::from(part[0] - b'0') * 10 + i32::from(part[1] - b'0'))
+        };
+        let (hours, minutes) = (two(1).filter(|h| *h <= 23)?, two(4).filter(|m| *m <= 59)?);
+        let seconds = hours * 3600 + minutes * 60;
+        match (b.len(), b.first(), b.get(3)) {
+            (6, Some(b'+'), Some(b':')) => Some(Self::Fixed(seconds)),
+            (6, Some(b'-'), Some(b':')) => Some(Self::Fixed(-seconds)),
+            _ => None,
+        }
     }
 
     /// The offset from UTC at the instant `at`.
-    pub fn offset_at(self, at: OffsetDateTime) -> UtcOffset {
+    pub fn offset_at(self, at: DateTime<Utc>) -> FixedOffset {
         match self {
-            Self::Fixed(seconds) => {
-                UtcOffset::from_whole_seconds(seconds).unwrap_or(UtcOffset::UTC)
-            }
-            Self::EuropeParis => {
-                let utc = at.to_offset(UtcOffset::UTC);
-                let year = utc.year();
-                let (Some(start), Some(end)) = (
-                    last_sunday_1am_utc(year, Month::March),
-                    last_sunday_1am_utc(year, Month::October),
-                ) else {
-                    return hours(1);
-                };
-                if utc >= start && utc < end {
-                    hours(2)
-                } else {
-                    hours(1)
-                }
+            Self::Fixed(seconds) => FixedOffset::east_opt(seconds).unwrap_or(Utc.fix()),
+            Self::Named(zone) => {
+                use chrono::TimeZone as _;
+                zone.offset_from_utc_datetime(&at.naive_utc()).fix()
             }
         }
     }
 
     /// The local calendar day of the instant `at`.
-    pub fn local_date(self, at: OffsetDateTime) -> Date {
-        at.to_offset(self.offset_at(at)).date()
+    pub fn local_date<Z: chrono::TimeZone>(self, at: DateTime<Z>) -> NaiveDate {
+        self.local(at).date_naive()
     }
 
     /// The local time of the instant `at`.
-    pub fn local(self, at: OffsetDateTime) -> OffsetDateTime {
-        at.to_offset(self.offset_at(at))
+    pub fn local<Z: chrono::TimeZone>(self, at: DateTime<Z>) -> DateTime<FixedOffset> {
+        let utc = at.with_timezone(&Utc);
+        utc.with_timezone(&self.offset_at(utc))
     }
 
-    /// The first instant of the local day `day` (local midnight, which no change of
-    /// offset in this zone skips: they happen at 02:00 or 03:00 local time).
-    pub fn start_of(self, day: Date) -> OffsetDateTime {
-        let naive = PrimitiveDateTime::new(day, Time::MIDNIGHT);
-        // The offset of the instant that midnight UTC of the same day is: right for every
-        // local midnight, as the changes happen at 01:00 UTC.
-        let guess = naive.assume_utc();
-        naive.assume_offset(self.offset_at(guess))
+    /// The first instant of the local day `day`: local midnight, or, in a zone whose
+    /// clocks skip midnight on that day, the first local time that exists.
+    pub fn start_of(self, day: NaiveDate) -> DateTime<FixedOffset> {
+        let midnight = day.and_time(NaiveTime::MIN);
+        let offset = match self {
+            Self::Fixed(_) => self.offset_at(midnight.and_utc()),
+            Self::Named(zone) => {
+                use chrono::TimeZone as _;
+                match zone.offset_from_local_datetime(&midnight) {
+                    LocalResult::Single(o) | LocalResult::Ambiguous(o, _) => o.fix(),
+                    // Skipped: the offset before the change, so that midnight is the
+                    // instant the clocks jumped from.
+                    LocalResult::None => zone
+                        .offset_from_utc_datetime(&(midnight - chrono::Duration::days(1)))
+                        .fix(),
+                }
+            }
+        };
+        let instant = midnight - chrono::Duration::seconds(i64::from(offset.local_minus_utc()));
+        instant
+            .and_utc()
+            .with_timezone(&self.offset_at(instant.and_utc()))
     }
-}
 
-fn hours(h: i8) -> UtcOffset {
-    UtcOffset::from_hms(h, 0, 0).unwrap_or(UtcOffset::UTC)
-}
-
-fn last_sunday_1am_utc(year: i32, month: Month) -> Option<OffsetDateTime> {
-    let last = Date::from_calendar_date(year, month, month.length(year)).ok()?;
-    let back = last.weekday().number_days_from_sunday();
-    let sunday = last.saturating_sub(time::Duration::days(i64::from(back)));
-    debug_assert_eq!(sunday.weekday(), Weekday::Sunday);
-    Some(PrimitiveDateTime::new(sunday, Time::from_hms(1, 0, 0).ok()?).assume_utc())
+    /// The zone as the setting writes it.
+    pub fn name(self) -> String {
+        match self {
+            Self::Named(zone) => zone.name().to_owned(),
+            Self::Fixed(0) => "UTC".to_owned(),
+            Self::Fixed(seconds) => {
+                let sign = if seconds < 0 { '-' } else { '+' };
+                let s = seconds.abs();
+                format!("{sign}{:02}:{:02}", s / 3600, s % 3600 / 60)
+            }
+        }
+    }
 }
 
 /// A reporting period: `from` and `to` both included, local days of `zone`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Period {
     /// The first day.
-    pub from: Date,
+    pub from: NaiveDate,
     /// The last day.
-    pub to: Date,
+    pub to: NaiveDate,
     /// The organisation's time zone.
     pub zone: TimeZone,
 }
@@ -147,7 +161,7 @@ impl Period {
     }
 
     /// Whether the instant `at` falls on a local day of the period.
-    pub fn holds_instant(&self, at: OffsetDateTime) -> bool {
+    pub fn holds_instant<Z: chrono::TimeZone>(&self, at: DateTime<Z>) -> bool {
         let day = self.zone.local_date(at);
         day >= self.from && day <= self.to
     }
@@ -156,34 +170,28 @@ impl Period {
     /// (`YYYY-MM-DDTHH:MM:SSZ`): the start included, the end excluded.
     pub(crate) fn utc_bounds(&self) -> (String, String) {
         let start = self.zone.start_of(self.from);
-        let end = match self.to.next_day() {
+        let end = match self.to.succ_opt() {
             Some(next) => self.zone.start_of(next),
-            None => PrimitiveDateTime::new(self.to, Time::MAX).assume_utc(),
+            None => NaiveDate::MAX
+                .and_time(NaiveTime::MIN)
+                .and_utc()
+                .fixed_offset(),
         };
         (utc_text(start), utc_text(end))
     }
 }
 
 /// Reads `YYYY-MM-DD`.
-pub(crate) fn parse_date(text: &str) -> Option<Date> {
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    if text.len() != 10 {
-        return None;
-    }
-    Date::parse(text, &format).ok()
+pub(crate) fn parse_date(text: &str) -> Option<NaiveDate> {
+    sync_protocol::dates::parse_date(text)
 }
 
 /// Writes `YYYY-MM-DD`.
-pub(crate) fn date_text(day: Date) -> String {
-    format!(
-        "{:04}-{:02}-{:02}",
-        day.year(),
-        u8::from(day.month()),
-        day.day()
-    )
+pub(crate) fn date_text(day: NaiveDate) -> String {
+    sync_protocol::dates::date_text(day)
 }
 
-fn utc_text(at: OffsetDateTime) -> String {
+fn utc_text(at: DateTime<FixedOffset>) -> String {
     sync_protocol::Timestamp::from_datetime(at).to_string()
 }
 
@@ -192,14 +200,14 @@ impl CaseFile {
     /// Europe/Paris.
     ///
     /// Errors: [`Error::Invalid`] naming `time_zone` when the setting holds something
-    /// else than `Europe/Paris`, `UTC` or `±HH:MM`.
+    /// else than an IANA zone, `UTC` or `±HH:MM`.
     pub fn time_zone(&self) -> Result<TimeZone> {
         match self.setting(SETTING_TIME_ZONE)? {
-            None => Ok(TimeZone::EuropeParis),
+            None => Ok(TimeZone::EUROPE_PARIS),
             Some(text) => TimeZone::parse(&text).ok_or_else(|| {
                 Error::invalid(
                     SETTING_TIME_ZONE,
-                    "Europe/Paris, UTC or an offset such as +01:00",
+                    "a time zone such as Europe/Paris or Europe/Bucharest, UTC, or an offset such as +01:00",
                 )
             }),
         }
@@ -216,30 +224,95 @@ impl CaseFile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use time::macros::datetime;
+
+    fn utc(text: &str) -> DateTime<Utc> {
+        sync_protocol::dates::parse_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn day(text: &str) -> NaiveDate {
+        parse_date(text).unwrap()
+    }
+
+    fn hours(h: i32) -> FixedOffset {
+        FixedOffset::east_opt(h * 3600).unwrap()
+    }
 
     #[test]
     fn paris_follows_the_eu_rule() {
-        let paris = TimeZone::EuropeParis;
+        let paris = TimeZone::EUROPE_PARIS;
         // 2026: summer time from 29 March 01:00 UTC to 25 October 01:00 UTC.
-        assert_eq!(paris.offset_at(datetime!(2026-03-29 00:59 UTC)), hours(1));
-        assert_eq!(paris.offset_at(datetime!(2026-03-29 01:00 UTC)), hours(2));
-        assert_eq!(paris.offset_at(datetime!(2026-10-25 00:59 UTC)), hours(2));
-        assert_eq!(paris.offset_at(datetime!(2026-10-25 01:00 UTC)), hours(1));
+        assert_eq!(paris.offset_at(utc("2026-03-29T00:59:00Z")), hours(1));
+        assert_eq!(paris.offset_at(utc("2026-03-29T01:00:00Z")), hours(2));
+        assert_eq!(paris.offset_at(utc("2026-10-25T00:59:00Z")), hours(2));
+        assert_eq!(paris.offset_at(utc("2026-10-25T01:00:00Z")), hours(1));
         assert_eq!(
-            paris.local_date(datetime!(2026-11-30 23:30 UTC)),
-            time::macros::date!(2026 - 12 - 01),
+            paris.local_date(utc("2026-11-30T23:30:00Z")),
+            day("2026-12-01"),
             "half past midnight in Paris is the next day"
         );
         assert_eq!(
-            paris.start_of(time::macros::date!(2026 - 07 - 01)),
-            datetime!(2026-06-30 22:00 UTC)
+            paris.start_of(day("2026-07-01")),
+            utc("2026-06-30T22:00:00Z")
+        );
+    }
+
+    /// The days around both changes of 2026 start at local midnight: the day of a change
+    /// lasts 23 or 25 hours.
+    #[test]
+    fn days_around_the_changes_start_at_local_midnight() {
+        let paris = TimeZone::EUROPE_PARIS;
+        let start = |d: &str| paris.start_of(day(d)).with_timezone(&Utc);
+        assert_eq!(start("2026-03-29"), utc("2026-03-28T23:00:00Z"));
+        assert_eq!(start("2026-03-30"), utc("2026-03-29T22:00:00Z"));
+        assert_eq!(start("2026-10-25"), utc("2026-10-24T22:00:00Z"));
+        assert_eq!(start("2026-10-26"), utc("2026-10-25T23:00:00Z"));
+        let march = Period::new("2026-03-29", "2026-03-29", paris).unwrap();
+        assert_eq!(
+            march.utc_bounds(),
+            (
+                "2026-03-28T23:00:00Z".to_owned(),
+                "2026-03-29T22:00:00Z".to_owned()
+            )
+        );
+        assert!(march.holds_instant(utc("2026-03-29T21:59:59Z")));
+        assert!(!march.holds_instant(utc("2026-03-29T22:00:00Z")));
+        let october = Period::new("2026-10-25", "2026-10-25", paris).unwrap();
+        assert_eq!(
+            october.utc_bounds(),
+            (
+                "2026-10-24T22:00:00Z".to_owned(),
+                "2026-10-25T23:00:00Z".to_owned()
+            )
+        );
+    }
+
+    /// A partner in Bucharest or Sofia has its own zone (UTC+2, +3 in summer), and a
+    /// zone whose clocks skip midnight starts its day at the first local time there is.
+    #[test]
+    fn other_zones_are_read_from_the_iana_database() {
+        let bucharest = TimeZone::parse("Europe/Bucharest").unwrap();
+        assert_eq!(bucharest.offset_at(utc("2026-01-15T12:00:00Z")), hours(2));
+        assert_eq!(bucharest.offset_at(utc("2026-07-15T12:00:00Z")), hours(3));
+        assert_eq!(bucharest.name(), "Europe/Bucharest");
+        let sofia = TimeZone::parse("Europe/Sofia").unwrap();
+        assert_eq!(
+            sofia.start_of(day("2026-11-02")),
+            utc("2026-11-01T22:00:00Z")
+        );
+        // Santiago moved its clocks from 00:00 to 01:00 on 7 September 2025.
+        let santiago = TimeZone::parse("America/Santiago").unwrap();
+        assert_eq!(
+            santiago.start_of(day("2025-09-07")),
+            utc("2025-09-07T04:00:00Z"),
+            "midnight did not exist: the day starts when the clocks jumped"
         );
     }
 
     #[test]
     fn periods_include_both_days() {
-        let p = Period::new("2026-11-01", "2026-11-30", TimeZone::EuropeParis).unwrap();
+        let p = Period::new("2026-11-01", "2026-11-30", TimeZone::EUROPE_PARIS).unwrap();
         assert!(p.holds_day("2026-11-01") && p.holds_day("2026-11-30"));
         assert!(!p.holds_day("2026-12-01") && !p.holds_day("2026-10-31"));
         assert!(!p.holds_day("2026-11"), "a month is not a day");
@@ -250,8 +323,20 @@ mod tests {
                 "2026-11-30T23:00:00Z".to_owned()
             )
         );
-        assert!(Period::new("2026-11-30", "2026-11-01", TimeZone::EuropeParis).is_err());
+        assert!(Period::new("2026-11-30", "2026-11-01", TimeZone::EUROPE_PARIS).is_err());
         assert_eq!(TimeZone::parse("+02:00"), Some(TimeZone::Fixed(7200)));
-        assert_eq!(TimeZone::parse("Mars/Olympus"), None);
+        assert_eq!(TimeZone::parse("-05:30"), Some(TimeZone::Fixed(-19800)));
+        assert_eq!(TimeZone::parse("UTC"), Some(TimeZone::Fixed(0)));
+        for bad in [
+            "Mars/Olympus",
+            "+2:00",
+            "02:00",
+            "+24:00",
+            "+02:60",
+            "+02:00 ",
+        ] {
+            assert_eq!(TimeZone::parse(bad), None, "{bad}");
+        }
+        assert_eq!(TimeZone::Fixed(-19800).name(), "-05:30");
     }
 }

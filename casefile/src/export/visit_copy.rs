@@ -11,11 +11,10 @@
 //! written, the same in both columns; the labels and the step categories are translated
 //! (`bilingual.rs`). Dates come as `dd/mm/yyyy`; the renderer prints them as `dd.mm.yyyy` in the Romanian or Bulgarian column.
 
+use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 use serde_json::Value;
 use sync_protocol::{RecordId, RecordState};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use tracing::info_span;
 
 use super::bilingual::{self, Bilingual, BilingualField, CopyLang, Phrase};
@@ -317,23 +316,18 @@ fn date_or_to_be_set(state: &RecordState, field: &str, lang: CopyLang) -> Biling
 
 /// The local day of an RFC 3339 time, `dd/mm/yyyy`; anything else as written.
 fn local_day(text: &str, zone: TimeZone) -> String {
-    match OffsetDateTime::parse(text, &Rfc3339) {
-        Ok(at) => day_text(zone.local_date(at)),
-        Err(_) => text.to_owned(),
+    match sync_protocol::dates::parse_rfc3339(text) {
+        Some(at) => day_text(zone.local_date(at)),
+        None => text.to_owned(),
     }
 }
 
-fn day_text(day: time::Date) -> String {
-    format!(
-        "{:02}/{:02}/{:04}",
-        day.day(),
-        u8::from(day.month()),
-        day.year()
-    )
+fn day_text(day: NaiveDate) -> String {
+    format!("{:02}/{:02}/{:04}", day.day(), day.month(), day.year())
 }
 
 fn today(zone: TimeZone) -> String {
-    day_text(zone.local_date(OffsetDateTime::now_utc()))
+    day_text(zone.local_date(chrono::Utc::now()))
 }
 
 fn org_name(org: &Organisation) -> String {

@@ -94,7 +94,7 @@ fn a_merged_person_is_read_as_the_file_that_stays_everywhere() {
             ]),
         )
         .unwrap();
-    let november = Period::new("2026-11-01", "2026-11-30", TimeZone::EuropeParis).unwrap();
+    let november = Period::new("2026-11-01", "2026-11-30", TimeZone::EUROPE_PARIS).unwrap();
     assert_eq!(file.indicators(&november).unwrap().people_followed, 2);
 
     let pending_before = file.pending_push(1000).unwrap().len();
@@ -823,11 +823,11 @@ fn a_person_is_new_when_their_first_file_was_created() {
     .unwrap();
     file.apply_pulled(&[old], 1).unwrap();
     let new = person(&mut file, "Lacatus", "Stefan");
-    let today = time::OffsetDateTime::now_utc().date();
+    let today = chrono::Utc::now().date_naive();
     let this_month = Period::new(
-        &(today - time::Duration::days(2)).to_string(),
-        &(today + time::Duration::days(2)).to_string(),
-        TimeZone::EuropeParis,
+        &(today - chrono::Duration::days(2)).to_string(),
+        &(today + chrono::Duration::days(2)).to_string(),
+        TimeZone::EUROPE_PARIS,
     )
     .unwrap();
     assert_eq!(file.indicators(&this_month).unwrap().new_people, 1);

@@ -259,7 +259,7 @@ fn forget_failed(_: &sync_protocol::EditError) -> StoreError {
 
 /// Now, as the `at` of the server's edits.
 pub(crate) fn now() -> Timestamp {
-    Timestamp::from_datetime(time::OffsetDateTime::now_utc())
+    Timestamp::now()
 }
 
 /// The ids of the household records a person state names (`household_id`, every entry).

@@ -560,7 +560,7 @@ pub(crate) fn plan_erasure(
 
 /// Now, in seconds since 1970.
 pub(crate) fn unix_now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
+    chrono::Utc::now().timestamp()
 }
 
 /// What enrolment did.
@@ -1177,12 +1177,8 @@ pub(crate) fn new_replica_id() -> ReplicaId {
 
 /// A time in seconds since 1970, RFC 3339.
 pub(crate) fn rfc3339(at: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(at)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
+    chrono::DateTime::from_timestamp(at, 0)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
         .unwrap_or_default()
 }
 
@@ -1303,9 +1299,7 @@ pub(crate) fn parse_epoch(text: &str) -> Result<Epoch, StoreError> {
 
 /// Now, RFC 3339, for `enrolled_at`.
 pub(crate) fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
 #[cfg(test)]

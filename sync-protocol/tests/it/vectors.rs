@@ -139,3 +139,74 @@ fn golden_vectors_hold() {
     }
     assert!(steps >= 30, "only {steps} vector steps ran");
 }
+
+/// Every `at` of the golden vectors keeps its exact text: read as a timestamp and
+/// written back, alone and inside its record's state (a re-formatted timestamp would be
+/// an altered entry).
+#[test]
+fn every_at_of_the_vectors_keeps_its_text() {
+    fn ats(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(map) => {
+                for (key, value) in map {
+                    match (key.as_str(), value) {
+                        ("at", Value::String(text)) => out.push(text.clone()),
+                        _ => ats(value, out),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|i| ats(i, out)),
+            _ => {}
+        }
+    }
+    fn states<'a>(v: &'a Value, out: &mut Vec<&'a Value>) {
+        match v {
+            Value::Object(map) => {
+                if map.contains_key("fields") && map.contains_key("vv") {
+                    out.push(v);
+                }
+                map.values().for_each(|value| states(value, out));
+            }
+            Value::Array(items) => items.iter().for_each(|i| states(i, out)),
+            _ => {}
+        }
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors");
+    let (mut read, mut kept_in_states) = (0, 0);
+    for file in std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()) {
+        if file.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        let mut all = Vec::new();
+        ats(&doc, &mut all);
+        for text in &all {
+            if let Ok(at) = text.parse::<Timestamp>() {
+                assert_eq!(at.as_str(), text);
+                assert_eq!(
+                    serde_json::to_value(&at).unwrap(),
+                    Value::String(text.clone())
+                );
+                read += 1;
+            }
+        }
+        let mut found = Vec::new();
+        states(&doc, &mut found);
+        for v in found {
+            let Ok(state) = RecordState::from_value(v) else {
+                continue; // the invalid records of invalid-records.json
+            };
+            let (mut before, mut after) = (Vec::new(), Vec::new());
+            ats(v, &mut before);
+            ats(&serde_json::from_str(&state.to_json()).unwrap(), &mut after);
+            before.sort();
+            after.sort();
+            assert_eq!(before, after, "{}", file.display());
+            kept_in_states += before.len();
+        }
+    }
+    assert!(
+        read >= 50 && kept_in_states >= 50,
+        "{read} read, {kept_in_states} in states"
+    );
+}

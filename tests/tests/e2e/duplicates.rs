@@ -112,7 +112,7 @@ fn one_file_for_one_man(backend: Backend) {
         );
         let found = device.file.search("stefane lacatus", 10).unwrap();
         assert_eq!(found.iter().map(|s| s.id()).collect::<Vec<_>>(), [first]);
-        let november = Period::new("2026-11-01", "2026-11-30", TimeZone::EuropeParis).unwrap();
+        let november = Period::new("2026-11-01", "2026-11-30", TimeZone::EUROPE_PARIS).unwrap();
         assert_eq!(
             device.file.indicators(&november).unwrap().people_followed,
             1,
