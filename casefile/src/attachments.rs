@@ -431,6 +431,29 @@ fn read_pieces(conn: &Connection, sha256: &str, capacity: usize) -> Result<Vec<u
     Ok(out)
 }
 
+/// Deletes, within the caller's transaction, the part of `sha256` a download kept; never
+/// a whole document (made whole meanwhile by the other handle, or attached here).
+fn drop_part(conn: &Connection, sha256: &str) -> Result<()> {
+    conn.prepare_cached(
+        "DELETE FROM blob_chunk WHERE sha256 = ?1
+         AND NOT EXISTS (SELECT 1 FROM blob WHERE sha256 = ?1 AND whole = 1)",
+    )?
+    .execute([sha256])?;
+    conn.prepare_cached("DELETE FROM blob WHERE sha256 = ?1 AND whole = 0")?
+        .execute([sha256])?;
+    Ok(())
+}
+
+/// What became of a piece received.
+enum Kept {
+    /// Kept.
+    Piece,
+    /// Not kept: no attachment names the document any more.
+    Unnamed,
+    /// Not kept: the document is here whole already.
+    Whole,
+}
+
 /// Whether the pieces held of `sha256` are `size` bytes end to end: each starts where
 /// the one before ends, from 0, with no gap and no overlap.
 fn pieces_are_whole(conn: &Connection, sha256: &str, size: u64) -> Result<bool> {
@@ -929,6 +952,11 @@ impl CaseFile {
             })?;
             match Http::answer::<Received>(reply)? {
                 Ok(received) => {
+                    if received.received <= offset {
+                        return Err(SyncError::BadAnswer(
+                            "the server took a document's chunk without moving on".into(),
+                        ));
+                    }
                     offset = received.received;
                     if offset >= size {
                         self.mark_uploaded(sha256)?;
@@ -1013,6 +1041,11 @@ impl CaseFile {
                 return Ok(Fetched::NotThere);
             }
             if status == StatusCode::RANGE_NOT_SATISFIABLE {
+                if offset == 0 {
+                    return Err(SyncError::BadAnswer(
+                        "the server refused the first bytes of a document (416)".into(),
+                    ));
+                }
                 // What is here is not the start of the server's document: start again.
                 self.discard_part(sha256)?;
                 offset = 0;
@@ -1038,8 +1071,12 @@ impl CaseFile {
                     "the server sent a document of another length than its record says".into(),
                 ));
             }
-            if !self.keep_piece(sha256, size, offset, piece)? {
-                return Ok(Fetched::Unnamed);
+            match self.keep_piece(sha256, size, offset, piece)? {
+                Kept::Piece => {}
+                Kept::Unnamed => return Ok(Fetched::Unnamed),
+                // Made whole meanwhile by the other handle (a fetch, or the same file
+                // attached): nothing more to fetch.
+                Kept::Whole => return Ok(Fetched::Whole),
             }
             hasher.update(piece);
             offset += piece.len() as u64;
@@ -1083,17 +1120,22 @@ impl CaseFile {
         size: u64,
         offset: u64,
         piece: &[u8],
-    ) -> Result<bool, SyncError> {
+    ) -> Result<Kept, SyncError> {
         Ok(self.write(|tx| {
+            let whole: bool = tx
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM blob WHERE sha256 = ?1 AND whole = 1)",
+                )?
+                .query_row([sha256], |r| r.get(0))?;
+            if whole {
+                return Ok(Kept::Whole);
+            }
             let named: bool = tx
                 .prepare_cached(&format!("SELECT ?1 IN ({NAMED})"))?
                 .query_row([sha256], |r| r.get(0))?;
             if !named {
-                tx.prepare_cached("DELETE FROM blob_chunk WHERE sha256 = ?1")?
-                    .execute([sha256])?;
-                tx.prepare_cached("DELETE FROM blob WHERE sha256 = ?1 AND whole = 0")?
-                    .execute([sha256])?;
-                return Ok(false);
+                drop_part(tx, sha256)?;
+                return Ok(Kept::Unnamed);
             }
             tx.prepare_cached(
                 "INSERT INTO blob (sha256, size, received, whole, uploaded) VALUES (?1, ?2, 0, 0, 1)
@@ -1108,18 +1150,12 @@ impl CaseFile {
             }
             tx.prepare_cached("UPDATE blob SET received = ?2 WHERE sha256 = ?1")?
                 .execute(params![sha256, (offset + piece.len() as u64) as i64])?;
-            Ok(true)
+            Ok(Kept::Piece)
         })?)
     }
 
     fn discard_part(&mut self, sha256: &str) -> Result<(), SyncError> {
-        self.write(|tx| {
-            tx.prepare_cached("DELETE FROM blob_chunk WHERE sha256 = ?1")?
-                .execute([sha256])?;
-            tx.prepare_cached("DELETE FROM blob WHERE sha256 = ?1 AND whole = 0")?
-                .execute([sha256])?;
-            Ok(())
-        })?;
+        self.write(|tx| drop_part(tx, sha256))?;
         Ok(())
     }
 }
@@ -1336,6 +1372,45 @@ mod tests {
         }
     }
 
+    /// A document made whole here (attached, or fetched by the other handle) is never
+    /// dropped by a download that fails or comes late: its pieces are not written over.
+    #[test]
+    fn a_download_never_drops_a_document_held_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut file = CaseFile::init_with(
+            dir.path().join("t.casefile"),
+            "une phrase secrète assez longue",
+            crate::KdfParams::INSECURE_FOR_TESTS,
+        )
+        .unwrap();
+        let person = file
+            .create(
+                "person",
+                vec![("family_name".to_owned(), serde_json::json!("Rostas"))],
+            )
+            .unwrap();
+        let pdf = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n".to_vec();
+        let id = file
+            .attach(
+                &NewAttachment {
+                    person_id: Some(person),
+                    title: "Attestation".into(),
+                    category: "other".into(),
+                    ..NewAttachment::default()
+                },
+                &pdf,
+            )
+            .unwrap();
+        let sha256 = file.attachment(id).unwrap().sha256;
+        let size = pdf.len() as u64;
+        assert!(matches!(
+            file.keep_piece(&sha256, size, 0, b"other bytes").unwrap(),
+            Kept::Whole
+        ));
+        file.discard_part(&sha256).unwrap();
+        assert_eq!(file.attachment_bytes(id).unwrap(), Some(pdf));
+    }
+
     /// A piece received for a document no attachment names any more (erased through
     /// the other handle meanwhile) is not kept, and the part kept before goes.
     #[test]
@@ -1376,10 +1451,16 @@ mod tests {
                 .query_row("SELECT count(*) FROM blob_chunk", [], |r| r.get(0))
                 .unwrap()
         };
-        assert!(file.keep_piece(&sha256, size, 0, &pdf[..10]).unwrap());
+        assert!(matches!(
+            file.keep_piece(&sha256, size, 0, &pdf[..10]).unwrap(),
+            Kept::Piece
+        ));
         assert_eq!(chunks(&file), 1);
         crate::erasure::wipe(&file.conn, id).unwrap();
-        assert!(!file.keep_piece(&sha256, size, 10, &pdf[10..]).unwrap());
+        assert!(matches!(
+            file.keep_piece(&sha256, size, 10, &pdf[10..]).unwrap(),
+            Kept::Unnamed
+        ));
         assert_eq!(chunks(&file), 0, "nothing of it is kept");
         let blobs: i64 = file
             .conn

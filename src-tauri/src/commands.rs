@@ -149,16 +149,18 @@ pub async fn change_passphrase(
     new_passphrase: String,
 ) -> AppResult<()> {
     let (current, new_passphrase) = (Zeroizing::new(current), Zeroizing::new(new_passphrase));
-    // A second handle keeps the old key: the documents' sync stops before the change.
+    // A second handle keeps the old key: the documents' sync stops before the change,
+    // and any run asked for meanwhile starts cancelled until the change is made.
     let under_way = cancel.for_lock();
     vault.wait_beside().await?;
-    drop(under_way);
-    vault
+    let changed = vault
         .with(move |file| {
             drop(CaseFile::open(file.path(), &current)?);
             Ok(file.change_passphrase(&new_passphrase)?)
         })
-        .await
+        .await;
+    drop(under_way);
+    changed
 }
 
 /// The schema of every kind, for the forms.

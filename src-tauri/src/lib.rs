@@ -221,8 +221,17 @@ pub fn run() -> anyhow::Result<()> {
             }
             Ok(())
         })
-        .run(tauri::generate_context!())
-        .context("the app stopped on an error")
+        .build(tauri::generate_context!())
+        .context("the app could not start")?
+        .run(|app, event| {
+            // Decrypted copies of opened documents go when the app quits, as at a lock.
+            if let tauri::RunEvent::Exit = event
+                && let Some(vault) = app.try_state::<state::Vault>()
+            {
+                saving::forget_opened(vault.path());
+            }
+        });
+    Ok(())
 }
 
 fn case_file_path(app: &tauri::AppHandle) -> anyhow::Result<PathBuf> {

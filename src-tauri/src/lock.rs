@@ -187,7 +187,6 @@ pub async fn lock_vault(vault: &Vault, cancel: &SyncCancel) -> AppResult<()> {
     let started = Instant::now();
     vault
         .with_slot(move |_, slot| {
-            let _under_way = under_way;
             let waited = started.elapsed();
             if waited > RELEASE_WAIT {
                 tracing::warn!(
@@ -199,8 +198,10 @@ pub async fn lock_vault(vault: &Vault, cancel: &SyncCancel) -> AppResult<()> {
             Ok(())
         })
         .await?;
-    // The documents' sync on its second handle, cancelled with the rest.
+    // The documents' sync on its second handle, cancelled with the rest: the lock keeps
+    // every new run cancelled until it has stopped.
     vault.wait_beside().await?;
+    drop(under_way);
     crate::saving::forget_opened(vault.path());
     Ok(())
 }

@@ -207,9 +207,11 @@ fn failed(path: &Path, e: std::io::Error) -> AppError {
     }
 }
 
-/// The first 8 characters of a record's id, to tell files apart without naming anyone.
+/// The last 8 characters of a record's id, to tell files apart without naming anyone:
+/// random in a UUID v7, whose first characters are its time (two records made within a
+/// minute share them).
 pub fn short_id(id: &str) -> &str {
-    id.get(..8).unwrap_or(id)
+    id.get(id.len().saturating_sub(8)..).unwrap_or(id)
 }
 
 #[cfg(test)]
@@ -230,7 +232,12 @@ mod tests {
             "the first file stays"
         );
         assert_eq!(std::fs::read(&second).unwrap(), b"two");
-        assert_eq!(short_id("0123456789abcdef"), "01234567");
+        assert_eq!(short_id("0123456789abcdef"), "89abcdef");
+        assert_ne!(
+            short_id("019ad3f2-7c41-7000-8000-00000000abcd"),
+            short_id("019ad3f2-7c41-7000-8000-00000000dcba"),
+            "ids made in the same minute name files apart"
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

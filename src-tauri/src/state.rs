@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use casefile::CaseFile;
 
@@ -124,6 +124,8 @@ impl Vault {
 pub struct SyncCancel {
     flag: Arc<AtomicBool>,
     locking: Arc<AtomicUsize>,
+    /// The flags of requests made beside a sync ([`SyncCancel::join`]), while they run.
+    joined: Arc<Mutex<Vec<Weak<AtomicBool>>>>,
 }
 
 impl SyncCancel {
@@ -138,19 +140,31 @@ impl SyncCancel {
         Arc::clone(&self.flag)
     }
 
-    /// The running sync's flag, as it is, for a request made beside it (a document
-    /// fetched to be opened): a cancel already asked stays asked, and a lock under way
-    /// cancels it too.
+    /// A flag of its own for a request made beside the sync (a document fetched to be
+    /// opened): a cancel or a lock asked from now on stops it too, one asked before (a
+    /// sync cancelled earlier) does not; a lock under way cancels it at once.
     pub fn join(&self) -> Arc<AtomicBool> {
-        if self.locking.load(Ordering::SeqCst) > 0 {
-            self.flag.store(true, Ordering::SeqCst);
+        let own = Arc::new(AtomicBool::new(false));
+        {
+            let mut joined = self.joined.lock().unwrap_or_else(PoisonError::into_inner);
+            joined.retain(|flag| flag.strong_count() > 0);
+            joined.push(Arc::downgrade(&own));
         }
-        Arc::clone(&self.flag)
+        // Read after it is listed: a lock that counted itself before sees it in the list.
+        if self.locking.load(Ordering::SeqCst) > 0 {
+            own.store(true, Ordering::SeqCst);
+        }
+        own
     }
 
-    /// Asks the running sync, if any, to stop between two requests.
+    /// Asks the running sync, if any, and the requests made beside it to stop between
+    /// two requests.
     pub fn cancel(&self) {
         self.flag.store(true, Ordering::SeqCst);
+        let joined = self.joined.lock().unwrap_or_else(PoisonError::into_inner);
+        for flag in joined.iter().filter_map(Weak::upgrade) {
+            flag.store(true, Ordering::SeqCst);
+        }
     }
 
     /// Cancels the running sync and every sync that starts until the guard is dropped
@@ -320,5 +334,34 @@ mod tests {
             matches!(refused, Err(AppError::Locked { .. })),
             "{refused:?}"
         );
+    }
+
+    /// A document opened after a cancelled sync or a lock is fetched: its flag is its
+    /// own; a cancel or a lock asked while it runs stops it.
+    #[test]
+    fn a_request_beside_a_sync_starts_clear_and_hears_later_cancels() {
+        let cancel = SyncCancel::default();
+        let sync = cancel.start();
+        cancel.cancel();
+        assert!(sync.load(Ordering::SeqCst));
+        let opening = cancel.join();
+        assert!(
+            !opening.load(Ordering::SeqCst),
+            "an earlier cancel is not this request's"
+        );
+        cancel.cancel();
+        assert!(
+            opening.load(Ordering::SeqCst),
+            "a cancel asked while it runs stops it"
+        );
+        let later = cancel.join();
+        let lock = cancel.for_lock();
+        assert!(later.load(Ordering::SeqCst), "a lock stops it");
+        assert!(
+            cancel.join().load(Ordering::SeqCst),
+            "joined while a lock waits"
+        );
+        drop(lock);
+        assert!(!cancel.join().load(Ordering::SeqCst));
     }
 }

@@ -114,6 +114,34 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// The rare cases the generator seldom makes, read as the `time` crate read them:
+    /// leap seconds where one can be and where none can, and text after the offset.
+    #[test]
+    fn leap_seconds_and_trailing_text_read_as_before() {
+        use time::format_description::well_known::Rfc3339;
+        let cases = [
+            ("2026-12-31T23:59:60Z", true),
+            ("2026-06-30T23:59:60.5Z", true),
+            ("2026-06-29T23:59:60Z", false),
+            ("2027-01-01T00:59:60+01:00", true),
+            ("2026-12-31T23:59:60+01:00", false),
+            ("0000-01-01T00:59:60+01:00", true),
+            ("2026-11-02T10:14:00Z ", false),
+            ("2026-11-02T10:14:00+01:00x", false),
+            ("2026-11-02T10:14:00ZZ", false),
+        ];
+        for (text, accepted) in cases {
+            let before = time::OffsetDateTime::parse(text, &Rfc3339).ok();
+            let now = parse_rfc3339(text);
+            assert_eq!(now.is_some(), accepted, "{text}");
+            assert_eq!(
+                before.map(|t| (t.unix_timestamp(), t.nanosecond())),
+                now.map(|t| (t.timestamp(), t.timestamp_subsec_nanos())),
+                "{text}"
+            );
+        }
+    }
+
     #[test]
     fn dates_are_read_with_their_zeros_only() {
         assert_eq!(

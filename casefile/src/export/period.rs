@@ -10,7 +10,7 @@
 //! reads it the same: `Europe/Bucharest`, `Europe/Sofia`…), `UTC`, or a fixed offset such
 //! as `+01:00`; any other value is refused.
 
-use chrono::{DateTime, FixedOffset, LocalResult, NaiveDate, NaiveTime, Offset, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime, Offset, Utc};
 use chrono_tz::Tz;
 
 use crate::error::{Error, Result};
@@ -47,13 +47,16 @@ impl TimeZone {
                 .all(u8::is_ascii_digit)
                 .then(|| i32::from(part[0] - b'0') * 10 + i32::from(part[1] - b'0'))
         };
-        let (hours, minutes) = (two(1).filter(|h| *h <= 23)?, two(4).filter(|m| *m <= 59)?);
-        let seconds = hours * 3600 + minutes * 60;
-        match (b.len(), b.first(), b.get(3)) {
-            (6, Some(b'+'), Some(b':')) => Some(Self::Fixed(seconds)),
-            (6, Some(b'-'), Some(b':')) => Some(Self::Fixed(-seconds)),
-            _ => None,
-        }
+        // The sign may be left out (`01:00`), as the setting was read before.
+        let (sign, at) = match b.first() {
+            Some(b'+') => (1, 1),
+            Some(b'-') => (-1, 1),
+            _ => (1, 0),
+        };
+        let hours = two(at).filter(|h| *h <= 23)?;
+        let minutes = two(at + 3).filter(|m| *m <= 59)?;
+        (b.len() == at + 5 && b.get(at + 2) == Some(&b':'))
+            .then_some(Self::Fixed(sign * (hours * 3600 + minutes * 60)))
     }
 
     /// The offset from UTC at the instant `at`.
@@ -79,27 +82,26 @@ impl TimeZone {
     }
 
     /// The first instant of the local day `day`: local midnight, or, in a zone whose
-    /// clocks skip midnight on that day, the first local time that exists.
+    /// clocks skip midnight on that day, the instant they jump to.
     pub fn start_of(self, day: NaiveDate) -> DateTime<FixedOffset> {
         let midnight = day.and_time(NaiveTime::MIN);
-        let offset = match self {
-            Self::Fixed(_) => self.offset_at(midnight.and_utc()),
+        let first = match self {
+            Self::Fixed(_) => None,
             Self::Named(zone) => {
                 use chrono::TimeZone as _;
-                match zone.offset_from_local_datetime(&midnight) {
-                    LocalResult::Single(o) | LocalResult::Ambiguous(o, _) => o.fix(),
-                    // Skipped: the offset before the change, so that midnight is the
-                    // instant the clocks jumped from.
-                    LocalResult::None => zone
-                        .offset_from_utc_datetime(&(midnight - chrono::Duration::days(1)))
-                        .fix(),
-                }
+                zone.from_local_datetime(&midnight)
+                    .earliest()
+                    .or_else(|| chrono_tz::GapInfo::new(&midnight, &zone)?.end)
+                    .map(|at| at.fixed_offset())
             }
         };
-        let instant = midnight - chrono::Duration::seconds(i64::from(offset.local_minus_utc()));
-        instant
-            .and_utc()
-            .with_timezone(&self.offset_at(instant.and_utc()))
+        first.unwrap_or_else(|| {
+            let instant = midnight.and_utc();
+            let offset = self.offset_at(instant);
+            (midnight - chrono::Duration::seconds(i64::from(offset.local_minus_utc())))
+                .and_utc()
+                .with_timezone(&offset)
+        })
     }
 
     /// The zone as the setting writes it.
@@ -327,13 +329,18 @@ mod tests {
         assert_eq!(TimeZone::parse("+02:00"), Some(TimeZone::Fixed(7200)));
         assert_eq!(TimeZone::parse("-05:30"), Some(TimeZone::Fixed(-19800)));
         assert_eq!(TimeZone::parse("UTC"), Some(TimeZone::Fixed(0)));
+        assert_eq!(
+            TimeZone::parse("02:00"),
+            Some(TimeZone::Fixed(7200)),
+            "the sign may be left out, as before"
+        );
         for bad in [
             "Mars/Olympus",
             "+2:00",
-            "02:00",
             "+24:00",
             "+02:60",
             "+02:00 ",
+            "+0200",
         ] {
             assert_eq!(TimeZone::parse(bad), None, "{bad}");
         }
