@@ -42,3 +42,11 @@ ensure_postgres() {
     echo "PostgreSQL does not answer on 127.0.0.1:5432; start it and run this again." >&2
     return 1
 }
+
+# tauri-driver, which drives the app's window through WebKitWebDriver.
+ensure_tauri_driver() {
+    if ! command -v tauri-driver >/dev/null; then
+        echo "==> installing tauri-driver"
+        cargo install tauri-driver --locked
+    fi
+}

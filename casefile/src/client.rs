@@ -38,7 +38,7 @@
 //! owns the case file, never on an async executor.
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -379,9 +379,25 @@ impl Reply {
     }
 }
 
-/// Sends `request` and reads its answer whole; a failure of either is a transport error.
-fn exchange(request: RequestBuilder) -> Result<Reply, reqwest::Error> {
-    let mut response = request.send()?;
+/// The largest answer read: the server ends a pull page once it passes 8 MiB of states
+/// (so a page is at most that and one record), a document's chunk is 4 MiB. A server that sends more
+/// (broken, or not a Passerelle server) is refused before it fills the device's memory.
+const MAX_REPLY_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Why an exchange got no whole answer.
+#[derive(Debug)]
+enum Failure {
+    /// The request failed, or its answer's headers never came.
+    Request(reqwest::Error),
+    /// The answer's body broke off.
+    Read(std::io::Error),
+    /// The answer's body passed [`MAX_REPLY_BYTES`].
+    TooBig,
+}
+
+/// Sends `request` and reads its answer whole.
+fn exchange(request: RequestBuilder) -> Result<Reply, Failure> {
+    let mut response = request.send().map_err(Failure::Request)?;
     let status = response.status();
     let retry_after = response
         .headers()
@@ -401,7 +417,13 @@ fn exchange(request: RequestBuilder) -> Result<Reply, reqwest::Error> {
             .unwrap_or(0)
             .min(sync_protocol::blobs::CHUNK_BYTES as usize + 1024),
     );
-    response.copy_to(&mut body)?;
+    (&mut response)
+        .take(MAX_REPLY_BYTES + 1)
+        .read_to_end(&mut body)
+        .map_err(Failure::Read)?;
+    if body.len() as u64 > MAX_REPLY_BYTES {
+        return Err(Failure::TooBig);
+    }
     Ok(Reply {
         status,
         retry_after,
@@ -565,14 +587,26 @@ impl<'c> Http<'c> {
                             .min(Duration::from_secs(30)),
                     )?;
                 }
-                Err(error) => {
-                    if let Some(reason) = tls_failure(&error) {
-                        return Err(SyncError::Tls(reason));
-                    }
+                Err(failure) => {
+                    let reason = match failure {
+                        Failure::TooBig => {
+                            return Err(SyncError::BadAnswer(format!(
+                                "an answer larger than {} MiB",
+                                MAX_REPLY_BYTES >> 20
+                            )));
+                        }
+                        Failure::Request(error) => {
+                            if let Some(reason) = tls_failure(&error) {
+                                return Err(SyncError::Tls(reason));
+                            }
+                            error.without_url().to_string()
+                        }
+                        Failure::Read(error) => format!("the answer broke off ({})", error.kind()),
+                    };
                     if last {
                         return Err(SyncError::Unreachable {
                             attempts: attempt,
-                            reason: error.without_url().to_string(),
+                            reason,
                         });
                     }
                     warn!(attempt, "request failed, retrying");
@@ -587,10 +621,7 @@ impl<'c> Http<'c> {
     /// that this one waits for while watching the flag: a blocking request cannot be
     /// interrupted, so a cancelled one is abandoned, and its thread ends by itself at the
     /// request's timeout, holding nothing of the case file.
-    fn exchange(
-        &self,
-        request: RequestBuilder,
-    ) -> Result<Result<Reply, reqwest::Error>, SyncError> {
+    fn exchange(&self, request: RequestBuilder) -> Result<Result<Reply, Failure>, SyncError> {
         let Some(cancel) = self.cancel else {
             return Ok(exchange(request));
         };

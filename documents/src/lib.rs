@@ -31,7 +31,7 @@ mod xlsx;
 
 pub use access::access_pdf;
 pub use archive::zip_of;
-pub use csv::csv;
+pub use csv::{csv, sheet_csv};
 pub use cv::cv_pdf;
 pub use error::{Error, Result};
 pub use notice::notice_pdf;

@@ -14,6 +14,7 @@
 
 mod api;
 mod auth;
+mod config;
 mod connections;
 mod error;
 mod invite;
@@ -28,7 +29,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use sync_protocol::{RecordId, ReplicaId};
 
 use crate::journal::Journal;
@@ -44,6 +45,11 @@ use crate::store::{DatabaseUrl, Role, Store, StoreError};
     about = "The central sync server of Passerelle."
 )]
 struct Cli {
+    /// A configuration file (TOML) whose keys are these options' names with `_` for `-`
+    /// (`database`, `listen`, `trusted_proxies`…); the command line and the environment
+    /// win over it. The Debian package's is /etc/passerelle/server.toml.
+    #[arg(long, global = true, env = "PASSERELLE_CONFIG")]
+    config: Option<PathBuf>,
     /// Where the data lives: sqlite:PATH or postgres://USER@HOST/DATABASE.
     #[arg(
         long,
@@ -350,7 +356,11 @@ struct ServeArgs {
 }
 
 fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if let Some(path) = cli.config.clone() {
+        config::ConfigFile::read(&path)?.apply(&mut cli, &matches)?;
+    }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

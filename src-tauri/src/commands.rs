@@ -827,6 +827,29 @@ pub async fn save_period_xlsx(
         .await
 }
 
+/// Saves every record of `kind` (not deleted) as a CSV for people (French headers and
+/// labels, decimal comma, dates `jj/mm/aaaa`, ids last) in the exports folder, or in
+/// `folder`; answers its path.
+#[tauri::command]
+#[specta::specta]
+pub async fn save_kind_csv(
+    vault: State<'_, Vault>,
+    kind: String,
+    folder: Option<String>,
+) -> AppResult<String> {
+    let dir = saving::target_dir(vault.path(), folder.as_deref())?;
+    vault
+        .with(move |file| {
+            let sheet = file.sheet(&kind)?;
+            let mut csv = Vec::new();
+            documents::sheet_csv(&sheet, &mut csv)?;
+            let today = file.time_zone()?.local_date(chrono::Utc::now());
+            let stem = format!("{kind}-{}", today.format("%Y-%m-%d"));
+            saving::save(&dir, &stem, "csv", &csv)
+        })
+        .await
+}
+
 #[cfg(test)]
 mod tests {
     use casefile::KdfParams;

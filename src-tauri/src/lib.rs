@@ -131,6 +131,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             save_person_sheet,
             save_access_export,
             save_period_xlsx,
+            save_kind_csv,
             exports_folder,
             empty_exports,
             open_export,

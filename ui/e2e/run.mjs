@@ -3,6 +3,7 @@
 //   node ui/e2e/run.mjs screenshots   docs/screenshots/*.png from the demo case file (and a
 //                                     second file of one of its persons, for the duplicates)
 //   node ui/e2e/run.mjs bench         cold start with 20,000 persons against an empty file
+//   node ui/e2e/run.mjs installed     the installed packages (scripts/check-packages)
 // Needs the app and the fixture example built (scripts/e2e-app does it). The end-to-end
 // scenario also needs a running passerelle-server with a user (PASSERELLE_E2E_SERVER,
 // PASSERELLE_E2E_USERNAME, PASSERELLE_E2E_PASSWORD) and passerelle-cli (PASSERELLE_CLI)
@@ -344,6 +345,18 @@ async function e2e() {
       const workbook = await s.exec(`return document.querySelector('[data-testid="saved-path"]').dataset.path;`);
       if (!workbook.startsWith(exports) || !workbook.endsWith(".xlsx") || !existsSync(workbook)) {
         throw new Error(`expected the period's workbook saved in ${exports}: ${workbook}`);
+      }
+      step("save the visits as a CSV for a spreadsheet: French headers and dates, ids last");
+      await s.exec(`const k = document.querySelector('[data-testid="csv-kind"]'); k.value = "visit"; k.dispatchEvent(new Event("change"));`);
+      await s.click('[data-testid="save-csv"]');
+      await s.waitText('.csv-export [data-testid="saved-path"]', "Enregistré dans");
+      const table = await s.exec(`return document.querySelector('.csv-export [data-testid="saved-path"]').dataset.path;`);
+      if (!table.startsWith(exports) || !table.endsWith(".csv") || !existsSync(table)) {
+        throw new Error(`expected the visits' CSV saved in ${exports}: ${table}`);
+      }
+      const [head, firstRow] = readFileSync(table, "utf8").split("\r\n");
+      if (!head.startsWith("\uFEFFDate et heure;Cadre;") || !head.includes(";Identifiant;") || !/^\d\d\/\d\d\/\d{4} \d\d:\d\d;/.test(firstRow)) {
+        throw new Error(`expected French headers, a French date and ids last: ${head} / ${firstRow}`);
       }
 
       step("save the visit's sheet");
@@ -1133,10 +1146,60 @@ async function bench() {
   }
 }
 
-const modes = { e2e, screenshots, bench };
+/** The packages as installed (scripts/check-packages): the installed app, opened with no
+ *  case file named, makes its own in the user's data folder, enrols with the installed
+ *  server (its code from the installed command line, run as the service's user) and syncs
+ *  a site to it. */
+async function installed() {
+  const server = process.env.PASSERELLE_E2E_SERVER;
+  const username = process.env.PASSERELLE_E2E_USERNAME;
+  const password = process.env.PASSERELLE_E2E_PASSWORD;
+  if (!server || !username || !password || !process.env.PASSERELLE_APP) {
+    throw new Error("run it through scripts/check-packages");
+  }
+  const home = mkdtempSync(join(tmpdir(), "passerelle-installed-"));
+  const data = join(home, "data");
+  try {
+    await withApp({ XDG_DATA_HOME: data }, async (s) => {
+      step("the installed app opens on a new case file");
+      await s.find('[data-testid="first-run"]', { timeout: 30000 });
+      await s.type('[data-testid="new-passphrase"]', PASSPHRASE);
+      await s.type('[data-testid="confirm-passphrase"]', PASSPHRASE);
+      await s.click('[data-testid="create-case-file"]');
+
+      step("enrol with the installed server");
+      const code = execFileSync("runuser", ["-u", "passerelle", "--", "/usr/bin/passerelle-server", "--config", "/etc/passerelle/server.toml",
+        "device", "invite", "--org", "demo", "--username", username]).toString().split("\n")[0].trim();
+      await s.find('[data-testid="enrol-form"]', { timeout: 30000 });
+      await s.type('[data-testid="enrol-server"]', server);
+      await s.type('[data-testid="enrol-username"]', username);
+      await s.type('[data-testid="enrol-password"]', password);
+      await s.type('[data-testid="enrol-code"]', code);
+      await s.type('[data-testid="enrol-device"]', "Portable installé");
+      await s.click('[data-testid="enrol"]');
+      await s.find('[data-testid="today"][data-ready="true"]', { timeout: 30000 });
+
+      step("add a site and sync it to the installed server");
+      await s.click('[data-testid="nav-sites"]');
+      await s.click('[data-testid="add-site"]');
+      await s.type('[data-testid="field-name"]', "Terrain de la Digue");
+      await s.set('[data-testid="field-type"]', "bidonville");
+      await s.click('[data-testid="save"]');
+      await s.waitText('[data-testid="site"] h1', "Terrain de la Digue");
+      const result = await syncApp(s, "envoyé(s)");
+      if (!/ [1-9]\d* envoyé/.test(result)) throw new Error(`expected the sync to send the site: ${result}`);
+    });
+    const caseFile = join(data, "org.passerelle.app", "passerelle.casefile");
+    if (!existsSync(caseFile)) throw new Error(`expected the case file in the user's data folder: ${caseFile}`);
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+}
+
+const modes = { e2e, screenshots, bench, installed };
 const mode = modes[process.argv[2]];
 if (!mode) {
-  console.error("usage: node ui/e2e/run.mjs e2e|screenshots|bench");
+  console.error("usage: node ui/e2e/run.mjs e2e|screenshots|bench|installed");
   process.exit(2);
 }
 mode().catch((e) => {

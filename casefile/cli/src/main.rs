@@ -348,13 +348,18 @@ enum ExportCommand {
         out: PathBuf,
     },
     /// One kind as CSV: UTF-8 with BOM, `;`, CRLF, a header of field names with `id`
-    /// first, one row per record that is not deleted.
+    /// first, one row per record that is not deleted, numbers with a dot. With
+    /// `--labels fr`: French headers and labels, decimal comma, dates as dd/mm/yyyy,
+    /// times in the organisation's zone, names in place of ids, ids last.
     Csv {
         /// The record kind (person, visit, step, …).
         kind: String,
         /// The CSV file to write.
         #[arg(long)]
         out: PathBuf,
+        /// Headers, labels and numbers for people, in this language (only `fr`).
+        #[arg(long, value_parser = ["fr"])]
+        labels: Option<String>,
     },
     /// A period as an XLSX workbook: persons followed, visits, steps, jobs, trainings,
     /// and the indicators.
@@ -466,6 +471,19 @@ fn run(cli: Cli) -> Result<()> {
             step,
             keep_original,
         } => {
+            // Nothing larger than the case file would take is read into memory.
+            let size = std::fs::metadata(&path)
+                .with_context(|| format!("could not read {}", path.display()))?
+                .len();
+            let most = casefile::attachments::MAX_INPUT_BYTES as u64;
+            if size > most {
+                bail!(
+                    "{} is {} MiB: a document may be at most {} MiB (20 MiB once kept)",
+                    path.display(),
+                    size >> 20,
+                    most >> 20
+                );
+            }
             let bytes = std::fs::read(&path)
                 .with_context(|| format!("could not read {}", path.display()))?;
             let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned());
@@ -754,11 +772,16 @@ fn run_export(file: &mut CaseFile, export: ExportCommand) -> Result<()> {
                 .context(failed)?;
             write_whole(&out, &documents::step_slip_pdf(&slip).context(failed)?)
         }
-        ExportCommand::Csv { kind, out } => {
+        ExportCommand::Csv { kind, out, labels } => {
             let failed = "the CSV was not written";
-            let table = file.table(&kind).context(failed)?;
             let mut bytes = Vec::new();
-            documents::csv(&table, &mut bytes).context(failed)?;
+            if labels.is_some() {
+                let sheet = file.sheet(&kind).context(failed)?;
+                documents::sheet_csv(&sheet, &mut bytes).context(failed)?;
+            } else {
+                let table = file.table(&kind).context(failed)?;
+                documents::csv(&table, &mut bytes).context(failed)?;
+            }
             write_whole(&out, &bytes)
         }
         ExportCommand::Xlsx { from, to, out } => {

@@ -1,5 +1,5 @@
-//! The French words the printed sheets use for kinds, fields and choice values. Exports
-//! meant for machines (CSV, JSON, the XLSX's headers) keep the field names of the schema.
+//! The French words the printed sheets and the sheets for people use for kinds, fields and
+//! choice values. Exports meant for machines (the CLI's CSV, JSON) keep the schema's names.
 
 /// The French label of a field, or the field's own name when none is known (`x_` fields).
 pub(crate) fn field(name: &str) -> &str {

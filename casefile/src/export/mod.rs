@@ -5,8 +5,10 @@
 //!
 //! - the visit sheet (fiche de visite) and a person's summary sheet
 //!   ([`CaseFile::visit_sheet`], [`CaseFile::person_sheet`]);
-//! - one kind as a table ([`CaseFile::table`], the CSV) and a period as a workbook
-//!   ([`CaseFile::workbook`], the XLSX);
+//! - one kind as a table for machines ([`CaseFile::table`], the CLI's CSV: field names,
+//!   `id` first) or as a sheet for people ([`CaseFile::sheet`], the app's CSV: French
+//!   headers and labels, typed cells, ids last), and a period as a workbook of sheets for
+//!   people ([`CaseFile::workbook`], the XLSX);
 //! - the indicators of a period ([`CaseFile::indicators`]) and the series of people in
 //!   work ([`CaseFile::people_in_work`]);
 //! - everything held about one person, for a GDPR access request ([`CaseFile::access`]):
@@ -29,6 +31,7 @@ mod indicators;
 mod labels;
 mod period;
 mod person_sheet;
+mod sheet;
 mod table;
 mod visit_copy;
 mod visit_sheet;
@@ -45,10 +48,11 @@ pub use period::{Period, SETTING_TIME_ZONE, TimeZone};
 pub use person_sheet::{
     JobRow, OpenStep, PersonSheet, ReferralRow, SheetVisit, StayRow, TrainingRow,
 };
+pub use sheet::{Cell, Worksheet};
 pub use table::Table;
 pub use visit_copy::{CopyStep, Slip, VisitCopy};
 pub use visit_sheet::{DecidedStep, PersonMet, VisitSheet};
-pub use workbook::{Cell, Workbook, Worksheet};
+pub use workbook::Workbook;
 
 use chrono::{Datelike, Timelike, Weekday};
 use serde::Serialize;

@@ -7,7 +7,7 @@ use tracing::info_span;
 
 use super::cell;
 use crate::error::{Error, Result};
-use crate::schema;
+use crate::schema::{self, KindSpec};
 use crate::store::CaseFile;
 
 /// A kind as rows of texts, every row as long as the header.
@@ -26,19 +26,7 @@ impl CaseFile {
     /// Errors: [`Error::Invalid`] naming `kind` for a kind this build does not know.
     pub fn table(&self, kind: &str) -> Result<Table> {
         let _span = info_span!("casefile.table", kind).entered();
-        let spec = schema::kind(kind).ok_or_else(|| {
-            Error::invalid(
-                "kind",
-                format!(
-                    "one of {}",
-                    schema::KINDS
-                        .iter()
-                        .map(|k| k.kind)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            )
-        })?;
+        let spec = known_kind(kind)?;
         let states = self.list(kind)?;
         let mut extra: Vec<String> = states
             .iter()
@@ -64,4 +52,23 @@ impl CaseFile {
         let header = std::iter::once("id".to_owned()).chain(columns).collect();
         Ok(Table { header, rows })
     }
+}
+
+/// The schema of `kind`.
+///
+/// Errors: [`Error::Invalid`] naming `kind` and the kinds this build knows.
+pub(crate) fn known_kind(kind: &str) -> Result<&'static KindSpec> {
+    schema::kind(kind).ok_or_else(|| {
+        Error::invalid(
+            "kind",
+            format!(
+                "one of {}",
+                schema::KINDS
+                    .iter()
+                    .map(|k| k.kind)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+    })
 }

@@ -1,55 +1,24 @@
-//! A period as a workbook: the persons followed in it, its visits, steps, jobs and
-//! trainings (each dated in the period, as the indicators count them), and a sheet of
-//! the indicators. Columns are the schema's field names, `id` first; references are
-//! followed by a column of the names they point to, so the sheets read without lookups.
+//! A period as a workbook for the people who report on it: the persons followed in it,
+//! its visits, steps, jobs and trainings (each dated in the period, as the indicators
+//! count them), each a sheet for people (`sheet`: French headers and labels, real dates,
+//! names in place of ids, ids last), and a sheet of the indicators.
 //! This module reads it; the `documents` crate writes the XLSX file.
 
-use serde::Serialize;
-use serde_json::Value;
-use sync_protocol::RecordState;
 use tracing::info_span;
 
 use super::indicators::FOLLOWED;
+use super::labels;
 use super::period::Period;
-use super::{cell, labels, values};
+use super::sheet::{Cell, Names, Worksheet, kind_sheet};
 use crate::error::Result;
 use crate::records::load_many;
-use crate::schema::{self, FieldType};
 use crate::store::CaseFile;
 
 /// A workbook: its sheets, in order.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Workbook {
     /// The sheets.
     pub sheets: Vec<Worksheet>,
-}
-
-/// One sheet: a header row, then rows of typed cells.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Worksheet {
-    /// The sheet's name (its tab).
-    pub name: String,
-    /// The column names, printed in bold in the first row.
-    pub header: Vec<String>,
-    /// The rows under the header.
-    pub rows: Vec<Vec<Cell>>,
-    /// Whether the header row stays in view when scrolling.
-    pub freeze_header: bool,
-    /// Widths of some columns: (column, width in characters).
-    pub widths: Vec<(u16, f64)>,
-}
-
-/// A cell of a sheet.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub enum Cell {
-    /// Nothing.
-    Empty,
-    /// A text.
-    Text(String),
-    /// A number.
-    Number(f64),
-    /// A boolean.
-    Bool(bool),
 }
 
 impl CaseFile {
@@ -96,189 +65,105 @@ impl CaseFile {
             ("Formations", "training", trainings),
         ] {
             let states = load_many(&self.conn, &ids)?;
-            sheets.push(kind_sheet(title, kind, &states, &mut names)?);
+            sheets.push(kind_sheet(title, kind, &states, period.zone, &mut names)?);
         }
 
+        // The indicators: what each counts in French and its number first; the codes a
+        // script would look for last.
         let indicators = self.indicators(period)?;
-        let mut rows = Vec::new();
-        let mut put = |name: &str, key: &str, n: u64, label: &str| {
+        let mut rows = vec![
+            vec![
+                Cell::Text("Début de la période".to_owned()),
+                Cell::Date(period.from),
+                Cell::Text("period_from".to_owned()),
+                Cell::Empty,
+            ],
+            vec![
+                Cell::Text("Fin de la période".to_owned()),
+                Cell::Date(period.to),
+                Cell::Text("period_to".to_owned()),
+                Cell::Empty,
+            ],
+        ];
+        let mut put = |label: String, n: u64, name: &str, key: &str| {
             rows.push(vec![
-                Cell::Text(name.to_owned()),
-                Cell::Text(key.to_owned()),
+                Cell::Text(label),
                 Cell::Number(n as f64),
-                Cell::Text(label.to_owned()),
+                Cell::Text(name.to_owned()),
+                if key.is_empty() {
+                    Cell::Empty
+                } else {
+                    Cell::Text(key.to_owned())
+                },
             ]);
         };
-        put("period_from", "", 0, &from);
-        put("period_to", "", 0, &to);
         put(
+            "Personnes suivies".to_owned(),
+            indicators.people_followed,
             "people_followed",
             "",
-            indicators.people_followed,
-            "Personnes suivies",
         );
         put(
+            "Nouvelles personnes".to_owned(),
+            indicators.new_people,
             "new_people",
             "",
-            indicators.new_people,
-            "Nouvelles personnes",
         );
         for (key, n) in &indicators.visits_by_setting {
             put(
+                format!("Visites : {}", labels::value(key)),
+                *n,
                 "visits_by_setting",
                 key,
-                *n,
-                &format!("Visites : {}", labels::value(key)),
             );
         }
         put(
+            "Démarches réalisées".to_owned(),
+            indicators.steps_done,
             "steps_done",
             "",
-            indicators.steps_done,
-            "Démarches réalisées",
         );
         for (key, n) in &indicators.steps_done_by_category {
             put(
+                format!("Démarches réalisées : {}", labels::value(key)),
+                *n,
                 "steps_done_by_category",
                 key,
-                *n,
-                &format!("Démarches réalisées : {}", labels::value(key)),
             );
         }
         for (key, n) in &indicators.jobs_by_contract {
             put(
+                format!("Emplois : {}", labels::value(key)),
+                *n,
                 "jobs_by_contract",
                 key,
-                *n,
-                &format!("Emplois : {}", labels::value(key)),
             );
         }
         put(
+            "Formations commencées".to_owned(),
+            indicators.trainings_started,
             "trainings_started",
             "",
-            indicators.trainings_started,
-            "Formations commencées",
         );
         put(
+            "Formations terminées".to_owned(),
+            indicators.trainings_completed,
             "trainings_completed",
             "",
-            indicators.trainings_completed,
-            "Formations terminées",
         );
         put(
+            "Personnes relogées".to_owned(),
+            indicators.people_housed,
             "people_housed",
             "",
-            indicators.people_housed,
-            "Personnes relogées",
         );
         sheets.push(Worksheet {
             name: "Indicateurs".to_owned(),
-            header: ["indicator", "key", "value", "libellé"]
+            header: ["Indicateur", "Valeur", "Code", "Clé"]
                 .map(str::to_owned)
                 .to_vec(),
             rows,
-            freeze_header: false,
-            widths: vec![(0, 24.0), (3, 40.0)],
         });
         Ok(Workbook { sheets })
     }
-}
-
-/// Names of referenced records, looked up once each.
-struct Names<'a> {
-    file: &'a CaseFile,
-    known: std::collections::HashMap<String, String>,
-}
-
-impl<'a> Names<'a> {
-    fn new(file: &'a CaseFile) -> Self {
-        Self {
-            file,
-            known: std::collections::HashMap::new(),
-        }
-    }
-
-    fn of(&mut self, value: &Value) -> Result<String> {
-        let items: Vec<&Value> = match value {
-            Value::Array(items) => items.iter().collect(),
-            other => vec![other],
-        };
-        let mut out = Vec::new();
-        for item in items {
-            let Some(text) = item.as_str() else { continue };
-            if let Some(name) = self.known.get(text) {
-                out.push(name.clone());
-                continue;
-            }
-            let name = match text.parse() {
-                Ok(id) => self.file.name_of(id)?,
-                Err(_) => "inconnu".to_owned(),
-            };
-            self.known.insert(text.to_owned(), name.clone());
-            out.push(name);
-        }
-        Ok(out.join(", "))
-    }
-}
-
-/// The sheet `title` of the records `states` of `kind`: `id`, then each field, a
-/// reference followed by the names it points to.
-fn kind_sheet(
-    title: &str,
-    kind: &str,
-    states: &[RecordState],
-    names: &mut Names<'_>,
-) -> Result<Worksheet> {
-    let Some(spec) = schema::kind(kind) else {
-        return Ok(Worksheet {
-            name: title.to_owned(),
-            header: Vec::new(),
-            rows: Vec::new(),
-            freeze_header: false,
-            widths: Vec::new(),
-        });
-    };
-    let mut header: Vec<String> = vec!["id".to_owned()];
-    for field in spec.fields {
-        header.push(field.name.to_owned());
-        if matches!(field.ty, FieldType::Ref(_) | FieldType::RefList(_)) {
-            header.push(format!(
-                "{}_name",
-                field.name.trim_end_matches("_ids").trim_end_matches("_id")
-            ));
-        }
-    }
-    let mut rows = Vec::new();
-    for state in states {
-        let mut row = vec![Cell::Text(state.id().to_string())];
-        for field in spec.fields {
-            let entries = values(state, field.name);
-            row.push(match entries.as_slice() {
-                [Value::Number(n)] => Cell::Number(n.as_f64().unwrap_or_default()),
-                [Value::Bool(b)] => Cell::Bool(*b),
-                [] => Cell::Empty,
-                _ => Cell::Text(cell(state, field.name)),
-            });
-            if matches!(field.ty, FieldType::Ref(_) | FieldType::RefList(_)) {
-                let mut shown = Vec::new();
-                for value in &entries {
-                    shown.push(names.of(value)?);
-                }
-                let shown = shown.join(" / ");
-                row.push(if shown.is_empty() {
-                    Cell::Empty
-                } else {
-                    Cell::Text(shown)
-                });
-            }
-        }
-        rows.push(row);
-    }
-    Ok(Worksheet {
-        name: title.to_owned(),
-        header,
-        rows,
-        freeze_header: true,
-        widths: Vec::new(),
-    })
 }

@@ -669,3 +669,23 @@ fn a_held_record_is_listed_until_accepted() {
     let report = sync(&mut file).unwrap();
     assert_eq!((report.pushed, report.set_aside), (1, 0), "{report:?}");
 }
+
+/// A server that answers a pull with more than any page can hold (65 MiB) is refused as
+/// a bad answer, at once, without retrying, before the body fills the device's memory;
+/// the checkpoint stays.
+#[test]
+fn an_answer_larger_than_any_page_is_refused() {
+    let huge = json!({"records": [], "next": 1, "more": false, "pad": "x".repeat(65 << 20)});
+    let stub = Stub::start(move |request| match request.path.split('?').next() {
+        Some("/v1/pull") => (200, huge.clone()),
+        _ => quiet(request),
+    });
+    let (_dir, mut file) = with_stub(&stub);
+    let error = sync(&mut file).unwrap_err();
+    assert!(
+        matches!(&error, SyncError::BadAnswer(why) if why.contains("64 MiB")),
+        "{error:?}"
+    );
+    assert_eq!(stub.requests_to("/v1/pull").len(), 1, "not retried");
+    assert_eq!(file.pull_checkpoint().unwrap(), 0);
+}

@@ -314,7 +314,7 @@ fn csv_has_a_bom_semicolons_crlf_the_schema_columns_and_no_deleted_record() {
 }
 
 /// A case file with records in and around November 2026 (Europe/Paris).
-fn november(file: &mut CaseFile) -> (RecordId, RecordId) {
+pub(crate) fn november(file: &mut CaseFile) -> (RecordId, RecordId) {
     let s = sample(file);
     let p = |id: RecordId| json!(id.to_string());
     let visit = |file: &mut CaseFile, at: &str, setting: &str, who: RecordId| {
@@ -540,6 +540,17 @@ fn indicators_count_as_domain_md_defines_them() {
     );
 }
 
+/// The first row of a sheet, as texts.
+fn header_of(sheet: &calamine::Range<Data>) -> Vec<String> {
+    sheet
+        .rows()
+        .next()
+        .unwrap()
+        .iter()
+        .map(|c| c.to_string())
+        .collect()
+}
+
 #[test]
 fn the_workbook_reads_back() {
     let (_dir, mut file) = fresh();
@@ -560,7 +571,15 @@ fn the_workbook_reads_back() {
     );
     let persons = book.worksheet_range("Personnes").unwrap();
     let rows: Vec<&[Data]> = persons.rows().collect();
-    assert_eq!(rows[0][0], Data::String("id".into()));
+    let header: Vec<String> = rows[0].iter().map(|c| c.to_string()).collect();
+    assert_eq!(header[0], "Nom de famille", "French headers: {header:?}");
+    let id = header.iter().position(|h| h == "Identifiant").unwrap();
+    assert!(
+        header[id..]
+            .iter()
+            .all(|h| h.contains("Identifiant") || h.contains("(identifiant)")),
+        "the ids in the last columns: {header:?}"
+    );
     assert_eq!(
         rows.len(),
         1 + 3,
@@ -568,57 +587,96 @@ fn the_workbook_reads_back() {
     );
     assert!(
         rows.iter()
-            .any(|r| r[0] == Data::String(stefan.to_string())
-                && r[1] == Data::String("Lăcătuș".into())),
+            .any(|r| r[id] == Data::String(stefan.to_string())
+                && r[0] == Data::String("Lăcătuș".into())),
         "Ștefan's row"
     );
     let visits = book.worksheet_range("Visites").unwrap();
-    let header: Vec<String> = visits
-        .rows()
-        .next()
-        .unwrap()
-        .iter()
-        .map(|c| c.to_string())
-        .collect();
-    assert_eq!(&header[..4], ["id", "occurred_at", "setting", "site_id"]);
-    let names = header.iter().position(|h| h == "person_name").unwrap();
-    let minutes = header.iter().position(|h| h == "duration_minutes").unwrap();
+    let header = header_of(&visits);
+    assert_eq!(
+        &header[..4],
+        [
+            "Date et heure",
+            "Cadre",
+            "Lieu de vie",
+            "Personnes rencontrées"
+        ]
+    );
+    let minutes = header.iter().position(|h| h == "Durée (minutes)").unwrap();
+    let next = header.iter().position(|h| h == "Prochaine visite").unwrap();
     assert_eq!(visits.rows().count(), 1 + 3, "the three visits of November");
     let first = visits.rows().nth(1).unwrap();
-    assert_eq!(first[2], Data::String("care_centre".into()));
+    assert_eq!(
+        first[1],
+        Data::String("rendez-vous en accueil de jour ou de nuit".into()),
+        "choices by their French label"
+    );
+    let at = |cell: &Data| match cell {
+        Data::DateTime(at) => at.as_datetime().unwrap(),
+        other => panic!("a date cell, not {other:?}"),
+    };
+    assert_eq!(
+        at(&first[0]).to_string(),
+        "2026-11-01 00:30:00",
+        "a real date and time, in Paris: 23:30 UTC on 31 October"
+    );
     let home = visits
         .rows()
-        .find(|r| r[2] == Data::String("home_visit".into()))
+        .find(|r| r[1] == Data::String("visite sur le lieu de vie".into()))
         .unwrap();
+    assert_eq!(at(&home[0]).to_string(), "2026-11-02 10:14:00");
     assert_eq!(
-        home[names],
-        Data::String("Lăcătuș Ștefan, Țîrcă-Brâncuși Mărioara Zoïa".into())
+        home[3],
+        Data::String("Lăcătuș Ștefan, Țîrcă-Brâncuși Mărioara Zoïa".into()),
+        "names in place of ids"
     );
     assert_eq!(home[minutes], Data::Float(45.0), "numbers stay numbers");
+    assert_eq!(
+        at(&home[next]).to_string(),
+        "2026-11-16 00:00:00",
+        "a date cell"
+    );
     let jobs = book.worksheet_range("Emplois").unwrap();
     assert_eq!(
         jobs.rows().count(),
         1 + 2,
         "jobs started or ended in November"
     );
+    let header = header_of(&jobs);
+    let contract = header.iter().position(|h| h == "Contrat").unwrap();
+    assert!(
+        jobs.rows()
+            .any(|r| r[contract] == Data::String("CDD".into())),
+        "contracts by their label"
+    );
     let indicators = book.worksheet_range("Indicateurs").unwrap();
     let value = |name: &str, key: &str| {
         indicators
             .rows()
             .find(|r| {
-                let same_key = match &r[1] {
+                let same_key = match &r[3] {
                     Data::String(k) => k == key,
                     Data::Empty => key.is_empty(),
                     _ => false,
                 };
-                r[0] == Data::String(name.into()) && same_key
+                r[2] == Data::String(name.into()) && same_key
             })
-            .map(|r| r[2].clone())
+            .map(|r| (r[0].clone(), r[1].clone()))
             .unwrap_or_else(|| panic!("indicator {name} {key}"))
     };
-    assert_eq!(value("people_followed", ""), Data::Float(3.0));
-    assert_eq!(value("jobs_by_contract", "cdd"), Data::Float(1.0));
-    assert_eq!(value("people_housed", ""), Data::Float(1.0));
+    assert_eq!(
+        value("people_followed", ""),
+        (Data::String("Personnes suivies".into()), Data::Float(3.0))
+    );
+    assert_eq!(
+        value("jobs_by_contract", "cdd"),
+        (Data::String("Emplois : CDD".into()), Data::Float(1.0))
+    );
+    assert_eq!(value("people_housed", "").1, Data::Float(1.0));
+    assert_eq!(
+        at(&value("period_from", "").1).to_string(),
+        "2026-11-01 00:00:00"
+    );
 }
 
 #[test]

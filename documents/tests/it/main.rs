@@ -11,4 +11,5 @@ mod cv;
 mod exports;
 mod images;
 mod notice;
+mod spreadsheets;
 mod visit_copy;

@@ -238,3 +238,202 @@ fn device_invite_prints_the_code_then_its_validity_then_a_qr_code() {
         }
     }
 }
+
+/// Runs the binary with `args` in `dir`, without the environment's database.
+fn run_in(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(crate::harness::BIN)
+        .args(args)
+        .env_remove("PASSERELLE_DATABASE")
+        .env_remove("PASSERELLE_JOURNAL")
+        .env_remove("PASSERELLE_CONFIG")
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_configuration_file_sets_what_the_command_line_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("server.toml");
+    let from_file = dir.path().join("from-file.db");
+    std::fs::write(
+        &config,
+        format!(
+            "database = \"sqlite:{}\"\nlisten = \"127.0.0.1:0\"\nrate_limit = 7.5\n\
+             trusted_proxies = [\"127.0.0.1\"]\nblob_quota_mib = 3\n",
+            from_file.display()
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let out = run_in(dir.path(), &["--config", config, "init"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(from_file.exists(), "the file's database");
+    assert!(
+        !dir.path().join("passerelle-server.db").exists(),
+        "not the default"
+    );
+    let mut add = std::process::Command::new(crate::harness::BIN)
+        .args(["--config", config, "user", "add", "--org", "demo"])
+        .args(["--username", "marie", "--role", "coordinator"])
+        .env_remove("PASSERELLE_DATABASE")
+        .env("PASSERELLE_INSECURE_FAST_PASSWORD_HASH", "1")
+        .current_dir(dir.path())
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut add.stdin.take().unwrap(), b"mot de passe de Marie\n").unwrap();
+    assert!(
+        add.wait().unwrap().success(),
+        "a user in the file's database"
+    );
+    let out = run_in(
+        dir.path(),
+        &["--config", config, "blobs", "status", "--org", "demo"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["quota_bytes"], 3 * 1024 * 1024, "the file's quota");
+    let out = run_in(
+        dir.path(),
+        &[
+            "--config",
+            config,
+            "blobs",
+            "status",
+            "--org",
+            "demo",
+            "--blob-quota-mib",
+            "5",
+        ],
+    );
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        status["quota_bytes"],
+        5 * 1024 * 1024,
+        "the command line wins"
+    );
+
+    let other = dir.path().join("other.db");
+    let out = run_in(
+        dir.path(),
+        &[
+            "init",
+            "--config",
+            config,
+            "--database",
+            &format!("sqlite:{}", other.display()),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(other.exists(), "the command line wins over the file");
+
+    // serve reads its address from the file.
+    let mut child = std::process::Command::new(crate::harness::BIN)
+        .args(["--config", config, "serve"])
+        .env_remove("PASSERELLE_DATABASE")
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        line.starts_with("listening on http://127.0.0.1:") && !line.contains(":8787"),
+        "the file's address, a free port: {line}"
+    );
+}
+
+#[test]
+fn a_configuration_file_with_a_typo_is_refused_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    let journal = dir.path().join("j");
+    for (text, expected) in [
+        ("databse = \"sqlite:x.db\"\n", "databse"),
+        (
+            "listen = \"127.0.0.1:0\"\nrate_limit = \"fast\"\n",
+            "line 2",
+        ),
+        ("tls_cert = \"/etc/c.pem\"\n", "tls_key"),
+        ("max_connections = 0\n", "max_connections"),
+        ("database = \"mysql://x\"\n", "database"),
+    ] {
+        let config = dir.path().join("server.toml");
+        std::fs::write(&config, text).unwrap();
+        let args = [
+            "--config",
+            config.to_str().unwrap(),
+            "--journal",
+            journal.to_str().unwrap(),
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+        ];
+        let out = run_in(dir.path(), &args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{text:?} is refused");
+        assert!(
+            err.contains(expected),
+            "{text:?}: the error names {expected:?}: {err}"
+        );
+        assert!(
+            !db.exists() && !dir.path().join("passerelle-server.db").exists(),
+            "nothing is created"
+        );
+    }
+    let out = run_in(
+        dir.path(),
+        &["--config", "/nonexistent/server.toml", "init"],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/server.toml"));
+}
+
+#[test]
+fn the_packaged_configuration_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let packaged = concat!(env!("CARGO_MANIFEST_DIR"), "/packaging/server.toml");
+    let db = dir.path().join("s.db");
+    let out = run_in(
+        dir.path(),
+        &[
+            "--config",
+            packaged,
+            "--database",
+            &format!("sqlite:{}", db.display()),
+            "--journal",
+            dir.path().join("s.journal").to_str().unwrap(),
+            "init",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(packaged).unwrap();
+    assert!(
+        text.contains("database = \"sqlite:/var/lib/passerelle/server.db\""),
+        "the package keeps its data in /var/lib/passerelle"
+    );
+}

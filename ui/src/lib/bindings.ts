@@ -139,6 +139,12 @@ export const commands = {
 	 */
 	savePeriodXlsx: (from: string, to: string, folder: string | null) => typedError<string, AppError>(__TAURI_INVOKE("save_period_xlsx", { from, to, folder })),
 	/**
+	 *  Saves every record of `kind` (not deleted) as a CSV for people (French headers and
+	 *  labels, decimal comma, dates `jj/mm/aaaa`, ids last) in the exports folder, or in
+	 *  `folder`; answers its path.
+	 */
+	saveKindCsv: (kind: string, folder: string | null) => typedError<string, AppError>(__TAURI_INVOKE("save_kind_csv", { kind, folder })),
+	/**
 	 *  The app's exports folder, where exports go unless the person chooses another (it is
 	 *  destroyed with the case file when a coordinator revokes the device).
 	 */

@@ -135,6 +135,33 @@ fn the_cli_writes_the_exports_and_prints_the_report() {
     );
     ok(&[
         "export",
+        "csv",
+        "visit",
+        "--labels",
+        "fr",
+        "--out",
+        &file_at("v-fr.csv"),
+    ]);
+    let csv = String::from_utf8(std::fs::read(file_at("v-fr.csv")).unwrap()).unwrap();
+    let mut lines = csv.trim_start_matches('\u{feff}').split("\r\n");
+    let header = lines.next().unwrap();
+    assert!(
+        header.starts_with("Date et heure;Cadre;Lieu de vie;"),
+        "French headers, no id first: {header}"
+    );
+    assert!(
+        header.ends_with(
+            ";Identifiant;Lieu de vie (identifiant);Personnes rencontrées (identifiant)"
+        ),
+        "the ids last: {header}"
+    );
+    let row = lines.next().unwrap();
+    assert!(
+        row.starts_with("02/11/2026 10:14;visite sur le lieu de vie;Terrain de la Deûle;"),
+        "a French date and time, labels and names: {row}"
+    );
+    ok(&[
+        "export",
         "xlsx",
         "--from",
         "2026-11-01",
@@ -211,6 +238,26 @@ fn the_cli_writes_the_exports_and_prints_the_report() {
         &["export", "csv", "nobody", "--out", &file_at("x.csv")],
     );
     assert!(!out.status.success(), "an unknown kind is refused");
+    assert!(!dir.path().join("x.csv").exists(), "and nothing is written");
+    let out = cli(
+        &path,
+        PASS,
+        &[
+            "export",
+            "csv",
+            "visit",
+            "--labels",
+            "ro",
+            "--out",
+            &file_at("x.csv"),
+        ],
+    );
+    assert!(!out.status.success(), "labels only in French");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("fr"),
+        "naming what is possible: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(!dir.path().join("x.csv").exists(), "and nothing is written");
 }
 

@@ -301,6 +301,19 @@ fn documents_on_the_command_line(backend: Backend) {
         "the error says what is taken: {}",
         String::from_utf8_lossy(&refused.stderr)
     );
+    // A sparse file of 65 MiB: refused by its size, before it is read.
+    let huge = dir.path().join("enorme.pdf");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(65 << 20)
+        .unwrap();
+    let refused = cli(&path, PASS, &["attach", person, huge.to_str().unwrap()]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("at most 64 MiB"),
+        "the error says the limit: {}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
 
     let line: Value = serde_json::from_str(ok(&path, PASS, &["sync"]).trim()).unwrap();
     assert_eq!(line["pushed"], json!(2));
