@@ -620,6 +620,14 @@ pub fn cancel_sync(cancel: State<'_, SyncCancel>) {
     cancel.cancel();
 }
 
+/// The organisation's time zone, as its setting writes it (`Europe/Paris`, `UTC`,
+/// `+01:00`): the page shows and reads every time on its clocks, as the sheets print them.
+#[tauri::command]
+#[specta::specta]
+pub async fn time_zone(vault: State<'_, Vault>) -> AppResult<String> {
+    vault.with(|file| Ok(file.time_zone()?.name())).await
+}
+
 /// The dashboard of the period `from`–`to` (`YYYY-MM-DD`, inclusive, in the organisation's
 /// time zone).
 #[tauri::command]

@@ -132,6 +132,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             save_access_export,
             save_period_xlsx,
             save_kind_csv,
+            time_zone,
             exports_folder,
             empty_exports,
             open_export,

@@ -254,9 +254,31 @@ async function e2e() {
       await s.choose('[data-testid="visit-site"]', "Terrain de la Digue");
       await s.click('[data-testid="met-person"]');
       await s.type('[data-testid="visit-purpose"]', "Point sur la recherche d'emploi");
+      // Enter in a one-line field does not save the half-typed visit.
+      await s.type('[data-testid="visit-purpose"]', "\uE007");
+      await sleep(300);
+      if (!(await s.exec(`return Boolean(document.querySelector('[data-testid="visit-form"]'));`))) {
+        throw new Error("Enter in the purpose saved the visit");
+      }
       await s.type('[data-testid="visit-observations"]', "A préparé son CV.");
       await s.type('[data-testid="visit-decisions"]', "Inscription à France Travail");
-      await s.set('[data-testid="visit-next"]', "2026-12-15");
+      // Dates are day/month/year whatever the system: a month first is refused next to
+      // the field, a year past next year's end too, and digits get their slashes.
+      await s.type('[data-testid="visit-next"]', "11/29/2026");
+      await s.exec("document.activeElement?.blur();");
+      await s.waitText('[data-testid="visit-next-error"]', "Cette date n'existe pas");
+      await s.set('[data-testid="visit-next"]', "");
+      await s.type('[data-testid="visit-next"]', "31122999");
+      await s.exec("document.activeElement?.blur();");
+      await s.waitText('[data-testid="visit-next-error"]', `Au plus tard le 31/12/${new Date().getFullYear() + 1}`);
+      await s.set('[data-testid="visit-next"]', "");
+      await s.type('[data-testid="visit-next"]', "15122026");
+      await s.exec("document.activeElement?.blur();");
+      const typedDay = await s.exec(`return document.querySelector('[data-testid="visit-next"]').value;`);
+      if (typedDay !== "15/12/2026") throw new Error(`expected the day shown 15/12/2026, found ${typedDay}`);
+      if (await s.exec(`return Boolean(document.querySelector('[data-testid="visit-next-error"]'));`)) {
+        throw new Error("a right date must clear the error");
+      }
       await s.click('[data-testid="add-step"]');
       await s.type('[data-testid="step-title"]', "Créer l'espace France Travail");
       // A photo taken at the visit (a file here: this machine has no camera).
@@ -479,7 +501,8 @@ async function e2e() {
       await s.clickText('[data-testid="cv"] button', "Retour");
       await s.find('[data-testid="person"][data-ready="true"]');
       await s.click('[data-testid="visit-copy-open"]');
-      await s.find('[data-testid="visit-copy"]');
+      // The persons met load after the card opens: the language is guessed from theirs.
+      await s.find('[data-testid="visit-copy"][data-ready="true"]');
       const copyLang = await s.exec(`return document.querySelector('[data-testid="visit-copy-lang"]').value;`);
       if (copyLang !== "ro") throw new Error(`expected Romanian chosen from the person's languages: ${copyLang}`);
       await s.click('[data-testid="save-visit-copy"]');

@@ -723,3 +723,69 @@ fn the_access_export_holds_everything_about_the_person() {
         );
     }
 }
+
+#[test]
+fn every_sheet_has_a_filter_a_frozen_header_and_fitted_widths() {
+    let (_dir, mut file) = fresh();
+    november(&mut file);
+    let period = file.period("2026-11-01", "2026-11-30").unwrap();
+    let book = file.workbook(&period).unwrap();
+    let bytes = documents::xlsx(&book).unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    for (n, sheet) in book.sheets.iter().enumerate() {
+        let mut xml = String::new();
+        std::io::Read::read_to_string(
+            &mut zip
+                .by_name(&format!("xl/worksheets/sheet{}.xml", n + 1))
+                .unwrap(),
+            &mut xml,
+        )
+        .unwrap();
+        let name = &sheet.name;
+        assert!(
+            xml.contains(&format!(
+                "<autoFilter ref=\"A1:{}{}\"/>",
+                column_letters(sheet.header.len()),
+                sheet.rows.len() + 1
+            )),
+            "{name}: a filter on the header and every row: {xml}"
+        );
+        assert!(
+            xml.contains("ySplit=\"1\""),
+            "{name}: the header stays in view"
+        );
+        let widths: Vec<f64> = xml
+            .split("<col ")
+            .skip(1)
+            .filter_map(|col| col.split("width=\"").nth(1))
+            .filter_map(|w| w.split('"').next()?.parse().ok())
+            .collect();
+        assert!(!widths.is_empty(), "{name}: fitted widths");
+        assert!(
+            widths.iter().all(|w| *w <= 43.0),
+            "{name}: no column wider than about 40 characters: {widths:?}"
+        );
+    }
+    let visits = &book.sheets[1];
+    let observations = visits
+        .header
+        .iter()
+        .position(|h| h == "Observations")
+        .unwrap();
+    assert!(
+        visits.rows.iter().any(|r| matches!(&r[observations], casefile::export::Cell::Text(t) if t.chars().count() > 60)),
+        "a long text, which the cap holds"
+    );
+}
+
+/// The letters of the `n`-th column (1 = A).
+fn column_letters(n: usize) -> String {
+    let mut n = n;
+    let mut letters = Vec::new();
+    while n > 0 {
+        letters.push(b'A' + ((n - 1) % 26) as u8);
+        n = (n - 1) / 26;
+    }
+    letters.reverse();
+    String::from_utf8(letters).unwrap()
+}

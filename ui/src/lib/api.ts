@@ -73,20 +73,3 @@ export function localDay(date = new Date()): string {
   const pad = (n: number) => String(n).padStart(2, "0");
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
 }
-
-/** A `datetime-local` input's value as RFC 3339 with the device's offset. */
-export function toRfc3339(local: string): string {
-  const date = new Date(local);
-  const pad = (n: number) => String(Math.floor(Math.abs(n))).padStart(2, "0");
-  const offset = -date.getTimezoneOffset();
-  const sign = offset >= 0 ? "+" : "-";
-  return `${localDay(date)}T${pad(date.getHours())}:${pad(date.getMinutes())}:00${sign}${pad(offset / 60)}:${pad(offset % 60)}`;
-}
-
-/** An RFC 3339 timestamp as a `datetime-local` input's value. */
-export function toLocalInput(rfc3339: string | undefined): string {
-  const date = rfc3339 ? new Date(rfc3339) : new Date();
-  if (Number.isNaN(date.getTime())) return "";
-  const pad = (n: number) => String(n).padStart(2, "0");
-  return `${localDay(date)}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
-}

@@ -145,6 +145,11 @@ export const commands = {
 	 */
 	saveKindCsv: (kind: string, folder: string | null) => typedError<string, AppError>(__TAURI_INVOKE("save_kind_csv", { kind, folder })),
 	/**
+	 *  The organisation's time zone, as its setting writes it (`Europe/Paris`, `UTC`,
+	 *  `+01:00`): the page shows and reads every time on its clocks, as the sheets print them.
+	 */
+	timeZone: () => typedError<string, AppError>(__TAURI_INVOKE("time_zone")),
+	/**
 	 *  The app's exports folder, where exports go unless the person chooses another (it is
 	 *  destroyed with the case file when a coordinator revokes the device).
 	 */

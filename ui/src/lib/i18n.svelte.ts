@@ -19,7 +19,23 @@ function initial(): Lang {
   return "fr";
 }
 
-export const i18n = $state({ lang: initial() });
+export const i18n = $state({
+  lang: initial(),
+  /** The organisation's time zone (IANA name, `UTC` or an offset), once the case file is
+   *  open: every time is shown and typed on its clocks, as the sheets print them. */
+  timeZone: undefined as string | undefined,
+});
+
+/** Takes the organisation's time zone, unless this engine does not know it (then the
+ *  device's zone stays). */
+export function setTimeZone(zone: string | undefined) {
+  try {
+    new Intl.DateTimeFormat("en-GB", { timeZone: zone });
+    i18n.timeZone = zone || undefined;
+  } catch {
+    i18n.timeZone = undefined;
+  }
+}
 
 export function setLang(lang: Lang) {
   i18n.lang = lang;
@@ -116,7 +132,8 @@ export function formatDate(text: string | null | undefined, withTime = false): s
     day: "numeric",
     month: "long",
     year: "numeric",
-    ...(withTime ? { hour: "2-digit", minute: "2-digit" } : {}),
+    timeZone: i18n.timeZone,
+    ...(withTime ? { hour: "2-digit", minute: "2-digit", hourCycle: "h23" } : {}),
   }).format(date);
 }
 
@@ -127,7 +144,7 @@ export function formatShortDate(text: string | null | undefined): string {
   const day = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
   const date = day ? new Date(Number(day[1]), Number(day[2]) - 1, Number(day[3])) : new Date(text);
   if (Number.isNaN(date.getTime())) return text;
-  return new Intl.DateTimeFormat(locale, { day: "2-digit", month: "2-digit", year: "numeric" }).format(date);
+  return new Intl.DateTimeFormat(locale, { day: "2-digit", month: "2-digit", year: "numeric", timeZone: day ? undefined : i18n.timeZone }).format(date);
 }
 
 /** A size in bytes as a person reads it: "850 Ko", "3,2 Mo" (1 Mo = 1 048 576 octets). */
