@@ -410,6 +410,9 @@ pub struct SettingsView {
     pub enrolled: bool,
     /// This case file's replica id.
     pub replica_id: String,
+    /// The username this device was enrolled by, as the server's directory of devices
+    /// names it (known after a first sync): a visit's counsellor unless changed.
+    pub user: Option<String>,
 }
 
 /// The settings kept in the case file.
@@ -422,6 +425,10 @@ pub async fn settings(vault: State<'_, Vault>) -> AppResult<SettingsView> {
                 server_url: file.server_url()?,
                 enrolled: file.setting(DEVICE_TOKEN)?.is_some(),
                 replica_id: file.replica_id().to_string(),
+                user: file
+                    .replica_directory()?
+                    .remove(&file.replica_id())
+                    .map(|info| info.user),
             })
         })
         .await

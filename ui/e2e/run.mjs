@@ -221,6 +221,32 @@ async function e2e() {
       await s.find('[data-testid="today"][data-ready="true"]', { timeout: 30000 });
       await s.waitText('[data-testid="sync-status"]', "Jamais synchronisé");
 
+      step("the top bar fits one row at 1280x800 and at 800x1280; Tab goes into a new screen");
+      /** How the top bar lays out: the rows its buttons take, and any sideways scroll. */
+      const topbar = () =>
+        s.exec(`const tops = new Set([...document.querySelectorAll('.topbar .navbtn, [data-testid="nav-visit"], [data-testid="lock"]')]
+                    .map((b) => Math.round(b.getBoundingClientRect().top)));
+                  const nav = document.querySelector('.nav');
+                  const clipped = [...document.querySelectorAll('.navbtn')].filter((b) => b.scrollWidth > b.clientWidth + 1).length;
+                  return { rows: tops.size, navScroll: nav.scrollWidth - nav.clientWidth, pageScroll: document.documentElement.scrollWidth - document.documentElement.clientWidth, clipped };`);
+      const wide = await topbar();
+      if (wide.rows !== 1 || wide.navScroll > 0 || wide.pageScroll > 0 || wide.clipped > 0) throw new Error(`at 1280x800 the top bar must fit one row: ${JSON.stringify(wide)}`);
+      const rect = await s.cmd("GET", "/window/rect");
+      await s.cmd("POST", "/window/rect", { width: 800, height: 1280 });
+      await sleep(500);
+      const innerWidth = await s.exec("return window.innerWidth;");
+      if (innerWidth > 820) throw new Error(`the window did not narrow to 800 px: ${innerWidth}`);
+      const narrow = await topbar();
+      // On a tablet the visit and lock buttons take a row above the navigation's.
+      if (narrow.rows > 2 || narrow.navScroll > 0 || narrow.pageScroll > 0 || narrow.clipped > 0) throw new Error(`at 800x1280 the navigation must fit without scrolling: ${JSON.stringify(narrow)}`);
+      await s.cmd("POST", "/window/rect", { width: rect.width, height: rect.height });
+      await sleep(500);
+      await s.click('[data-testid="nav-visit"]');
+      await s.find('[data-testid="visit-form"]');
+      await s.keysToActive("\uE004");
+      const focused = await s.exec("return document.activeElement?.dataset?.testid ?? document.activeElement?.tagName;");
+      if (focused !== "visit-when") throw new Error(`Tab after "Noter une visite" must reach the visit's date, not ${focused}`);
+
       step("add two sites");
       for (const [name, commune] of [["Terrain de la Digue", "Roubaix"], ["Rue des Sarrazins", "Lille"]]) {
         await s.click('[data-testid="nav-sites"]');
@@ -362,6 +388,7 @@ async function e2e() {
         throw new Error(`expected 1 visit under "Visite sur site": ${JSON.stringify(board)}`);
       }
       if (!board.svg || board.points < 1) throw new Error(`expected the chart of people in work: ${JSON.stringify(board)}`);
+      await s.waitText('[data-testid="definition-people_followed"]', "Rencontrées en visite");
       await s.click('[data-testid="save-xlsx"]');
       await s.waitText('[data-testid="saved-path"]', "Enregistré dans");
       const workbook = await s.exec(`return document.querySelector('[data-testid="saved-path"]').dataset.path;`);
@@ -882,6 +909,13 @@ async function e2e() {
       step("record a visit met alone and one shared, sync, and export her data after a sync");
       await s.clickText('[data-testid="person"] button', "Noter une visite");
       await s.find('[data-testid="visit-form"]');
+      // The counsellor is the signed-in user (known from the server's directory of devices).
+      let counsellor = "";
+      for (let i = 0; i < 50 && counsellor !== username; i++) {
+        counsellor = await s.exec(`return document.querySelector('[data-testid="visit-counsellors"]').value;`);
+        if (counsellor !== username) await sleep(100);
+      }
+      if (counsellor !== username) throw new Error(`expected the visit's counsellor ${username}, found ${counsellor}`);
       await s.type('[data-testid="visit-purpose"]', "Premier entretien");
       await s.click('[data-testid="add-step"]');
       await s.type('[data-testid="step-title"]', "Écrire son CV");
@@ -898,6 +932,11 @@ async function e2e() {
       }
       await s.type('[data-testid="visit-purpose"]', "Atelier CV");
       await s.type('[data-testid="visit-observations"]', "Rencontre à deux au bureau.");
+      // With two people met, a step is for nobody until one is chosen.
+      await s.click('[data-testid="add-step"]');
+      const stepFor = await s.exec(`return document.querySelector('[data-testid="step-for"]').value;`);
+      if (stepFor !== "") throw new Error(`a step of a visit with two people must not default to one: ${stepFor}`);
+      await s.click('[data-testid="visit-step"] button.ghost');
       await s.click('[data-testid="save-visit"]');
       await s.waitText('[data-testid="flash"]', "Visite enregistrée");
       await syncApp(s, "envoyé(s)");

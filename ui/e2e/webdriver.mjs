@@ -105,6 +105,12 @@ export class Session {
     await this.cmd("POST", `/element/${id}/value`, { text });
   }
 
+  /** Sends `text` (keys such as "\uE004", Tab) to the element that has the focus. */
+  async keysToActive(text) {
+    const active = await this.cmd("GET", "/element/active");
+    await this.cmd("POST", `/element/${active[ELEMENT]}/value`, { text });
+  }
+
   async text(css, options) {
     const id = await this.find(css, options);
     return this.cmd("GET", `/element/${id}/text`);

@@ -1113,6 +1113,11 @@ export type SettingsView = {
 	enrolled: boolean,
 	/**  This case file's replica id. */
 	replica_id: string,
+	/**
+	 *  The username this device was enrolled by, as the server's directory of devices
+	 *  names it (known after a first sync): a visit's counsellor unless changed.
+	 */
+	user: string | null,
 };
 
 /**  A site with its counts. */
