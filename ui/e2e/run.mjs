@@ -783,10 +783,18 @@ async function e2e() {
       await s.type('[data-testid="search"]', "stefan");
       await s.click('[data-testid="person-result"]');
       await s.click('[data-testid="edit-person"]');
-      await s.set('[data-testid="field-birth_date"]', "1991-03-14");
-      await s.set('[data-testid="field-nationality"]', "ro");
+      // A birth date typed the French way; a country chosen by its French name; a phone
+      // with letters refused next to its field, naming what is expected.
+      await s.set('[data-testid="field-birth_date"]', "");
+      await s.type('[data-testid="field-birth_date"]', "14/03/1991");
+      await s.choose('[data-testid="field-nationality"]', "Roumanie");
+      await s.set('[data-testid="field-phone"]', "06 AB CD 12 34");
+      await s.click('[data-testid="save"]');
+      await s.waitText('[data-testid="field-phone-error"]', "numéro de téléphone est attendu");
+      await s.set('[data-testid="field-phone"]', "06 12 34 56 78");
       await s.click('[data-testid="save"]');
       await s.waitText('[data-testid="person"]', "14 mars 1991");
+      await s.waitText('[data-testid="person"]', "Roumanie");
 
       step("sync past a record the server refuses, and see it set aside");
       // A person made here, whose id another device (a buggy build, by hand) has already
