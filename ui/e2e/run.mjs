@@ -319,6 +319,19 @@ async function e2e() {
       await s.waitText('[data-testid="timeline"]', "Créer l'espace France Travail");
       await s.waitText('[data-testid="documents"]', "Tableau des démarches");
 
+      step("delete a step from the timeline after a confirmation, then restore it");
+      const stepEntry = `[...document.querySelectorAll('[data-testid="timeline"] > li')].find((li) => li.querySelector("strong")?.textContent === "Démarche" && li.textContent.includes("Créer l'espace France Travail"))`;
+      await s.exec(`${stepEntry}.querySelector('[data-testid="delete-record"]').click();`);
+      await s.waitText('[data-testid="confirm-delete-record"]', "Vous pourrez la rétablir");
+      await s.find('[data-testid="confirm-delete-record-yes"]');
+      await s.exec(`document.querySelector('[data-testid="confirm-delete-record-yes"]').click();`);
+      await s.waitText('[data-testid="deleted-record"]', "supprimée");
+      if (await s.exec(`return Boolean(${stepEntry});`)) throw new Error("the deleted step must leave the timeline");
+      await s.find('[data-testid="undo-delete"]');
+      await s.exec(`document.querySelector('[data-testid="undo-delete"]').click();`);
+      await s.waitText('[data-testid="timeline"]', "Créer l'espace France Travail");
+      if (!(await s.exec(`return Boolean(${stepEntry});`))) throw new Error("the restored step must be back in the timeline");
+
       step("add a photo to the person's file: its thumbnail, then full screen, closed with Escape");
       const photo = join(dir, "carte-identite.png");
       writeFileSync(photo, png(64, 48));
