@@ -318,6 +318,14 @@ async function e2e() {
       await s.waitText('[data-testid="timeline"]', "Point sur la recherche d'emploi");
       await s.waitText('[data-testid="timeline"]', "Créer l'espace France Travail");
       await s.waitText('[data-testid="documents"]', "Tableau des démarches");
+      // The visit's sheet right there, beside the message that it was saved.
+      await s.find('[data-testid="saved-visit-sheet"]');
+      await s.exec(`document.querySelector('[data-testid="saved-visit-sheet"]').click();`);
+      await s.waitText('[data-testid="after-visit"] [data-testid="saved-path"]', "Enregistré dans");
+      const sheetNow = await s.exec(`return document.querySelector('[data-testid="after-visit"] [data-testid="saved-path"]').dataset.path;`);
+      if (!/fiche-visite-.*\.pdf$/.test(sheetNow) || readFileSync(sheetNow).subarray(0, 5).toString() !== "%PDF-") {
+        throw new Error(`expected the visit's sheet saved from the message: ${sheetNow}`);
+      }
 
       step("delete a step from the timeline after a confirmation, then restore it");
       const stepEntry = `[...document.querySelectorAll('[data-testid="timeline"] > li')].find((li) => li.querySelector("strong")?.textContent === "Démarche" && li.textContent.includes("Créer l'espace France Travail"))`;

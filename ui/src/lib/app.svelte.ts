@@ -40,6 +40,8 @@ export const app = $state({
   replicaId: "",
   conflictCount: 0,
   flash: "",
+  /** The visit just saved: its sheet is offered beside the message that says so. */
+  savedVisit: null as string | null,
   /** Persons a screen holds in a draft (the visit form's persons met): a sync that
    *  erases one of them closes the screen. */
   draftPersons: [] as string[],
@@ -48,6 +50,7 @@ export const app = $state({
 export function go(route: Route) {
   app.route = route;
   app.flash = "";
+  app.savedVisit = null;
   window.scrollTo?.(0, 0);
 }
 
