@@ -794,10 +794,22 @@ async function e2e() {
       await s.click('[data-testid="nav-sites"]');
       await s.clickText('[data-testid="site-card"]', "Terrain de la Digue");
       await s.click('[data-testid="evict"]');
-      await s.choose('[data-testid="evict-to"]', "Rue des Sarrazins");
+      // The family goes to a site not in the file yet, made in the same form.
+      await s.choose('[data-testid="evict-to"]', "Un nouveau lieu de vie");
+      await s.type('[data-testid="evict-new-name"]', "Square Jussieu");
+      await s.type('[data-testid="evict-new-commune"]', "Lille");
       await s.click('[data-testid="confirm-eviction"]');
       await s.waitText('[data-testid="flash"]', "1 personne(s) déplacée(s)");
       await s.waitText('[data-testid="site"] h1', "Expulsé");
+      // An evicted site is no destination for the next eviction.
+      await s.click('[data-testid="nav-sites"]');
+      await s.clickText('[data-testid="site-card"]', "Square Jussieu");
+      await s.click('[data-testid="evict"]');
+      const destinations = await s.exec(`return [...document.querySelectorAll('[data-testid="evict-to"] option')].map((o) => o.textContent);`);
+      if (destinations.some((d) => d.includes("Terrain de la Digue")) || !destinations.some((d) => d.includes("Rue des Sarrazins"))) {
+        throw new Error(`an evicted site must not be offered as a destination: ${JSON.stringify(destinations)}`);
+      }
+      await s.click('[data-testid="evict"]');
 
       step("edit a person's file");
       await s.click('[data-testid="nav-people"]');
