@@ -1039,6 +1039,9 @@ async function e2e() {
       step("change the server's address in settings");
       await s.click('[data-testid="nav-settings"]');
       await s.waitText('[data-testid="enrolment"]', server);
+      // One server form shows: enrolling again stays folded.
+      const serverForms = await s.exec(`return [...document.querySelectorAll('[data-testid="server"] input')].filter((i) => !i.closest("details:not([open])") && /url|serveur|server/i.test(i.dataset.testid ?? "")).length;`);
+      if (serverForms !== 1) throw new Error(`expected one server address field in settings, found ${serverForms}`);
       await s.set('[data-testid="server-url"]', "ftp://nulle-part");
       await s.click('[data-testid="save-server"]');
       await s.waitText('[data-testid="server"] [role="alert"]', "adresse du serveur n'est pas valable");
