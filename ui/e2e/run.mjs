@@ -274,6 +274,11 @@ async function e2e() {
       await s.set('[data-testid="field-birth_date"]', "1991");
       await s.click('[data-testid="save"]');
       await s.waitText('[data-testid="person-name"]', "LĂCĂTUȘ Ștefan");
+      // Before any search, People lists the active caseload by site and household.
+      await s.click('[data-testid="nav-people"]');
+      await s.waitText('[data-testid="caseload-site"]', "Terrain de la Digue");
+      await s.waitText('[data-testid="caseload-site"]', "Famille Lăcătuș");
+      await s.waitText('[data-testid="caseload-site"]', "LĂCĂTUȘ Ștefan");
 
       step("record a visit");
       await s.click('[data-testid="nav-visit"]');
