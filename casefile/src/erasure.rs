@@ -76,6 +76,8 @@ pub(crate) fn wipe(conn: &Connection, id: RecordId) -> Result<bool> {
     }
     set_aside::forget(conn, id)?;
     recovery::forget_redotted(conn, id)?;
+    // A form being typed about them goes too.
+    crate::drafts::forget_naming(conn, &key)?;
     if kind.as_deref() == Some(crate::attachments::ATTACHMENT_KIND) {
         // Its bytes go with it, unless another attachment names them.
         crate::attachments::forget_unnamed(conn)?;
@@ -270,6 +272,11 @@ mod tests {
             Ok(())
         })
         .unwrap();
+        // A visit being typed about them, and another about someone else.
+        file.save_draft("visit", &format!(r#"{{"met":["{p}"],"purpose":"Zqxw"}}"#))
+            .unwrap();
+        file.save_draft("form.site", r#"{"name":"Terrain"}"#)
+            .unwrap();
 
         let (gone, dependants) = file
             .write(|tx| {
@@ -289,9 +296,19 @@ mod tests {
             "SELECT count(*) FROM visit_person WHERE person_id = ?1",
             "SELECT count(*) FROM set_aside WHERE id = ?1",
             "SELECT count(*) FROM rekey_done WHERE id = ?1",
+            "SELECT count(*) FROM meta WHERE instr(value, ?1) > 0",
         ] {
             assert_eq!(count(&file, sql, person.id()), 0, "{sql} must find nothing");
         }
+        assert_eq!(
+            file.draft("visit").unwrap(),
+            None,
+            "the draft naming them goes"
+        );
+        assert!(
+            file.draft("form.site").unwrap().is_some(),
+            "a draft about others stays"
+        );
         for gone in [step.id(), mark.id()] {
             assert!(file.get(gone).is_err(), "a record about them alone goes");
         }

@@ -76,6 +76,7 @@ mod client;
 mod conflicts;
 mod crypto;
 mod derive;
+mod drafts;
 #[cfg(any(test, feature = "insecure-test-kdf"))]
 mod dump;
 pub mod duplicates;

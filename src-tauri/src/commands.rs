@@ -627,6 +627,30 @@ pub fn cancel_sync(cancel: State<'_, SyncCancel>) {
     cancel.cancel();
 }
 
+/// Keeps what a form holds while it is typed (its JSON) as the draft `key`, encrypted in
+/// the case file: a lock, a crash or a wrong turn loses nothing.
+#[tauri::command]
+#[specta::specta]
+pub async fn save_draft(vault: State<'_, Vault>, key: String, text: String) -> AppResult<()> {
+    vault
+        .with(move |file| Ok(file.save_draft(&key, &text)?))
+        .await
+}
+
+/// The draft `key`, if one is kept.
+#[tauri::command]
+#[specta::specta]
+pub async fn draft(vault: State<'_, Vault>, key: String) -> AppResult<Option<String>> {
+    vault.with(move |file| Ok(file.draft(&key)?)).await
+}
+
+/// Drops the draft `key`: its form was saved or abandoned.
+#[tauri::command]
+#[specta::specta]
+pub async fn drop_draft(vault: State<'_, Vault>, key: String) -> AppResult<()> {
+    vault.with(move |file| Ok(file.drop_draft(&key)?)).await
+}
+
 /// The organisation's time zone, as its setting writes it (`Europe/Paris`, `UTC`,
 /// `+01:00`): the page shows and reads every time on its clocks, as the sheets print them.
 #[tauri::command]

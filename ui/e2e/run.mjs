@@ -1087,7 +1087,12 @@ async function e2e() {
       await s.click('[data-testid="change-passphrase"]');
       await s.waitText('[data-testid="flash"]', "La phrase secrète a été changée", 30000);
 
-      step("lock, refuse the old passphrase, unlock with the keyboard");
+      step("lock in the middle of a visit, refuse the old passphrase, unlock with the keyboard, and get the visit back");
+      await s.click('[data-testid="nav-visit"]');
+      await s.find('[data-testid="visit-form"]');
+      await s.type('[data-testid="visit-purpose"]', "Visite interrompue par le verrou");
+      // The draft is saved at most half a second behind.
+      await sleep(1200);
       await s.click('[data-testid="lock"]');
       await s.type('[data-testid="passphrase"]', PASSPHRASE);
       await s.click('[data-testid="unlock"]');
@@ -1096,6 +1101,16 @@ async function e2e() {
       // Enter submits the form: no pointer needed.
       await s.type('[data-testid="passphrase"]', NEW_PASSPHRASE + "\uE007");
       await s.find('[data-testid="today"][data-ready="true"]', { timeout: 30000 });
+      await s.waitText('[data-testid="today-visit-draft"]', "en cours de saisie");
+      await s.click('[data-testid="today-resume-draft"]');
+      await s.waitText('[data-testid="visit-draft"]', "a été gardée");
+      await s.click('[data-testid="resume-draft"]');
+      const resumed = await s.exec(`return document.querySelector('[data-testid="visit-purpose"]').value;`);
+      if (resumed !== "Visite interrompue par le verrou") throw new Error(`expected the visit typed before the lock, found ${JSON.stringify(resumed)}`);
+      // Abandoned: the draft goes, and Today no longer offers it.
+      await s.clickText('[data-testid="visit-form"] button', "Annuler");
+      await s.find('[data-testid="today"][data-ready="true"]');
+      if (await s.exec(`return Boolean(document.querySelector('[data-testid="today-visit-draft"]'));`)) throw new Error("an abandoned visit must leave no draft");
     });
 
     await withApp({ PASSERELLE_CASE_FILE: caseFile, PASSERELLE_IDLE_LOCK_SECONDS: "3" }, async (s) => {

@@ -150,6 +150,15 @@ export const commands = {
 	 */
 	timeZone: () => typedError<string, AppError>(__TAURI_INVOKE("time_zone")),
 	/**
+	 *  Keeps what a form holds while it is typed (its JSON) as the draft `key`, encrypted in
+	 *  the case file: a lock, a crash or a wrong turn loses nothing.
+	 */
+	saveDraft: (key: string, text: string) => typedError<null, AppError>(__TAURI_INVOKE("save_draft", { key, text })),
+	/**  The draft `key`, if one is kept. */
+	draft: (key: string) => typedError<string | null, AppError>(__TAURI_INVOKE("draft", { key })),
+	/**  Drops the draft `key`: its form was saved or abandoned. */
+	dropDraft: (key: string) => typedError<null, AppError>(__TAURI_INVOKE("drop_draft", { key })),
+	/**
 	 *  The app's exports folder, where exports go unless the person chooses another (it is
 	 *  destroyed with the case file when a coordinator revokes the device).
 	 */
