@@ -125,6 +125,45 @@ pub(crate) fn kind(kind: &str) -> &str {
     }
 }
 
+/// The French name of a country by its ISO 3166 code, for the countries the families and
+/// their neighbours come from; any other prints as its code (the app's list names every
+/// country through the platform's own names).
+pub(crate) fn country(code: &str) -> &str {
+    match code {
+        "AL" => "Albanie",
+        "AT" => "Autriche",
+        "BA" => "Bosnie-Herzégovine",
+        "BE" => "Belgique",
+        "BG" => "Bulgarie",
+        "CZ" => "Tchéquie",
+        "DE" => "Allemagne",
+        "DZ" => "Algérie",
+        "ES" => "Espagne",
+        "FR" => "France",
+        "GB" => "Royaume-Uni",
+        "GR" => "Grèce",
+        "HR" => "Croatie",
+        "HU" => "Hongrie",
+        "IT" => "Italie",
+        "MA" => "Maroc",
+        "MD" => "Moldavie",
+        "ME" => "Monténégro",
+        "MK" => "Macédoine du Nord",
+        "NL" => "Pays-Bas",
+        "PL" => "Pologne",
+        "PT" => "Portugal",
+        "RO" => "Roumanie",
+        "RS" => "Serbie",
+        "SI" => "Slovénie",
+        "SK" => "Slovaquie",
+        "TN" => "Tunisie",
+        "TR" => "Turquie",
+        "UA" => "Ukraine",
+        "XK" => "Kosovo",
+        other => other,
+    }
+}
+
 /// The French label of a choice value, or the value itself when none is known.
 pub(crate) fn value(text: &str) -> &str {
     match text {

@@ -198,6 +198,7 @@ pub(crate) fn printed(state: &RecordState, field: &str, zone: TimeZone) -> Strin
 pub(crate) fn printed_value(value: &Value, ty: FieldType, zone: TimeZone) -> String {
     match (ty, value) {
         (FieldType::Choice(_), Value::String(t)) => labels::value(t).to_owned(),
+        (FieldType::Country, Value::String(t)) => labels::country(t).to_owned(),
         (_, Value::Bool(true)) => "oui".to_owned(),
         (_, Value::Bool(false)) => "non".to_owned(),
         (FieldType::Date | FieldType::ApproxDate, Value::String(t)) => french_date(t),

@@ -81,6 +81,14 @@ fn the_csv_for_people_is_french_with_ids_last() {
         "names in place of ids"
     );
 
+    file.edit(stefan, fields(&[("nationality", json!("RO"))]))
+        .unwrap();
+    let persons = String::from_utf8(sheet_csv(&file, "person")).unwrap();
+    assert!(
+        persons.contains(";Roumanie;"),
+        "a country by its French name: {persons}"
+    );
+
     let visits = sheet_csv(&file, "visit");
     let text = String::from_utf8_lossy(&visits);
     assert!(
