@@ -220,6 +220,7 @@ async function e2e() {
       await s.click('[data-testid="enrol"]');
       await s.find('[data-testid="today"][data-ready="true"]', { timeout: 30000 });
       await s.waitText('[data-testid="sync-status"]', "Jamais synchronisé");
+      if (await s.exec(`return Boolean(document.querySelector('[data-testid="sync-progress"]'));`)) throw new Error("an empty progress bar must not show before any sync");
 
       step("the top bar fits one row at 1280x800 and at 800x1280; Tab goes into a new screen");
       /** How the top bar lays out: the rows its buttons take, and any sideways scroll. */
