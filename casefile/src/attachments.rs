@@ -1372,10 +1372,9 @@ mod tests {
         }
     }
 
-    /// A document made whole here (attached, or fetched by the other handle) is never
-    /// dropped by a download that fails or comes late: its pieces are not written over.
-    #[test]
-    fn a_download_never_drops_a_document_held_whole() {
+    /// A case file holding one person with a small PDF attached: the attachment's id and
+    /// the PDF's bytes.
+    fn with_attached_pdf() -> (tempfile::TempDir, CaseFile, RecordId, Vec<u8>) {
         let dir = tempfile::tempdir().unwrap();
         let mut file = CaseFile::init_with(
             dir.path().join("t.casefile"),
@@ -1401,6 +1400,14 @@ mod tests {
                 &pdf,
             )
             .unwrap();
+        (dir, file, id, pdf)
+    }
+
+    /// A document made whole here (attached, or fetched by the other handle) is never
+    /// dropped by a download that fails or comes late: its pieces are not written over.
+    #[test]
+    fn a_download_never_drops_a_document_held_whole() {
+        let (_dir, mut file, id, pdf) = with_attached_pdf();
         let sha256 = file.attachment(id).unwrap().sha256;
         let size = pdf.len() as u64;
         assert!(matches!(
@@ -1415,31 +1422,7 @@ mod tests {
     /// the other handle meanwhile) is not kept, and the part kept before goes.
     #[test]
     fn a_piece_of_a_document_named_no_more_is_not_kept() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut file = CaseFile::init_with(
-            dir.path().join("t.casefile"),
-            "une phrase secrète assez longue",
-            crate::KdfParams::INSECURE_FOR_TESTS,
-        )
-        .unwrap();
-        let pdf = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n".to_vec();
-        let person = file
-            .create(
-                "person",
-                vec![("family_name".to_owned(), serde_json::json!("Rostas"))],
-            )
-            .unwrap();
-        let id = file
-            .attach(
-                &NewAttachment {
-                    person_id: Some(person),
-                    title: "Attestation".into(),
-                    category: "other".into(),
-                    ..NewAttachment::default()
-                },
-                &pdf,
-            )
-            .unwrap();
+        let (_dir, mut file, id, pdf) = with_attached_pdf();
         let sha256 = file.attachment(id).unwrap().sha256;
         // As on a device that has the record and not the bytes yet.
         file.conn

@@ -410,6 +410,12 @@ fn exchange(request: RequestBuilder) -> Result<Reply, Failure> {
         .get(sync_protocol::blobs::BLOB_RECEIVED)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_REPLY_BYTES)
+    {
+        return Err(Failure::TooBig);
+    }
     let mut body = Vec::with_capacity(
         response
             .content_length()

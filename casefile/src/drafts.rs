@@ -5,8 +5,9 @@
 //!
 //! A draft is the app's own text (JSON), under a short key of its choosing (`visit`,
 //! `form.person.<id>`). The case file does not read it, with one exception: a draft
-//! that names a person the case file erases goes with the person (`erasure::wipe`), so
-//! an erasure leaves nothing of them here either.
+//! whose key or text names a record the case file erases goes with it, whole
+//! (`erasure::wipe`), so an erasure leaves nothing of them here either; a visit drafted
+//! with them and others goes too, since its notes may be about them.
 
 use rusqlite::Connection;
 
@@ -66,7 +67,9 @@ impl CaseFile {
 /// Drops, within the caller's transaction, every draft whose text names `id`.
 pub(crate) fn forget_naming(conn: &Connection, id: &str) -> Result<usize> {
     Ok(conn
-        .prepare_cached("DELETE FROM meta WHERE key LIKE 'draft.%' AND instr(value, ?1) > 0")?
+        .prepare_cached(
+            "DELETE FROM meta WHERE key LIKE 'draft.%' AND (instr(key, ?1) > 0 OR instr(value, ?1) > 0)",
+        )?
         .execute([id])?)
 }
 

@@ -277,6 +277,9 @@ mod tests {
             .unwrap();
         file.save_draft("form.site", r#"{"name":"Terrain"}"#)
             .unwrap();
+        // Their own form, whose text need not hold their id.
+        file.save_draft(&format!("form.person.{p}"), r#"{"family_name":"Zqxw"}"#)
+            .unwrap();
 
         let (gone, dependants) = file
             .write(|tx| {
@@ -296,7 +299,7 @@ mod tests {
             "SELECT count(*) FROM visit_person WHERE person_id = ?1",
             "SELECT count(*) FROM set_aside WHERE id = ?1",
             "SELECT count(*) FROM rekey_done WHERE id = ?1",
-            "SELECT count(*) FROM meta WHERE instr(value, ?1) > 0",
+            "SELECT count(*) FROM meta WHERE instr(value, ?1) > 0 OR instr(key, ?1) > 0",
         ] {
             assert_eq!(count(&file, sql, person.id()), 0, "{sql} must find nothing");
         }
@@ -304,6 +307,11 @@ mod tests {
             file.draft("visit").unwrap(),
             None,
             "the draft naming them goes"
+        );
+        assert_eq!(
+            file.draft(&format!("form.person.{p}")).unwrap(),
+            None,
+            "and the draft of their own form"
         );
         assert!(
             file.draft("form.site").unwrap().is_some(),

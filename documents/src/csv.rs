@@ -49,9 +49,7 @@ fn french(cell: &Cell) -> std::borrow::Cow<'_, str> {
     match cell {
         Cell::Empty => "".into(),
         Cell::Text(text) => text.as_str().into(),
-        // Rust writes a float without an exponent and with the fewest digits that read
-        // back the same: `35.5`, `2`.
-        Cell::Number(n) => n.to_string().replace('.', ",").into(),
+        Cell::Number(n) => casefile::export::french_number(*n).into(),
         Cell::Date(day) => day.format("%d/%m/%Y").to_string().into(),
         Cell::DateTime(at) => at.format("%d/%m/%Y %H:%M").to_string().into(),
     }

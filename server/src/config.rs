@@ -51,14 +51,17 @@ impl ConfigFile {
     /// Sets in `cli` what the file holds and neither the command line nor the
     /// environment gave (`matches`: what clap read).
     pub(crate) fn apply(self, cli: &mut Cli, matches: &ArgMatches) -> anyhow::Result<()> {
+        let database_from_file = self.database.is_some() && unset(matches, "database");
         if let Some(text) = self.database
-            && unset(matches, "database")
+            && database_from_file
         {
             cli.database = text
                 .parse::<DatabaseUrl>()
                 .map_err(|e| anyhow::anyhow!("database in the configuration file: {e}"))?;
         }
-        if self.journal.is_some() && unset(matches, "journal") {
+        // The file's journal goes with the file's database: another database named on the
+        // command line (a restore into a test copy) keeps its own, never the service's.
+        if self.journal.is_some() && database_from_file && unset(matches, "journal") {
             cli.journal = self.journal;
         }
         if self.tls_cert.is_some() != self.tls_key.is_some() {

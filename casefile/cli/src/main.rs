@@ -471,16 +471,21 @@ fn run(cli: Cli) -> Result<()> {
             step,
             keep_original,
         } => {
-            // Nothing larger than the case file would take is read into memory.
+            // Nothing larger than the case file would take is read into memory: a photo
+            // to reduce may be larger than what is kept, an original kept as it is not.
             let size = std::fs::metadata(&path)
                 .with_context(|| format!("could not read {}", path.display()))?
                 .len();
-            let most = casefile::attachments::MAX_INPUT_BYTES as u64;
+            let most = if keep_original {
+                casefile::sync_protocol::blobs::MAX_BLOB_BYTES
+            } else {
+                casefile::attachments::MAX_INPUT_BYTES as u64
+            };
             if size > most {
                 bail!(
-                    "{} is {} MiB: a document may be at most {} MiB (20 MiB once kept)",
+                    "{} is {:.1} MiB: a document may be at most {} MiB",
                     path.display(),
-                    size >> 20,
+                    size as f64 / 1_048_576.0,
                     most >> 20
                 );
             }

@@ -203,9 +203,16 @@ pub(crate) fn printed_value(value: &Value, ty: FieldType, zone: TimeZone) -> Str
         (_, Value::Bool(false)) => "non".to_owned(),
         (FieldType::Date | FieldType::ApproxDate, Value::String(t)) => french_date(t),
         (FieldType::DateTime, Value::String(t)) => french_time(t, zone),
-        (FieldType::Number { .. }, Value::Number(n)) => n.to_string().replace('.', ","),
+        (_, Value::Number(n)) => n.as_f64().map_or_else(|| n.to_string(), french_number),
         (_, other) => value_text(other),
     }
+}
+
+/// A number as a French reader reads it: a decimal comma, no exponent, no trailing
+/// `.0` (`35,5`, `1500`, `0,000001`). Rust writes a float with the fewest digits that
+/// read back the same.
+pub fn french_number(n: f64) -> String {
+    n.to_string().replace('.', ",")
 }
 
 /// `2026-11-02` as `02/11/2026`, `1991-04` as `04/1991`; anything else as written.

@@ -15,8 +15,8 @@ use sync_protocol::RecordState;
 use tracing::info_span;
 
 use super::period::{TimeZone, parse_date};
-use super::table::known_kind;
-use super::{labels, printed_value, value_text, values};
+use super::table::{extra_fields, known_kind};
+use super::{labels, printed_value, text, values};
 use crate::error::Result;
 use crate::schema::FieldType;
 use crate::store::CaseFile;
@@ -54,7 +54,6 @@ impl CaseFile {
     /// Errors: [`Error::Invalid`] naming `kind` for a kind this build does not know.
     pub fn sheet(&self, kind: &str) -> Result<Worksheet> {
         let _span = info_span!("casefile.sheet", kind).entered();
-        known_kind(kind)?;
         let states = self.list(kind)?;
         let zone = self.time_zone()?;
         kind_sheet(
@@ -116,13 +115,7 @@ pub(crate) fn kind_sheet(
     names: &mut Names<'_>,
 ) -> Result<Worksheet> {
     let spec = known_kind(kind)?;
-    let mut extra: Vec<&str> = states
-        .iter()
-        .flat_map(|s| s.fields().map(|(name, _)| name.as_str()))
-        .filter(|name| !name.starts_with('_') && spec.field(name).is_none())
-        .collect();
-    extra.sort_unstable();
-    extra.dedup();
+    let extra = extra_fields(spec, states);
     let references: Vec<&str> = spec
         .fields
         .iter()
@@ -164,13 +157,7 @@ pub(crate) fn kind_sheet(
         }
         row.push(Cell::Text(state.id().to_string()));
         for name in &references {
-            row.push(text_cell(
-                values(state, name)
-                    .into_iter()
-                    .map(value_text)
-                    .collect::<Vec<_>>()
-                    .join(" / "),
-            ));
+            row.push(text_cell(text(state, name)));
         }
         rows.push(row);
     }

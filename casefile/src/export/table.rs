@@ -3,6 +3,7 @@
 //! are joined with `, ` and a conflict's values with ` / `.
 
 use serde::Serialize;
+use sync_protocol::RecordState;
 use tracing::info_span;
 
 use super::cell;
@@ -28,18 +29,11 @@ impl CaseFile {
         let _span = info_span!("casefile.table", kind).entered();
         let spec = known_kind(kind)?;
         let states = self.list(kind)?;
-        let mut extra: Vec<String> = states
-            .iter()
-            .flat_map(|s| s.fields().map(|(name, _)| name.to_string()))
-            .filter(|name| !name.starts_with('_') && spec.field(name).is_none())
-            .collect();
-        extra.sort();
-        extra.dedup();
         let columns: Vec<String> = spec
             .fields
             .iter()
             .map(|f| f.name.to_owned())
-            .chain(extra)
+            .chain(extra_fields(spec, &states).into_iter().map(str::to_owned))
             .collect();
         let rows = states
             .iter()
@@ -52,6 +46,19 @@ impl CaseFile {
         let header = std::iter::once("id".to_owned()).chain(columns).collect();
         Ok(Table { header, rows })
     }
+}
+
+/// The fields `states` hold that the schema of their kind does not name (`x_` fields,
+/// fields of newer versions), by name, each once.
+pub(crate) fn extra_fields<'a>(spec: &KindSpec, states: &'a [RecordState]) -> Vec<&'a str> {
+    let mut extra: Vec<&str> = states
+        .iter()
+        .flat_map(|s| s.fields().map(|(name, _)| name.as_str()))
+        .filter(|name| !name.starts_with('_') && spec.field(name).is_none())
+        .collect();
+    extra.sort_unstable();
+    extra.dedup();
+    extra
 }
 
 /// The schema of `kind`.

@@ -3,7 +3,7 @@
 // these say it in the counsellor's words, at once. No DOM here: vitest tests it.
 
 /** Why a field's text is refused; each has its sentence in messages.ts (`field.error.*`). */
-export type FieldError = "phone" | "number" | "number_min" | "number_max" | "country";
+export type FieldError = "phone" | "number" | "number_min" | "number_max";
 
 /** A phone number as people write it: digits with spaces, dots, dashes or brackets, a
  *  `+` first for an international number; 6 to 15 digits (E.164's most). */
@@ -30,7 +30,8 @@ export function readNumber(
   return { value };
 }
 
-/** Every ISO 3166-1 alpha-2 code of a country or territory. */
+/** Every ISO 3166-1 alpha-2 code of a country or territory (Kosovo's XK, not an ISO
+ *  code, comes with the usual ones). */
 export const COUNTRY_CODES: readonly string[] = (
   "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR " +
   "BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ " +
@@ -59,7 +60,7 @@ export function countryName(code: string, lang: string): string {
  *  other in alphabetical order. */
 export function countryOptions(lang: string): { code: string; name: string }[] {
   const named = (code: string) => ({ code, name: countryName(code, lang) });
-  const first = FIRST.filter((c) => c === "XK" || COUNTRY_CODES.includes(c)).map(named);
+  const first = FIRST.map(named);
   const rest = COUNTRY_CODES.filter((c) => !FIRST.includes(c))
     .map(named)
     .sort((a, b) => a.name.localeCompare(b.name, lang));

@@ -1,9 +1,12 @@
 // What every entry form shares.
 
+/** The key of the visit being typed, kept in the case file (the visit form, Today). */
+export const VISIT_DRAFT = "visit";
+
 /** Enter in a one-line field never submits the form it is in (a half-typed visit saved
  *  by a habit of the keyboard): only the save button does. Put on the `<form>`'s
  *  `onkeydown`. */
-export function enterDoesNotSubmit(event: KeyboardEvent) {
+function enterDoesNotSubmit(event: KeyboardEvent) {
   const target = event.target;
   if (
     event.key === "Enter" &&
