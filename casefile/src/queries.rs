@@ -1,10 +1,10 @@
 //! What the app asks of the case file: persons by site, household or status; a person's
 //! file as a timeline; today's plan; sites with their counts; persons with no consent
-//! recorded.
+//! recorded; the deleted records, to restore one.
 
 use rusqlite::params;
 use serde::Serialize;
-use sync_protocol::{RecordId, RecordState};
+use sync_protocol::{DELETED_FIELD, RecordId, RecordState};
 use tracing::info_span;
 
 use crate::duplicates;
@@ -242,9 +242,42 @@ impl CaseFile {
         Ok(out)
     }
 
+    /// Every deleted record of the kinds this build knows (not erased), most recently
+    /// deleted first (by the time of its latest deletion, then by id): to restore one.
+    /// A person merged into another is left out: its file takes no change.
+    pub fn deleted(&self) -> Result<Vec<RecordState>> {
+        let _span = info_span!("casefile.deleted").entered();
+        // One kind at a time: each is one look-up in `records_by_kind`, not a scan of
+        // every state.
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT state FROM records WHERE kind = ?1 AND deleted = 1 AND erased = 0
+               AND NOT EXISTS (SELECT 1 FROM person_survivor s WHERE s.id = records.id)",
+        )?;
+        let mut out = Vec::new();
+        for spec in crate::schema::KINDS {
+            let rows = stmt.query_map([spec.kind], |r| r.get::<_, String>(0))?;
+            for text in rows {
+                out.push(RecordState::from_json(&text?)?);
+            }
+        }
+        out.sort_by_cached_key(|s| std::cmp::Reverse((deleted_at(s), s.id())));
+        Ok(out)
+    }
+
     fn ids(&self, sql: &str, arg: &str) -> Result<Vec<String>> {
         let mut stmt = self.conn.prepare_cached(sql)?;
         let rows = stmt.query_map(params![arg], |r| r.get::<_, String>(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
+}
+
+/// When `state` was last deleted: the latest time among its deleting `_deleted` entries
+/// (by the deleting device's clock); `None` when none reads as a time.
+fn deleted_at(state: &RecordState) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+    state
+        .entries(DELETED_FIELD)
+        .iter()
+        .filter(|e| !e.value.is_null())
+        .filter_map(|e| e.at.to_datetime())
+        .max()
 }

@@ -303,28 +303,12 @@ pub async fn restore(vault: State<'_, Vault>, id: String) -> AppResult<()> {
         .await
 }
 
-/// Records a visit and the steps decided in it; answers the visit's id. Each step gets
-/// the visit's id.
-///
-/// The visit and its steps are separate edits: a step refused after the visit was
-/// written leaves the visit (the UI checks the steps' required fields first).
+/// Every deleted record, most recently deleted first, to restore one (when each was
+/// deleted: its `_deleted` entries).
 #[tauri::command]
 #[specta::specta]
-pub async fn record_visit(
-    vault: State<'_, Vault>,
-    visit: BTreeMap<String, Value>,
-    steps: Vec<BTreeMap<String, Value>>,
-) -> AppResult<String> {
-    vault
-        .with(move |file| {
-            let id = file.create("visit", view::changes(visit))?;
-            for mut step in steps {
-                step.insert("visit_id".to_owned(), Value::String(id.to_string()));
-                file.create("step", view::changes(step))?;
-            }
-            Ok(id.to_string())
-        })
-        .await
+pub async fn deleted_records(vault: State<'_, Vault>) -> AppResult<Vec<RecordView>> {
+    vault.with(|file| Ok(view::views(&file.deleted()?))).await
 }
 
 /// Marks a site evicted and moves households and persons to another site, in one

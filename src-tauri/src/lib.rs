@@ -113,7 +113,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             edit,
             delete,
             restore,
-            record_visit,
+            deleted_records,
             evict,
             conflicts,
             resolve,

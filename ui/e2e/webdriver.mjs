@@ -96,6 +96,9 @@ export class Session {
 
   async click(css, options) {
     const id = await this.find(css, options);
+    // In the middle of the window, not at its edge under the sticky top bar (which would
+    // take the click).
+    await this.exec(`arguments[0].scrollIntoView({ block: "center", inline: "nearest" });`, { [ELEMENT]: id });
     await this.cmd("POST", `/element/${id}/click`, {});
   }
 
@@ -107,9 +110,17 @@ export class Session {
 
   /** Sends `text` (keys such as "\uE004", Tab) to the element that has the focus. */
   async keysToActive(text) {
-    const active = await this.cmd("GET", "/element/active");
-    await this.cmd("POST", `/element/${active[ELEMENT]}/value`, { text });
+    // Key actions, not "send keys to an element": those go to whatever has the focus, as
+    // a keyboard's do (a file input would take "send keys" as a file's path).
+    const keys = [...text].flatMap((value) => [{ type: "keyDown", value }, { type: "keyUp", value }]);
+    await this.cmd("POST", "/actions", { actions: [{ type: "key", id: "keyboard", actions: keys }] });
+    await this.cmd("DELETE", "/actions");
+    this.keyPresses += [...text].length;
   }
+
+  /** The keys sent with `keysToActive` so far: one a character, one a special key (Tab,
+   *  Enter…). A scenario resets it to count what a task takes by the keyboard alone. */
+  keyPresses = 0;
 
   async text(css, options) {
     const id = await this.find(css, options);

@@ -318,7 +318,10 @@ impl CaseFile {
         let mut fields = Vec::new();
         for field in ["site_id", "household_id"] {
             if !refs(record, field).is_empty() {
-                fields.push(Field::new(labels::field(field), self.names(record, field)?));
+                fields.push(Field::new(
+                    labels::field(kind, field),
+                    self.names(record, field)?,
+                ));
             }
         }
         for visit in refs(record, "visit_id") {
@@ -327,7 +330,7 @@ impl CaseFile {
                 None => "inconnue".to_owned(),
             };
             fields.push(Field::new(
-                labels::field("visit_id"),
+                labels::field(kind, "visit_id"),
                 format!("visite du {when}"),
             ));
         }
@@ -357,7 +360,7 @@ impl CaseFile {
                 let label = match field.as_str() {
                     "_deleted" if entry.value.is_null() => "Restauration".to_owned(),
                     "_deleted" => "Suppression".to_owned(),
-                    name => labels::field(name).to_owned(),
+                    name => labels::field(kind, name).to_owned(),
                 };
                 let ty = crate::schema::kind(kind)
                     .and_then(|k| k.field(&field))
@@ -365,7 +368,7 @@ impl CaseFile {
                 let value = if field.starts_with('_') {
                     String::new()
                 } else {
-                    shorten(&printed_value(&entry.value, ty, zone))
+                    shorten(&printed_value(&entry.value, &field, ty, zone))
                 };
                 HistoryLine {
                     at: french_time(entry.at.as_str(), zone),

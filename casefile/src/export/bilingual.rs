@@ -227,29 +227,29 @@ impl Phrase {
 fn category_texts(value: &str) -> Option<[&'static str; 3]> {
     Some(match value {
         "job_search" => [
-            "recherche d'emploi",
-            "căutarea unui loc de muncă",
-            "търсене на работа",
+            "Recherche d'emploi",
+            "Căutarea unui loc de muncă",
+            "Търсене на работа",
         ],
         "job_application" => [
-            "candidature",
-            "candidatură la un loc de muncă",
-            "кандидатстване за работа",
+            "Candidature",
+            "Candidatură la un loc de muncă",
+            "Кандидатстване за работа",
         ],
-        "training" => ["formation", "formare profesională", "обучение"],
+        "training" => ["Formation", "Formare profesională", "Обучение"],
         "france_travail" => [
             "France Travail",
             "France Travail (agenția pentru ocuparea forței de muncă)",
             "France Travail (бюро по труда)",
         ],
-        "documents" => ["papiers", "acte", "документи"],
-        "health" => ["santé", "sănătate", "здраве"],
-        "housing" => ["logement", "locuință", "жилище"],
-        "childcare" => ["garde d'enfants", "îngrijirea copiilor", "грижа за децата"],
-        "transport" => ["mobilité", "transport", "транспорт"],
-        "language" => ["langue", "învățarea limbii", "изучаване на езика"],
-        "social_worker" => ["travailleur social", "asistent social", "социален работник"],
-        "other" => ["autre", "altele", "друго"],
+        "documents" => ["Papiers", "Acte", "Документи"],
+        "health" => ["Santé", "Sănătate", "Здраве"],
+        "housing" => ["Logement", "Locuință", "Жилище"],
+        "childcare" => ["Garde d'enfants", "Îngrijirea copiilor", "Грижа за децата"],
+        "transport" => ["Mobilité", "Transport", "Транспорт"],
+        "language" => ["Langue", "Învățarea limbii", "Изучаване на езика"],
+        "social_worker" => ["Travailleur social", "Asistent social", "Социален работник"],
+        "other" => ["Autre", "Altele", "Друго"],
         _ => return None,
     })
 }
@@ -323,7 +323,7 @@ mod tests {
         for value in StepCategory::VALUES {
             assert_eq!(
                 category(value, CopyLang::Ro).fr,
-                super::super::labels::value(value),
+                super::super::labels::value("category", value),
                 "the French label of {value}"
             );
         }

@@ -433,14 +433,26 @@ fn years(state: &RecordState, from: &str, to: &str) -> String {
     }
 }
 
+/// A label inside a sentence: its first letter in lower case ("(saisonnier)"), unless it
+/// is an acronym ("(CDD)", "(IAE)").
+fn inline(label: &str) -> String {
+    let mut chars = label.chars();
+    match (chars.next(), chars.next()) {
+        (Some(first), Some(second)) if !second.is_uppercase() => {
+            first.to_lowercase().chain(label.chars().skip(1)).collect()
+        }
+        _ => label.to_owned(),
+    }
+}
+
 /// A job as a CV item: `2023 – 2024 · Agent de propreté · Elior (CDD)`, then its sector.
 fn job_item(job: &RecordState) -> String {
     let mut employer = text(job, "employer");
-    let contract: Vec<&str> = values(job, "contract")
+    let contract: Vec<String> = values(job, "contract")
         .into_iter()
         .filter_map(Value::as_str)
         .filter(|c| *c != "other")
-        .map(labels::value)
+        .map(|c| inline(labels::value("contract", c)))
         .collect();
     if !contract.is_empty() {
         employer = format!("{employer} ({})", contract.join(" / "));

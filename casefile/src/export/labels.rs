@@ -1,128 +1,50 @@
 //! The French words the printed sheets and the sheets for people use for kinds, fields and
 //! choice values. Exports meant for machines (the CLI's CSV, JSON) keep the schema's names.
+//!
+//! The words are those of the app: one table, `labels.fr.json`, which the UI imports as
+//! its French labels, so a value reads the same on the screen and on paper. A field is
+//! looked up as `kind.field`, then `field`; a choice as `field.value`, then `value` (the
+//! French "aucun" of a level and "aucune" of a health cover).
 
-/// The French label of a field, or the field's own name when none is known (`x_` fields).
-pub(crate) fn field(name: &str) -> &str {
-    match name {
-        "id" => "Identifiant",
-        "name" => "Nom",
-        "type" => "Type",
-        "commune" => "Commune",
-        "address" => "Adresse",
-        "lat" => "Latitude",
-        "lon" => "Longitude",
-        "status" => "Statut",
-        "status_since" => "Statut depuis le",
-        "notes" => "Notes",
-        "site_id" => "Lieu de vie",
-        "family_name" => "Nom de famille",
-        "given_names" => "Prénoms",
-        "aliases" => "Autres graphies",
-        "sex" => "Sexe",
-        "birth_date" => "Date de naissance",
-        "birth_place" => "Lieu de naissance",
-        "nationality" => "Nationalité",
-        "languages" => "Langues",
-        "french_level" => "Niveau de français",
-        "phone" => "Téléphone",
-        "household_id" => "Ménage",
-        "referent" => "Référent·e",
-        "closed_on" => "Suivi clos le",
-        "closed_reason" => "Motif de clôture",
-        "consent_on" => "Consentement le",
-        "consent_scope" => "Portée du consentement",
-        "person_id" => "Personne",
-        "id_document" => "Pièce d'identité",
-        "health_cover" => "Couverture santé",
-        "social_security_number" => "N° de sécurité sociale",
-        "bank_account" => "Compte bancaire",
-        "domiciliation" => "Domiciliation",
-        "france_travail_number" => "Identifiant France Travail",
-        "france_travail_since" => "Inscrit·e à France Travail depuis le",
-        "cv_on" => "CV réalisé le",
-        "driving_licence" => "Permis de conduire",
-        "education_level" => "Niveau d'études",
-        "work_experience" => "Expérience professionnelle",
-        "skills" => "Compétences",
-        "from_on" => "Du",
-        "to_on" => "Au",
-        "left_because" => "Motif du départ",
-        "occurred_at" => "Date et heure",
-        "setting" => "Cadre",
-        "person_ids" => "Personnes rencontrées",
-        "counsellors" => "Conseiller·es",
-        "purpose" => "Objet",
-        "observations" => "Observations",
-        "decisions" => "Décisions",
-        "next_visit_on" => "Prochaine visite",
-        "interpreter" => "Interprète",
-        "duration_minutes" => "Durée (minutes)",
-        "visit_id" => "Visite",
-        "step_id" => "Démarche",
-        "category" => "Catégorie",
-        "title" => "Intitulé",
-        "due_on" => "Échéance",
-        "done_on" => "Réalisée le",
-        "employer" => "Employeur",
-        "job_title" => "Poste",
-        "sector" => "Secteur",
-        "contract" => "Contrat",
-        "hours_per_week" => "Heures par semaine",
-        "start_on" => "Début",
-        "end_on" => "Fin",
-        "end_reason" => "Motif de fin",
-        "provider" => "Organisme",
-        "certification" => "Certification",
-        "to_service" => "Service",
-        "taken_on" => "Date du document",
-        "media_type" => "Type de fichier",
-        "size" => "Taille (octets)",
-        "sha256" => "Empreinte SHA-256",
-        "file_name" => "Nom du fichier",
-        "constraint" => "Frein",
-        "sent_on" => "Envoyée le",
-        "keep_until" => "Conservé jusqu'au",
-        "keep_reason" => "Motif de conservation",
-        "notice_on" => "Note d'information remise le",
-        "notice_lang" => "Langue de la note d'information",
-        "notice_interpreter" => "Interprète présent·e",
-        "merged_into" => "Dossier fusionné dans",
-        "merged_seen" => "Versions vues à la fusion",
-        "not_duplicates" => "N'est pas la même personne que",
-        "contact" => "Coordonnées",
-        "email" => "Courriel",
-        "certifications" => "Permis et certifications",
-        "headline" => "Titre du CV",
-        "experience" => "Expériences",
-        "trainings" => "Formations",
-        "interests" => "Centres d'intérêt",
-        "dpo_contact" => "Protection des données",
-        "purposes" => "Finalités",
-        "recipients" => "Destinataires",
-        "retention_months" => "Durée de conservation (mois)",
-        "_deleted" => "Suppression",
-        other => other,
-    }
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+struct Labels {
+    kinds: HashMap<String, String>,
+    fields: HashMap<String, String>,
+    choices: HashMap<String, String>,
+}
+
+/// The table, read once. It is part of the binary; a test reads it whole, so an empty
+/// table (every label printing as its code) cannot ship.
+static FRENCH: LazyLock<Labels> =
+    LazyLock::new(|| serde_json::from_str(include_str!("labels.fr.json")).unwrap_or_default());
+
+/// The label under `specific`, else under `general`, else `fallback` itself.
+fn look_up<'a>(
+    table: &'static HashMap<String, String>,
+    specific: &str,
+    general: &str,
+    fallback: &'a str,
+) -> &'a str {
+    table
+        .get(specific)
+        .or_else(|| table.get(general))
+        .map_or(fallback, String::as_str)
+}
+
+/// The French label of a field of a kind, or the field's own name when none is known
+/// (`x_` fields).
+pub(crate) fn field<'a>(kind: &str, name: &'a str) -> &'a str {
+    look_up(&FRENCH.fields, &format!("{kind}.{name}"), name, name)
 }
 
 /// The French label of a kind.
 pub(crate) fn kind(kind: &str) -> &str {
-    match kind {
-        "site" => "Lieu de vie",
-        "household" => "Ménage",
-        "person" => "Personne",
-        "situation" => "Situation administrative",
-        "stay" => "Séjour",
-        "visit" => "Visite / entretien",
-        "step" => "Démarche",
-        "employment" => "Emploi",
-        "training" => "Formation",
-        "referral" => "Orientation",
-        "organisation" => "Organisation",
-        "cv" => "CV",
-        "attachment" => "Document",
-        other => other,
-    }
+    FRENCH.kinds.get(kind).map_or(kind, String::as_str)
 }
 
 /// The French name of a country by its ISO 3166 code, for the countries the families and
@@ -164,85 +86,54 @@ pub(crate) fn country(code: &str) -> &str {
     }
 }
 
-/// The French label of a choice value, or the value itself when none is known.
-pub(crate) fn value(text: &str) -> &str {
-    match text {
-        // Documents.
-        "identity" => "pièce d'identité",
-        "payslip" => "fiche de paie",
-        // Sites.
-        "bidonville" => "bidonville",
-        "squat" => "squat",
-        "hotel" => "hôtel",
-        "shelter" => "hébergement d'urgence",
-        "day_centre" => "accueil de jour",
-        "travellers_area" => "aire d'accueil",
-        "housing" => "logement",
-        "active" => "actif",
-        "evicted" => "expulsé",
-        "closed" => "clos",
-        // Persons.
-        "f" => "femme",
-        "m" => "homme",
-        "x" => "autre",
-        "none" => "aucun",
-        "a1" => "A1",
-        "a2" => "A2",
-        "b1" => "B1",
-        "b2_plus" => "B2 ou plus",
-        "ame" => "AME",
-        "puma" => "PUMa",
-        "css" => "C2S",
-        // Stays.
-        "eviction" => "expulsion",
-        "moved" => "déménagement",
-        "housed" => "relogement",
-        "returned_abroad" => "retour au pays",
-        "unknown" => "inconnu",
-        // Visits.
-        "home_visit" => "visite sur le lieu de vie",
-        "care_centre" => "rendez-vous en accueil de jour ou de nuit",
-        "office_interview" => "entretien au bureau",
-        "phone" => "téléphone",
-        "accompaniment" => "accompagnement",
-        // Steps.
-        "job_search" => "recherche d'emploi",
-        "job_application" => "candidature",
-        "training" => "formation",
-        "france_travail" => "France Travail",
-        "documents" => "papiers",
-        "health" => "santé",
-        "childcare" => "garde d'enfants",
-        "transport" => "mobilité",
-        "language" => "langue",
-        "social_worker" => "travailleur social",
-        "planned" => "prévue",
-        "in_progress" => "en cours",
-        "done" => "faite",
-        "cancelled" => "annulée",
-        // Information notices.
-        "fr" => "français",
-        "ro" => "roumain",
-        "bg" => "bulgare",
-        // Jobs.
-        "cdi" => "CDI",
-        "cdd" => "CDD",
-        "interim" => "intérim",
-        "iae" => "IAE",
-        "apprenticeship" => "apprentissage",
-        "seasonal" => "saisonnier",
-        // Trainings.
-        "applied" => "candidature",
-        "enrolled" => "inscrit·e",
-        "completed" => "terminée",
-        "dropped" => "abandonnée",
-        // Referrals.
-        "debt" => "dettes",
-        "legal" => "juridique",
-        "sent" => "envoyée",
-        "accepted" => "acceptée",
-        "refused" => "refusée",
-        "other" => "autre",
-        other => other,
+/// The French label of a choice value of a field, or the value itself when none is known.
+pub(crate) fn value<'a>(field: &str, value: &'a str) -> &'a str {
+    look_up(&FRENCH.choices, &format!("{field}.{value}"), value, value)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::schema::{self, FieldType};
+
+    use super::*;
+
+    #[test]
+    fn every_kind_field_and_choice_of_the_schema_has_a_french_label() {
+        for spec in schema::KINDS {
+            assert_ne!(kind(spec.kind), spec.kind, "the kind {}", spec.kind);
+            for f in spec.fields {
+                assert_ne!(
+                    field(spec.kind, f.name),
+                    f.name,
+                    "the field {}.{}",
+                    spec.kind,
+                    f.name
+                );
+                if let FieldType::Choice(choices) = f.ty {
+                    for choice in choices {
+                        assert_ne!(
+                            value(f.name, choice),
+                            *choice,
+                            "the choice {}.{} = {choice}",
+                            spec.kind,
+                            f.name
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_choice_reads_in_its_field_s_gender() {
+        assert_eq!(value("french_level", "none"), "Aucun");
+        assert_eq!(value("health_cover", "none"), "Aucune");
+        assert_eq!(value("health_cover", "css"), "C2S");
+        assert_eq!(
+            field("organisation", "contact"),
+            "Contact de l'organisation (téléphone, courriel)"
+        );
+        assert_eq!(field("cv", "contact"), "Contact");
+        assert_eq!(field("person", "x_shoe_size"), "x_shoe_size");
     }
 }

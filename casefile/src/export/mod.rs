@@ -189,15 +189,15 @@ pub(crate) fn printed(state: &RecordState, field: &str, zone: TimeZone) -> Strin
         .map_or(FieldType::Text, |f| f.ty);
     values(state, field)
         .into_iter()
-        .map(|v| printed_value(v, ty, zone))
+        .map(|v| printed_value(v, field, ty, zone))
         .collect::<Vec<_>>()
         .join(" / ")
 }
 
 /// A value as a person reads it on a printed sheet: see [`printed`].
-pub(crate) fn printed_value(value: &Value, ty: FieldType, zone: TimeZone) -> String {
+pub(crate) fn printed_value(value: &Value, field: &str, ty: FieldType, zone: TimeZone) -> String {
     match (ty, value) {
-        (FieldType::Choice(_), Value::String(t)) => labels::value(t).to_owned(),
+        (FieldType::Choice(_), Value::String(t)) => labels::value(field, t).to_owned(),
         (FieldType::Country, Value::String(t)) => labels::country(t).to_owned(),
         (_, Value::Bool(true)) => "oui".to_owned(),
         (_, Value::Bool(false)) => "non".to_owned(),

@@ -140,7 +140,8 @@ impl CaseFile {
         let zone = self.time_zone()?;
         let p = &timeline.person;
 
-        let labelled = |field: &str| Field::new(labels::field(field), printed(p, field, zone));
+        let labelled =
+            |field: &str| Field::new(labels::field("person", field), printed(p, field, zone));
         let mut identity: Vec<Field> = [
             "aliases",
             "sex",
@@ -284,7 +285,8 @@ pub(crate) fn fields_of(state: &RecordState, zone: TimeZone, skip: &[&str]) -> V
         .filter(|name| !name.starts_with('_') && !skip.contains(name))
         .filter_map(|name| {
             let value = printed(state, name, zone);
-            (!value.is_empty()).then(|| Field::new(labels::field(name), value))
+            (!value.is_empty())
+                .then(|| Field::new(labels::field(state.kind().as_str(), name), value))
         })
         .collect()
 }

@@ -126,14 +126,14 @@ pub(crate) fn kind_sheet(
     let mut header: Vec<String> = spec
         .fields
         .iter()
-        .map(|f| labels::field(f.name).to_owned())
+        .map(|f| labels::field(kind, f.name).to_owned())
         .chain(extra.iter().map(|name| (*name).to_owned()))
         .collect();
-    header.push(labels::field("id").to_owned());
+    header.push(labels::field(kind, "id").to_owned());
     header.extend(
         references
             .iter()
-            .map(|name| format!("{} (identifiant)", labels::field(name))),
+            .map(|name| format!("{} (identifiant)", labels::field(kind, name))),
     );
 
     let mut rows = Vec::with_capacity(states.len());
@@ -206,10 +206,10 @@ fn typed(state: &RecordState, field: &str, ty: FieldType, zone: TimeZone) -> Cel
             .map(|v| match v {
                 Value::Array(items) => items
                     .iter()
-                    .map(|item| printed_value(item, ty, zone))
+                    .map(|item| printed_value(item, field, ty, zone))
                     .collect::<Vec<_>>()
                     .join(", "),
-                other => printed_value(other, ty, zone),
+                other => printed_value(other, field, ty, zone),
             })
             .collect::<Vec<_>>()
             .join(" / "),

@@ -165,7 +165,10 @@ pub(crate) fn withhold(
         ));
     }
     if !text_withheld.is_empty() {
-        let labels: Vec<&str> = text_withheld.iter().map(|f| labels::field(f)).collect();
+        let labels: Vec<&str> = text_withheld
+            .iter()
+            .map(|f| labels::field(state.kind().as_str(), f))
+            .collect();
         notes.push(note(
             format!("le texte libre : {}", labels.join(", ")),
             "il concerne aussi d'autres personnes et peut parler d'elles",

@@ -111,7 +111,7 @@ impl CaseFile {
         );
         for (key, n) in &indicators.visits_by_setting {
             put(
-                format!("Visites : {}", labels::value(key)),
+                format!("Visites : {}", labels::value("setting", key)),
                 *n,
                 "visits_by_setting",
                 key,
@@ -125,7 +125,7 @@ impl CaseFile {
         );
         for (key, n) in &indicators.steps_done_by_category {
             put(
-                format!("Démarches réalisées : {}", labels::value(key)),
+                format!("Démarches réalisées : {}", labels::value("category", key)),
                 *n,
                 "steps_done_by_category",
                 key,
@@ -133,7 +133,7 @@ impl CaseFile {
         }
         for (key, n) in &indicators.jobs_by_contract {
             put(
-                format!("Emplois : {}", labels::value(key)),
+                format!("Emplois : {}", labels::value("contract", key)),
                 *n,
                 "jobs_by_contract",
                 key,

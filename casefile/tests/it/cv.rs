@@ -859,7 +859,7 @@ fn a_slip_for_a_step_is_bilingual_and_holds_no_notes() {
     let slip = file.step_slip(undated, None).unwrap();
     assert_eq!(slip.lang, CopyLang::Bg);
     assert_eq!(slip.when.value.other, "предстои да се уточни");
-    assert_eq!(slip.category.value.other, "обучение");
+    assert_eq!(slip.category.value.other, "Обучение");
     assert_eq!(
         slip.with_whom.value.fr, "",
         "a training body: written by hand"

@@ -58,7 +58,7 @@ fn the_visit_sheet_reads_every_value_as_printed() {
         "a time in French, in the organisation's zone"
     );
     assert_eq!(
-        sheet.setting, "visite sur le lieu de vie",
+        sheet.setting, "Visite sur le lieu de vie",
         "a choice by its label"
     );
     assert_eq!(sheet.sites, "Terrain de la Deûle (Hellemmes)");

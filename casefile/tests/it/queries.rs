@@ -1,7 +1,7 @@
 //! What the app needs: persons by site, household or status; timelines; today's plan;
-//! sites with counts; eviction.
+//! sites with counts; eviction; the deleted records.
 
-use casefile::{Error, Eviction, PersonFilter};
+use casefile::{CaseFile, Error, Eviction, PersonFilter};
 use serde_json::json;
 
 use crate::common::*;
@@ -286,4 +286,69 @@ fn an_eviction_is_all_or_nothing() {
         "the person must be unchanged"
     );
     assert!(file.list("stay").unwrap().is_empty(), "no stay may be left");
+}
+
+#[test]
+fn deleted_records_are_listed_most_recently_deleted_first() {
+    let (_dir, mut file) = fresh();
+    let camp = site(&mut file, "Camp");
+    let p = person(&mut file, "Popa", "Ion");
+    let kept = person(&mut file, "Albu", "Ana");
+    let stay = file
+        .create(
+            "stay",
+            fields(&[
+                ("person_id", json!(p.to_string())),
+                ("site_id", json!(camp.to_string())),
+                ("from_on", json!("2026-01-10")),
+            ]),
+        )
+        .unwrap();
+    assert!(file.deleted().unwrap().is_empty(), "nothing is deleted yet");
+    // Deleted on another device, at known times: the one deleted later has the smaller id.
+    let mut later = foreign("person", &[("family_name", json!("Stoica"))]);
+    let mut earlier = foreign("person", &[("family_name", json!("Dumitru"))]);
+    if later.id() > earlier.id() {
+        std::mem::swap(&mut later, &mut earlier);
+    }
+    later
+        .delete(other_replica(), "2026-11-04T09:00:00Z".parse().unwrap())
+        .unwrap();
+    earlier
+        .delete(other_replica(), "2026-11-03T09:00:00Z".parse().unwrap())
+        .unwrap();
+    file.apply_pulled(&[earlier.clone(), later.clone()], 1)
+        .unwrap();
+    let ids = |file: &CaseFile| {
+        file.deleted()
+            .unwrap()
+            .iter()
+            .map(|s| s.id())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ids(&file),
+        vec![later.id(), earlier.id()],
+        "by the time of the deletion, not by id"
+    );
+    file.delete(stay).unwrap();
+    file.delete(p).unwrap();
+    let listed = ids(&file);
+    assert_eq!(listed.len(), 4, "every deleted record, of any kind");
+    assert!(listed.contains(&stay) && listed.contains(&p));
+    assert!(
+        !listed.contains(&camp) && !listed.contains(&kept),
+        "a record not deleted is not listed"
+    );
+    assert!(file.deleted().unwrap().iter().all(|s| s.is_deleted()));
+    file.restore(p).unwrap();
+    assert!(
+        !ids(&file).contains(&p),
+        "a restored record leaves the list"
+    );
+    assert_eq!(
+        file.list("person").unwrap().len(),
+        2,
+        "and is listed again with the others"
+    );
 }

@@ -135,7 +135,7 @@ fn the_visit_sheet_prints_the_visit_with_every_diacritic_as_extractable_text() {
         "Association Îlot Fraternité",
         "Fiche de visite",
         "lundi 02/11/2026 à 10 h 14",
-        "visite sur le lieu de vie",
+        "Visite sur le lieu de vie",
         "Terrain de la Deûle (Hellemmes)",
         "Hélène Dupré, Ionuț",
         "Lăcătuș Ștefan",
@@ -603,12 +603,15 @@ fn the_workbook_reads_back() {
         ]
     );
     let minutes = header.iter().position(|h| h == "Durée (minutes)").unwrap();
-    let next = header.iter().position(|h| h == "Prochaine visite").unwrap();
+    let next = header
+        .iter()
+        .position(|h| h == "Prochaine visite le")
+        .unwrap();
     assert_eq!(visits.rows().count(), 1 + 3, "the three visits of November");
     let first = visits.rows().nth(1).unwrap();
     assert_eq!(
         first[1],
-        Data::String("rendez-vous en accueil de jour ou de nuit".into()),
+        Data::String("Accueil de jour ou centre de soins".into()),
         "choices by their French label"
     );
     let at = |cell: &Data| match cell {
@@ -622,7 +625,7 @@ fn the_workbook_reads_back() {
     );
     let home = visits
         .rows()
-        .find(|r| r[1] == Data::String("visite sur le lieu de vie".into()))
+        .find(|r| r[1] == Data::String("Visite sur le lieu de vie".into()))
         .unwrap();
     assert_eq!(at(&home[0]).to_string(), "2026-11-02 10:14:00");
     assert_eq!(

@@ -217,7 +217,7 @@ fn libreoffice_reads_dates_numbers_and_labels_from_the_workbook_and_the_csv() {
     assert_eq!(at(&visits[1][0]), "2026-11-01 00:30:00", "a date and time");
     assert_eq!(
         visits[1][1],
-        Data::String("rendez-vous en accueil de jour ou de nuit".into())
+        Data::String("Accueil de jour ou centre de soins".into())
     );
     the_cdi_reads_back(&rows(&mut book, "Emplois"));
     let indicators = rows(&mut book, "Indicateurs");

@@ -152,8 +152,8 @@ fn the_copy_prints_french_and_romanian_side_by_side_with_every_letter() {
         "Pour nous joindre",
         "Ne puteți contacta",
         "France Travail (agenția pentru ocuparea forței de muncă)",
-        "recherche d'emploi",
-        "căutarea unui loc de muncă",
+        "Recherche d'emploi",
+        "Căutarea unui loc de muncă",
         // Values: the dates in each language's form.
         "02/11/2026",
         "02.11.2026",
@@ -222,7 +222,7 @@ fn a_group_visit_copy_holds_only_that_persons_name_and_steps() {
     }
     assert!(
         ivan.contains("Резюме на срещата")
-            && ivan.contains("здраве")
+            && ivan.contains("Здраве")
             && ivan.contains("20.11.2026"),
         "Ivan's copy is in Bulgarian beside French: {ivan}"
     );

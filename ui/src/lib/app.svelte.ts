@@ -45,13 +45,76 @@ export const app = $state({
   /** Persons a screen holds in a draft (the visit form's persons met): a sync that
    *  erases one of them closes the screen. */
   draftPersons: [] as string[],
+  /** Where the person asked to go from a form with unsaved changes, while the dialog
+   *  asks whether to leave it; `kept` says whether what was typed is kept as a draft,
+   *  `from` what had the focus (it gets it back if the person stays). */
+  leaving: null as { route: Route; kept: boolean; from: HTMLElement | null } | null,
 });
 
+/** What a form with unsaved changes answers before the screen changes (`guardLeaving`). */
+export type LeaveGuard = {
+  /** Whether something typed is not saved. */
+  changed(): boolean;
+  /** Whether what is typed is kept as a draft (not while an older draft is offered). */
+  kept(): boolean;
+  /** Writes the draft now (the last half second typed): the form goes. */
+  keep(): Promise<unknown>;
+  /** Drops the form's draft: the person leaves and wants nothing kept. */
+  discard(): Promise<unknown>;
+};
+
+let leaveGuard: LeaveGuard | null = null;
+
+/** A form asks before it is left with unsaved changes; answers what takes the guard off
+ *  (for `onMount`'s return: the form went). A lock never asks: the draft keeps it. */
+export function guardLeaving(guard: LeaveGuard): () => void {
+  leaveGuard = guard;
+  return () => {
+    if (leaveGuard !== guard) return;
+    leaveGuard = null;
+    app.leaving = null;
+  };
+}
+
+/** Shows `route`; from a form with unsaved changes, once the person said so (the
+ *  leave dialog, see `leave`). */
 export function go(route: Route) {
+  if (leaveGuard?.changed()) {
+    const from = typeof document === "undefined" ? null : (document.activeElement as HTMLElement | null);
+    app.leaving = { route, kept: leaveGuard.kept(), from };
+    return;
+  }
+  show(route);
+}
+
+/** Shows `route` without asking. */
+function show(route: Route) {
+  app.leaving = null;
   app.route = route;
   app.flash = "";
   app.savedVisit = null;
   window.scrollTo?.(0, 0);
+}
+
+/** The person leaves the form after all: its draft is written (or dropped, with
+ *  `discard`) first, so the next form opened finds it as it was left. */
+export async function leave(discard = false) {
+  const leaving = app.leaving;
+  if (!leaving) return;
+  const guard = leaveGuard;
+  await (discard ? guard?.discard() : guard?.keep())?.catch(() => {});
+  // Unless the form closed meanwhile (a lock, an erasure): then it is no longer asked.
+  if (app.leaving === leaving) show(leaving.route);
+}
+
+/** The person stays in the form. */
+export function stay() {
+  app.leaving = null;
+}
+
+/** Writes the draft of the form open now, if any: the case file is about to lock. */
+export async function keepDraft() {
+  await leaveGuard?.keep().catch(() => {});
 }
 
 export function flash(message: string) {
@@ -114,6 +177,7 @@ export async function closeIfErased() {
   const still = new Set(held.map((r) => r.id));
   if (ids.every((id) => still.has(id))) return;
   app.draftPersons = [];
-  go({ name: "people" });
+  // Without asking: what was typed about them goes with them.
+  show({ name: "people" });
   flash(t("rights.closed_erased"));
 }

@@ -53,13 +53,10 @@ export const commands = {
 	/**  Restores a deleted record; on one deleted while edited elsewhere, keeps the edits. */
 	restore: (id: string) => typedError<null, AppError>(__TAURI_INVOKE("restore", { id })),
 	/**
-	 *  Records a visit and the steps decided in it; answers the visit's id. Each step gets
-	 *  the visit's id.
-	 * 
-	 *  The visit and its steps are separate edits: a step refused after the visit was
-	 *  written leaves the visit (the UI checks the steps' required fields first).
+	 *  Every deleted record, most recently deleted first, to restore one (when each was
+	 *  deleted: its `_deleted` entries).
 	 */
-	recordVisit: (visit: { [key in string]: Value }, steps: { [key in string]: Value }[]) => typedError<string, AppError>(__TAURI_INVOKE("record_visit", { visit, steps })),
+	deletedRecords: () => typedError<RecordView[], AppError>(__TAURI_INVOKE("deleted_records")),
 	/**
 	 *  Marks a site evicted and moves households and persons to another site, in one
 	 *  transaction.

@@ -19,7 +19,7 @@ export function categories(): string[] {
 
 /** A category's label: "Pièce d'identité", "Fiche de paie"… */
 export function categoryLabel(category: string): string {
-  return choiceLabel("attachment_category", category);
+  return choiceLabel("category", category);
 }
 
 /** The most a file of this kind may weigh, as given: a PDF or an original is kept as is. */

@@ -2,6 +2,7 @@
 // follow the record kinds of DOMAIN.md; errors follow the kinds of `AppError`.
 import type { AppError } from "./bindings";
 import { fr, en, type Messages, type MessageKey } from "./messages";
+import { formatMessage } from "./messageFormat";
 
 export type Lang = "fr" | "en";
 export type { MessageKey };
@@ -47,10 +48,18 @@ export function setLang(lang: Lang) {
   }
 }
 
-/** The message `key`, with `{name}` placeholders filled from `params`. */
+/** The message `key`, filled from `params` (see messageFormat.ts). A message holds:
+ *  - `{name}`: the param `name`, as `String(value)` (nothing if it is missing);
+ *  - `{name, plural, one {…} other {…}}`: the branch for the number `name`, chosen by
+ *    `Intl.PluralRules` of the language (French: 0 and 1 are `one`; English: 1 only). `other`
+ *    is required and stands for any category a message does not give (French `many`, for a
+ *    million); `=0 {…}` (any whole number) wins over the categories. In a branch, `#` is the
+ *    number, printed as `{name}` would be, and `{other_param}` is filled as usual:
+ *    "{n, plural, one {# fichier supprimé} other {# fichiers supprimés}} du dossier."
+ *  Never "fichier(s)": a test (i18n.test.ts) refuses the hand-made forms. */
 export function t(key: MessageKey, params: Record<string, string | number> = {}): string {
   const text: string = tables[i18n.lang].text[key] ?? fr.text[key] ?? key;
-  return text.replace(/\{(\w+)\}/g, (_, name: string) => String(params[name] ?? ""));
+  return formatMessage(text, params, i18n.lang);
 }
 
 /** The label of a field of a kind. */

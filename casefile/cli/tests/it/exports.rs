@@ -157,7 +157,7 @@ fn the_cli_writes_the_exports_and_prints_the_report() {
     );
     let row = lines.next().unwrap();
     assert!(
-        row.starts_with("02/11/2026 10:14;visite sur le lieu de vie;Terrain de la Deûle;"),
+        row.starts_with("02/11/2026 10:14;Visite sur le lieu de vie;Terrain de la Deûle;"),
         "a French date and time, labels and names: {row}"
     );
     ok(&[
