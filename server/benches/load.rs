@@ -3,12 +3,22 @@
 //!
 //! ```text
 //! cargo bench -p passerelle-server --bench load -- [--seconds 10] [--devices 1,10,100]
-//!     [--backends sqlite,postgres] [--batch 100]
+//!     [--backends sqlite,postgres] [--batch 100] [--servers 1,3] [--orgs 10]
 //! ```
 //!
 //! Each device, in a loop: pushes a batch (half new records, half new edits of records it
 //! made before), then pulls every page since its checkpoint. Devices are grouped ten to
-//! an organisation, so each pulls what the other nine of its team pushed. Printed per run:
+//! an organisation (or spread over `--orgs` organisations), so each pulls what the others
+//! of its team pushed.
+//!
+//! `--servers N` (PostgreSQL only, for N above 1) runs N server processes on the one
+//! database, behind nginx (Debian's package) configured by `server/deploy/nginx.conf`, the
+//! deployment's own file: every request goes through nginx, round robin. Every run ends
+//! with a pager's check, on every backend: once the load stops, each device pulls what it
+//! has not seen yet, then for each organisation (a) its highest sequence is the number of
+//! changes its devices made (no sequence skipped, none handed out twice) and (b) every
+//! device's copy of every record is the server's (no change missed by a device whose
+//! checkpoint moved past it). A failed check ends the benchmark. Printed per run:
 //! records merged per second (created + merged results), p50/p99 latency of pushes and
 //! pulls, errors (any answer but 200, or a transport failure; must be 0), and the
 //! server's peak resident memory (VmHWM). The server runs with `--rate-limit 100000`: the
@@ -19,6 +29,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -41,6 +52,8 @@ struct Options {
     devices: Vec<usize>,
     backends: Vec<String>,
     batch: usize,
+    servers: Vec<usize>,
+    orgs: Option<usize>,
 }
 
 fn options() -> Options {
@@ -49,6 +62,8 @@ fn options() -> Options {
         devices: vec![1, 10, 100],
         backends: vec!["sqlite".into(), "postgres".into()],
         batch: 100,
+        servers: vec![1],
+        orgs: None,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -61,6 +76,10 @@ fn options() -> Options {
             }
             "--backends" => options.backends = value.split(',').map(str::to_owned).collect(),
             "--batch" => options.batch = value.parse().unwrap(),
+            "--servers" => {
+                options.servers = value.split(',').map(|n| n.parse().unwrap()).collect();
+            }
+            "--orgs" => options.orgs = Some(value.parse().unwrap()),
             _ => {
                 i += 1;
                 continue;
@@ -96,6 +115,7 @@ fn cli(url: &str, dir: &std::path::Path, args: &[&str], stdin: &str) {
         .args(args)
         .args(["--database", url])
         .env("RUST_LOG", "warn")
+        .env("PASSERELLE_INSECURE_FAST_PASSWORD_HASH", "1")
         .current_dir(dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -129,8 +149,12 @@ fn invite(url: &str, dir: &std::path::Path, org: &str, username: &str) -> String
 fn start(url: &str, dir: &std::path::Path) -> Server {
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--rate-limit", "100000"])
-        .args(["--database", url])
+        // A thousand devices hold a thousand connections: above the default cap of 1024
+        // once the pager and the enrolments are counted.
+        .args(["--max-connections", "8192"])
+        .args(["--database", url, "--trusted-proxy", "127.0.0.1"])
         .env("RUST_LOG", "warn")
+        .env("PASSERELLE_INSECURE_FAST_PASSWORD_HASH", "1")
         .current_dir(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -141,6 +165,79 @@ fn start(url: &str, dir: &std::path::Path) -> Server {
     std::thread::spawn(move || lines.for_each(drop));
     let base = line.strip_prefix("listening on ").unwrap().to_owned();
     Server { child, base }
+}
+
+/// nginx in front of the servers, from the deployment's `server/deploy/nginx.conf`.
+struct Front {
+    child: Child,
+    base: String,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for Front {
+    fn drop(&mut self) {
+        // Stopped by its own signal: killing the master would leave its workers running.
+        let stopped = Command::new("nginx")
+            .arg("-p")
+            .arg(&self.dir)
+            .arg("-c")
+            .arg(self.dir.join("nginx.conf"))
+            .args(["-s", "stop"])
+            .status();
+        if !stopped.is_ok_and(|s| s.success()) {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+fn nginx(dir: &std::path::Path, servers: &[Server]) -> Front {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let upstreams: String = servers
+        .iter()
+        .map(|s| {
+            let address = s.base.trim_start_matches("http://");
+            format!("        server {address} max_fails=1 fail_timeout=5s;\n")
+        })
+        .collect();
+    let conf = include_str!("../deploy/nginx.conf")
+        .replace("@PREFIX@", &dir.display().to_string())
+        .replace("@LISTEN@", &format!("127.0.0.1:{port}"))
+        .replace("@UPSTREAMS@\n", &upstreams);
+    let path = dir.join("nginx.conf");
+    std::fs::write(&path, conf).unwrap();
+    let mut child = Command::new("nginx")
+        .arg("-p")
+        .arg(dir)
+        .arg("-c")
+        .arg(&path)
+        .arg("-e")
+        .arg(dir.join("error.log"))
+        .args(["-g", "daemon off;"])
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("--servers above 1 needs nginx (Debian's package: apt install nginx)");
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Front {
+                child,
+                base,
+                dir: dir.to_owned(),
+            };
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!(
+        "nginx did not listen on {port}: {}",
+        std::fs::read_to_string(dir.join("error.log")).unwrap_or_default()
+    );
 }
 
 fn peak_rss_kib(pid: u32) -> u64 {
@@ -165,6 +262,56 @@ fn entry(replica: &str, n: u64, value: Value) -> Value {
     json!([{"dot": [replica, n], "at": "2026-11-02T10:14:00Z", "value": value}])
 }
 
+/// What a device holds once the load stopped: for the pager's check.
+struct Copy {
+    token: String,
+    /// Each record's version vector as this device last pushed or pulled it.
+    records: HashMap<String, Value>,
+    /// Its checkpoint.
+    since: u64,
+    /// The changes it made that the server took (created or merged).
+    changes: u64,
+}
+
+/// Pulls every page since `since` into `records`, moving `since` past each page taken
+/// (a page lost midway is asked again from there, as the app does).
+async fn pull_all(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    since: &mut u64,
+    records: &mut HashMap<String, Value>,
+    local: &mut Tally,
+) -> Result<(), String> {
+    loop {
+        let started = Instant::now();
+        let response = http
+            .get(format!("{base}/v1/pull?since={since}&limit=1000"))
+            .bearer_auth(token)
+            .header("Sync-Protocol", "1")
+            .send()
+            .await
+            .map_err(|e| format!("pull failed: {e}"))?;
+        if response.status() != 200 {
+            return Err(format!("pull answered {}", response.status()));
+        }
+        let body: Value = response.json().await.unwrap();
+        local.pull_latency.push(started.elapsed());
+        let page = body["records"].as_array().unwrap();
+        local.pulled += page.len() as u64;
+        for state in page {
+            records.insert(
+                state["id"].as_str().unwrap().to_owned(),
+                state["vv"].clone(),
+            );
+        }
+        *since = body["next"].as_u64().unwrap();
+        if !body["more"].as_bool().unwrap() {
+            return Ok(());
+        }
+    }
+}
+
 /// One device's loop until `deadline`.
 async fn device(
     http: reqwest::Client,
@@ -174,9 +321,11 @@ async fn device(
     batch: usize,
     deadline: Instant,
     tally: Arc<Mutex<Tally>>,
-) {
+) -> Copy {
     let mut mine: Vec<(String, u64)> = Vec::new();
+    let mut copy: HashMap<String, Value> = HashMap::new();
     let mut since = 0u64;
+    let mut changes = 0u64;
     let mut local = Tally::default();
     let mut next_edit = 0usize;
     while Instant::now() < deadline {
@@ -219,12 +368,21 @@ async fn device(
             Ok(response) if response.status() == 200 => {
                 let body: Value = response.json().await.unwrap();
                 local.push_latency.push(started.elapsed());
-                local.merged += body["results"]
+                let merged = body["results"]
                     .as_array()
                     .unwrap()
                     .iter()
                     .filter(|r| r["status"] != "unchanged")
                     .count() as u64;
+                local.merged += merged;
+                changes += merged;
+                // Only this device edits its records: the server's copy is what it sent.
+                for record in &records {
+                    copy.insert(
+                        record["id"].as_str().unwrap().to_owned(),
+                        record["vv"].clone(),
+                    );
+                }
             }
             Ok(response) => {
                 eprintln!("push answered {}", response.status());
@@ -235,30 +393,10 @@ async fn device(
                 local.errors += 1;
             }
         }
-        loop {
-            let started = Instant::now();
-            let answer = http
-                .get(format!("{base}/v1/pull?since={since}&limit=1000"))
-                .bearer_auth(&token)
-                .header("Sync-Protocol", "1")
-                .send()
-                .await;
-            let Ok(response) = answer.map_err(|e| eprintln!("pull failed: {e}")) else {
-                local.errors += 1;
-                break;
-            };
-            if response.status() != 200 {
-                eprintln!("pull answered {}", response.status());
-                local.errors += 1;
-                break;
-            }
-            let body: Value = response.json().await.unwrap();
-            local.pull_latency.push(started.elapsed());
-            local.pulled += body["records"].as_array().unwrap().len() as u64;
-            since = body["next"].as_u64().unwrap();
-            if !body["more"].as_bool().unwrap() {
-                break;
-            }
+        if let Err(error) = pull_all(&http, &base, &token, &mut since, &mut copy, &mut local).await
+        {
+            eprintln!("{error}");
+            local.errors += 1;
         }
     }
     let mut tally = tally.lock().await;
@@ -267,6 +405,60 @@ async fn device(
     tally.pulled += local.pulled;
     tally.push_latency.extend(local.push_latency);
     tally.pull_latency.extend(local.pull_latency);
+    Copy {
+        token,
+        records: copy,
+        since,
+        changes,
+    }
+}
+
+/// The pager's check, once the load stopped: each device pulls what it has not seen yet;
+/// then, for each organisation, its highest sequence is the number of changes its devices
+/// made (no sequence skipped or handed out twice), and every device's copy of every
+/// record is the server's (no change missed). Panics on any difference.
+async fn check_pages(http: &reqwest::Client, base: &str, teams: Vec<Vec<Copy>>, pagers: &[String]) {
+    for ((org, mut team), pager) in teams.into_iter().enumerate().zip(pagers) {
+        let mut quiet = Tally::default();
+        for copy in &mut team {
+            let Copy {
+                token,
+                records,
+                since,
+                ..
+            } = copy;
+            pull_all(http, base, token, since, records, &mut quiet)
+                .await
+                .unwrap_or_else(|e| panic!("team{org}: the last pull failed: {e}"));
+        }
+        // The pager, a device of the team that never pushed: every page from the start.
+        let mut whole = HashMap::new();
+        let mut highest = 0;
+        pull_all(http, base, pager, &mut highest, &mut whole, &mut quiet)
+            .await
+            .unwrap_or_else(|e| panic!("team{org}: the pager's pull failed: {e}"));
+        let changes: u64 = team.iter().map(|c| c.changes).sum();
+        assert_eq!(
+            highest, changes,
+            "team{org}: the highest sequence is not the number of changes made (a sequence skipped or handed out twice)"
+        );
+        for (d, copy) in team.iter().enumerate() {
+            assert_eq!(
+                copy.records.len(),
+                whole.len(),
+                "team{org}: device {d} holds {} records, the server {}",
+                copy.records.len(),
+                whole.len()
+            );
+            for (id, vv) in &whole {
+                assert_eq!(
+                    copy.records.get(id),
+                    Some(vv),
+                    "team{org}: device {d} missed a change of {id}"
+                );
+            }
+        }
+    }
 }
 
 fn percentile(samples: &mut [Duration], p: f64) -> f64 {
@@ -278,9 +470,12 @@ fn percentile(samples: &mut [Duration], p: f64) -> f64 {
     samples[i].as_secs_f64() * 1000.0
 }
 
-async fn run(backend: &str, devices: usize, options: &Options) -> String {
+async fn run(backend: &str, devices: usize, servers: usize, options: &Options) -> String {
     let dir = tempfile::tempdir().unwrap();
-    let pg_name = format!("passerelle_bench_{}_{devices}", std::process::id());
+    let pg_name = format!(
+        "passerelle_bench_{}_{devices}_{servers}",
+        std::process::id()
+    );
     let url = match backend {
         "sqlite" => format!("sqlite:{}", dir.path().join("bench.db").display()),
         _ => {
@@ -291,7 +486,11 @@ async fn run(backend: &str, devices: usize, options: &Options) -> String {
             format!("{server}/{pg_name}")
         }
     };
-    let orgs = devices.div_ceil(DEVICES_PER_ORG);
+    let orgs = options
+        .orgs
+        .unwrap_or(devices.div_ceil(DEVICES_PER_ORG))
+        .clamp(1, devices);
+    let org_of = |d: usize| d * orgs / devices;
     for org in 0..orgs {
         cli(
             &url,
@@ -309,20 +508,42 @@ async fn run(backend: &str, devices: usize, options: &Options) -> String {
             &format!("{PASSWORD}\n"),
         );
     }
-    let server = start(&url, dir.path());
+    let processes: Vec<Server> = (0..servers).map(|_| start(&url, dir.path())).collect();
+    let front = (servers > 1).then(|| nginx(dir.path(), &processes));
+    let base = front
+        .as_ref()
+        .map_or_else(|| processes[0].base.clone(), |f| f.base.clone());
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(devices)
         .build()
         .unwrap();
+    // Every process serves the same server: one id, one epoch.
+    let mut ids = Vec::new();
+    for process in &processes {
+        let health: Value = http
+            .get(format!("{}/v1/health", process.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        ids.push((health["server_id"].clone(), health["epoch"].clone()));
+    }
+    ids.dedup();
+    assert_eq!(
+        ids.len(),
+        1,
+        "the processes serve different servers: {ids:?}"
+    );
     let mut enrolled = Vec::new();
-    for d in 0..devices {
-        let (org, username) = (
-            format!("team{}", d / DEVICES_PER_ORG),
-            format!("counsellor{}", d / DEVICES_PER_ORG),
-        );
+    // The devices under load, then one pager a team (`check_pages`).
+    for d in 0..devices + orgs {
+        let team = if d < devices { org_of(d) } else { d - devices };
+        let (org, username) = (format!("team{team}"), format!("counsellor{team}"));
         let code = invite(&url, dir.path(), &org, &username);
         let answer: Value = http
-            .post(format!("{}/v1/devices", server.base))
+            .post(format!("{base}/v1/devices"))
             .header("Sync-Protocol", "1")
             .json(&json!({
                 "username": username,
@@ -342,16 +563,18 @@ async fn run(backend: &str, devices: usize, options: &Options) -> String {
         ));
     }
 
-    let enrolled_peak = peak_rss_kib(server.child.id());
+    let peak_rss = || {
+        processes
+            .iter()
+            .map(|p| peak_rss_kib(p.child.id()))
+            .sum::<u64>()
+    };
+    let enrolled_peak = peak_rss();
     // Baseline, same run: the round trip of `GET /v1/health`, which touches no database.
     let mut baseline = Vec::new();
     for _ in 0..200 {
         let started = Instant::now();
-        let response = http
-            .get(format!("{}/v1/health", server.base))
-            .send()
-            .await
-            .unwrap();
+        let response = http.get(format!("{base}/v1/health")).send().await.unwrap();
         response.bytes().await.unwrap();
         baseline.push(started.elapsed());
     }
@@ -359,12 +582,17 @@ async fn run(backend: &str, devices: usize, options: &Options) -> String {
     let tally = Arc::new(Mutex::new(Tally::default()));
     let started = Instant::now();
     let deadline = started + Duration::from_secs(options.seconds);
+    let pagers: Vec<String> = enrolled
+        .split_off(devices)
+        .into_iter()
+        .map(|(token, _)| token)
+        .collect();
     let tasks: Vec<_> = enrolled
         .into_iter()
         .map(|(token, me)| {
             tokio::spawn(device(
                 http.clone(),
-                server.base.clone(),
+                base.clone(),
                 token,
                 me,
                 options.batch,
@@ -373,19 +601,31 @@ async fn run(backend: &str, devices: usize, options: &Options) -> String {
             ))
         })
         .collect();
-    for task in tasks {
-        task.await.unwrap();
+    let mut teams: Vec<Vec<Copy>> = (0..orgs).map(|_| Vec::new()).collect();
+    for (d, task) in tasks.into_iter().enumerate() {
+        teams[org_of(d)].push(task.await.unwrap());
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let peak = peak_rss_kib(server.child.id());
-    drop(server);
+    let peak = peak_rss();
+    if tally.lock().await.errors > 0 && front.is_some() {
+        let log = std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default();
+        eprintln!("nginx's error log:\n{log}");
+    }
+    check_pages(&http, &base, teams, &pagers).await;
+    drop(front);
+    drop(processes);
     if backend != "sqlite" {
         pg_admin(&format!("DROP DATABASE IF EXISTS {pg_name} WITH (FORCE)")).await;
     }
     let mut tally = Arc::try_unwrap(tally).ok().unwrap().into_inner();
+    // Every answer a 200: an error is a failure of the server, not a figure.
+    assert_eq!(
+        tally.errors, 0,
+        "{backend}, {servers} servers, {devices} devices: requests failed"
+    );
     let push_p50 = percentile(&mut tally.push_latency, 0.50);
     format!(
-        "| {backend} | {devices} | {:.0} | {} | {:.1} / {:.1} | {:.0}x | {:.1} / {:.1} | {:.0} | {} | {:.1} / {:.1} |",
+        "| {backend} | {servers} | {devices} / {orgs} | {:.0} | {} | {:.1} / {:.1} | {:.0}x | {:.1} / {:.1} | {:.0} | {} | {:.1} / {:.1} |",
         tally.merged as f64 / elapsed,
         tally.push_latency.len(),
         push_p50,
@@ -405,17 +645,23 @@ async fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let options = options();
     println!(
-        "{} s per run, batches of {} states (half new records, half edits), {} devices per organisation",
+        "{} s per run, batches of {} states (half new records, half edits), {} devices per organisation unless --orgs says",
         options.seconds, options.batch, DEVICES_PER_ORG
     );
     println!();
     println!(
-        "| backend | devices | records merged/s | pushes | push p50 / p99 (ms) | push p50 / health p50 | pull page p50 / p99 (ms) | records pulled/s | errors | server peak RSS after enrolment / at the end (MiB) |"
+        "| backend | servers | devices / organisations | records merged/s | pushes | push p50 / p99 (ms) | push p50 / health p50 | pull page p50 / p99 (ms) | records pulled/s | errors | server peak RSS after enrolment / at the end (MiB) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for backend in &options.backends {
         for &devices in &options.devices {
-            println!("{}", run(backend, devices, &options).await);
+            for &servers in &options.servers {
+                // SQLite is one process's file: several servers are PostgreSQL's.
+                if servers > 1 && backend == "sqlite" {
+                    continue;
+                }
+                println!("{}", run(backend, devices, servers, &options).await);
+            }
         }
     }
 }

@@ -320,14 +320,19 @@ impl Journal {
             error,
         };
         let existed = path.exists();
-        if existed {
-            cut_partial_line(path).map_err(io)?;
-        }
         let mut options = OpenOptions::new();
         options.append(true).create(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let file = options.open(path).map_err(io)?;
+        if existed {
+            // Several server processes may share the journal (one database, one host): the
+            // file's lock keeps this cut off another's append under way (see `append_all`).
+            file.lock().map_err(io)?;
+            let cut = cut_partial_line(path);
+            file.unlock().map_err(io)?;
+            cut.map_err(io)?;
+        }
         if !existed {
             // The new file's name must survive a crash too.
             let dir = path
@@ -461,9 +466,14 @@ impl Journal {
             text.push('\n');
         }
         let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        file.write_all(text.as_bytes())
-            .and_then(|()| file.sync_data())
-            .map_err(io)
+        // The file's lock, for the other processes sharing it: an append is never cut by
+        // one that opens the journal meanwhile (`open`), nor interleaved with theirs.
+        file.lock().map_err(io)?;
+        let written = file
+            .write_all(text.as_bytes())
+            .and_then(|()| file.sync_data());
+        let unlocked = file.unlock();
+        written.and(unlocked).map_err(io)
     }
 
     /// Applies every entry of the journal to `store`, in order (see the module's docs).
@@ -509,6 +519,20 @@ impl Journal {
             })
             .collect();
         let last_disabled: HashSet<usize> = last_disabled.into_values().collect();
+        // Only a device's last token is applied: an older enrolment of a device enrolled
+        // again (or re-keyed) since would set its token back, for as long as the replay
+        // runs; with several processes on one database, one starting replays while the
+        // others serve, and the device would be told to enrol again.
+        let last_token: HashMap<ReplicaId, usize> = entries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, entry)| match entry {
+                Read::Entry(Entry::Enrolled { device, .. } | Entry::Rekeyed { device, .. }) => {
+                    Some((*device, i))
+                }
+                _ => None,
+            })
+            .collect();
         let mut changed = 0;
         let mut known = Known::default();
         let known_org = |org: OrgId| users.values().any(|(_, o, _)| *o == org);
@@ -523,6 +547,7 @@ impl Journal {
                 }
             };
             let did = match entry {
+                Entry::Enrolled { device, .. } if last_token.get(&device) != Some(&i) => false,
                 Entry::Enrolled {
                     user,
                     device,

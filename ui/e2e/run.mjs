@@ -455,9 +455,15 @@ async function e2e() {
       await s.type('[data-testid="visit-photo-file"]', visitPhoto);
       await s.find('[data-testid="visit-photo-preview"]');
       await s.set('[data-testid="visit-photo-title"]', "Tableau des démarches");
-      await s.click('[data-testid="save-visit"]');
+      // Saved by a double click: one visit, one step.
+      await s.exec(`const b = document.querySelector('[data-testid="save-visit"]'); b.scrollIntoView({ block: "center" }); b.click(); b.click();`);
       await s.waitText('[data-testid="flash"]', "Visite enregistrée");
       await s.waitText('[data-testid="timeline"]', "Point sur la recherche d'emploi");
+      await sleep(500);
+      const once = await s.exec(`const entries = [...document.querySelectorAll('[data-testid="timeline"] > li')];
+        return { visits: entries.filter((li) => li.textContent.includes("Point sur la recherche d'emploi")).length,
+                 steps: entries.filter((li) => li.textContent.includes("Créer l'espace France Travail")).length };`);
+      if (once.visits !== 1 || once.steps !== 1) throw new Error(`a double click must save one visit and one step: ${JSON.stringify(once)}`);
       await s.waitText('[data-testid="timeline"]', "Créer l'espace France Travail");
       await s.waitText('[data-testid="documents"]', "Tableau des démarches");
       // The visit's sheet right there, beside the message that it was saved.

@@ -28,6 +28,7 @@ on_both_backends!(
     forged_dots_are_refused_in_recovery_too,
     a_stolen_token_in_recovery_gets_nothing_merged,
     the_journal_keeps_what_a_restore_must_not_roll_back,
+    only_a_device_s_last_token_is_replayed,
     a_reused_replica_is_refused_until_it_takes_a_new_id,
     a_code_used_after_the_backup_stays_used_after_a_restore,
 );
@@ -1185,6 +1186,40 @@ async fn a_stolen_token_in_recovery_gets_nothing_merged(backend: Backend) {
         .await
         .expect_error(422, "dropped_entry");
     assert_eq!(served(&observer).await, now, "nothing changed");
+}
+
+/// §6a: a device enrolled twice after the backup gets its last token back, and only it:
+/// the replay never sets a token back to an older one, not even for a moment (a server
+/// process starting beside others that serve replays the journal while they answer).
+async fn only_a_device_s_last_token_is_replayed(backend: Backend) {
+    let mut setup = Setup::with_args(backend, FAST);
+    let backup = take_backup(&setup.db);
+    let first = setup.client().enrolled("marie").await;
+    let again = setup
+        .client()
+        .enrol("marie", crate::harness::PASSWORD, Some(first.device()))
+        .await;
+    assert_eq!(again.status.as_u16(), 201, "{again:?}");
+    let last = Client {
+        token: Some(again.body["token"].as_str().unwrap().to_owned()),
+        ..first.clone()
+    };
+    setup.server.stop();
+
+    let journal = setup.db.journal();
+    let (db, printed) = restore_into(backend, &backup, Some(&journal));
+    assert_eq!(
+        printed["journal_applied"],
+        json!(1),
+        "the second enrolment only, not the first one's token: {printed}"
+    );
+    let server = serve(&db, &journal);
+    last.on(&server).pull(0, None).await.expect_ok();
+    first
+        .on(&server)
+        .pull(0, None)
+        .await
+        .expect_error(401, "unauthorized");
 }
 
 /// §6a: the journal, outside the database, keeps what happened after the backup: an
