@@ -607,10 +607,16 @@ async fn run(backend: &str, devices: usize, servers: usize, options: &Options) -
     }
     let elapsed = started.elapsed().as_secs_f64();
     let peak = peak_rss();
-    if tally.lock().await.errors > 0 && front.is_some() {
+    let errors = tally.lock().await.errors;
+    if errors > 0 && front.is_some() {
         let log = std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default();
         eprintln!("nginx's error log:\n{log}");
     }
+    // Every answer a 200: an error is a failure of the server, not a figure.
+    assert_eq!(
+        errors, 0,
+        "{backend}, {servers} servers, {devices} devices: requests failed"
+    );
     check_pages(&http, &base, teams, &pagers).await;
     drop(front);
     drop(processes);
@@ -618,11 +624,6 @@ async fn run(backend: &str, devices: usize, servers: usize, options: &Options) -
         pg_admin(&format!("DROP DATABASE IF EXISTS {pg_name} WITH (FORCE)")).await;
     }
     let mut tally = Arc::try_unwrap(tally).ok().unwrap().into_inner();
-    // Every answer a 200: an error is a failure of the server, not a figure.
-    assert_eq!(
-        tally.errors, 0,
-        "{backend}, {servers} servers, {devices} devices: requests failed"
-    );
     let push_p50 = percentile(&mut tally.push_latency, 0.50);
     format!(
         "| {backend} | {servers} | {devices} / {orgs} | {:.0} | {} | {:.1} / {:.1} | {:.0}x | {:.1} / {:.1} | {:.0} | {} | {:.1} / {:.1} |",

@@ -294,6 +294,20 @@ fn unhex_vec(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// Whether the file at `path` is empty or ends with a newline.
+fn ends_with_newline(path: &Path) -> std::io::Result<bool> {
+    use std::io::{Read as _, Seek, SeekFrom};
+    let mut file = File::open(path)?;
+    let len = file.seek(SeekFrom::End(0))?;
+    if len == 0 {
+        return Ok(true);
+    }
+    file.seek(SeekFrom::End(-1))?;
+    let mut last = [0u8; 1];
+    file.read_exact(&mut last)?;
+    Ok(last[0] == b'\n')
+}
+
 /// Cuts a last line that a crash left unfinished (no newline at its end), so that the next
 /// entry starts a line of its own and stays readable.
 fn cut_partial_line(path: &Path) -> std::io::Result<()> {
@@ -469,8 +483,14 @@ impl Journal {
         // The file's lock, for the other processes sharing it: an append is never cut by
         // one that opens the journal meanwhile (`open`), nor interleaved with theirs.
         file.lock().map_err(io)?;
-        let written = file
-            .write_all(text.as_bytes())
+        // A line left unfinished since the journal was opened (a process killed as it
+        // wrote, a full disk) must not swallow this entry: it starts a line of its own.
+        let ends_a_line = ends_with_newline(&self.path);
+        if !ends_a_line.as_ref().is_ok_and(|&ends| ends) {
+            text.insert(0, '\n');
+        }
+        let written = ends_a_line
+            .and_then(|_| file.write_all(text.as_bytes()))
             .and_then(|()| file.sync_data());
         let unlocked = file.unlock();
         written.and(unlocked).map_err(io)
@@ -533,6 +553,20 @@ impl Journal {
                 _ => None,
             })
             .collect();
+        // An older enrolment is still needed where a re-key took that device as its
+        // predecessor afterwards: the re-key copies the predecessor's row.
+        let last_rekeyed_from: HashMap<ReplicaId, usize> = entries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, entry)| match entry {
+                Read::Entry(Entry::Rekeyed { predecessor, .. }) => Some((*predecessor, i)),
+                _ => None,
+            })
+            .collect();
+        let superseded = |device: &ReplicaId, i: usize| {
+            last_token.get(device).is_some_and(|&last| last > i)
+                && last_rekeyed_from.get(device).is_none_or(|&j| j < i)
+        };
         let mut changed = 0;
         let mut known = Known::default();
         let known_org = |org: OrgId| users.values().any(|(_, o, _)| *o == org);
@@ -547,7 +581,7 @@ impl Journal {
                 }
             };
             let did = match entry {
-                Entry::Enrolled { device, .. } if last_token.get(&device) != Some(&i) => false,
+                Entry::Enrolled { device, .. } if superseded(&device, i) => false,
                 Entry::Enrolled {
                     user,
                     device,
@@ -619,6 +653,46 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_line_left_unfinished_by_another_process_does_not_swallow_the_next_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal");
+        let journal = Journal::open(&path, [1; 32]).unwrap();
+        journal
+            .append(Entry::Revoked {
+                device: ReplicaId::from_u128(1),
+            })
+            .unwrap();
+        // Another process sharing the journal, killed as it wrote.
+        let mut other = OpenOptions::new().append(true).open(&path).unwrap();
+        other
+            .write_all(br#"{"at":"2026-11-30T10:00:00Z","entry":"revo"#)
+            .unwrap();
+        journal
+            .append(Entry::Revoked {
+                device: ReplicaId::from_u128(2),
+            })
+            .unwrap();
+        let read: Vec<Entry> = std::fs::read_to_string(&path)
+            .unwrap()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Line>(l).ok())
+            .map(|l| l.entry)
+            .collect();
+        assert_eq!(
+            read,
+            [
+                Entry::Revoked {
+                    device: ReplicaId::from_u128(1)
+                },
+                Entry::Revoked {
+                    device: ReplicaId::from_u128(2)
+                }
+            ],
+            "the entry after the unfinished line reads"
+        );
+    }
 
     #[test]
     fn a_line_cut_by_a_crash_is_removed_before_the_next_entry() {

@@ -336,15 +336,20 @@ async function e2e() {
       await s.find('[data-testid="person"][data-ready="true"]');
       await s.exec(`document.querySelector('[data-testid="delete-record-person"]').click();`);
       const personWarning = await s.text('[data-testid="confirm-delete-person-text"]');
+      if ((await s.exec("return document.activeElement?.dataset?.testid;")) !== "confirm-delete-person") throw new Error("the confirmation must take the keyboard");
       for (const expected of ["restent dans le dossier", "prochaine synchronisation"]) {
         if (!personWarning.includes(expected)) throw new Error(`expected the deletion's warning to say "${expected}": ${personWarning}`);
       }
       await s.exec(`document.querySelector('[data-testid="confirm-delete-person"]').click();`);
       await s.waitText('[data-testid="record-deleted"]', "Cette fiche est supprimée");
       const deletedId = await s.exec(`return document.querySelector('[data-testid="record-deleted"]').dataset.id;`);
+      // A deleted file takes nothing new until it is restored.
+      const adding = await s.exec(`return [...document.querySelectorAll('[data-testid="person"] button')].filter((b) => b.offsetParent && b.textContent.includes("Ajouter")).length;`);
+      if (adding !== 0) throw new Error(`a deleted person must offer nothing to add: ${adding} buttons`);
       await s.exec(`document.querySelector('[data-testid="restore-record"]').click();`);
       await s.waitText('[data-testid="flash"]', "rétablie");
       await s.find('[data-testid="edit-person"]');
+      if ((await s.exec("return document.activeElement?.tagName;")) !== "H1") throw new Error("after a restore the screen's title must take the keyboard");
       // Deleted again, then restored from the settings' list of deleted records.
       await s.exec(`document.querySelector('[data-testid="delete-record-person"]').click();`);
       await s.exec(`document.querySelector('[data-testid="confirm-delete-person"]').click();`);

@@ -177,7 +177,9 @@ export async function closeIfErased() {
   const still = new Set(held.map((r) => r.id));
   if (ids.every((id) => still.has(id))) return;
   app.draftPersons = [];
-  // Without asking: what was typed about them goes with them.
+  // Without asking: what was typed about them goes with them, a draft write already on
+  // its way included (it would land after the erasure took the draft, and bring it back).
+  await leaveGuard?.discard().catch(() => {});
   show({ name: "people" });
   flash(t("rights.closed_erased"));
 }
