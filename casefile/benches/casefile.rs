@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use casefile::sync_protocol::{FieldName, Kind, RecordId, RecordState, ReplicaId, Timestamp};
 use casefile::{CaseFile, KdfParams};
+use passerelle_test_support::baseline::{insert_states, states_file};
 use passerelle_test_support::samples::Rng;
 use serde_json::{Value, json};
 
@@ -187,40 +188,6 @@ fn visits_to(
         .collect()
 }
 
-/// The baseline: a file with the same encryption and pragmas, and one plain table.
-fn raw_baseline(path: &std::path::Path) -> rusqlite::Connection {
-    let conn = rusqlite::Connection::open(path).unwrap();
-    conn.execute_batch(&format!("PRAGMA key = \"x'{}'\";", "ab".repeat(32)))
-        .unwrap();
-    conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
-        .unwrap();
-    conn.execute_batch(
-        "PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY; PRAGMA secure_delete = ON;
-         PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 10000;
-         CREATE TABLE records (id TEXT PRIMARY KEY, kind TEXT NOT NULL, state TEXT NOT NULL);",
-    )
-    .unwrap();
-    conn
-}
-
-fn raw_insert(conn: &mut rusqlite::Connection, states: &[RecordState]) {
-    let tx = conn.transaction().unwrap();
-    {
-        let mut stmt = tx
-            .prepare_cached("INSERT OR REPLACE INTO records (id, kind, state) VALUES (?1, ?2, ?3)")
-            .unwrap();
-        for s in states {
-            stmt.execute(rusqlite::params![
-                s.id().to_string(),
-                s.kind().as_str(),
-                s.to_json()
-            ])
-            .unwrap();
-        }
-    }
-    tx.commit().unwrap();
-}
-
 /// The second baseline: a file with the case file's schema, the same encryption and
 /// pragmas, and the very rows the case file writes for each state (the state, its typed
 /// row, the persons met in a visit, a person's search terms) inserted with plain
@@ -374,11 +341,11 @@ fn main() {
         .chain(&data.visits)
         .cloned()
         .collect();
-    let mut raw = raw_baseline(&dir.path().join("raw.db"));
+    let mut raw = states_file(&dir.path().join("raw.db"));
     let mut rows = rows_baseline(&dir.path().join("rows.db"));
     let started = Instant::now();
     for page in all.chunks(PAGE) {
-        raw_insert(&mut raw, page);
+        insert_states(&mut raw, page);
     }
     let raw_load = started.elapsed();
     let started = Instant::now();
@@ -442,7 +409,7 @@ fn main() {
         let (mut ours, mut states, mut same) = (Vec::new(), Vec::new(), Vec::new());
         for (i, page) in pages.iter().enumerate() {
             let t = Instant::now();
-            raw_insert(&mut raw, page);
+            insert_states(&mut raw, page);
             states.push(t.elapsed());
             let t = Instant::now();
             rows_insert(&mut rows, page);
@@ -545,7 +512,7 @@ fn main() {
         ours.push(t.elapsed());
         let one = [file.get(id).unwrap()];
         let t = Instant::now();
-        raw_insert(&mut raw, &one);
+        insert_states(&mut raw, &one);
         theirs.push(t.elapsed());
     }
     let (a, b) = (percentile(&mut ours, 0.5), percentile(&mut theirs, 0.5));

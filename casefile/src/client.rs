@@ -37,8 +37,8 @@
 //! The HTTP client is blocking, like the rest of the crate: run a sync on the thread that
 //! owns the case file, never on an async executor.
 
-use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -46,13 +46,14 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use reqwest::StatusCode;
 use reqwest::blocking::{Client, RequestBuilder};
-use reqwest::header::{AUTHORIZATION, RETRY_AFTER};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sync_protocol::wire::{
     EnrolRequest, EnrolResponse, ErrorBody, ErrorCode, ErrorDetail, MAX_BODY_BYTES,
-    PROTOCOL_HEADER, PROTOCOL_VERSION, RekeyRequest, RekeyResponse, ReplicaInfo, Replicas,
+    PROTOCOL_HEADER, PROTOCOL_VERSION, PULL_STREAM_TYPE, RekeyRequest, RekeyResponse, ReplicaInfo,
+    Replicas,
 };
 use sync_protocol::{Epoch, RecordId, ReplicaId};
 use tracing::{info, info_span, warn};
@@ -352,6 +353,14 @@ pub(crate) struct Http<'c> {
 /// How often a request under way, or a pause between retries, looks at the cancel flag.
 const CANCEL_POLL: Duration = Duration::from_millis(50);
 
+/// How many pages a pull asks for at once (the server may end sooner).
+pub const PULL_PAGES: u32 = sync_protocol::wire::MAX_PULL_PAGES;
+
+/// A streamed pull's request may last this many request timeouts; the server ends a
+/// stream after about 20 s of reading, so only a very slow link reaches it (the pages
+/// read until then are kept, and the pull asks again).
+const STREAM_TIMEOUTS: u32 = 10;
+
 /// A server's answer, read whole (status, `Retry-After`, body).
 #[derive(Debug)]
 pub(crate) struct Reply {
@@ -360,6 +369,9 @@ pub(crate) struct Reply {
     /// A document's `Blob-Received` header (§6b).
     blob_received: Option<u64>,
     body: Vec<u8>,
+    /// A streamed pull's pages, a line each, as a thread of their own reads them (the
+    /// body is then empty).
+    lines: Option<Lines>,
 }
 
 impl Reply {
@@ -393,10 +405,13 @@ enum Failure {
     Read(std::io::Error),
     /// The answer's body passed [`MAX_REPLY_BYTES`].
     TooBig,
+    /// A streamed pull's answer did not start within this timeout.
+    Stalled(Duration),
 }
 
-/// Sends `request` and reads its answer whole.
-fn exchange(request: RequestBuilder) -> Result<Reply, Failure> {
+/// Sends `request` and reads its answer whole; or, when `stream` and the answer is a
+/// streamed pull's, hands its body to a thread that reads it a line at a time.
+fn exchange(request: RequestBuilder, stream: bool) -> Result<Reply, Failure> {
     let mut response = request.send().map_err(Failure::Request)?;
     let status = response.status();
     let retry_after = response
@@ -410,6 +425,19 @@ fn exchange(request: RequestBuilder) -> Result<Reply, Failure> {
         .get(sync_protocol::blobs::BLOB_RECEIVED)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    let streamed = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == PULL_STREAM_TYPE.as_bytes());
+    if stream && streamed && status.is_success() {
+        return Ok(Reply {
+            status,
+            retry_after,
+            blob_received,
+            body: Vec::new(),
+            lines: Some(Lines::read(response)?),
+        });
+    }
     if response
         .content_length()
         .is_some_and(|n| n > MAX_REPLY_BYTES)
@@ -435,7 +463,112 @@ fn exchange(request: RequestBuilder) -> Result<Reply, Failure> {
         retry_after,
         blob_received,
         body,
+        lines: None,
     })
+}
+
+/// The pages of a streamed pull, a line each, read and checked state by state by a thread
+/// of their own while the sync applies the ones before (two wait at most): on two cores,
+/// reading JSON and applying pages each get one.
+#[derive(Debug)]
+pub(crate) struct Lines {
+    pages: std::sync::mpsc::Receiver<std::io::Result<Result<ReadPage, String>>>,
+}
+
+impl Lines {
+    fn read(response: reqwest::blocking::Response) -> Result<Self, Failure> {
+        let (tx, pages) = std::sync::mpsc::sync_channel(2);
+        std::thread::Builder::new()
+            .name("sync-stream".into())
+            .spawn(move || {
+                let mut reader = std::io::BufReader::with_capacity(64 * 1024, response);
+                loop {
+                    let mut line = Vec::new();
+                    let read = (&mut reader)
+                        .take(MAX_REPLY_BYTES + 1)
+                        .read_until(b'\n', &mut line);
+                    let item = match read {
+                        Ok(0) => return,
+                        Ok(_) if line.last() == Some(&b'\n') => Ok(ReadPage::parse(&line)),
+                        Ok(_) if line.len() as u64 > MAX_REPLY_BYTES => Err(std::io::Error::other(
+                            "a page larger than the largest answer",
+                        )),
+                        // Every line ends with one: the stream was cut in a page.
+                        Ok(_) => Err(std::io::ErrorKind::UnexpectedEof.into()),
+                        Err(error) => Err(error),
+                    };
+                    let stop = !matches!(item, Ok(Ok(_)));
+                    // The sync stopped reading (cancelled, or done): nobody hears the rest.
+                    if tx.send(item).is_err() || stop {
+                        return;
+                    }
+                }
+            })
+            .map_err(Failure::Read)?;
+        Ok(Self { pages })
+    }
+
+    /// The next page, `None` at the stream's end. Waits at most `idle` for it, and less
+    /// when `cancel` is set meanwhile.
+    pub(crate) fn next(
+        &self,
+        idle: Duration,
+        cancel: Option<&AtomicBool>,
+    ) -> Result<Option<ReadPage>, SyncError> {
+        let until = std::time::Instant::now() + idle;
+        loop {
+            match self.pages.recv_timeout(CANCEL_POLL) {
+                Ok(Ok(page)) => return page.map(Some).map_err(SyncError::BadAnswer),
+                Ok(Err(error)) => {
+                    return Err(SyncError::Unreachable {
+                        attempts: 1,
+                        reason: format!("the answer broke off ({})", error.kind()),
+                    });
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Ok(None),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    if cancel.is_some_and(|c| c.load(Ordering::SeqCst)) {
+                        return Err(SyncError::Cancelled);
+                    }
+                    if std::time::Instant::now() >= until {
+                        return Err(SyncError::Unreachable {
+                            attempts: 1,
+                            reason: format!("no answer for {} s", idle.as_secs()),
+                        });
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A pulled page, its states read one by one ([`Pulled::read`]).
+#[derive(Debug)]
+pub(crate) struct ReadPage {
+    states: Vec<Pulled>,
+    next: u64,
+    more: bool,
+    epoch: Option<Epoch>,
+}
+
+impl ReadPage {
+    /// Reads a page's JSON; an answer of the wrong shape is said as a string.
+    fn parse(json: &[u8]) -> Result<Self, String> {
+        serde_json::from_slice::<PullPage>(json)
+            .map(Self::from)
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl From<PullPage> for ReadPage {
+    fn from(page: PullPage) -> Self {
+        Self {
+            states: page.records.iter().map(Pulled::read).collect(),
+            next: page.next,
+            more: page.more,
+            epoch: page.epoch,
+        }
+    }
 }
 
 /// An error answer of the server: its status and, when it sent one, the §6 body.
@@ -560,6 +693,27 @@ impl<'c> Http<'c> {
         &self,
         make: impl Fn(&Client) -> RequestBuilder,
     ) -> Result<Reply, SyncError> {
+        self.send_with(make, false)
+    }
+
+    /// [`Http::send`] for a streamed pull: a streamed answer's pages come from
+    /// [`Reply::lines`], and the request may last longer than one request's timeout as
+    /// long as lines keep coming (each waited for at most that timeout).
+    pub(crate) fn send_streamed(
+        &self,
+        make: impl Fn(&Client) -> RequestBuilder,
+    ) -> Result<Reply, SyncError> {
+        self.send_with(
+            |c| make(c).timeout(self.options.timeout.saturating_mul(STREAM_TIMEOUTS)),
+            true,
+        )
+    }
+
+    fn send_with(
+        &self,
+        make: impl Fn(&Client) -> RequestBuilder,
+        stream: bool,
+    ) -> Result<Reply, SyncError> {
         let mut pause = self.options.backoff;
         let mut attempt = 0;
         loop {
@@ -570,7 +724,7 @@ impl<'c> Http<'c> {
                 request = request.header(AUTHORIZATION, format!("Bearer {token}"));
             }
             let last = attempt >= self.options.attempts;
-            match self.exchange(request)? {
+            match self.exchange(request, stream)? {
                 Ok(reply) => {
                     let status = reply.status;
                     let retry = (status == StatusCode::TOO_MANY_REQUESTS
@@ -608,6 +762,9 @@ impl<'c> Http<'c> {
                             error.without_url().to_string()
                         }
                         Failure::Read(error) => format!("the answer broke off ({})", error.kind()),
+                        Failure::Stalled(timeout) => {
+                            format!("no answer within {} s", timeout.as_secs())
+                        }
                     };
                     if last {
                         return Err(SyncError::Unreachable {
@@ -627,27 +784,37 @@ impl<'c> Http<'c> {
     /// that this one waits for while watching the flag: a blocking request cannot be
     /// interrupted, so a cancelled one is abandoned, and its thread ends by itself at the
     /// request's timeout, holding nothing of the case file.
-    fn exchange(&self, request: RequestBuilder) -> Result<Result<Reply, Failure>, SyncError> {
+    fn exchange(
+        &self,
+        request: RequestBuilder,
+        stream: bool,
+    ) -> Result<Result<Reply, Failure>, SyncError> {
         let Some(cancel) = self.cancel else {
-            return Ok(exchange(request));
+            return Ok(exchange(request, stream));
         };
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         std::thread::Builder::new()
             .name("sync-request".into())
             .spawn(move || {
                 // The sync may have stopped waiting: then nobody hears the answer.
-                let _ = tx.send(exchange(request));
+                let _ = tx.send(exchange(request, stream));
             })
             .map_err(|e| SyncError::Unreachable {
                 attempts: 0,
                 reason: format!("could not start a request: {e}"),
             })?;
+        // A streamed pull's request lasts longer than one timeout, but its answer's
+        // headers do not.
+        let until = std::time::Instant::now() + self.options.timeout;
         loop {
             match rx.recv_timeout(CANCEL_POLL) {
                 Ok(reply) => return Ok(reply),
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
                     if cancel.load(Ordering::SeqCst) {
                         return Err(SyncError::Cancelled);
+                    }
+                    if stream && std::time::Instant::now() >= until {
+                        return Ok(Err(Failure::Stalled(self.options.timeout)));
                     }
                 }
                 Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
@@ -723,6 +890,12 @@ impl<'c> Http<'c> {
     }
 }
 
+/// The organisation's replica directory (`GET /v1/replicas`).
+fn fetch_replicas(http: &Http) -> Result<Replicas, SyncError> {
+    let response = http.send(|c| c.get(http.url("/v1/replicas")))?;
+    Http::read(response)
+}
+
 /// A gzip body of `text`.
 pub(crate) fn gzip(text: &str) -> Result<Vec<u8>, SyncError> {
     let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
@@ -758,9 +931,9 @@ enum Pass {
 
 /// What a pull ended with.
 enum Pulling {
-    /// Every page is applied: whether a replica is new to the directory, and how many
-    /// records were received.
-    Done(bool, u64),
+    /// Every page is applied: the replicas the pulled records name that the directory
+    /// does not know, and how many records were received.
+    Done(BTreeSet<ReplicaId>, u64),
     /// A page named a new epoch: it was not applied, and everything is set to be sent
     /// again.
     NewEpoch,
@@ -1021,10 +1194,25 @@ impl CaseFile {
             None => Some(recovery::push_acked(&self.conn)?),
             Some(_) => None,
         };
-        let pulled = match self.pull_all(http, server_seq, pushed, progress, cancel, report) {
+        // A directory that does not know this device is asked for beside the pull.
+        let directory = self.replica_directory()?;
+        let ask_early = directory.is_empty() || !directory.contains_key(&self.replica_id());
+        let (pulled, early) = std::thread::scope(|scope| {
+            let early = ask_early.then(|| scope.spawn(|| fetch_replicas(http)));
+            let pulled = self.pull_all(http, server_seq, pushed, progress, cancel, report);
+            let early = early.map(|asked| {
+                asked.join().unwrap_or_else(|_| {
+                    Err(SyncError::BadAnswer(
+                        "the replica directory's request failed".into(),
+                    ))
+                })
+            });
+            (pulled, early)
+        });
+        let pulled = match pulled {
             Ok(Pulling::NewEpoch) => return Ok(Pass::NewEpoch),
-            Ok(Pulling::Done(stranger, received)) => {
-                self.learn_replicas(http, (stranger, received), progress, cancel)
+            Ok(Pulling::Done(strangers, received)) => {
+                self.learn_replicas(http, (strangers, received), early, progress, cancel)
             }
             Err(error) => Err(error),
         };
@@ -1115,7 +1303,7 @@ impl CaseFile {
         report: &mut SyncReport,
     ) -> Result<Pulling, SyncError> {
         let directory = self.replica_directory()?;
-        let mut stranger = directory.is_empty() || !directory.contains_key(&self.replica_id());
+        let mut strangers = BTreeSet::new();
         let mut kept_epoch = recovery::kept_epoch(&self.conn)?;
         let start = self.pull_checkpoint()?;
         let span = server_seq.saturating_sub(start);
@@ -1126,88 +1314,154 @@ impl CaseFile {
             done: 0,
             expected: span,
         });
+        // Streams that broke before their first page, in a row, and the pause before the
+        // next try.
+        let mut broken = 0;
+        let mut pause = http.options.backoff;
         loop {
             if cancel.load(Ordering::SeqCst) {
                 return Err(SyncError::Cancelled);
             }
             let since = self.pull_checkpoint()?;
-            let response = http.send(|c| {
+            let mut reply = http.send_streamed(|c| {
                 c.get(http.url(&format!(
-                    "/v1/pull?since={since}&limit={PULL_PAGE}{declared}"
+                    "/v1/pull?since={since}&limit={PULL_PAGE}&pages={PULL_PAGES}{declared}"
                 )))
             })?;
-            let page: PullPage = Http::read(response)?;
-            if let Some(epoch) = page.epoch
-                && kept_epoch != Some(epoch)
-            {
-                if self.write(|tx| note_epoch(tx, epoch))? {
-                    return Ok(Pulling::NewEpoch);
-                }
-                kept_epoch = Some(epoch);
-            }
-            let states: Vec<Pulled> = page.records.iter().map(Pulled::read).collect();
-            stranger = stranger
-                || states.iter().any(|pulled| match pulled {
-                    Pulled::State(state) => state
-                        .vv()
-                        .iter()
-                        .any(|(id, _)| !directory.contains_key(&id)),
-                    Pulled::Invalid { .. } => false,
-                });
-            let count = states.len();
-            let applied = match self.apply_page(states, page.next) {
-                // Another copy of this file used its dots: re-key before receiving anything.
-                Err(Error::ReplicaReused) => {
-                    return Err(SyncError::Refused {
-                        code: ErrorCode::ReplicaReused,
-                        message: Error::ReplicaReused.to_string(),
-                    });
-                }
-                other => other?,
+            // A server that does not stream answers one page.
+            let lines = reply.lines.take();
+            let mut single = match lines {
+                None => Some(ReadPage::from(Http::read::<PullPage>(reply)?)),
+                Some(_) => None,
             };
-            received += count as u64;
-            report.pulled += applied.changed as u64;
-            let done = page.next.saturating_sub(start);
-            progress(Progress {
-                phase: Phase::Pull,
-                done,
-                expected: span.max(done),
-            });
-            info!(
-                records = count,
-                changed = applied.changed,
-                set_aside = applied.set_aside,
-                "pulled a page"
-            );
-            if !page.more {
+            let mut read = 0;
+            let mut more = true;
+            let mut cut = String::from("the answer ended before its first page");
+            loop {
+                let page = match (&lines, single.take()) {
+                    (_, Some(page)) => page,
+                    (None, None) => break,
+                    (Some(lines), None) => match lines.next(http.options.timeout, http.cancel) {
+                        Ok(Some(page)) => page,
+                        Ok(None) => break,
+                        // Cut: the next request resumes at the checkpoint.
+                        Err(SyncError::Unreachable { reason, .. }) => {
+                            cut = reason;
+                            break;
+                        }
+                        Err(error) => return Err(error),
+                    },
+                };
+                read += 1;
+                if let Some(epoch) = page.epoch
+                    && kept_epoch != Some(epoch)
+                {
+                    if self.write(|tx| note_epoch(tx, epoch))? {
+                        return Ok(Pulling::NewEpoch);
+                    }
+                    kept_epoch = Some(epoch);
+                }
+                let states = page.states;
+                for pulled in &states {
+                    if let Pulled::State(state) = pulled {
+                        strangers.extend(
+                            state
+                                .vv()
+                                .iter()
+                                .map(|(id, _)| id)
+                                .filter(|id| !directory.contains_key(id)),
+                        );
+                    }
+                }
+                let count = states.len();
+                let applied = match self.apply_page(states, page.next) {
+                    // Another copy of this file used its dots: re-key before receiving
+                    // anything.
+                    Err(Error::ReplicaReused) => {
+                        return Err(SyncError::Refused {
+                            code: ErrorCode::ReplicaReused,
+                            message: Error::ReplicaReused.to_string(),
+                        });
+                    }
+                    other => other?,
+                };
+                received += count as u64;
+                report.pulled += applied.changed as u64;
+                let done = page.next.saturating_sub(start);
+                progress(Progress {
+                    phase: Phase::Pull,
+                    done,
+                    expected: span.max(done),
+                });
+                info!(
+                    records = count,
+                    changed = applied.changed,
+                    set_aside = applied.set_aside,
+                    "pulled a page"
+                );
+                more = page.more;
+                if !more {
+                    break;
+                }
+            }
+            if !more {
                 break;
             }
+            if read > 0 {
+                broken = 0;
+                pause = http.options.backoff;
+            } else {
+                // A stream that broke, or ended, before its first page: tried again after
+                // a pause, as a failed request is.
+                broken += 1;
+                if broken >= http.options.attempts {
+                    return Err(SyncError::Unreachable {
+                        attempts: broken,
+                        reason: cut,
+                    });
+                }
+                warn!(attempt = broken, "a pull broke off, retrying");
+                http.pause(pause)?;
+                pause = (pause * 2).min(Duration::from_secs(30));
+            }
         }
-        Ok(Pulling::Done(stranger, received))
+        if received >= u64::from(PULL_PAGE) {
+            // A large pull leaves up to 40 MiB of WAL beside the file: copied into it now,
+            // and the WAL emptied, the case file takes no more room than it needs.
+            self.conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        }
+        Ok(Pulling::Done(strangers, received))
     }
 
     /// Who made each edit: asked only when a replica is new to this case file, so a sync
-    /// with nothing to do is a single round trip. Answers the records received.
+    /// with nothing to do is a single round trip. `early` is the directory asked for
+    /// while the pull went on (a new case file's first sync: on a slow link, its round
+    /// trip overlaps the pull's), asked again only when the pull named a replica it
+    /// lacks. Answers the records received.
     fn learn_replicas(
         &mut self,
         http: &Http,
-        (stranger, received): (bool, u64),
+        (strangers, received): (BTreeSet<ReplicaId>, u64),
+        early: Option<Result<Replicas, SyncError>>,
         progress: &mut dyn FnMut(Progress),
         cancel: &AtomicBool,
     ) -> Result<u64, SyncError> {
-        if !stranger {
-            return Ok(received);
-        }
-        if cancel.load(Ordering::SeqCst) {
-            return Err(SyncError::Cancelled);
-        }
-        progress(Progress {
-            phase: Phase::Replicas,
-            done: 0,
-            expected: 1,
-        });
-        let response = http.send(|c| c.get(http.url("/v1/replicas")))?;
-        let replicas: Replicas = Http::read(response)?;
+        let replicas = match early {
+            Some(Ok(replicas)) if strangers.iter().all(|id| replicas.contains_key(id)) => replicas,
+            None if strangers.is_empty() => return Ok(received),
+            _ => {
+                if cancel.load(Ordering::SeqCst) {
+                    return Err(SyncError::Cancelled);
+                }
+                progress(Progress {
+                    phase: Phase::Replicas,
+                    done: 0,
+                    expected: 1,
+                });
+                fetch_replicas(http)?
+            }
+        };
         let text =
             serde_json::to_string(&replicas).map_err(|e| SyncError::BadAnswer(e.to_string()))?;
         self.set_setting(SETTING_REPLICAS, &text)?;

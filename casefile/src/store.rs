@@ -15,7 +15,9 @@
 //! - `wal_autocheckpoint` of 10,000 pages (about 40 MiB of WAL): a pulled page dirties
 //!   index pages all over the file; checkpointing less often writes each of them back once
 //!   for several pages instead of once per page. The WAL is encrypted like the file, and
-//!   is checkpointed and truncated after any erasure.
+//!   is checkpointed and truncated after any erasure and after a pull of a page or more;
+//!   `journal_size_limit` of 4 MiB: after a checkpoint, the WAL file itself shrinks back
+//!   rather than keeping its 40 MiB.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -335,6 +337,22 @@ impl CaseFile {
         set_setting(&self.conn, key, value)
     }
 
+    /// The room each table and index takes in the file, in bytes, largest first (SQLite's
+    /// `dbstat`, pages in use and free space within them): what a case file's size is
+    /// made of.
+    pub fn space(&self) -> Result<Vec<(String, u64)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC, 1")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+        let mut space = Vec::new();
+        for row in rows {
+            let (name, bytes) = row?;
+            space.push((name, u64::try_from(bytes).unwrap_or(0)));
+        }
+        Ok(space)
+    }
+
     /// Runs SQLite's `PRAGMA integrity_check`: `Ok(())` when the file is sound, else the
     /// problems it lists.
     pub fn integrity_check(&self) -> Result<Vec<String>> {
@@ -386,7 +404,8 @@ fn configure(conn: &Connection) -> Result<()> {
          PRAGMA temp_store = MEMORY;
          PRAGMA secure_delete = ON;
          PRAGMA cache_size = -65536;
-         PRAGMA wal_autocheckpoint = 10000;",
+         PRAGMA wal_autocheckpoint = 10000;
+         PRAGMA journal_size_limit = 4194304;",
     )?;
     conn.busy_timeout(Duration::from_secs(5))?;
     Ok(())

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -34,11 +34,11 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use sync_protocol::wire::{
     DEFAULT_PULL_LIMIT, EnrolRequest, EnrolResponse, ErasePersonRequest, ErasePersonResponse,
-    EraseRequest, EraseResponse, ErrorCode, Health, MAX_BODY_BYTES, MAX_PULL_LIMIT,
-    MAX_PUSH_RECORDS, PROTOCOL_HEADER, PROTOCOL_VERSION, PushRequest, PushResponse, PushStatus,
-    RekeyRequest, RekeyResponse, Replicas,
+    EraseRequest, EraseResponse, ErrorCode, Health, MAX_BODY_BYTES, MAX_PULL_LIMIT, MAX_PULL_PAGES,
+    MAX_PUSH_RECORDS, PROTOCOL_HEADER, PROTOCOL_VERSION, PULL_STREAM_TYPE, PushRequest,
+    PushResponse, PushStatus, RekeyRequest, RekeyResponse, Replicas,
 };
-use sync_protocol::{RecordId, RecordState, ValidationError};
+use sync_protocol::{Epoch, RecordId, RecordState, ValidationError};
 use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -51,8 +51,8 @@ use crate::journal::{self, Entry, Journal};
 use crate::rate::{EnrolKeys, EnrolLimited, RateLimiter, client_address, wall_clock};
 use crate::store::blobs::DEFAULT_QUOTA_MIB;
 use crate::store::{
-    Caller, Capped, Conversation, ERASURES_PER_HOUR, Enrolled, Enrolment, PAGE_BYTES, Role, Store,
-    TokenOwner, page,
+    Caller, Capped, Conversation, ERASURES_PER_HOUR, Enrolled, Enrolment, PAGE_BYTES, Page, Role,
+    Store, TokenOwner, page,
 };
 
 /// What every handler shares.
@@ -707,14 +707,27 @@ struct PullQuery {
     limit: u32,
     /// The device's push cursor (§6a), when it sends one.
     pushed: Option<u64>,
+    /// How many pages to answer back to back (1: a plain page).
+    pages: u32,
 }
 
-/// `since` (default 0), `limit` (default 500, 1 to 1000) and `pushed` (§6a, optional);
-/// other parameters are ignored.
+/// `since` (default 0), `limit` (default 500, 1 to 1000), `pushed` (§6a, optional) and
+/// `pages` (1 to 100, default 1: see the sync-protocol crate's notes); other parameters
+/// are ignored.
 fn pull_query(query: Option<&str>) -> Result<PullQuery, ApiError> {
     let mut since = 0;
     let mut limit = DEFAULT_PULL_LIMIT;
     let mut pushed = None;
+    let mut pages = 1;
+    let bounded = |value: &str, max: u32, name: &str| {
+        value
+            .parse()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request(format!("{name} must be a whole number from 1 to {max}"))
+            })
+    };
     for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         match key {
@@ -728,17 +741,8 @@ fn pull_query(query: Option<&str>) -> Result<PullQuery, ApiError> {
                     ApiError::bad_request("pushed must be a local change sequence (0 or more)")
                 })?);
             }
-            "limit" => {
-                limit = value
-                    .parse()
-                    .ok()
-                    .filter(|l| (1..=MAX_PULL_LIMIT).contains(l))
-                    .ok_or_else(|| {
-                        ApiError::bad_request(format!(
-                            "limit must be a whole number from 1 to {MAX_PULL_LIMIT}"
-                        ))
-                    })?;
-            }
+            "limit" => limit = bounded(value, MAX_PULL_LIMIT, "limit")?,
+            "pages" => pages = bounded(value, MAX_PULL_PAGES, "pages")?,
             _ => {}
         }
     }
@@ -746,8 +750,13 @@ fn pull_query(query: Option<&str>) -> Result<PullQuery, ApiError> {
         since,
         limit,
         pushed,
+        pages,
     })
 }
+
+/// How long a streamed pull goes on: it ends at the end of the first page read after this,
+/// and the client asks again from there.
+const STREAM_BUDGET: Duration = Duration::from_secs(20);
 
 async fn pull<S: Store>(
     State(app): Shared<S>,
@@ -759,8 +768,9 @@ async fn pull<S: Store>(
         since,
         limit,
         pushed,
+        pages,
     } = pull_query(query.as_deref())?;
-    let (epoch, answered) = match app.store.pull_check(caller, since, pushed).await? {
+    let (epoch, mut answered) = match app.store.pull_check(caller, since, pushed).await? {
         Conversation::InStep { epoch, answered } => (epoch, answered),
         Conversation::Ahead => {
             warn!(device = %caller.device, since, "pull ahead of the server: recovery");
@@ -780,21 +790,99 @@ async fn pull<S: Store>(
             return Err(ApiError::replica_reused());
         }
     };
+    // The first page is read before anything is answered, so that a failure is an error
+    // answer rather than a stream cut short.
+    let first = next_page(&app, caller, since, limit, &mut answered).await?;
+    if pages == 1 {
+        return Ok((
+            [(header::CONTENT_TYPE, "application/json")],
+            page_json(&first, epoch),
+        )
+            .into_response());
+    }
+    let (sender, lines) = tokio::sync::mpsc::channel(1);
+    tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        let mut page = first;
+        let mut sent = 1;
+        loop {
+            let mut line = page_json(&page, epoch);
+            line.push('\n');
+            if sender.send(Ok(Bytes::from(line))).await.is_err() {
+                // The device went away; it asks again from its checkpoint.
+                return;
+            }
+            if !page.more || sent >= pages || started.elapsed() >= STREAM_BUDGET {
+                return;
+            }
+            page = match next_page(&app, caller, page.next, limit, &mut answered).await {
+                Ok(page) => page,
+                Err(error) => {
+                    warn!(device = %caller.device, code = error.code().as_str(), "a streamed pull stopped");
+                    // Cut short: the device keeps the pages it read and asks again.
+                    let _ = sender
+                        .send(Err(std::io::Error::other("the pull could not go on")))
+                        .await;
+                    return;
+                }
+            };
+            sent += 1;
+        }
+    });
+    Ok((
+        [(header::CONTENT_TYPE, PULL_STREAM_TYPE)],
+        Body::new(Lines(lines)),
+    )
+        .into_response())
+}
+
+/// A streamed pull's body: its lines as the task reading the pages sends them, then its
+/// end, which it keeps answering (the gzip layer asks again after the end, which
+/// `http_body_util::Channel` does not survive).
+struct Lines(tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>);
+
+impl http_body::Body for Lines {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<std::io::Result<http_body::Frame<Bytes>>>> {
+        self.0
+            .poll_recv(cx)
+            .map(|line| line.map(|line| line.map(http_body::Frame::data)))
+    }
+}
+
+/// The page of `caller`'s organisation after `since`, noted as answered before it is sent
+/// (a restore of the database forgets that with the rest, which is how the device's next
+/// pull finds out, §6a).
+async fn next_page<S: Store>(
+    app: &App<S>,
+    caller: Caller,
+    since: u64,
+    limit: u32,
+    answered: &mut u64,
+) -> Result<Page, ApiError> {
     let rows = app
         .store
         .pull_rows(caller.org, since, limit, PAGE_BYTES)
         .await?;
     let page = page(rows, since, limit, PAGE_BYTES, caller.device);
-    if page.next > answered {
-        // Noted before the page is sent: a restore of the database forgets it with the
-        // rest, which is how the next pull finds out (§6a).
+    if page.next > *answered {
         app.store.note_answered(caller.device, page.next).await?;
+        *answered = page.next;
     }
     info!(device = %caller.device, since, records = page.records.len(), next = page.next, more = page.more, "pull");
-    // The stored states are canonical JSON already: the answer is put together from
-    // them without parsing them again.
+    Ok(page)
+}
+
+/// A page's answer. The stored states are canonical JSON already: the answer is put
+/// together from them without parsing them again.
+fn page_json(page: &Page, epoch: Epoch) -> String {
     let mut json =
-        String::with_capacity(page.records.iter().map(|r| r.len() + 1).sum::<usize>() + 64);
+        String::with_capacity(page.records.iter().map(|r| r.len() + 1).sum::<usize>() + 96);
     json.push_str("{\"records\":[");
     for (i, record) in page.records.iter().enumerate() {
         if i > 0 {
@@ -806,7 +894,7 @@ async fn pull<S: Store>(
         "],\"next\":{},\"more\":{},\"epoch\":\"{epoch}\"}}",
         page.next, page.more
     ));
-    Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response())
+    json
 }
 
 /// `POST /v1/devices/rekey` (§6a): a new replica id for a device whose case file was put
@@ -982,6 +1070,7 @@ mod tests {
             since,
             limit,
             pushed,
+            pages: 1,
         };
         assert_eq!(
             pull_query(None).unwrap(),
@@ -995,6 +1084,13 @@ mod tests {
             pull_query(Some("since=7&pushed=12")).unwrap(),
             query(7, DEFAULT_PULL_LIMIT, Some(12))
         );
+        assert_eq!(
+            pull_query(Some("since=3&limit=1000&pages=100")).unwrap(),
+            PullQuery {
+                pages: 100,
+                ..query(3, 1000, None)
+            }
+        );
         for bad in [
             "limit=0",
             "limit=1001",
@@ -1002,6 +1098,9 @@ mod tests {
             "since=-1",
             "since=",
             "pushed=-3",
+            "pages=0",
+            "pages=101",
+            "pages=two",
         ] {
             assert!(pull_query(Some(bad)).is_err(), "{bad} must be refused");
         }

@@ -53,6 +53,18 @@
 //! - An edit refuses `_deleted` (delete and restore write it) and an empty change.
 //! - The server also refuses, as forged, a pushed entry whose dot it holds with another
 //!   content.
+//! - A pull may ask for several pages in one answer (`pages=P`, 1 to
+//!   [`wire::MAX_PULL_PAGES`], default 1): the server then answers them back to back as
+//!   newline-delimited JSON ([`wire::PULL_STREAM_TYPE`]), each line a whole page exactly
+//!   as one pull would answer it (`records`, `next`, `more`, `epoch`), the next page
+//!   starting at the line's `next`. The stream ends after a page whose `more` is false,
+//!   after P pages, or early at a page's end when the server chooses (it stops after about
+//!   20 s); the last line's `more` says whether to ask again. A client commits its
+//!   checkpoint line by line, as after separate pulls, so a stream cut anywhere resumes
+//!   at the last page applied: nothing is skipped or applied twice. A server that does not
+//!   stream ignores the parameter (§6: other parameters are ignored) and answers one page
+//!   as `application/json`; a client reads that as a stream of one page. The point is the
+//!   round trip: on a 300 ms link, each page of a paged pull waits one.
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]

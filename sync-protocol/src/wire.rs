@@ -22,6 +22,13 @@ pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 pub const DEFAULT_PULL_LIMIT: u32 = 500;
 /// The largest page a pull may ask for.
 pub const MAX_PULL_LIMIT: u32 = 1000;
+/// The most pages one streamed pull may ask for (`pages`, §6 of the crate's protocol
+/// notes): with more than one, the server answers its pages back to back, one JSON
+/// object a line ([`PULL_STREAM_TYPE`]), each exactly a [`PullResponse`].
+pub const MAX_PULL_PAGES: u32 = 100;
+/// The content type of a streamed pull: newline-delimited JSON, a page a line. A server
+/// that answers `application/json` instead (one that does not stream) sent one page.
+pub const PULL_STREAM_TYPE: &str = "application/x-ndjson";
 
 /// `GET /v1/health`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -2,9 +2,13 @@
 //! empty device, an incremental sync with 1% changed, and a sync with nothing to do; with
 //! the bytes on the wire against the gzip size of the same states.
 //!
-//! Baselines in the same run: applying the very same states locally, in pages, with no
-//! network (what the device's own storage costs), and, on a shaped link, what its
-//! bandwidth and round-trip time allow for the gzip size of the states.
+//! Baselines in the same run: inserting the same states raw, in pages of 1,000, into one
+//! `(id, kind, state)` table of a file with the case file's encryption and pragmas (the
+//! casefile benchmark's `states` baseline); applying the very same states locally, in
+//! pages, with no network (what the device's own storage costs); and, on a shaped link,
+//! what its bandwidth and round-trip time allow for the gzip size of the states. After the
+//! table: the initial sync's rate at each size against the smallest, and the size of the
+//! case file against its canonical states.
 //!
 //! `cargo bench -p passerelle-e2e --bench sync -- [--records 10000,100000] [--rtt-ms 300 --mbit 1]`
 //! `scripts/bench-sync` runs it on loopback and through a shaped link (netem).
@@ -20,6 +24,7 @@ use flate2::write::GzEncoder;
 use passerelle_e2e::bench::{arg, person, seed};
 use passerelle_e2e::harness::{Backend, Device, Server};
 use passerelle_e2e::proxy::{Fault, FaultProxy, Link};
+use passerelle_test_support::baseline::{insert_states, states_file};
 use serde_json::json;
 use sync_protocol::RecordState;
 
@@ -37,6 +42,49 @@ struct Measure {
     requests: u64,
     up: u64,
     down: u64,
+}
+
+/// The `states` baseline: the states inserted raw in pages of [`PULL_PAGE`], a
+/// transaction each. Answers the seconds it took.
+fn raw_states(dir: &std::path::Path, states: &[RecordState]) -> f64 {
+    let mut conn = states_file(&dir.join("states.db"));
+    let start = Instant::now();
+    for page in states.chunks(PULL_PAGE as usize) {
+        insert_states(&mut conn, page);
+    }
+    start.elapsed().as_secs_f64()
+}
+
+/// With `PERF_CTL` naming perf's control fifo (`perf record --control fifo:PATH -D -1`,
+/// as `scripts/profile-sync` runs it), perf records the syncs of one kind only:
+/// `PERF_SYNC`, `initial` (the default) or `1%`.
+fn perf(command: &str, sync: &str) {
+    let recorded = std::env::var("PERF_SYNC").unwrap_or_else(|_| "initial".into());
+    if sync != recorded {
+        return;
+    }
+    if let Ok(path) = std::env::var("PERF_CTL") {
+        let sent = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .and_then(|mut fifo| fifo.write_all(command.as_bytes()));
+        if let Err(error) = sent {
+            eprintln!("perf's control fifo: {error}");
+        }
+    }
+}
+
+/// The bytes of a case file on disk: the database and its write-ahead log.
+fn file_bytes(path: &std::path::Path) -> u64 {
+    let wal = path.with_extension(format!(
+        "{}-wal",
+        path.extension().and_then(|e| e.to_str()).unwrap_or("")
+    ));
+    [path.to_path_buf(), wal]
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum()
 }
 
 fn measured(proxy: &FaultProxy, device: &mut Device) -> Measure {
@@ -73,6 +121,10 @@ fn main() {
         "| link | records | sync | time (s) | requests | bytes up | bytes down | gzip of the states | wire / gzip | baseline | ratio |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    // (records, initial sync seconds, canonical bytes, case file bytes)
+    let mut initials = Vec::new();
+    // The room each table and index takes in the largest case file.
+    let mut space = Vec::new();
     for n in records {
         let server = Server::start(Backend::Sqlite);
         let (_org, user) = server.new_org();
@@ -88,7 +140,11 @@ fn main() {
         seed(&server, &seeder, &states);
         let gzip = gzip_size(&states);
 
-        // Baseline: the same states applied locally, in pages, with no network.
+        // Baselines: the same states inserted raw, and applied locally, in pages, with no
+        // network.
+        let scratch = tempfile::tempdir().unwrap();
+        let states_seconds = raw_states(scratch.path(), &states);
+        drop(scratch);
         let mut local = Device::new("local");
         let start = Instant::now();
         let mut next = 0;
@@ -116,7 +172,16 @@ fn main() {
             d
         };
         let mut fresh = through("fresh");
+        perf("enable", "initial");
         let initial = measured(&proxy, &mut fresh);
+        perf("disable", "initial");
+        initials.push((
+            n,
+            initial.seconds,
+            json_bytes,
+            file_bytes(fresh.file.path()),
+        ));
+        space = fresh.file.space().unwrap();
 
         // Another device changes 1% of the records, then the first one syncs again.
         let mut editor = through("editor");
@@ -134,7 +199,9 @@ fn main() {
             .map(|s| editor.file.get(s.id()).unwrap())
             .collect();
         let changed_gzip = gzip_size(&changed_states);
+        perf("enable", "1%");
         let incremental = measured(&proxy, &mut fresh);
+        perf("disable", "1%");
         let idle = measured(&proxy, &mut fresh);
         // What the link allows: the gzip bytes of the states at its rate, plus one round
         // trip, or plus the round trips this sync made (one per page or batch).
@@ -156,8 +223,16 @@ fn main() {
                     format!("{:.2}x; {:.2}x", m.seconds / one, m.seconds / all),
                 ),
                 (_, _, "initial") => (
-                    format!("local apply {local_seconds:.2} s"),
-                    format!("{:.2}x", m.seconds / local_seconds),
+                    format!("states {states_seconds:.2} s; local apply {local_seconds:.2} s"),
+                    format!(
+                        "{:.2}x; {:.2}x",
+                        m.seconds / states_seconds,
+                        m.seconds / local_seconds
+                    ),
+                ),
+                (_, _, "1% changed") => (
+                    format!("initial {:.2} s", initial.seconds),
+                    format!("{:.1}%", 100.0 * m.seconds / initial.seconds),
                 ),
                 _ => (String::new(), String::new()),
             };
@@ -169,6 +244,35 @@ fn main() {
             println!(
                 "| {link} | {n} | {what} | {:.2} | {} | {} | {} | {} | {wire} | {baseline} | {ratio} |",
                 m.seconds, m.requests, m.up, m.down, gz
+            );
+        }
+    }
+    if let Some(&(n0, s0, _, _)) = initials.first() {
+        println!();
+        println!(
+            "| records | initial sync, records/s | against {n0} | canonical states (MB) | case file (MB) | file / states |"
+        );
+        println!("|---|---|---|---|---|---|");
+        for &(n, seconds, canonical, file) in &initials {
+            let rate = n as f64 / seconds;
+            println!(
+                "| {n} | {rate:.0} | {:.2}x | {:.1} | {:.1} | {:.2}x |",
+                rate / (n0 as f64 / s0),
+                canonical as f64 / 1e6,
+                file as f64 / 1e6,
+                file as f64 / canonical as f64
+            );
+        }
+    }
+    if let Some(&(n, _, canonical, _)) = initials.last() {
+        println!();
+        println!("| table or index, {n} records | MB | against the canonical states |");
+        println!("|---|---|---|");
+        for (name, bytes) in space.iter().take(12) {
+            println!(
+                "| {name} | {:.1} | {:.2}x |",
+                *bytes as f64 / 1e6,
+                *bytes as f64 / canonical as f64
             );
         }
     }

@@ -19,6 +19,11 @@ bâtiment ou le maraîchage ; a été maçon six ans. Inscription à France Trav
 
 /// The `n`-th person of a benchmark, about 1 KB of canonical JSON, made by `replica`.
 pub fn person(replica: ReplicaId, n: usize) -> RecordState {
+    person_with_notes(replica, n, NOTES)
+}
+
+/// [`person`] with other notes.
+pub fn person_with_notes(replica: ReplicaId, n: usize, notes: &str) -> RecordState {
     let id = RecordId::from_u128(0x0193_0000_0000_7000_8000_0000_0000_0000 + n as u128);
     let at: Timestamp = "2026-11-02T10:14:00Z".parse().expect("a timestamp");
     let family = [
@@ -49,7 +54,7 @@ pub fn person(replica: ReplicaId, n: usize) -> RecordState {
             )),
         ),
         ("status", json!("active")),
-        ("notes", json!(NOTES)),
+        ("notes", json!(notes)),
     ]
     .into_iter()
     .map(|(k, v)| (k.parse().expect("a field name"), v))

@@ -14,6 +14,7 @@ on_both_backends!(
     pull_query_refusals,
     paging_during_concurrent_pushes_misses_nothing,
     a_page_stops_before_8_mib_and_the_next_continues,
+    a_streamed_pull_is_the_pages_back_to_back,
 );
 
 /// §6: a page holds at most 8 MiB of states.
@@ -115,10 +116,83 @@ async fn pages_cover_every_change_once_in_sequence(backend: Backend) {
     assert_eq!(next, 8);
 }
 
+/// `pages=P`: the pages a paged pull would answer, a line each, ending after P pages or
+/// after the page that says nothing more is waiting; `pages=1` is a plain page.
+async fn a_streamed_pull_is_the_pages_back_to_back(backend: Backend) {
+    let setup = Setup::new(backend);
+    let marie = setup.client().enrolled("marie").await;
+    let claire = setup.client().enrolled("claire").await;
+    let records: Vec<Value> = (0..7)
+        .map(|i| state(&new_id(), "person", marie.device(), 1, json!({ "n": i })))
+        .collect();
+    marie.push(&records).await.expect_ok();
+    // A streamed answer's content type, and its pages.
+    let streamed = |since: u64, pages: u32| {
+        let request = claire.request(
+            reqwest::Method::GET,
+            &format!("/v1/pull?since={since}&limit=3&pages={pages}"),
+        );
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status().as_u16(), 200);
+            let kind = response.headers()[reqwest::header::CONTENT_TYPE].clone();
+            let text = response.text().await.unwrap();
+            if kind == "application/x-ndjson" {
+                assert!(text.ends_with('\n'), "every page ends its line");
+            }
+            let lines: Vec<Value> = text
+                .lines()
+                .map(|line| serde_json::from_str(line).unwrap())
+                .collect();
+            (kind, lines)
+        }
+    };
+    let claire = &claire;
+    let paged = |since: u64| async move { claire.pull(since, Some(3)).await.expect_ok().clone() };
+
+    let (kind, lines) = streamed(0, 1).await;
+    assert_eq!(kind, "application/json", "one page is a plain answer");
+    assert_eq!(lines, vec![paged(0).await]);
+    // (A device only ever pulls from where it stands: `since` never goes back here.)
+    let (kind, lines) = streamed(0, 2).await;
+    assert_eq!(kind, "application/x-ndjson");
+    assert_eq!(
+        lines,
+        vec![paged(0).await, paged(3).await],
+        "two pages asked, two pages given, each as a pull answers it"
+    );
+    let (_, lines) = streamed(3, 100).await;
+    assert_eq!(
+        lines,
+        vec![paged(3).await, paged(6).await],
+        "the stream ends with the page that says no more is waiting"
+    );
+    assert_eq!(lines[1]["more"], json!(false));
+    let all: Vec<Value> = lines
+        .iter()
+        .flat_map(|page| page["records"].as_array().unwrap().clone())
+        .collect();
+    assert_eq!(all, records[3..].to_vec());
+
+    // A refusal is an answer, not a stream.
+    let ahead =
+        Client::send(claire.request(reqwest::Method::GET, "/v1/pull?since=1000&pages=5")).await;
+    ahead.expect_error(409, "checkpoint_ahead");
+}
+
 async fn pull_query_refusals(backend: Backend) {
     let setup = Setup::new(backend);
     let marie = setup.client().enrolled("marie").await;
-    for query in ["limit=0", "limit=1001", "limit=ten", "since=-1", "since=x"] {
+    for query in [
+        "limit=0",
+        "limit=1001",
+        "limit=ten",
+        "since=-1",
+        "since=x",
+        "pages=0",
+        "pages=101",
+        "pages=all",
+    ] {
         let answer =
             Client::send(marie.request(reqwest::Method::GET, &format!("/v1/pull?{query}"))).await;
         assert_eq!(

@@ -7,6 +7,7 @@
 // Test code: a failed set-up step should stop the test with its reason.
 #![allow(clippy::expect_used, clippy::panic)]
 
+pub mod baseline;
 pub mod samples;
 
 use std::io::{BufRead, BufReader, Write};

@@ -2,12 +2,15 @@
 //! and of responses, delayed, and replayed. Once the faults stop and everyone syncs, all
 //! case files and the server hold identical states, and no acknowledged edit is missing.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use passerelle_e2e::harness::{Backend, Device, Server, settle};
+use casefile::Phase;
+use passerelle_e2e::bench::{person_with_notes, seed};
+use passerelle_e2e::harness::{Backend, Device, Server, patient, settle};
 use passerelle_e2e::ledger::Ledger;
-use passerelle_e2e::proxy::FaultProxy;
+use passerelle_e2e::proxy::{Fault, FaultProxy, Rng};
 use serde_json::json;
+use sync_protocol::RecordState;
 
 use crate::fields;
 
@@ -109,4 +112,85 @@ fn faults_then_convergence_sqlite() {
 #[test]
 fn faults_then_convergence_postgres() {
     faults_then_convergence(Backend::Postgres);
+}
+
+/// A first sync of 4,500 records is one streamed pull of five pages. Cut anywhere, on
+/// every connection, it resumes at the last page applied: the device ends with every
+/// record, its checkpoint only ever moved forward, and no page was applied twice (the
+/// records applied add up to exactly 4,500).
+#[test]
+fn a_streamed_pull_cut_anywhere_skips_and_repeats_nothing() {
+    const RECORDS: usize = 4500;
+    let server = Server::start(Backend::Sqlite);
+    let (_org, user) = server.new_org();
+    let seeder = Device::enrolled("seeder", &server, &user);
+    // Notes that gzip does not shrink to nothing, so that a page is many gzip blocks and
+    // a cut can fall inside one.
+    let mut rng = Rng::new(0x5eed_0007);
+    let mut states: Vec<RecordState> = (0..RECORDS)
+        .map(|i| {
+            let notes: String = (0..24).map(|_| format!("{:x}", rng.next_u64())).collect();
+            person_with_notes(seeder.file.replica_id(), i, &notes)
+        })
+        .collect();
+    seed(&server, &seeder, &states);
+    states.sort_by_key(RecordState::id);
+    let expected: Vec<String> = states.iter().map(RecordState::to_json).collect();
+    let through = |proxy: &FaultProxy, name: &str| {
+        let mut device = Device::enrolled(name, &server, &user);
+        device
+            .file
+            .set_setting("sync.server_url", &proxy.url())
+            .unwrap();
+        device
+    };
+
+    let whole = FaultProxy::start_fixed(server.addr, Fault::Pass).unwrap();
+    let mut probe = through(&whole, "probe");
+    probe.sync();
+    assert_eq!(probe.states(), expected);
+    let (requests, _, total) = whole.counts.traffic();
+    assert!(
+        requests <= 2,
+        "five pages in one pull (and the replica directory): {requests} requests"
+    );
+
+    for share in [35, 60, 85] {
+        let cut = usize::try_from(total * share / 100).unwrap();
+        let proxy = FaultProxy::start_fixed(server.addr, Fault::CutResponse(cut)).unwrap();
+        let mut device = through(&proxy, &format!("cut-{share}"));
+        let mut checkpoints = Vec::new();
+        let mut applied = None;
+        let cancel = AtomicBool::new(false);
+        device
+            .file
+            .sync_with(
+                patient(),
+                &mut |progress| match progress.phase {
+                    Phase::Pull => checkpoints.push(progress.done),
+                    Phase::Done => applied = Some(progress.done),
+                    _ => {}
+                },
+                &cancel,
+            )
+            .unwrap_or_else(|e| panic!("a pull cut at {share}% must resume: {e}"));
+        assert!(
+            proxy.counts.cut_responses.load(Ordering::Relaxed) > 0,
+            "the answers were cut at {cut} bytes"
+        );
+        assert_eq!(
+            device.states(),
+            expected,
+            "cut at {share}%: every record, as sent"
+        );
+        assert!(
+            checkpoints.windows(2).all(|w| w[0] < w[1] || w[1] == 0),
+            "cut at {share}%: the checkpoint only moves forward: {checkpoints:?}"
+        );
+        assert_eq!(
+            applied,
+            Some(RECORDS as u64),
+            "cut at {share}%: each record applied once"
+        );
+    }
 }
