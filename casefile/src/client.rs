@@ -40,7 +40,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -405,14 +406,57 @@ enum Failure {
     Read(std::io::Error),
     /// The answer's body passed [`MAX_REPLY_BYTES`].
     TooBig,
-    /// A streamed pull's answer did not start within this timeout.
+    /// A streamed pull's answer brought nothing for this long.
     Stalled(Duration),
 }
 
-/// Sends `request` and reads its answer whole; or, when `stream` and the answer is a
-/// streamed pull's, hands its body to a thread that reads it a line at a time.
-fn exchange(request: RequestBuilder, stream: bool) -> Result<Reply, Failure> {
-    let mut response = request.send().map_err(Failure::Request)?;
+/// When a streamed pull's answer last brought something (its headers, then each read of
+/// its body): a slow link that keeps bringing bytes is waited for, a silent one is not.
+#[derive(Debug, Clone)]
+struct Heard(Arc<Mutex<Instant>>);
+
+impl Heard {
+    fn new() -> Self {
+        Self(Arc::new(Mutex::new(Instant::now())))
+    }
+
+    fn now(&self) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Instant::now();
+    }
+
+    /// How long since it last heard something.
+    fn silent(&self) -> Duration {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .elapsed()
+    }
+}
+
+/// A body that notes each read that brings bytes.
+struct Noted<R> {
+    body: R,
+    heard: Heard,
+}
+
+impl<R: Read> Read for Noted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let read = self.body.read(buf)?;
+        if read > 0 {
+            self.heard.now();
+        }
+        Ok(read)
+    }
+}
+
+/// Sends `request` and reads its answer whole; or, for a streamed pull (`stream` hears
+/// what comes) whose answer streams, hands its body to a thread that reads it a line at a
+/// time.
+fn exchange(request: RequestBuilder, stream: Option<&Heard>) -> Result<Reply, Failure> {
+    let response = request.send().map_err(Failure::Request)?;
+    if let Some(heard) = stream {
+        heard.now();
+    }
     let status = response.status();
     let retry_after = response
         .headers()
@@ -428,14 +472,19 @@ fn exchange(request: RequestBuilder, stream: bool) -> Result<Reply, Failure> {
     let streamed = response
         .headers()
         .get(CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes() == PULL_STREAM_TYPE.as_bytes());
-    if stream && streamed && status.is_success() {
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case(PULL_STREAM_TYPE));
+    if let Some(heard) = stream
+        && streamed
+        && status.is_success()
+    {
         return Ok(Reply {
             status,
             retry_after,
             blob_received,
             body: Vec::new(),
-            lines: Some(Lines::read(response)?),
+            lines: Some(Lines::read(response, heard.clone())?),
         });
     }
     if response
@@ -451,10 +500,14 @@ fn exchange(request: RequestBuilder, stream: bool) -> Result<Reply, Failure> {
             .unwrap_or(0)
             .min(sync_protocol::blobs::CHUNK_BYTES as usize + 1024),
     );
-    (&mut response)
-        .take(MAX_REPLY_BYTES + 1)
-        .read_to_end(&mut body)
-        .map_err(Failure::Read)?;
+    let heard = stream.cloned().unwrap_or_else(Heard::new);
+    Noted {
+        body: response,
+        heard,
+    }
+    .take(MAX_REPLY_BYTES + 1)
+    .read_to_end(&mut body)
+    .map_err(Failure::Read)?;
     if body.len() as u64 > MAX_REPLY_BYTES {
         return Err(Failure::TooBig);
     }
@@ -473,15 +526,20 @@ fn exchange(request: RequestBuilder, stream: bool) -> Result<Reply, Failure> {
 #[derive(Debug)]
 pub(crate) struct Lines {
     pages: std::sync::mpsc::Receiver<std::io::Result<Result<ReadPage, String>>>,
+    heard: Heard,
 }
 
 impl Lines {
-    fn read(response: reqwest::blocking::Response) -> Result<Self, Failure> {
+    fn read(response: reqwest::blocking::Response, heard: Heard) -> Result<Self, Failure> {
         let (tx, pages) = std::sync::mpsc::sync_channel(2);
+        let body = Noted {
+            body: response,
+            heard: heard.clone(),
+        };
         std::thread::Builder::new()
             .name("sync-stream".into())
             .spawn(move || {
-                let mut reader = std::io::BufReader::with_capacity(64 * 1024, response);
+                let mut reader = std::io::BufReader::with_capacity(64 * 1024, body);
                 loop {
                     let mut line = Vec::new();
                     let read = (&mut reader)
@@ -505,17 +563,16 @@ impl Lines {
                 }
             })
             .map_err(Failure::Read)?;
-        Ok(Self { pages })
+        Ok(Self { pages, heard })
     }
 
-    /// The next page, `None` at the stream's end. Waits at most `idle` for it, and less
-    /// when `cancel` is set meanwhile.
+    /// The next page, `None` at the stream's end. Waits for it as long as bytes keep
+    /// coming, at most `idle` without any, and less when `cancel` is set meanwhile.
     pub(crate) fn next(
         &self,
         idle: Duration,
         cancel: Option<&AtomicBool>,
     ) -> Result<Option<ReadPage>, SyncError> {
-        let until = std::time::Instant::now() + idle;
         loop {
             match self.pages.recv_timeout(CANCEL_POLL) {
                 Ok(Ok(page)) => return page.map(Some).map_err(SyncError::BadAnswer),
@@ -530,7 +587,7 @@ impl Lines {
                     if cancel.is_some_and(|c| c.load(Ordering::SeqCst)) {
                         return Err(SyncError::Cancelled);
                     }
-                    if std::time::Instant::now() >= until {
+                    if self.heard.silent() >= idle {
                         return Err(SyncError::Unreachable {
                             attempts: 1,
                             reason: format!("no answer for {} s", idle.as_secs()),
@@ -724,7 +781,8 @@ impl<'c> Http<'c> {
                 request = request.header(AUTHORIZATION, format!("Bearer {token}"));
             }
             let last = attempt >= self.options.attempts;
-            match self.exchange(request, stream)? {
+            let heard = stream.then(Heard::new);
+            match self.exchange(request, heard.as_ref())? {
                 Ok(reply) => {
                     let status = reply.status;
                     let retry = (status == StatusCode::TOO_MANY_REQUESTS
@@ -787,25 +845,25 @@ impl<'c> Http<'c> {
     fn exchange(
         &self,
         request: RequestBuilder,
-        stream: bool,
+        stream: Option<&Heard>,
     ) -> Result<Result<Reply, Failure>, SyncError> {
         let Some(cancel) = self.cancel else {
             return Ok(exchange(request, stream));
         };
+        let heard = stream.cloned();
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         std::thread::Builder::new()
             .name("sync-request".into())
             .spawn(move || {
                 // The sync may have stopped waiting: then nobody hears the answer.
-                let _ = tx.send(exchange(request, stream));
+                let _ = tx.send(exchange(request, heard.as_ref()));
             })
             .map_err(|e| SyncError::Unreachable {
                 attempts: 0,
                 reason: format!("could not start a request: {e}"),
             })?;
-        // A streamed pull's request lasts longer than one timeout, but its answer's
-        // headers do not.
-        let until = std::time::Instant::now() + self.options.timeout;
+        // A streamed pull's request may last longer than one timeout, as long as its
+        // answer keeps bringing bytes.
         loop {
             match rx.recv_timeout(CANCEL_POLL) {
                 Ok(reply) => return Ok(reply),
@@ -813,7 +871,7 @@ impl<'c> Http<'c> {
                     if cancel.load(Ordering::SeqCst) {
                         return Err(SyncError::Cancelled);
                     }
-                    if stream && std::time::Instant::now() >= until {
+                    if stream.is_some_and(|heard| heard.silent() >= self.options.timeout) {
                         return Ok(Err(Failure::Stalled(self.options.timeout)));
                     }
                 }

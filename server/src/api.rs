@@ -174,13 +174,7 @@ async fn check_caller_within<S: Store>(
     limiter: &RateLimiter,
 ) -> Result<Caller, ApiError> {
     check_protocol(headers)?;
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(ApiError::unauthorized)?;
+    let token = bearer(headers).ok_or_else(ApiError::unauthorized)?;
     let caller = match app.store.caller(auth::token_hash(token)).await? {
         TokenOwner::Device(caller) => caller,
         TokenOwner::Revoked(device) => {
@@ -195,6 +189,16 @@ async fn check_caller_within<S: Store>(
     };
     limiter.check(caller.device).map_err(ApiError::slow_down)?;
     Ok(caller)
+}
+
+/// The request's bearer token, if it has one.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
 }
 
 /// 400 without `Sync-Protocol`, 426 with a version this server does not speak.
@@ -800,6 +804,7 @@ async fn pull<S: Store>(
         )
             .into_response());
     }
+    let token = bearer(&headers).map(auth::token_hash);
     let (sender, lines) = tokio::sync::mpsc::channel(1);
     tokio::spawn(async move {
         let started = std::time::Instant::now();
@@ -813,6 +818,16 @@ async fn pull<S: Store>(
                 return;
             }
             if !page.more || sent >= pages || started.elapsed() >= STREAM_BUDGET {
+                return;
+            }
+            // A device revoked, or whose user was disabled, while its pull went on gets
+            // nothing more: the stream ends, and its next request hears why.
+            let still = match token {
+                Some(token) => app.store.caller(token).await,
+                None => Ok(TokenOwner::Unknown),
+            };
+            if !matches!(still, Ok(TokenOwner::Device(now)) if now.device == caller.device) {
+                info!(device = %caller.device, "a streamed pull ended: the device is no longer in service");
                 return;
             }
             page = match next_page(&app, caller, page.next, limit, &mut answered).await {
