@@ -654,26 +654,25 @@ impl Journal {
 mod tests {
     use super::*;
 
+    /// The revocation of device `n`, an entry as good as any.
+    fn revoked(n: u128) -> Entry {
+        Entry::Revoked {
+            device: ReplicaId::from_u128(n),
+        }
+    }
+
     #[test]
     fn a_line_left_unfinished_by_another_process_does_not_swallow_the_next_entry() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("journal");
         let journal = Journal::open(&path, [1; 32]).unwrap();
-        journal
-            .append(Entry::Revoked {
-                device: ReplicaId::from_u128(1),
-            })
-            .unwrap();
+        journal.append(revoked(1)).unwrap();
         // Another process sharing the journal, killed as it wrote.
         let mut other = OpenOptions::new().append(true).open(&path).unwrap();
         other
             .write_all(br#"{"at":"2026-11-30T10:00:00Z","entry":"revo"#)
             .unwrap();
-        journal
-            .append(Entry::Revoked {
-                device: ReplicaId::from_u128(2),
-            })
-            .unwrap();
+        journal.append(revoked(2)).unwrap();
         let read: Vec<Entry> = std::fs::read_to_string(&path)
             .unwrap()
             .lines()
@@ -682,14 +681,7 @@ mod tests {
             .collect();
         assert_eq!(
             read,
-            [
-                Entry::Revoked {
-                    device: ReplicaId::from_u128(1)
-                },
-                Entry::Revoked {
-                    device: ReplicaId::from_u128(2)
-                }
-            ],
+            [revoked(1), revoked(2)],
             "the entry after the unfinished line reads"
         );
     }
@@ -699,21 +691,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("journal");
         let journal = Journal::open(&path, [1; 32]).unwrap();
-        journal
-            .append(Entry::Revoked {
-                device: ReplicaId::from_u128(1),
-            })
-            .unwrap();
+        journal.append(revoked(1)).unwrap();
         drop(journal);
         let mut text = std::fs::read_to_string(&path).unwrap();
         text.push_str(r#"{"at":"2026-11-30T10:00:00Z","entry":"revo"#);
         std::fs::write(&path, &text).unwrap();
         let journal = Journal::open(&path, [1; 32]).unwrap();
-        journal
-            .append(Entry::Revoked {
-                device: ReplicaId::from_u128(2),
-            })
-            .unwrap();
+        journal.append(revoked(2)).unwrap();
         let lines: Vec<Line> = std::fs::read_to_string(&path)
             .unwrap()
             .lines()
@@ -721,14 +705,7 @@ mod tests {
             .collect();
         assert_eq!(
             lines.iter().map(|l| l.entry.clone()).collect::<Vec<_>>(),
-            [
-                Entry::Revoked {
-                    device: ReplicaId::from_u128(1)
-                },
-                Entry::Revoked {
-                    device: ReplicaId::from_u128(2)
-                }
-            ],
+            [revoked(1), revoked(2)],
             "every whole entry reads, the one after the cut line too"
         );
     }
@@ -890,9 +867,7 @@ mod tests {
         assert!(!mac.contains("marie"));
         let line = Line {
             at: "2026-11-30T10:00:00Z".into(),
-            entry: Entry::Revoked {
-                device: ReplicaId::from_u128(5),
-            },
+            entry: revoked(5),
         };
         let text = serde_json::to_string(&line).unwrap();
         assert_eq!(
